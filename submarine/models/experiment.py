@@ -1,0 +1,194 @@
+"""What a server says about experiments: parsed leniently, dumped back losslessly."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Final
+
+from pydantic import Field, PlainSerializer, ValidationInfo, field_validator
+from typing_extensions import Self
+
+from submarine.models._base import LENIENT, WireModel
+from submarine.models.spec import ExperimentSpec
+
+__all__ = [
+    "Experiment",
+    "ExperimentLog",
+    "ExperimentStatus",
+    "PodLog",
+    "SubmarineTime",
+    "format_time",
+    "parse_status",
+]
+
+
+class ExperimentStatus(str, enum.Enum):
+    """The life cycle of an experiment on a Submarine server."""
+
+    ACCEPTED = "Accepted"
+    CREATED = "Created"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    DELETED = "Deleted"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the experiment is done: Succeeded, Failed or Deleted."""
+        return self in TERMINAL_STATUSES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATUSES: Final = frozenset(
+    {ExperimentStatus.SUCCEEDED, ExperimentStatus.FAILED, ExperimentStatus.DELETED}
+)
+
+
+def parse_status(value: str) -> ExperimentStatus:
+    """Match a status name case-insensitively; a ``ValueError`` lists the valid ones."""
+    for member in ExperimentStatus:
+        if member.value.lower() == value.strip().lower():
+            return member
+    raise ValueError(
+        f"unknown experiment status {value!r}: choose one of "
+        + ", ".join(m.value for m in ExperimentStatus)
+    )
+
+
+def format_time(value: datetime) -> str:
+    """Submarine's time format: ``2022-03-14T16:03:10.000+08:00`` (naive times are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    offset = value.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    millis = value.microsecond // 1000
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{millis:03d}{sign}{hours:02d}:{mins:02d}"
+
+
+def _serialize_time(value: datetime | str) -> str:
+    return format_time(value) if isinstance(value, datetime) else value
+
+
+SubmarineTime = Annotated[
+    datetime | str,
+    Field(union_mode="left_to_right"),
+    PlainSerializer(_serialize_time, return_type=str),
+]
+"""A timezone-aware time, written as Submarine writes it; a string it cannot read stays one."""
+
+
+class PayloadModel(WireModel):
+    """A model of what a server sends: always parsed leniently, keeping unknown keys."""
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Parse a payload a server sent; nothing it may say is refused."""
+        return super().model_validate(
+            obj,
+            strict=strict,
+            from_attributes=from_attributes,
+            context=LENIENT if context is None else context,
+            **kwargs,
+        )
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        context: Any | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Parse a JSON payload a server sent; nothing it may say is refused."""
+        return super().model_validate_json(
+            json_data, strict=strict, context=LENIENT if context is None else context, **kwargs
+        )
+
+
+class Experiment(PayloadModel):
+    """An experiment as the server reports it: id, status, times and the stored spec.
+
+    >>> exp = Experiment.model_validate({"experimentId": "experiment-1647192232698-0001",
+    ...                                  "status": "Running"})
+    >>> exp.status.is_terminal, exp["experimentId"]
+    (False, 'experiment-1647192232698-0001')
+    """
+
+    experiment_id: str
+    """Server-assigned id, like experiment-1647192232698-0001."""
+    uid: str | None = None
+    """Unique id of the experiment's Kubernetes resource."""
+    name: str | None = None
+    """The experiment name; older servers repeat it here."""
+    status: ExperimentStatus | str | None = Field(default=None, union_mode="left_to_right")
+    """Accepted, Created, Running, Succeeded, Failed or Deleted (other strings are kept)."""
+    accepted_time: SubmarineTime | None = None
+    """When the server accepted the experiment."""
+    created_time: SubmarineTime | None = None
+    """When its replicas were created."""
+    running_time: SubmarineTime | None = None
+    """When all its replicas were running."""
+    finished_time: SubmarineTime | None = None
+    """When it succeeded, failed or was deleted."""
+    spec: ExperimentSpec | None = None
+    """The spec as stored, with meta.experimentId filled in."""
+
+    @field_validator("spec", mode="before")
+    @classmethod
+    def _lenient_spec(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, Mapping):
+            return ExperimentSpec.model_validate(value, context=LENIENT)
+        return value
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the experiment is Succeeded, Failed or Deleted."""
+        return isinstance(self.status, ExperimentStatus) and self.status.is_terminal
+
+    @property
+    def status_name(self) -> str:
+        """The status as a plain string (``""`` when the server sent none)."""
+        return str(self.status) if self.status is not None else ""
+
+
+class PodLog(PayloadModel):
+    """The output of one replica ("pod"): its name and its lines so far."""
+
+    pod_name: str
+    """{experimentId}-{role lower-case}-{index}."""
+    pod_log: list[str] | None = None
+    """The pod's output so far, one string a line."""
+
+    @property
+    def lines(self) -> list[str]:
+        """The log lines (empty when the server sent none)."""
+        return self.pod_log or []
+
+
+class ExperimentLog(PayloadModel):
+    """The logs of an experiment's pods, as ``logs/{id}`` returns them."""
+
+    experiment_id: str
+    """The experiment these logs belong to."""
+    log_content: list[PodLog] | None = None
+    """One entry a pod."""
+
+    @property
+    def pods(self) -> list[PodLog]:
+        """The pods and their logs (empty when the server sent none)."""
+        return self.log_content or []
