@@ -1,0 +1,79 @@
+"""The committed JSON Schemas are what the models generate, and they judge specs right."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from submarine.models.schema import (
+    EXPERIMENT_FILE,
+    SPEC_FILE,
+    experiment_schema,
+    render,
+    spec_schema,
+)
+
+from .fixtures import VALID_SPECS, spec
+from .test_experiment import PAYLOADS
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@pytest.mark.parametrize(
+    ("name", "build"), [(SPEC_FILE, spec_schema), (EXPERIMENT_FILE, experiment_schema)]
+)
+def test_committed_schema_is_current(name: str, build: Any) -> None:
+    committed = (SCHEMAS / name).read_text(encoding="utf-8")
+    assert committed == render(build()), "run `make schemas` and commit the result"
+
+
+def test_regeneration_command(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "submarine.models", "schemas", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert SPEC_FILE in out.stdout
+    assert (tmp_path / SPEC_FILE).read_text() == render(spec_schema())
+
+
+def test_schemas_are_draft_2020_12_with_examples() -> None:
+    for schema in (spec_schema(), experiment_schema()):
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert schema["examples"]
+        assert schema["$defs"]
+
+
+@pytest.mark.parametrize("name", sorted(VALID_SPECS))
+def test_spec_schema_accepts_valid_specs(name: str) -> None:
+    jsonschema.validate(VALID_SPECS[name], spec_schema())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        spec(spec__Worker={"replica": 1}),
+        spec(spec__Worker={"replicas": 0}),
+        spec(spec__Worker={"replicas": 1, "resources": "gpu=1"}),
+        spec(spec__Worker={"replicas": 1, "resources": "memory=1.5G"}),
+        spec(meta__framework="Caffe"),
+        spec(meta__name="-x"),
+        spec(spec={"Driver": {"replicas": 1}}),
+    ],
+)
+def test_spec_schema_refuses_what_the_models_refuse(bad: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, spec_schema())
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_experiment_schema_accepts_payloads(name: str) -> None:
+    jsonschema.validate(json.loads(json.dumps(PAYLOADS[name])), experiment_schema())
