@@ -90,6 +90,7 @@ class WireModel(BaseModel):
     )
 
     _wire_to_field: ClassVar[dict[str, str]] = {}
+    _ignored_keys: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -135,7 +136,7 @@ class WireModel(BaseModel):
         known = cls._wire_to_field
         wire_names = sorted({f.alias or n for n, f in cls.model_fields.items()})
         for key in data:
-            if key in known:
+            if key in known or key in cls._ignored_keys:
                 continue
             text = str(key)
             close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)

@@ -6,7 +6,7 @@ import enum
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import BeforeValidator, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -329,6 +329,8 @@ class ExperimentSpec(WireModel):
     >>> spec.framework, list(spec.spec)
     (<Framework.TENSORFLOW: 'TensorFlow'>, ['Worker'])
     """
+
+    _ignored_keys: ClassVar[frozenset[str]] = frozenset({"$schema"})
 
     meta: ExperimentMeta
     """Name, framework, command and environment variables."""

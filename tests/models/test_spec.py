@@ -342,3 +342,8 @@ def test_yaml_without_pyyaml_says_which_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "yaml", None)
     with pytest.raises(SpecFileError, match=r"submarine-sdk\[cli\]"):
         parse_document("a: 1", yaml_syntax=True)
+
+
+def test_a_schema_key_is_accepted_and_dropped() -> None:
+    data = {"$schema": "../schemas/experiment-spec.schema.json", **SEED_SPEC}
+    assert ExperimentSpec.model_validate(data).to_dict() == SEED_SPEC
