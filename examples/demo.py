@@ -97,7 +97,7 @@ def local_server(data_dir: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        say(f"server stopped (exit status {server.returncode})")
+        say("server stopped")
 
 
 def final_report(url: str) -> tuple[str, str | None]:
