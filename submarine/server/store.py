@@ -1,0 +1,299 @@
+"""SQLite persistence of the local server's experiments; knows nothing of HTTP.
+
+One table of experiments (the stored spec as JSON) and one of server facts (the id epoch).
+The database runs in WAL mode; every method commits before it returns, so a state change
+the API reports has been written (``synchronous=NORMAL``: it survives a crash or kill of
+the server; a power loss may lose the last commits). Calls are short and synchronous, so
+they are safe to make from the event loop thread; a lock serializes them.
+
+Ids are ``experiment-<epoch millis>-<4-digit counter>`` as on Submarine, where the epoch
+is this server's start time. The epoch is kept in the database and each start takes one
+later than the last, so ids are unique across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from submarine.models import TERMINAL_STATUSES, ExperimentStatus, format_time, parse_status
+
+__all__ = ["DuplicateNameError", "ExperimentRecord", "Store"]
+
+_LIVE: Final = tuple(s.value for s in ExperimentStatus if s not in TERMINAL_STATUSES)
+_TIME_COLUMNS: Final = {
+    ExperimentStatus.CREATED.value: "created_time",
+    ExperimentStatus.RUNNING.value: "running_time",
+    ExperimentStatus.SUCCEEDED.value: "finished_time",
+    ExperimentStatus.FAILED.value: "finished_time",
+    ExperimentStatus.DELETED.value: "finished_time",
+}
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS experiments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    experiment_id TEXT NOT NULL UNIQUE,
+    uid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    accepted_time TEXT NOT NULL,
+    created_time TEXT,
+    running_time TEXT,
+    finished_time TEXT
+);
+CREATE INDEX IF NOT EXISTS experiments_name ON experiments (name, status);
+CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_COLUMNS: Final = (
+    "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
+    "finished_time"
+)
+
+
+class DuplicateNameError(Exception):
+    """Another experiment of the same name is still live (not Succeeded, Failed or Deleted)."""
+
+    def __init__(self, name: str, other: str) -> None:
+        self.name = name
+        self.other = other
+        super().__init__(f"experiment name {name!r} is in use by {other}")
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"time {value!r} has no timezone: the store keeps aware times only")
+    return value.isoformat()
+
+
+@dataclass
+class ExperimentRecord:
+    """One stored experiment.
+
+    >>> from datetime import timezone
+    >>> record = ExperimentRecord("experiment-1700000000000-0001", "u1", "mnist", "Accepted",
+    ...     {"meta": {"name": "mnist"}}, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    >>> record.to_payload()["acceptedTime"]
+    '2024-01-01T00:00:00.000+00:00'
+    """
+
+    experiment_id: str
+    """``experiment-<epoch millis>-<counter>``."""
+    uid: str
+    """A UUID."""
+    name: str
+    """meta.name, lower-cased."""
+    status: str
+    """An :class:`~submarine.models.ExperimentStatus` value."""
+    spec: dict[str, Any]
+    """The stored spec in wire form (meta.experimentId and each role's resourceMap filled)."""
+    accepted_time: datetime
+    """When the server accepted the experiment."""
+    created_time: datetime | None = None
+    """When its processes were spawned."""
+    running_time: datetime | None = None
+    """When all its processes were up."""
+    finished_time: datetime | None = None
+    """When it succeeded, failed or was deleted."""
+
+    def to_payload(self) -> dict[str, Any]:
+        """The Experiment wire dict, times in Submarine's format."""
+
+        def fmt(value: datetime | None) -> str | None:
+            return format_time(value) if value is not None else None
+
+        return {
+            "experimentId": self.experiment_id,
+            "uid": self.uid,
+            "status": self.status,
+            "acceptedTime": fmt(self.accepted_time),
+            "createdTime": fmt(self.created_time),
+            "runningTime": fmt(self.running_time),
+            "finishedTime": fmt(self.finished_time),
+            "spec": self.spec,
+        }
+
+
+def _record(row: sqlite3.Row) -> ExperimentRecord:
+    accepted = _time(row["accepted_time"])
+    assert accepted is not None
+    return ExperimentRecord(
+        experiment_id=row["experiment_id"],
+        uid=row["uid"],
+        name=row["name"],
+        status=row["status"],
+        spec=json.loads(row["spec"]),
+        accepted_time=accepted,
+        created_time=_time(row["created_time"]),
+        running_time=_time(row["running_time"]),
+        finished_time=_time(row["finished_time"]),
+    )
+
+
+class Store:
+    """The experiments of one server, in ``SQLite`` (WAL) at the given path.
+
+    >>> store = Store(Path("/tmp/sub/submarine.db"))  # doctest: +SKIP
+    >>> store.next_experiment_id()                     # doctest: +SKIP
+    'experiment-1700000000000-0001'
+
+    Args:
+        path: the database file; its directory is created when missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM facts WHERE key = 'epoch'").fetchone()
+            last = int(row["value"]) if row is not None else 0
+            self._epoch = max(int(time.time() * 1000), last + 1)
+            self._db.execute(
+                "INSERT INTO facts (key, value) VALUES ('epoch', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(self._epoch),),
+            )
+        self._counter = 0
+
+    @property
+    def journal_mode(self) -> str:
+        """The SQLite journal mode in effect (``"wal"``)."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database (a checkpoint folds the WAL back into the file)."""
+        with self._lock:
+            self._db.close()
+
+    def next_experiment_id(self) -> str:
+        """A new id: ``experiment-<this server's epoch millis>-<4-digit counter>``."""
+        with self._lock:
+            self._counter += 1
+            return f"experiment-{self._epoch}-{self._counter:04d}"
+
+    def _live_with_name(self, name: str, exclude: str | None = None) -> str | None:
+        marks = ",".join("?" for _ in _LIVE)
+        row = self._db.execute(
+            f"SELECT experiment_id FROM experiments WHERE name = ? AND status IN ({marks}) "
+            "AND experiment_id != ? ORDER BY seq LIMIT 1",
+            (name, *_LIVE, exclude or ""),
+        ).fetchone()
+        return str(row["experiment_id"]) if row is not None else None
+
+    def insert(self, record: ExperimentRecord) -> None:
+        """Store a new experiment; ``DuplicateNameError`` if a live one has the same name."""
+        with self._transaction():
+            other = self._live_with_name(record.name)
+            if other is not None:
+                raise DuplicateNameError(record.name, other)
+            self._db.execute(
+                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.experiment_id,
+                    record.uid,
+                    record.name,
+                    record.status,
+                    json.dumps(record.spec, ensure_ascii=False),
+                    _text(record.accepted_time),
+                    _text(record.created_time),
+                    _text(record.running_time),
+                    _text(record.finished_time),
+                ),
+            )
+
+    def get(self, experiment_id: str) -> ExperimentRecord | None:
+        """The experiment with this id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id = ?", (experiment_id,)
+            ).fetchone()
+        return _record(row) if row is not None else None
+
+    def list(self, status: str | None = None) -> list[ExperimentRecord]:
+        """Every experiment, or those of one status (any case), in accepted order.
+
+        Raises ``ValueError`` (listing the valid ones) for an unknown status name.
+        """
+        query = f"SELECT {_COLUMNS} FROM experiments"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            params = (parse_status(status).value,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
+        return [_record(row) for row in rows]
+
+    def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
+        """Record a status change: Created, Running and the terminal ones also set their time."""
+        value = parse_status(status).value
+        column = _TIME_COLUMNS.get(value)
+        with self._transaction():
+            if column is None:
+                self._db.execute(
+                    "UPDATE experiments SET status = ? WHERE experiment_id = ?",
+                    (value, experiment_id),
+                )
+            else:
+                self._db.execute(
+                    f"UPDATE experiments SET status = ?, {column} = ? WHERE experiment_id = ?",
+                    (value, _text(at), experiment_id),
+                )
+
+    def replace_spec(self, experiment_id: str, spec: dict[str, Any]) -> None:
+        """Store a new spec (and its lower-cased name); ``DuplicateNameError`` if the new
+        name is that of another live experiment."""
+        name = str(spec.get("meta", {}).get("name", "")).lower()
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT status FROM experiments WHERE experiment_id = ?", (experiment_id,)
+            ).fetchone()
+            if row is None:
+                return
+            if row["status"] in _LIVE:
+                other = self._live_with_name(name, exclude=experiment_id)
+                if other is not None:
+                    raise DuplicateNameError(name, other)
+            self._db.execute(
+                "UPDATE experiments SET spec = ?, name = ? WHERE experiment_id = ?",
+                (json.dumps(spec, ensure_ascii=False), name, experiment_id),
+            )
+
+    def delete(self, experiment_id: str) -> None:
+        """Forget the experiment (a later get returns None)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,))

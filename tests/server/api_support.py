@@ -1,0 +1,96 @@
+"""What the HTTP tests of the local server share: specs, envelope checks, waits by condition."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+API = "/api/v1/experiment"
+ID_RE = re.compile(r"^experiment-[0-9]{13}-[0-9]{4}$")
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+ENVELOPE_KEYS = ["status", "code", "success", "message", "result", "attributes"]
+SLEEPER = 'python -c "import time; time.sleep(600)"'
+"""A replica that runs until it is stopped."""
+
+
+def unique(prefix: str = "exp") -> str:
+    """A fresh experiment name (names of live experiments must differ)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def make_spec(
+    name: str | None = None,
+    *,
+    cmd: str = "true",
+    framework: str = "TensorFlow",
+    role: str = "Worker",
+    replicas: int = 1,
+    resources: str | None = "cpu=100m,memory=64M",
+) -> dict[str, Any]:
+    """A small valid spec with one role."""
+    task: dict[str, Any] = {"replicas": replicas}
+    if resources is not None:
+        task["resources"] = resources
+    return {
+        "meta": {"name": name or unique(), "framework": framework, "cmd": cmd},
+        "environment": {"image": "local"},
+        "spec": {role: task},
+    }
+
+
+def ok(response: httpx.Response) -> Any:
+    """The result of a success envelope (asserting its exact shape)."""
+    body = response.json()
+    assert response.status_code == 200, body
+    assert list(body) == ENVELOPE_KEYS
+    assert (body["status"], body["code"], body["success"], body["message"]) == (
+        "OK",
+        200,
+        True,
+        None,
+    )
+    return body["result"]
+
+
+def fail(response: httpx.Response, code: int, message: str | None = None) -> str:
+    """The message of an error envelope with HTTP status ``code`` (asserting its shape)."""
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert response.status_code == code, body
+    assert list(body) == ENVELOPE_KEYS
+    assert body["code"] == code
+    assert body["success"] is False
+    assert body["result"] is None
+    assert body["attributes"] == {}
+    assert isinstance(body["status"], str)
+    assert body["status"] == body["status"].upper()
+    assert body["status"] not in {"", "OK"}
+    if message is not None:
+        assert body["message"] == message
+    assert isinstance(body["message"], str)
+    return str(body["message"])
+
+
+def create(client: httpx.Client, spec: dict[str, Any]) -> dict[str, Any]:
+    """Create an experiment and return its payload."""
+    result = ok(client.post(API, json=spec))
+    assert isinstance(result, dict)
+    return result
+
+
+def wait_status(
+    client: httpx.Client, experiment_id: str, statuses: set[str], timeout: float = 30.0
+) -> dict[str, Any]:
+    """Poll until the experiment reaches one of ``statuses``; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = ok(client.get(f"{API}/{experiment_id}"))
+        if last["status"] in statuses:
+            return last
+        time.sleep(0.02)
+    raise AssertionError(f"{experiment_id} did not reach {statuses} in {timeout}s: {last}")

@@ -1,0 +1,314 @@
+"""Every endpoint of the local server over real HTTP: payloads, envelope, filters, logs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .api_support import (
+    API,
+    ENVELOPE_KEYS,
+    ID_RE,
+    SLEEPER,
+    TIME_RE,
+    create,
+    fail,
+    make_spec,
+    ok,
+    unique,
+    wait_status,
+)
+
+TERMINAL = {"Succeeded", "Failed", "Deleted"}
+
+
+@pytest.fixture
+def client(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def sleeper(client: httpx.Client) -> Iterator[dict[str, Any]]:
+    """A running experiment that never ends on its own; deleted afterwards."""
+    experiment = create(client, make_spec(unique("sleeper"), cmd=SLEEPER))
+    yield experiment
+    client.delete(f"{API}/{experiment['experimentId']}")
+
+
+def test_ping_answers_pong_and_advertises_the_log_stream(client: httpx.Client) -> None:
+    response = client.get(f"{API}/ping")
+    assert response.json() == {
+        "status": "OK",
+        "code": 200,
+        "success": True,
+        "message": None,
+        "result": "Pong",
+        "attributes": {"extensions": ["log-stream"]},
+    }
+
+
+def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) -> None:
+    name = unique("Mixed-Case")
+    spec = make_spec(name, resources="cpu=0.5,memory=64M")
+    spec["meta"]["namespace"] = "team-a"
+    spec["spec"] = {"worker": {"resources": "cpu=0.5,memory=64M"}}  # any case, replicas default
+    result = create(client, spec)
+    experiment_id = result["experimentId"]
+    assert ID_RE.match(experiment_id)
+    assert str(uuid.UUID(result["uid"])) == result["uid"]
+    assert result["status"] == "Accepted"
+    assert TIME_RE.match(result["acceptedTime"])
+    assert (result["createdTime"], result["runningTime"], result["finishedTime"]) == (None,) * 3
+    assert result["spec"] == {
+        "meta": {
+            "name": name.lower(),
+            "namespace": "default",
+            "framework": "TensorFlow",
+            "cmd": "true",
+            "experimentId": experiment_id,
+            "tags": [],
+        },
+        "environment": {"image": "local"},
+        "spec": {
+            "Worker": {
+                "replicas": 1,
+                "resources": "cpu=0.5,memory=64M",
+                "resourceMap": {"cpu": "0.5", "memory": "64M"},
+            }
+        },
+    }
+    assert ok(client.get(f"{API}/{experiment_id}"))["spec"] == result["spec"]
+
+
+def test_a_true_experiment_succeeds_with_its_times(client: httpx.Client) -> None:
+    experiment_id = create(client, make_spec())["experimentId"]
+    done = wait_status(client, experiment_id, TERMINAL)
+    assert done["status"] == "Succeeded"
+    times = [done[k] for k in ("acceptedTime", "createdTime", "runningTime", "finishedTime")]
+    assert all(TIME_RE.match(t) for t in times), times
+
+
+def test_get_list_and_status_filters(client: httpx.Client, sleeper: dict[str, Any]) -> None:
+    finished = create(client, make_spec())
+    wait_status(client, finished["experimentId"], {"Succeeded"})
+    wait_status(client, sleeper["experimentId"], {"Running"})
+
+    everything = [e["experimentId"] for e in ok(client.get(API))]
+    assert {finished["experimentId"], sleeper["experimentId"]} <= set(everything)
+    for spelling in ("Running", "running", "RUNNING"):
+        running = ok(client.get(API, params={"status": spelling}))
+        assert sleeper["experimentId"] in [e["experimentId"] for e in running]
+        assert {e["status"] for e in running} == {"Running"}
+    succeeded = ok(client.get(API, params={"status": "succeeded"}))
+    assert finished["experimentId"] in [e["experimentId"] for e in succeeded]
+    assert sleeper["experimentId"] not in [e["experimentId"] for e in succeeded]
+
+
+@pytest.mark.parametrize("path", [API, f"{API}/logs"])
+def test_an_unknown_status_name_lists_the_valid_ones(client: httpx.Client, path: str) -> None:
+    message = fail(client.get(path, params={"status": "Sleeping"}), 400)
+    assert "'Sleeping'" in message
+    assert "Accepted, Created, Running, Succeeded, Failed, Deleted" in message
+
+
+def test_patch_replaces_the_whole_spec(client: httpx.Client, sleeper: dict[str, Any]) -> None:
+    experiment_id = sleeper["experimentId"]
+    spec = make_spec(sleeper["spec"]["meta"]["name"], cmd=SLEEPER + " # v2")
+    spec["meta"]["envVars"] = {"STEP": "2"}
+    patched = ok(client.patch(f"{API}/{experiment_id}", json=spec))
+    assert patched["experimentId"] == experiment_id
+    assert patched["spec"]["meta"]["cmd"] == SLEEPER + " # v2"
+    assert patched["spec"]["meta"]["envVars"] == {"STEP": "2"}
+    assert patched["spec"]["meta"]["experimentId"] == experiment_id
+    assert ok(client.get(f"{API}/{experiment_id}"))["spec"] == patched["spec"]
+
+
+def test_patch_is_validated_like_create(client: httpx.Client, sleeper: dict[str, Any]) -> None:
+    bad = make_spec(resources="cpu=1,mem=1G")
+    message = fail(client.patch(f"{API}/{sleeper['experimentId']}", json=bad), 400)
+    assert message.startswith("spec.Worker.resources: unknown resource 'mem'")
+    assert ok(client.get(f"{API}/{sleeper['experimentId']}"))["spec"] == sleeper["spec"]
+
+
+def test_patch_to_the_name_of_another_live_experiment_is_a_conflict(
+    client: httpx.Client, sleeper: dict[str, Any]
+) -> None:
+    other = create(client, make_spec(cmd=SLEEPER))
+    try:
+        spec = make_spec(sleeper["spec"]["meta"]["name"].upper(), cmd=SLEEPER)
+        response = client.patch(f"{API}/{other['experimentId']}", json=spec)
+        fail(response, 409, "Duplicated experiment name")
+    finally:
+        client.delete(f"{API}/{other['experimentId']}")
+
+
+def test_a_second_live_experiment_of_the_same_name_is_a_conflict(
+    client: httpx.Client, sleeper: dict[str, Any]
+) -> None:
+    name = sleeper["spec"]["meta"]["name"]
+    response = client.post(API, json=make_spec(name.upper()))
+    fail(response, 409, "Duplicated experiment name")
+    assert response.json()["status"] == "CONFLICT"
+
+
+def test_a_finished_experiment_frees_its_name(client: httpx.Client) -> None:
+    name = unique()
+    first = create(client, make_spec(name))
+    wait_status(client, first["experimentId"], TERMINAL)
+    second = create(client, make_spec(name))
+    assert second["experimentId"] != first["experimentId"]
+
+
+def test_delete_stops_it_answers_deleted_and_forgets_it(client: httpx.Client) -> None:
+    experiment = create(client, make_spec(cmd=SLEEPER))
+    experiment_id = experiment["experimentId"]
+    wait_status(client, experiment_id, {"Running"})
+    deleted = ok(client.delete(f"{API}/{experiment_id}"))
+    assert deleted["status"] == "Deleted"
+    assert TIME_RE.match(deleted["finishedTime"])
+    assert deleted["spec"] == experiment["spec"]
+    fail(client.get(f"{API}/{experiment_id}"), 404, "Not found experiment.")
+    fail(client.get(f"{API}/logs/{experiment_id}"), 404, "Not found experiment.")
+    fail(client.delete(f"{API}/{experiment_id}"), 404, "Not found experiment.")
+    assert experiment_id not in [e["experimentId"] for e in ok(client.get(API))]
+    create(client, make_spec(experiment["spec"]["meta"]["name"]))  # the name is free
+
+
+PRINT_LINES = "python -c \"print('first line'); print('second line')\""
+
+
+def test_logs_of_one_experiment(client: httpx.Client) -> None:
+    spec = make_spec(cmd=PRINT_LINES, framework="TensorFlow", role="Worker", replicas=2)
+    spec["spec"]["Ps"] = {"replicas": 1, "cmd": SLEEPER}
+    experiment_id = create(client, spec)["experimentId"]
+    wait_status(client, experiment_id, {"Succeeded"})
+    result = ok(client.get(f"{API}/logs/{experiment_id}"))
+    assert result["experimentId"] == experiment_id
+    pods = {p["podName"]: p["podLog"] for p in result["logContent"]}
+    assert sorted(pods) == [
+        f"{experiment_id}-ps-0",
+        f"{experiment_id}-worker-0",
+        f"{experiment_id}-worker-1",
+    ]
+    assert pods[f"{experiment_id}-worker-0"] == ["first line", "second line"]
+    assert pods[f"{experiment_id}-worker-1"] == ["first line", "second line"]
+
+
+def test_logs_of_every_experiment_filtered_by_status(client: httpx.Client) -> None:
+    experiment_id = create(client, make_spec(cmd=PRINT_LINES))["experimentId"]
+    wait_status(client, experiment_id, {"Succeeded"})
+    every = ok(client.get(f"{API}/logs"))
+    assert experiment_id in [e["experimentId"] for e in every]
+    succeeded = ok(client.get(f"{API}/logs", params={"status": "SUCCEEDED"}))
+    mine = [e for e in succeeded if e["experimentId"] == experiment_id]
+    assert mine == [
+        {
+            "experimentId": experiment_id,
+            "logContent": [
+                {"podName": f"{experiment_id}-worker-0", "podLog": ["first line", "second line"]}
+            ],
+        }
+    ]
+    running = ok(client.get(f"{API}/logs", params={"status": "Running"}))
+    assert experiment_id not in [e["experimentId"] for e in running]
+
+
+def test_log_stream_follows_output_with_a_cursor(client: httpx.Client) -> None:
+    experiment_id = create(client, make_spec(cmd=PRINT_LINES))["experimentId"]
+    lines: list[str] = []
+    cursor: str | None = None
+    status = ""
+    for _ in range(200):
+        params: dict[str, Any] = {"wait": 5}
+        if cursor is not None:
+            params["cursor"] = cursor
+        result = ok(client.get(f"{API}/{experiment_id}/log-stream", params=params))
+        assert set(result) == {"experimentId", "status", "pods", "cursor", "more"}
+        assert result["experimentId"] == experiment_id
+        for pod in result["pods"]:
+            assert pod["podName"] == f"{experiment_id}-worker-0"
+            lines += pod["lines"]
+        cursor, status = result["cursor"], result["status"]
+        if status in TERMINAL and not result["more"]:
+            break
+    assert status == "Succeeded"
+    assert lines == ["first line", "second line"]
+    again = ok(client.get(f"{API}/{experiment_id}/log-stream", params={"cursor": cursor}))
+    assert [line for pod in again["pods"] for line in pod["lines"]] == []
+
+
+def test_log_stream_limit_cuts_the_answer_short(client: httpx.Client) -> None:
+    experiment_id = create(client, make_spec(cmd=PRINT_LINES))["experimentId"]
+    wait_status(client, experiment_id, {"Succeeded"})
+    path = f"{API}/{experiment_id}/log-stream"
+    first = ok(client.get(path, params={"limit": len("first line\n")}))
+    assert first["more"] is True
+    assert [line for pod in first["pods"] for line in pod["lines"]] == ["first line"]
+    rest = ok(client.get(path, params={"cursor": first["cursor"]}))
+    assert rest["more"] is False
+    assert [line for pod in rest["pods"] for line in pod["lines"]] == ["second line"]
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"wait": "soon"}, "wait='soon'"),
+        ({"wait": "-1"}, "wait='-1'"),
+        ({"limit": "0"}, "limit='0'"),
+        ({"limit": "1.5"}, "limit='1.5'"),
+        ({"cursor": "not a cursor"}, "cursor 'not a cursor'"),
+    ],
+)
+def test_log_stream_refuses_bad_parameters(
+    client: httpx.Client, params: dict[str, str], needle: str
+) -> None:
+    experiment_id = create(client, make_spec())["experimentId"]
+    message = fail(client.get(f"{API}/{experiment_id}/log-stream", params=params), 400)
+    assert needle in message
+
+
+def test_envelope_keeps_nulls_in_order(client: httpx.Client) -> None:
+    raw = client.get(f"{API}/ping").text
+    assert list(json.loads(raw)) == ENVELOPE_KEYS
+    missing = client.get(f"{API}/experiment-1-1").text
+    assert '"result": null' in missing
+
+
+def test_git_credentials_are_kept_but_never_shown(server_factory: Any) -> None:
+    server = server_factory.start()
+    secret_url = "https://ada:url-secret@127.0.0.1:9/repo.git"
+    spec = make_spec(cmd=SLEEPER)
+    spec["code"] = {
+        "syncMode": "git",
+        "git": {"url": secret_url, "username": "ada", "password": "field-secret"},
+    }
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        created = create(http, spec)
+        experiment_id = created["experimentId"]
+        shown = [created, ok(http.get(f"{API}/{experiment_id}")), *ok(http.get(API))]
+        for payload in shown:
+            assert payload["spec"]["code"]["git"] == {
+                "url": "https://127.0.0.1:9/repo.git",
+                "username": "ada",
+            }
+        # A client that patches back what it was shown keeps the stored credentials.
+        again = created["spec"]
+        again["meta"]["envVars"] = {"PATCHED": "1"}
+        patched = ok(http.patch(f"{API}/{experiment_id}", json=again))
+        assert "password" not in patched["spec"]["code"]["git"]
+        everything = http.get(f"{API}/logs").text + http.get(API).text
+        assert "secret" not in everything
+    with sqlite3.connect(str(server.data_dir / "submarine.db")) as db:
+        (stored,) = db.execute(
+            "SELECT spec FROM experiments WHERE experiment_id = ?", (experiment_id,)
+        ).fetchone()
+    git = json.loads(stored)["code"]["git"]
+    assert (git["url"], git["password"]) == (secret_url, "field-secret")
+    assert json.loads(stored)["meta"]["envVars"] == {"PATCHED": "1"}

@@ -1,0 +1,285 @@
+"""Every error the local server answers, each in Submarine's envelope, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import yaml
+
+from .api_support import API, create, fail, make_spec, ok, unique
+
+NOT_FOUND = "Not found experiment."
+MIB = 1 << 20
+
+
+@pytest.fixture
+def client(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=30) as http:
+        yield http
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/nothing", "/api/v2/experiment", "/api/auth"])
+def test_unknown_routes_are_404_envelopes(client: httpx.Client, path: str) -> None:
+    message = fail(client.get(path), 404)
+    assert path in message
+    assert client.get(path).json()["status"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", API, "GET, HEAD, POST"),
+        ("POST", f"{API}/ping", "GET, HEAD"),
+        ("PUT", f"{API}/experiment-1-1", "DELETE, GET, HEAD, PATCH"),
+        ("GET", "/api/auth/token", "POST"),
+    ],
+)
+def test_wrong_methods_are_405_envelopes(
+    client: httpx.Client, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+    message = fail(response, 405)
+    assert response.json()["status"] == "METHOD_NOT_ALLOWED"
+    assert message.endswith(f"use {allowed}")
+
+
+# -- ids ---------------------------------------------------------------------------------
+
+BAD_IDS = [
+    "..%2F..%2Fetc%2Fpasswd",
+    "..%2Fx",
+    "experiment-1-1%2F..",
+    "experiment-1-1;DROP TABLE experiments",
+    "experiment-1-1%0A",
+    "experiment--1",
+    "experiment-123456789012345678901-1",  # 21 digits of epoch
+    "x" * 10_000,
+    "experiment-1-" + "1" * 10_000,
+    "%00",
+    "nothing",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=lambda s: s[:30])
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [
+        ("GET", API + "/{}"),
+        ("PATCH", API + "/{}"),
+        ("DELETE", API + "/{}"),
+        ("GET", API + "/logs/{}"),
+        ("GET", API + "/{}/log-stream"),
+    ],
+)
+def test_malformed_ids_are_not_found_before_any_lookup(
+    client: httpx.Client, bad: str, method: str, template: str
+) -> None:
+    body = json.dumps(make_spec()) if method == "PATCH" else None
+    response = client.request(method, template.format(bad), content=body)
+    fail(response, 404, NOT_FOUND)
+
+
+def test_raw_dot_dot_in_the_path_does_not_escape(server_url: str) -> None:
+    # httpx would normalise "..", so send the request line by hand.
+    address = urlsplit(server_url)
+    assert address.hostname is not None
+    assert address.port is not None
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        request = f"GET {API}/../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        sock.sendall(request.encode() + b"\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"404"
+    assert json.loads(body)["success"] is False
+    assert b"root:" not in body
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    "spelling", ["experiment-1000000000000-9999", "experiment_1626160071451_0008"]
+)
+def test_well_formed_unknown_ids_are_not_found(
+    client: httpx.Client, method: str, spelling: str
+) -> None:
+    body = json.dumps(make_spec()) if method == "PATCH" else None
+    response = client.request(method, f"{API}/{spelling}", content=body)
+    fail(response, 404, NOT_FOUND)
+    assert response.json()["status"] == "NOT_FOUND"
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+
+def test_spec_errors_name_every_field(client: httpx.Client) -> None:
+    spec = make_spec(resources="cpu=1,memory=1.5G")
+    spec["meta"]["framework"] = "Caffe"
+    spec["spec"]["Worker"]["replica"] = 2
+    message = fail(client.post(API, json=spec), 400)
+    problems = message.split("; ")
+    assert any(p.startswith("meta.framework: unsupported framework 'Caffe'") for p in problems)
+    assert any(p.startswith("spec.Worker.resources: memory='1.5G' is refused") for p in problems)
+    assert "spec.Worker.replica: unknown key 'replica': did you mean 'replicas'?" in problems
+    assert client.post(API, json=spec).json()["status"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("null", "(spec): "),
+        ("[]", "(spec): "),
+        ('"text"', "(spec): "),
+        ('{"meta": {"name": "x"}}', "environment: is required"),
+    ],
+)
+def test_bodies_that_are_no_spec_are_400(client: httpx.Client, body: str, needle: str) -> None:
+    response = client.post(API, content=body, headers={"content-type": "application/json"})
+    assert needle in fail(response, 400)
+
+
+@pytest.mark.parametrize("body", ["{bad", '{"meta": ', "{'single': 'quotes'}"])
+def test_malformed_json_is_400_with_the_place(client: httpx.Client, body: str) -> None:
+    response = client.post(API, content=body, headers={"content-type": "application/json"})
+    message = fail(response, 400)
+    assert message.startswith("request body:1:")
+    assert "invalid JSON" in message
+
+
+def test_an_empty_body_is_400(client: httpx.Client) -> None:
+    response = client.post(API, content=b"", headers={"content-type": "application/json"})
+    assert "empty" in fail(response, 400)
+
+
+def test_a_body_that_is_not_utf8_is_400(client: httpx.Client) -> None:
+    response = client.post(API, content=b'{"a": "\xff"}')
+    assert "UTF-8" in fail(response, 400)
+
+
+@pytest.mark.parametrize("media", ["application/yaml", "application/x-yaml", "text/yaml"])
+def test_yaml_bodies_create_and_patch(client: httpx.Client, media: str) -> None:
+    spec = make_spec(unique("yaml"))
+    headers = {"content-type": f"{media}; charset=utf-8"}
+    created = ok(client.post(API, content=yaml.safe_dump(spec), headers=headers))
+    assert created["spec"]["meta"]["name"] == spec["meta"]["name"]
+    spec["meta"]["envVars"] = {"FROM": "yaml"}
+    path = f"{API}/{created['experimentId']}"
+    patched = ok(client.patch(path, content=yaml.safe_dump(spec), headers=headers))
+    assert patched["spec"]["meta"]["envVars"] == {"FROM": "yaml"}
+
+
+def test_malformed_yaml_is_400_with_the_place(client: httpx.Client) -> None:
+    response = client.post(
+        API, content="meta: [unclosed\n", headers={"content-type": "application/yaml"}
+    )
+    message = fail(response, 400)
+    assert message.startswith("request body:")
+    assert "invalid YAML" in message
+
+
+def test_yaml_aliases_are_refused(client: httpx.Client) -> None:
+    bomb = "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"
+    response = client.post(API, content=bomb, headers={"content-type": "application/yaml"})
+    assert "aliases" in fail(response, 400)
+
+
+@pytest.mark.parametrize("media", [None, "text/plain", "application/json; charset=utf-8"])
+def test_json_is_read_without_or_with_a_loose_content_type(
+    client: httpx.Client, media: str | None
+) -> None:
+    headers = {"content-type": media} if media else {}
+    request = client.build_request("POST", API, content=json.dumps(make_spec()), headers=headers)
+    assert request.headers.get("content-type") == media
+    assert ok(client.send(request))["status"] == "Accepted"
+
+
+@pytest.mark.parametrize("media", ["application/xml", "multipart/form-data", "image/png"])
+def test_other_content_types_are_415(client: httpx.Client, media: str) -> None:
+    response = client.post(API, content=json.dumps(make_spec()), headers={"content-type": media})
+    message = fail(response, 415)
+    assert media in message
+    assert "application/json" in message
+    assert response.json()["status"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_a_body_over_one_mib_is_413_by_its_length(client: httpx.Client) -> None:
+    spec = make_spec()
+    spec["meta"]["tags"] = ["x" * 1000] * (2 * MIB // 1000)
+    response = client.post(API, json=spec)
+    message = fail(response, 413)
+    assert response.json()["status"] == "REQUEST_ENTITY_TOO_LARGE"
+    assert str(MIB) in message
+
+
+def test_a_chunked_body_over_one_mib_is_413_while_read(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"meta": {"tags": ["'
+        for _ in range(2 * MIB // 65536):
+            yield b"x" * 65536
+        yield b'"]}}'
+
+    response = client.post(API, content=chunks(), headers={"content-type": "application/json"})
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    fail(response, 413)
+
+
+def test_a_body_just_under_the_limit_is_read(client: httpx.Client) -> None:
+    spec = make_spec()
+    base = len(json.dumps(spec).encode())
+    spec["meta"]["tags"] = ["x" * (MIB - base - 100)]
+    body = json.dumps(spec).encode()
+    assert MIB - 200 < len(body) <= MIB
+    assert ok(client.post(API, content=body))["status"] == "Accepted"
+
+
+def test_a_capacity_that_can_never_fit_is_refused_at_create(client: httpx.Client) -> None:
+    spec = make_spec(resources="cpu=100000,memory=64M")
+    message = fail(client.post(API, json=spec), 400)
+    assert "can never run on this server" in message
+    assert "cpu=100000" in message
+
+
+def test_created_experiments_are_listed_once(client: httpx.Client) -> None:
+    created = create(client, make_spec())
+    ids = [e["experimentId"] for e in ok(client.get(API))]
+    assert ids.count(created["experimentId"]) == 1
+
+
+def test_an_unexpected_error_is_a_logged_500_envelope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A healthy server cannot fail, so this app runs in-process with a broken store.
+    from submarine.server.app import create_app
+    from submarine.server.settings import Settings
+    from submarine.server.store import Store
+
+    def broken(self: Store, status: str | None = None) -> list[Any]:
+        raise RuntimeError("disk on fire")
+
+    async def call() -> httpx.Response:
+        app = create_app(Settings(data_dir=tmp_path / "data", workdir=tmp_path))
+        async with app.router.lifespan_context(app):
+            monkeypatch.setattr(Store, "list", broken)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.get(API)
+
+    with caplog.at_level(logging.ERROR, logger="submarine.server.app"):
+        response = asyncio.run(call())
+    message = fail(response, 500)
+    assert response.json()["status"] == "INTERNAL_SERVER_ERROR"
+    assert "RuntimeError" in message
+    assert "disk on fire" not in message  # details stay in the log
+    assert any("disk on fire" in (r.exc_text or "") for r in caplog.records)

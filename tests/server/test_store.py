@@ -1,0 +1,193 @@
+"""The SQLite store: WAL, commits before return, ids, the duplicate-name rule, delete."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from submarine.server.store import DuplicateNameError, ExperimentRecord, Store
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=8)))
+
+
+def record(store: Store, name: str = "mnist", status: str = "Accepted") -> ExperimentRecord:
+    experiment_id = store.next_experiment_id()
+    spec: dict[str, Any] = {
+        "meta": {"name": name, "experimentId": experiment_id, "framework": "TensorFlow"},
+        "environment": {"image": "x"},
+        "spec": {"Worker": {"replicas": 1, "resourceMap": {}}},
+    }
+    return ExperimentRecord(experiment_id, str(uuid.uuid4()), name, status, spec, T0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    opened = Store(tmp_path / "data" / "submarine.db")
+    yield opened
+    opened.close()
+
+
+def other_connection(path: Path) -> sqlite3.Connection:
+    """A second connection, as another process would open the database."""
+    return sqlite3.connect(str(path))
+
+
+def test_database_is_in_wal_mode(store: Store, tmp_path: Path) -> None:
+    assert store.journal_mode == "wal"
+    with other_connection(tmp_path / "data" / "submarine.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_every_write_is_committed_before_it_returns(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "data" / "submarine.db"
+    first = record(store)
+    store.insert(first)
+    db = other_connection(path)
+    try:
+
+        def row() -> tuple[Any, ...]:
+            query = "SELECT status, created_time, spec FROM experiments WHERE experiment_id = ?"
+            found = db.execute(query, (first.experiment_id,)).fetchone()
+            return tuple(found) if found else ()
+
+        assert row()[0] == "Accepted"
+        store.set_status(first.experiment_id, "Created", at=T0 + timedelta(seconds=1))
+        assert row()[:2] == ("Created", (T0 + timedelta(seconds=1)).isoformat())
+        store.replace_spec(first.experiment_id, {**first.spec, "code": None})
+        assert '"code": null' in row()[2]
+        store.delete(first.experiment_id)
+        assert row() == ()
+    finally:
+        db.close()
+
+
+def test_round_trip_keeps_every_field(store: Store) -> None:
+    first = record(store)
+    store.insert(first)
+    assert store.get(first.experiment_id) == first
+    payload = first.to_payload()
+    assert payload["acceptedTime"] == "2024-05-01T12:00:00.123+08:00"
+    assert payload["createdTime"] is None
+    assert list(payload) == [
+        "experimentId",
+        "uid",
+        "status",
+        "acceptedTime",
+        "createdTime",
+        "runningTime",
+        "finishedTime",
+        "spec",
+    ]
+
+
+def test_status_changes_set_their_times(store: Store) -> None:
+    first = record(store)
+    store.insert(first)
+    for offset, status in enumerate(["Created", "Running", "Failed"], start=1):
+        store.set_status(first.experiment_id, status.lower(), at=T0 + timedelta(seconds=offset))
+    got = store.get(first.experiment_id)
+    assert got is not None
+    assert got.status == "Failed"
+    assert got.created_time == T0 + timedelta(seconds=1)
+    assert got.running_time == T0 + timedelta(seconds=2)
+    assert got.finished_time == T0 + timedelta(seconds=3)
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    first = record(store)
+    first.accepted_time = datetime(2024, 1, 1)
+    with pytest.raises(ValueError, match="no timezone"):
+        store.insert(first)
+    assert store.list() == []
+
+
+def test_ids_have_submarines_shape_and_are_unique_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "submarine.db"
+    seen: list[str] = []
+    for _ in range(3):
+        opened = Store(path)
+        seen += [opened.next_experiment_id() for _ in range(3)]
+        opened.close()
+    assert len(set(seen)) == 9
+    starts = [int(seen[k].split("-")[1]) for k in (0, 3, 6)]
+    assert starts[0] < starts[1] < starts[2]  # one epoch per start, each later than the last
+    assert {int(i.split("-")[1]) for i in seen} == set(starts)
+    assert [i.split("-")[2] for i in seen[:3]] == ["0001", "0002", "0003"]
+
+
+def test_a_live_name_cannot_be_used_twice(store: Store) -> None:
+    first = record(store, "mnist")
+    store.insert(first)
+    second = record(store, "mnist")
+    with pytest.raises(DuplicateNameError) as caught:
+        store.insert(second)
+    assert caught.value.other == first.experiment_id
+    assert [r.experiment_id for r in store.list()] == [first.experiment_id]
+
+
+@pytest.mark.parametrize("status", ["Succeeded", "Failed", "Deleted"])
+def test_a_finished_experiment_frees_its_name(store: Store, status: str) -> None:
+    first = record(store, "mnist")
+    store.insert(first)
+    store.set_status(first.experiment_id, status, at=T0)
+    second = record(store, "mnist")
+    store.insert(second)
+    assert [r.experiment_id for r in store.list()] == [first.experiment_id, second.experiment_id]
+
+
+def test_patching_to_a_live_name_is_refused(store: Store) -> None:
+    first, second = record(store, "a"), record(store, "b")
+    store.insert(first)
+    store.insert(second)
+    renamed = {**second.spec, "meta": {**second.spec["meta"], "name": "A"}}
+    with pytest.raises(DuplicateNameError):
+        store.replace_spec(second.experiment_id, renamed)
+    got = store.get(second.experiment_id)
+    assert got is not None
+    assert got.name == "b"
+    assert got.spec == second.spec
+
+
+def test_list_filters_by_status_in_any_case_in_accepted_order(store: Store) -> None:
+    records = [record(store, f"e{i}") for i in range(4)]
+    for item in records:
+        store.insert(item)
+    store.set_status(records[1].experiment_id, "Running", at=T0)
+    store.set_status(records[3].experiment_id, "Running", at=T0)
+    assert [r.experiment_id for r in store.list()] == [r.experiment_id for r in records]
+    running = [r.experiment_id for r in store.list("rUnNiNg")]
+    assert running == [records[1].experiment_id, records[3].experiment_id]
+    assert store.list("Succeeded") == []
+    with pytest.raises(ValueError, match="Accepted, Created, Running"):
+        store.list("Sleeping")
+
+
+def test_delete_forgets_the_experiment(store: Store) -> None:
+    first = record(store)
+    store.insert(first)
+    store.delete(first.experiment_id)
+    assert store.get(first.experiment_id) is None
+    assert store.list() == []
+    store.insert(record(store, first.name))  # the name is free again
+    assert len(store.list()) == 1
+
+
+def test_everything_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "submarine.db"
+    opened = Store(path)
+    first = record(opened)
+    opened.insert(first)
+    opened.set_status(first.experiment_id, "Running", at=T0)
+    opened.close()
+    reopened = Store(path)
+    try:
+        got = reopened.get(first.experiment_id)
+        assert got is not None
+        assert (got.status, got.running_time, got.spec) == ("Running", T0, first.spec)
+    finally:
+        reopened.close()
