@@ -151,7 +151,11 @@ class WireModel(BaseModel):
     def _best_effort(cls, data: Mapping[Any, Any]) -> Self | None:
         """Parse invalid input leniently, dropping values of the wrong type, so that the
         cross-field rules can still be checked and reported with the other problems."""
-        current: Any = copy.deepcopy(dict(data))
+        try:
+            current: Any = copy.deepcopy(dict(data))
+        except RecursionError:
+            # Nested too deep to copy: the other problems are reported without the rules.
+            return None
         for _ in range(8):
             try:
                 return cls.model_validate(current, context=LENIENT)

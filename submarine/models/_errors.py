@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,13 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+def _show(value: Any) -> str:
+    try:
+        return repr(value)
+    except RecursionError:  # nested deeper than repr can go: show the outer levels
+        return reprlib.repr(value)
+
+
 def _describe(err: Any) -> str:
     message = str(err["msg"])
     kind = str(err["type"])
@@ -32,7 +40,7 @@ def _describe(err: Any) -> str:
         return "is required"
     value = err.get("input")
     if kind.endswith(("_type", "_parsing")) or kind in {"literal_error", "enum"}:
-        return f"{message[0].lower()}{message[1:]}, got {value!r}"
+        return f"{message[0].lower()}{message[1:]}, got {_show(value)}"
     return message
 
 

@@ -9,6 +9,10 @@ from typing import Any
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
+_TOO_DEEP = (
+    "{source}: invalid {syntax}: lists or mappings are nested too deeply to read "
+    "(a spec needs only a few levels)"
+)
 
 
 class SpecFileError(ValueError):
@@ -39,6 +43,8 @@ def parse_document(text: str, *, yaml_syntax: bool, source: str = "<input>") -> 
             raise SpecFileError(
                 f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
             ) from exc
+        except RecursionError:
+            raise SpecFileError(_TOO_DEEP.format(source=source, syntax="JSON")) from None
     try:
         import yaml
     except ImportError:
@@ -52,3 +58,5 @@ def parse_document(text: str, *, yaml_syntax: bool, source: str = "<input>") -> 
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecFileError(f"{where}: invalid YAML: {problem}") from exc
+    except RecursionError:
+        raise SpecFileError(_TOO_DEEP.format(source=source, syntax="YAML")) from None

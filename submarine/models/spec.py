@@ -259,7 +259,8 @@ class ExperimentTaskSpec(WireModel):
         if is_lenient(info) or not isinstance(data, Mapping) or "resources" in data:
             return data
         given = data.get("resourceMap", data.get("resource_map"))
-        return {**data, "resources": given} if isinstance(given, Mapping) else data
+        # An empty map (what the server stores for a role without resources) asks nothing.
+        return {**data, "resources": given} if isinstance(given, Mapping) and given else data
 
     def _after_strict(self) -> None:
         if self.resources is not None:
