@@ -1,0 +1,234 @@
+"""Lifecycle across restarts and patches: crash recovery, queued experiments, patched specs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from submarine.models import ExperimentSpec
+from submarine.server.app import stored_spec
+
+from .runner_support import RecordingStore, alive, grandchildren, harness, make_spec, probe
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# A server process reduced to its runner: it runs what the store holds, says RUNNING once
+# the experiment's replicas are up, and then waits to be killed.
+CRASHING_SERVER = """
+import asyncio, json, sys
+from pathlib import Path
+from submarine.server.runner import Runner
+from submarine.server.settings import Settings
+from submarine.server.store import Store
+
+async def main():
+    values = json.loads(sys.argv[1])
+    settings = Settings(**{k: Path(v) if k in ("data_dir", "workdir") else v
+                           for k, v in values.items()})
+    store = Store(settings.database)
+    runner = Runner(store, settings)
+    await runner.start()
+    experiment_id = sys.argv[2]
+    while True:
+        pods = runner.pod_logs(experiment_id)
+        up = all(any("SLEEPING" in line for line in lines) for _, lines in pods)
+        if up and store.get(experiment_id).status == "Running":
+            break
+        await runner.wait_for_change(experiment_id, 1.0)
+    print("RUNNING", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def _probe_pids(data_dir: Path, experiment_id: str) -> list[int]:
+    pids = []
+    for log in (data_dir / "experiments" / experiment_id / "logs").glob("*.log"):
+        for line in log.read_text().splitlines():
+            if line.startswith("PROBE "):
+                pids.append(json.loads(line[len("PROBE ") :])["pid"])
+        pids += grandchildren(log.read_text().splitlines())
+    return pids
+
+
+async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: Path) -> None:
+    settings: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "workdir": str(tmp_path),
+        "cpus": 1.0,
+        "memory_bytes": 1 << 40,
+        "gpus": 0,
+        "grace_period": 0.3,
+    }
+    store = RecordingStore(tmp_path / "data" / "submarine.db")
+    running = store.add(
+        make_spec(
+            "TensorFlow",
+            {
+                "Ps": {"cmd": probe("--dump", "--ignore-term", "--grandchild", "--sleep")},
+                "Worker": {"resources": "cpu=1", "cmd": probe("--dump", "--daemon", "--sleep")},
+            },
+        )
+    )
+    queued = store.add(
+        make_spec("TensorFlow", {"Worker": {"resources": "cpu=1"}}, cmd=probe("--dump"))
+    )
+    store.close()
+
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CRASHING_SERVER,
+        json.dumps(settings),
+        running,
+        stdout=subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    try:
+        line = await asyncio.wait_for(server.stdout.readline(), 30)
+    finally:
+        server.kill()  # kill -9: no clean shutdown
+        await server.wait()
+    assert line == b"RUNNING\n"
+    leftovers = _probe_pids(tmp_path / "data", running)
+    assert len(leftovers) == 4
+    assert all(alive(pid) for pid in leftovers)  # the crash left them running
+
+    async with harness(tmp_path, cpus=1.0, grace_period=0.3) as h:
+        assert h.status(running) == "Failed"
+        assert [pid for pid in leftovers if alive(pid)] == []
+        for _, lines in h.runner.pod_logs(running):
+            assert lines[-1] == (
+                "[submarine] the server stopped without a clean shutdown (crash or kill) while "
+                "this experiment ran; 4 leftover process(es) were stopped; "
+                "the experiment failed"
+            )
+        record = h.store.record(running)
+        assert record.finished_time is not None
+        assert record.running_time is not None
+        # The queued one was never started before the crash; it runs now.
+        assert await h.until_status(queued) == "Succeeded"
+        assert h.store.history[queued] == ["Created", "Running", "Succeeded"]
+
+
+async def test_recovery_spares_a_recycled_pid(tmp_path: Path) -> None:
+    """A recorded group whose pid now belongs to another process is left alone."""
+    store = RecordingStore(tmp_path / "data" / "submarine.db")
+    eid = store.add(make_spec("PyTorch", {"Master": {}}, cmd="true"))
+    store.close()
+    stranger = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("replica_probe.py")), "--sleep"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    directory = tmp_path / "data" / "experiments" / eid
+    (directory / "logs").mkdir(parents=True)
+    # What a crashed runner recorded: this pid, with the creation time of *its* process.
+    born = psutil.Process(stranger.pid).create_time()
+    group = [stranger.pid, born - 60]
+    state = {"pods": [f"{eid}-master-0"], "groups": {f"{eid}-master-0": group}}
+    (directory / "state.json").write_text(json.dumps(state))
+    store = RecordingStore(tmp_path / "data" / "submarine.db")
+    store.set_status(eid, "Running", at=datetime.now(timezone.utc))
+    store.close()
+    try:
+        async with harness(tmp_path) as h:
+            assert h.status(eid) == "Failed"
+            assert alive(stranger.pid)
+            assert h.lines(eid, "master-0")[-1] == (
+                "[submarine] the server stopped without a clean shutdown (crash or kill) while "
+                "this experiment ran; the experiment failed"
+            )
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+async def test_a_patched_queued_experiment_starts_with_the_new_spec(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    release_patched = tmp_path / "release-patched"
+    async with harness(tmp_path, cpus=1.0) as h:
+        first = h.submit(
+            make_spec(
+                "PyTorch",
+                {"Master": {"resources": "cpu=1"}},
+                cmd=probe("--wait-file", str(release)),
+            )
+        )
+        second = h.submit(
+            make_spec("PyTorch", {"Master": {"resources": "cpu=1"}}, cmd=probe("--exit", "7"))
+        )
+        await h.until_status(first, "Running")
+        assert h.status(second) == "Accepted"
+        patched = make_spec(
+            "PyTorch",
+            {"Master": {"resources": "cpu=1"}, "Worker": {"replicas": 2}},
+            cmd=probe("--dump", "--wait-file", str(release_patched)),
+        )
+        patched["meta"]["envVars"] = {"PATCHED": "yes"}
+        h.store.replace_spec(second, stored_spec(ExperimentSpec.model_validate(patched), second))
+        h.runner.spec_changed(second)
+        release.touch()
+        await h.until_logged(second, "PROBE", pods=3)
+        release_patched.touch()
+        assert await h.until_status(second) == "Succeeded"
+        reports = h.probes(second)
+        assert sorted(reports) == [f"{second}-master-0", f"{second}-worker-0", f"{second}-worker-1"]
+        assert {r["env"]["PATCHED"] for r in reports.values()} == {"yes"}
+
+
+async def test_a_patch_does_not_change_running_replicas(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    async with harness(tmp_path) as h:
+        eid = h.submit(
+            make_spec("PyTorch", {"Master": {}}, cmd=probe("--dump", "--wait-file", str(release)))
+        )
+        await h.until_logged(eid, "PROBE")
+        patched = make_spec("PyTorch", {"Master": {}, "Worker": {"replicas": 3}}, cmd="false")
+        h.store.replace_spec(eid, stored_spec(ExperimentSpec.model_validate(patched), eid))
+        h.runner.spec_changed(eid)
+        assert [name for name, _ in h.runner.pod_logs(eid)] == [f"{eid}-master-0"]
+        release.touch()
+        assert await h.until_status(eid) == "Succeeded"
+        # The pods that ran stay the experiment's pods; the new spec is stored only.
+        assert [name for name, _ in h.runner.pod_logs(eid)] == [f"{eid}-master-0"]
+        assert h.store.record(eid).spec["spec"]["Worker"]["replicas"] == 3
+
+
+async def test_the_image_is_reported_once_as_not_honoured(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="submarine.server.runner")
+    async with harness(tmp_path) as h:
+        spec = make_spec(
+            "TensorFlow",
+            {"Ps": {"image": "my/ps:1"}, "Worker": {"replicas": 2}},
+            cmd=probe(),
+        )
+        eid = h.submit(spec)
+        plain = make_spec("TensorFlow", {"Worker": {}}, cmd=probe())
+        plain["environment"] = {"name": "predefined-env"}
+        other = h.submit(plain)
+        assert await h.until_status(eid) == "Succeeded"
+        assert await h.until_status(other) == "Succeeded"
+    about_images = [r.getMessage() for r in caplog.records if "without containers" in r.message]
+    assert about_images == [
+        f"experiment {eid} asks for image apache/submarine:test, my/ps:1: the local server "
+        f"runs replicas without containers, in its own Python environment ({sys.executable})"
+    ]

@@ -1,0 +1,120 @@
+"""Restarts of the real server process: kill -9 and a clean stop, seen over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .runner_support import alive, grandchildren, make_spec, probe
+
+pytestmark = pytest.mark.slow
+
+API = "/api/v1/experiment"
+
+
+def result(response: httpx.Response) -> Any:
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["success"] is True, body
+    return body["result"]
+
+
+def follow(client: httpx.Client, experiment_id: str, text: str, pods: int) -> list[str]:
+    """Follow the log stream (long polls) until ``pods`` pods printed ``text``; all lines."""
+    cursor = ""
+    lines: dict[str, list[str]] = {}
+    deadline = time.monotonic() + 30
+    while sum(any(text in x for x in got) for got in lines.values()) < pods:
+        assert time.monotonic() < deadline, f"no {text!r} from {pods} pods: {lines}"
+        chunk = result(
+            client.get(f"{API}/{experiment_id}/log-stream", params={"cursor": cursor, "wait": 5})
+        )
+        cursor = chunk["cursor"]
+        for pod in chunk["pods"]:
+            lines.setdefault(pod["podName"], []).extend(pod["lines"])
+    return [x for got in lines.values() for x in got]
+
+
+def pids_of(lines: list[str]) -> list[int]:
+    probes = [json.loads(x[len("PROBE ") :])["pid"] for x in lines if x.startswith("PROBE ")]
+    return probes + grandchildren(lines)
+
+
+def start_stubborn_experiment(client: httpx.Client) -> tuple[str, list[int]]:
+    spec = make_spec(
+        "TensorFlow",
+        {
+            "Ps": {"cmd": probe("--dump", "--ignore-term", "--grandchild", "--sleep")},
+            "Worker": {"replicas": 2, "cmd": probe("--dump", "--sleep")},
+        },
+    )
+    experiment_id = result(client.post(API, json=spec))["experimentId"]
+    pids = pids_of(follow(client, experiment_id, "SLEEPING", pods=3))
+    assert len(pids) == 4
+    assert result(client.get(f"{API}/{experiment_id}"))["status"] == "Running"
+    return experiment_id, pids
+
+
+def pod_logs(client: httpx.Client, experiment_id: str) -> dict[str, list[str]]:
+    log = result(client.get(f"{API}/logs/{experiment_id}"))
+    return {pod["podName"]: pod["podLog"] for pod in log["logContent"]}
+
+
+def test_kill_9_and_restart_fails_the_running_experiment_and_kills_leftovers(
+    server_factory: Any,
+) -> None:
+    server = server_factory.start("--grace-period", "0.3")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        experiment_id, pids = start_stubborn_experiment(client)
+    server.kill()
+    assert all(alive(pid) for pid in pids)  # replicas live on in their own sessions
+
+    server.restart()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        experiment = result(client.get(f"{API}/{experiment_id}"))
+        assert experiment["status"] == "Failed"
+        assert experiment["finishedTime"] is not None
+        assert [pid for pid in pids if alive(pid)] == []
+        logs = pod_logs(client, experiment_id)
+        assert len(logs) == 3
+        for lines in logs.values():
+            assert lines[-1].startswith(
+                "[submarine] the server stopped without a clean shutdown (crash or kill)"
+            )
+        # A new experiment runs on the restarted server.
+        spec = make_spec("TensorFlow", {"Worker": {}}, cmd="true")
+        new_id = result(client.post(API, json=spec))["experimentId"]
+        assert new_id != experiment_id
+        follow_until_status(client, new_id, "Succeeded")
+
+
+def follow_until_status(client: httpx.Client, experiment_id: str, status: str) -> None:
+    deadline = time.monotonic() + 30
+    cursor = ""
+    while True:
+        chunk = result(
+            client.get(f"{API}/{experiment_id}/log-stream", params={"cursor": cursor, "wait": 5})
+        )
+        cursor = chunk["cursor"]
+        if chunk["status"] == status:
+            return
+        assert chunk["status"] not in {"Succeeded", "Failed"}, chunk
+        assert time.monotonic() < deadline, chunk
+
+
+def test_a_clean_stop_fails_running_experiments_with_the_reason(server_factory: Any) -> None:
+    server = server_factory.start("--grace-period", "0.3")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        experiment_id, pids = start_stubborn_experiment(client)
+    server.stop()  # SIGTERM: a clean shutdown
+    assert [pid for pid in pids if alive(pid)] == []
+
+    server.restart()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert result(client.get(f"{API}/{experiment_id}"))["status"] == "Failed"
+        for lines in pod_logs(client, experiment_id).values():
+            assert lines[-1] == "[submarine] stopped: the server stopped; the experiment failed"

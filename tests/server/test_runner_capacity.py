@@ -1,0 +1,186 @@
+"""Capacity: what the machine has, what experiments ask, FIFO queueing, gpu assignment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from submarine.models import ExperimentSpec
+from submarine.server.capacity import (
+    Capacity,
+    Request,
+    count_gpus,
+    detect_capacity,
+    format_bytes,
+    request_of,
+)
+
+from .runner_support import harness, make_spec, probe
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_requests_sum_the_replicas_and_empty_resources_ask_nothing() -> None:
+    spec = ExperimentSpec.model_validate(
+        make_spec(
+            "TensorFlow",
+            {
+                "Ps": {"replicas": 2, "resources": "cpu=500m,memory=1G"},
+                "Worker": {"replicas": 3, "resources": "cpu=2,nvidia.com/gpu=1"},
+                "Chief": {"replicas": 1},
+            },
+            cmd="true",
+        )
+    )
+    per_replica = request_of(spec)
+    assert len(per_replica) == 6
+    assert ("Chief", 0, Request()) in per_replica
+    assert Request.total(r for _, _, r in per_replica) == Request(
+        cpu_millis=7000, memory_bytes=2 << 30, gpus=3
+    )
+
+
+def test_fits_counts_what_is_in_use() -> None:
+    machine = Capacity(cpu_millis=2000, memory_bytes=4 << 30, gpus=1)
+    assert machine.fits(Request(cpu_millis=2000, memory_bytes=4 << 30, gpus=1))
+    assert not machine.fits(Request(cpu_millis=1500), in_use=Request(cpu_millis=1000))
+    assert not machine.fits(Request(gpus=1), in_use=Request(gpus=1))
+    assert machine.fits(Request(memory_bytes=1 << 30), in_use=Request(memory_bytes=3 << 30))
+
+
+def test_problem_gives_need_and_capacity() -> None:
+    machine = Capacity(cpu_millis=2000, memory_bytes=16 << 30, gpus=0)
+    assert machine.problem(Request(cpu_millis=2000, memory_bytes=16 << 30)) is None
+    assert machine.problem(Request(cpu_millis=8000)) == (
+        "needs cpu=8 but this machine has 2 cpus (override it with the cpus setting)"
+    )
+    message = machine.problem(Request(cpu_millis=500, memory_bytes=64 << 30, gpus=2))
+    assert message == (
+        "needs memory=64G but this machine has 16G of memory (override it with the memory "
+        "setting); needs nvidia.com/gpu=2 but this machine has 0 gpus (override it with the "
+        "gpus setting)"
+    )
+    assert format_bytes(1536 << 20) == "1.5G"
+    assert format_bytes(100) == "100 bytes"
+
+
+def test_gpus_are_counted_from_devices_then_nvidia_smi() -> None:
+    devices = ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl", "/dev/nvidia-uvm"]
+    assert count_gpus(devices, None) == 2
+    smi = "GPU 0: NVIDIA A100 (UUID: GPU-1)\nGPU 1: NVIDIA A100 (UUID: GPU-2)\n"
+    assert count_gpus([], smi) == 2
+    assert count_gpus(["/dev/nvidiactl"], None) == 0
+    assert count_gpus([], "") == 0
+
+
+def test_detected_capacity_is_the_machine_unless_overridden() -> None:
+    machine = detect_capacity()
+    assert machine.cpu_millis == (os.cpu_count() or 1) * 1000
+    assert machine.memory_bytes == psutil.virtual_memory().total
+    assert machine.gpus >= 0
+    assert detect_capacity(cpus=0.5, memory_bytes=1 << 30, gpus=3) == Capacity(500, 1 << 30, 3)
+
+
+async def test_experiments_wait_first_in_first_out_until_they_fit(tmp_path: Path) -> None:
+    releases = [tmp_path / f"release-{i}" for i in range(3)]
+    async with harness(tmp_path, cpus=1) as h:
+        ids = [
+            h.submit(
+                make_spec(
+                    "PyTorch",
+                    {"Master": {"resources": "cpu=1"}},
+                    cmd=probe("--wait-file", str(release)),
+                    name=f"queued-{i}",
+                )
+            )
+            for i, release in enumerate(releases)
+        ]
+        # A small one behind them waits too: the head blocks (strict FIFO).
+        small = h.submit(
+            make_spec("PyTorch", {"Master": {"resources": "cpu=100m"}}, cmd=probe(), name="small")
+        )
+        await h.until_status(ids[0], "Running")
+        assert [h.status(i) for i in [*ids[1:], small]] == ["Accepted"] * 3
+        for i, release in enumerate(releases):
+            release.touch()
+            assert await h.until_status(ids[i]) == "Succeeded"
+            if i + 1 < len(ids):
+                await h.until_status(ids[i + 1], "Running", "Succeeded")
+        assert await h.until_status(small) == "Succeeded"
+        records = [h.store.record(i) for i in [*ids, small]]
+        started = [r.created_time.timestamp() for r in records if r.created_time]
+        finished = [r.finished_time.timestamp() for r in records if r.finished_time]
+        assert len(started) == len(finished) == 4
+        # Each one started only after the one before it had finished.
+        assert all(started[i + 1] >= finished[i] for i in range(3))
+
+
+async def test_one_that_can_never_fit_is_refused_with_need_and_capacity(tmp_path: Path) -> None:
+    async with harness(tmp_path, cpus=1, memory_bytes=1 << 30, gpus=0) as h:
+        spec = ExperimentSpec.model_validate(
+            make_spec("TensorFlow", {"Worker": {"replicas": 2, "resources": "cpu=2"}}, cmd="true")
+        )
+        assert h.runner.capacity_problem(spec) == (
+            "needs cpu=4 but this machine has 1 cpus (override it with the cpus setting)"
+        )
+        fits = ExperimentSpec.model_validate(
+            make_spec("TensorFlow", {"Worker": {"resources": "cpu=1,memory=1G"}}, cmd="true")
+        )
+        assert h.runner.capacity_problem(fits) is None
+
+
+async def test_a_queued_experiment_that_cannot_fit_fails_with_the_reason(tmp_path: Path) -> None:
+    # E.g. patched after create, or the server restarted with less capacity.
+    async with harness(tmp_path, cpus=1) as h:
+        eid = h.store.add(make_spec("PyTorch", {"Master": {"resources": "cpu=3"}}, cmd=probe()))
+        h.runner.submit(eid)
+        assert await h.until_status(eid) == "Failed"
+        assert h.lines(eid, "master-0") == [
+            "[submarine] cannot run here: it needs cpu=3 but this machine has 1 cpus "
+            "(override it with the cpus setting); the experiment failed"
+        ]
+
+
+async def test_replicas_asking_for_gpus_get_their_own_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    release = tmp_path / "release"
+    async with harness(tmp_path, gpus=3) as h:
+        first = h.submit(
+            make_spec(
+                "PyTorch",
+                {
+                    "Master": {"resources": "nvidia.com/gpu=2"},
+                    "Worker": {"replicas": 1, "resources": "cpu=1"},
+                },
+                cmd=probe("--dump", "--wait-file", str(release)),
+            )
+        )
+        second = h.submit(
+            make_spec(
+                "PyTorch",
+                {"Master": {"resources": "nvidia.com/gpu=1"}},
+                cmd=probe("--dump"),
+                name="second",
+            )
+        )
+        await h.until_logged(first, "PROBE", pods=2)
+        assert await h.until_status(second) == "Succeeded"
+        release.touch()
+        assert await h.until_status(first) == "Succeeded"
+        seen = {**h.probes(first), **h.probes(second)}
+        devices = {name: r["env"].get("CUDA_VISIBLE_DEVICES") for name, r in seen.items()}
+        assert devices == {
+            f"{first}-master-0": "0,1",
+            f"{first}-worker-0": None,
+            f"{second}-master-0": "2",
+        }
