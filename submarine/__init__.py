@@ -12,6 +12,23 @@ from typing import TYPE_CHECKING, Any
 from submarine._version import __version__
 
 if TYPE_CHECKING:
+    from submarine.client import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AsyncExperimentClient,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        ExperimentClient,
+        ExperimentFailedError,
+        InvalidResponseError,
+        NotFoundError,
+        ServerError,
+        SpecValidationError,
+        SubmarineError,
+        WaitTimeoutError,
+    )
     from submarine.models import (
         CodeSpec,
         EnvironmentSpec,
@@ -30,9 +47,18 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
+    "APIConnectionError": "submarine.client",
+    "APIStatusError": "submarine.client",
+    "APITimeoutError": "submarine.client",
+    "AsyncExperimentClient": "submarine.client",
+    "AuthenticationError": "submarine.client",
+    "BadRequestError": "submarine.client",
     "CodeSpec": "submarine.models",
+    "ConflictError": "submarine.client",
     "EnvironmentSpec": "submarine.models",
     "Experiment": "submarine.models",
+    "ExperimentClient": "submarine.client",
+    "ExperimentFailedError": "submarine.client",
     "ExperimentLog": "submarine.models",
     "ExperimentMeta": "submarine.models",
     "ExperimentSpec": "submarine.models",
@@ -40,16 +66,31 @@ _LAZY: dict[str, str] = {
     "ExperimentTaskSpec": "submarine.models",
     "Framework": "submarine.models",
     "GitCodeSpec": "submarine.models",
+    "InvalidResponseError": "submarine.client",
     "KernelSpec": "submarine.models",
+    "NotFoundError": "submarine.client",
     "PodLog": "submarine.models",
     "ReplicaSpec": "submarine.models",
     "Resources": "submarine.models",
+    "ServerError": "submarine.client",
+    "SpecValidationError": "submarine.client",
+    "SubmarineError": "submarine.client",
+    "WaitTimeoutError": "submarine.client",
 }
 
 __all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncExperimentClient",
+    "AuthenticationError",
+    "BadRequestError",
     "CodeSpec",
+    "ConflictError",
     "EnvironmentSpec",
     "Experiment",
+    "ExperimentClient",
+    "ExperimentFailedError",
     "ExperimentLog",
     "ExperimentMeta",
     "ExperimentSpec",
@@ -57,10 +98,16 @@ __all__ = [
     "ExperimentTaskSpec",
     "Framework",
     "GitCodeSpec",
+    "InvalidResponseError",
     "KernelSpec",
+    "NotFoundError",
     "PodLog",
     "ReplicaSpec",
     "Resources",
+    "ServerError",
+    "SpecValidationError",
+    "SubmarineError",
+    "WaitTimeoutError",
     "__version__",
 ]
 

@@ -1,0 +1,236 @@
+"""The fast payload parser gives exactly what ``model_validate_json(..., context=LENIENT)``
+gives, and leaves the models' own (strict) validation untouched."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError, field_validator
+
+from submarine.client._base import EXPERIMENTS, LOG, Envelope
+from submarine.client._fast import PayloadParser
+from submarine.models import (
+    LENIENT,
+    Experiment,
+    ExperimentLog,
+    ExperimentSpec,
+    ExperimentStatus,
+)
+from submarine.models.experiment import PayloadModel
+from tests.client.conftest import envelope, experiment
+
+text = st.text(max_size=12)
+maybe = st.one_of(st.none(), text)
+times = st.one_of(
+    st.none(),
+    st.sampled_from(["2022-03-14T16:03:10.000+08:00", "2021-07-13T21:29:33.000Z", "yesterday"]),
+)
+tasks = st.fixed_dictionaries(
+    {"replicas": st.one_of(st.integers(-2, 5), st.just("2"))},
+    optional={
+        "resources": st.sampled_from(["cpu=1,memory=1024M", "gpu=1", "memory=1.5G", ""]),
+        "resourceMap": st.dictionaries(st.sampled_from(["cpu", "memory"]), text, max_size=2),
+        "cmd": maybe,
+        "envVars": st.one_of(st.none(), st.dictionaries(text, text, max_size=2)),
+        "image": maybe,
+        "somethingNew": st.integers(),
+    },
+)
+specs = st.fixed_dictionaries(
+    {
+        "meta": st.fixed_dictionaries(
+            {"name": text, "framework": st.sampled_from(["TensorFlow", "pytorch", "Caffe"])},
+            optional={
+                "experimentId": maybe,
+                "namespace": maybe,
+                "cmd": maybe,
+                "tags": st.lists(text, max_size=2),
+                "envVars": st.dictionaries(text, text, max_size=2),
+            },
+        ),
+        "environment": st.fixed_dictionaries(
+            {},
+            optional={
+                "image": maybe,
+                "name": maybe,
+                "kernelSpec": st.one_of(
+                    st.none(), st.fixed_dictionaries({"name": text, "channels": st.lists(text)})
+                ),
+            },
+        ),
+        "spec": st.dictionaries(
+            st.sampled_from(["Ps", "Worker", "worker", "Driver"]), tasks, max_size=3
+        ),
+    },
+    optional={
+        "code": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {"syncMode": st.sampled_from(["git", "hdfs"])},
+                optional={"git": st.fixed_dictionaries({"url": text})},
+            ),
+        ),
+        "experimentHandlerSpec": st.dictionaries(text, text, max_size=2),
+    },
+)
+experiments = st.fixed_dictionaries(
+    {"experimentId": text},
+    optional={
+        "uid": maybe,
+        "name": maybe,
+        "status": st.one_of(st.sampled_from([s.value for s in ExperimentStatus]), text),
+        "acceptedTime": times,
+        "finishedTime": times,
+        "spec": st.one_of(st.none(), specs),
+        "unknownField": st.one_of(st.integers(), text),
+    },
+)
+
+
+def both(parser: PayloadParser[Any], model: type[Any], body: bytes) -> tuple[Any, Any]:
+    return parser(body), model.model_validate_json(body, context=LENIENT)
+
+
+def test_the_parsers_are_fast():
+    assert EXPERIMENTS.fast
+    assert LOG.fast
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(experiments, max_size=3))
+def test_same_models_as_the_ordinary_lenient_parse(items):
+    body = envelope(items)
+    fast, ordinary = both(EXPERIMENTS, Envelope[list[Experiment]], body)
+    assert fast == ordinary
+    for got, want in zip(fast.result, ordinary.result, strict=True):
+        assert type(got) is Experiment
+        assert got.to_dict() == want.to_dict()
+        assert got.model_fields_set == want.model_fields_set
+        if want.spec is not None:
+            assert type(got.spec) is ExperimentSpec
+            assert got.spec.to_dict() == want.spec.to_dict()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "Running"},
+        {"experimentId": 5},
+        {"experimentId": "e", "spec": {"meta": {"name": "x"}}},
+        {"experimentId": "e", "spec": "not a spec"},
+    ],
+)
+def test_same_refusals_as_the_ordinary_lenient_parse(payload):
+    body = envelope(payload)
+    with pytest.raises(ValidationError) as fast:
+        PayloadParser(Envelope[Experiment])(body)
+    with pytest.raises(ValidationError) as ordinary:
+        Envelope[Experiment].model_validate_json(body, context=LENIENT)
+    locs = [e["loc"] for e in fast.value.errors()]
+    assert locs == [e["loc"] for e in ordinary.value.errors()]
+
+
+def test_logs_parse_the_same():
+    body = envelope(
+        {"experimentId": "e", "logContent": [{"podName": "e-ps-0", "podLog": ["a"], "x": 1}]}
+    )
+    fast, ordinary = both(LOG, Envelope[ExperimentLog], body)
+    assert fast == ordinary
+    assert fast.result.to_dict() == json.loads(body)["result"]
+
+
+def test_the_models_stay_strict_for_user_input():
+    PayloadParser(Envelope[Experiment])
+    with pytest.raises(ValidationError, match="unknown key 'replica'"):
+        ExperimentSpec.model_validate(
+            {
+                "meta": {"name": "x", "framework": "TensorFlow", "cmd": "true"},
+                "environment": {"image": "busybox"},
+                "spec": {"Worker": {"replica": 1}},
+            }
+        )
+    assert Experiment.__pydantic_complete__
+    assert ExperimentSpec.__pydantic_complete__
+
+
+class Tweaked(PayloadModel):
+    """A payload model with a validator the fast parser does not know."""
+
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+def test_an_unknown_validator_is_never_skipped():
+    parser = PayloadParser(Envelope[Tweaked])
+    assert not parser.fast
+    assert parser(envelope({"value": "abc"})).result.value == "ABC"
+
+
+def test_the_real_experiment_fixture_round_trips():
+    payload = experiment("experiment-1647192232698-0001", "Succeeded")
+    got = EXPERIMENTS(envelope([payload])).result[0]
+    assert got.status is ExperimentStatus.SUCCEEDED
+    assert got.is_terminal
+    assert got.spec is not None
+    assert got.spec.spec["Worker"].resources == "cpu=1,memory=1024M"
+
+
+def test_no_python_validator_runs_on_the_fast_path(monkeypatch):
+    import submarine.models._base as base
+    import submarine.models.spec as spec
+
+    calls: list[object] = []
+    original = base.is_lenient
+
+    def counting(info: Any) -> bool:
+        calls.append(info)
+        return original(info)
+
+    monkeypatch.setattr(base, "is_lenient", counting)
+    monkeypatch.setattr(spec, "is_lenient", counting)
+    body = envelope([experiment("a"), experiment("b")])
+    EXPERIMENTS(body)
+    assert calls == []
+    Envelope[list[Experiment]].model_validate_json(body, context=LENIENT)
+    assert len(calls) > 10
+
+
+def test_a_large_parse_pauses_the_collector_and_restores_it(monkeypatch):
+    import gc
+
+    from submarine.client import _fast
+
+    seen: list[bool] = []
+    parser = PayloadParser(Envelope[list[Experiment]])
+    inner = parser._parse
+
+    def spy(data: bytes) -> Any:
+        seen.append(gc.isenabled())
+        return inner(data)
+
+    monkeypatch.setattr(parser, "_parse", spy)
+    small = envelope([experiment("a")])
+    large = envelope([experiment(f"e-{i}") for i in range(200)])
+    assert len(small) < _fast.GC_PAUSE_BYTES <= len(large)
+    assert gc.isenabled()
+    parser(small)
+    parser(large)
+    assert seen == [True, False]
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        parser(large.replace(b'"experimentId"', b'"experimentID"'))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parser(large)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,0 +1,318 @@
+"""Every method of both clients against the real local server, over real HTTP."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from submarine.client import (
+    AsyncExperimentClient,
+    AuthenticationError,
+    ConflictError,
+    ExperimentClient,
+    ExperimentFailedError,
+    NotFoundError,
+    SpecValidationError,
+    WaitTimeoutError,
+)
+from submarine.models import Experiment, ExperimentLog, ExperimentSpec, ExperimentStatus
+
+HELLO = "python -c \"print('hello'); print('world')\""
+FAILING = "python -c \"import sys; print('about to fail'); sys.exit(3)\""
+# Prints, then blocks for a minute (until deleted) without a shell and without sleeping here.
+BLOCKING = (
+    "python -u -c \"import select; print('started'); select.select([], [], [], 60); print('late')\""
+)
+_names = itertools.count()
+
+
+def spec(cmd: str, *, roles: dict[str, int] | None = None) -> dict[str, Any]:
+    """A TensorFlow spec with a unique name, small resources, and ``cmd``."""
+    name = f"live-{os.getpid()}-{next(_names)}"
+    return {
+        "meta": {"name": name, "framework": "TensorFlow", "cmd": cmd},
+        "environment": {"image": "local"},
+        "spec": {
+            role: {"replicas": replicas, "resources": "cpu=100m,memory=32M"}
+            for role, replicas in (roles or {"Worker": 1}).items()
+        },
+    }
+
+
+def until(condition: Any, what: str, timeout: float = 30.0) -> Any:
+    """Poll ``condition`` until it returns something truthy, failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def client(server_url: str):
+    with ExperimentClient(server_url, timeout=30) as made:
+        yield made
+
+
+# -- the sync client ------------------------------------------------------------------------
+
+
+def test_ping_and_the_log_stream_extension(client):
+    assert client.ping() is True
+    assert client._has_log_stream()
+
+
+def test_create_get_list_and_delete(client):
+    created = client.create_experiment(spec(HELLO))
+    assert isinstance(created, Experiment)
+    assert created.status is ExperimentStatus.ACCEPTED
+    exp_id = created.experiment_id
+    assert exp_id.startswith("experiment-")
+    assert created.spec is not None
+    assert created.spec.meta.experiment_id == exp_id
+
+    fetched = client.get_experiment(exp_id)
+    assert fetched.experiment_id == exp_id
+    assert exp_id in {e.experiment_id for e in client.list_experiments()}
+
+    client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
+    succeeded = client.list_experiments("succeeded")
+    assert exp_id in {e.experiment_id for e in succeeded}
+    assert all(e.status is ExperimentStatus.SUCCEEDED for e in succeeded)
+    assert exp_id not in {e.experiment_id for e in client.list_experiments("Running")}
+
+    deleted = client.delete_experiment(exp_id)
+    assert deleted.status is ExperimentStatus.DELETED
+    with pytest.raises(NotFoundError, match="Not found experiment"):
+        client.get_experiment(exp_id)
+
+
+def test_create_accepts_a_spec_model(client):
+    model = ExperimentSpec.model_validate(spec("true"))
+    created = client.create_experiment(model)
+    assert created.spec is not None
+    assert created.spec.meta.name == model.meta.name.lower()
+    client.delete_experiment(created.experiment_id)
+
+
+def test_wait_for_finish_prints_and_returns_the_logs(client):
+    exp_id = client.create_experiment(spec(HELLO)).experiment_id
+    out = io.StringIO()
+    started = time.monotonic()
+    log = client.wait_for_finish(exp_id, polling_interval=20, timeout=60, stream=out)
+    assert time.monotonic() - started < 15  # the long poll answers at the end, not after 20 s
+    assert isinstance(log, ExperimentLog)
+    pod = f"{exp_id}-worker-0"
+    assert {p.pod_name: p.lines for p in log.pods} == {pod: ["hello", "world"]}
+    assert out.getvalue() == f"The logs of Pod {pod}:\nhello\nworld\n"
+    assert client.get_experiment(exp_id).status is ExperimentStatus.SUCCEEDED
+
+
+def test_get_log_and_list_log(client):
+    exp_id = client.create_experiment(spec(HELLO, roles={"Ps": 1, "Worker": 2})).experiment_id
+    client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
+    out = io.StringIO()
+    log = client.get_log(exp_id, stream=out)
+    names = sorted(p.pod_name for p in log.pods)
+    assert names == [f"{exp_id}-ps-0", f"{exp_id}-worker-0", f"{exp_id}-worker-1"]
+    assert out.getvalue().count("The logs of Pod ") == 3
+    # TensorFlow succeeds when the workers do (the ps may be stopped before it prints).
+    for worker in (f"{exp_id}-worker-0", f"{exp_id}-worker-1"):
+        assert f"The logs of Pod {worker}:\nhello\nworld\n" in out.getvalue()
+
+    master = client.get_log(exp_id, onlyMaster=True, stream=io.StringIO())
+    assert [p.pod_name for p in master.pods] == [f"{exp_id}-ps-0"]
+
+    logs = client.list_log("Succeeded")
+    ours = [entry for entry in logs if entry.experiment_id == exp_id]
+    assert len(ours) == 1
+    assert len(ours[0].pods) == 3
+
+
+def test_stream_logs_follow_and_not(client):
+    exp_id = client.create_experiment(spec(HELLO)).experiment_id
+    pod = f"{exp_id}-worker-0"
+    assert list(client.stream_logs(exp_id)) == [(pod, "hello"), (pod, "world")]
+    assert list(client.stream_logs(exp_id, follow=False)) == [(pod, "hello"), (pod, "world")]
+
+
+def test_stream_logs_ends_when_the_experiment_is_deleted(client):
+    exp_id = client.create_experiment(spec(BLOCKING)).experiment_id
+    lines = client.stream_logs(exp_id, polling_interval=5)
+    assert next(lines) == (f"{exp_id}-worker-0", "started")
+    client.delete_experiment(exp_id)
+    assert list(lines) == []
+
+
+def test_wait_for_finish_times_out_then_returns_when_deleted(client):
+    exp_id = client.create_experiment(spec(BLOCKING)).experiment_id
+    started = time.monotonic()
+    with pytest.raises(WaitTimeoutError) as caught:
+        client.wait_for_finish(exp_id, polling_interval=5, timeout=1.5, stream=io.StringIO())
+    assert 1.4 <= time.monotonic() - started < 10
+    assert caught.value.status in {"Accepted", "Created", "Running"}
+
+    until(lambda: client.get_experiment(exp_id).status is ExperimentStatus.RUNNING, "Running")
+    deleter = threading.Thread(target=client.delete_experiment, args=(exp_id,))
+    out = io.StringIO()
+
+    def delete_once_started() -> None:
+        until(lambda: "started" in out.getvalue(), "the first line")
+        deleter.start()
+
+    watcher = threading.Thread(target=delete_once_started)
+    watcher.start()
+    log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=out)
+    watcher.join(30)
+    deleter.join(30)
+    assert [line for pod in log.pods for line in pod.lines] == ["started"]
+    assert "late" not in out.getvalue()
+
+
+def test_a_failed_experiment_is_returned_or_raised(client):
+    exp_id = client.create_experiment(spec(FAILING)).experiment_id
+    log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
+    assert log.pods[0].lines[0] == "about to fail"
+    assert client.get_experiment(exp_id).status is ExperimentStatus.FAILED
+    with pytest.raises(ExperimentFailedError, match="about to fail"):
+        client.wait_for_finish(exp_id, timeout=60, raise_on_failure=True, stream=io.StringIO())
+
+
+def test_patch_replaces_the_spec(client):
+    original = spec(BLOCKING)
+    exp_id = client.create_experiment(original).experiment_id
+    changed = {**original, "meta": {**original["meta"], "tags": ["patched"]}}
+    patched = client.patch_experiment(exp_id, changed)
+    assert patched.experiment_id == exp_id
+    assert patched.spec is not None
+    assert patched.spec.meta.tags == ["patched"]
+    assert client.get_experiment(exp_id).spec.meta.tags == ["patched"]
+    client.delete_experiment(exp_id)
+
+
+def test_server_refusals_map_to_the_tree(client):
+    first = spec("true")
+    exp_id = client.create_experiment(first).experiment_id
+    with pytest.raises(ConflictError, match="Duplicated experiment name"):
+        client.create_experiment(first)
+    with pytest.raises(NotFoundError):
+        client.get_log("experiment-0000000000000-9999", stream=io.StringIO())
+    with pytest.raises(NotFoundError):
+        client.delete_experiment("experiment-0000000000000-9999")
+    with pytest.raises(NotFoundError):
+        client.patch_experiment("experiment-0000000000000-9999", spec("true"))
+    client.delete_experiment(exp_id)
+
+
+def test_an_invalid_spec_never_reaches_the_server(client):
+    before = len(client.list_experiments())
+    bad = spec("true")
+    bad["spec"] = {"Worker": {"replicas": 1, "resources": "cpu=1,memory=1.5G"}}
+    with pytest.raises(SpecValidationError, match=r"spec\.Worker\.resources"):
+        client.create_experiment(bad)
+    assert len(client.list_experiments()) == before
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+def test_token_auth(server_factory):
+    server = server_factory.start("--token", "T0k3n")
+    with ExperimentClient(server.url, token="T0k3n") as client:
+        assert client.list_experiments() == []
+    with ExperimentClient(server.url, token="wrong") as client:
+        assert client.ping() is True
+        with pytest.raises(AuthenticationError) as caught:
+            client.list_experiments()
+        assert caught.value.status_code == 401
+    with ExperimentClient(server.url) as client, pytest.raises(AuthenticationError):
+        client.get_experiment("experiment-0000000000000-0001")
+
+
+def test_username_and_password_auth(server_factory, monkeypatch):
+    server = server_factory.start("--username", "ada", "--password", "pw")
+    with ExperimentClient(server.url, username="ada", password="pw") as client:
+        exp_id = client.create_experiment(spec(HELLO)).experiment_id
+        log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
+        assert log.pods[0].lines == ["hello", "world"]
+    monkeypatch.setenv("SUBMARINE_USERNAME", "ada")
+    monkeypatch.setenv("SUBMARINE_PASSWORD", "wrong")
+    with (
+        ExperimentClient(server.url) as client,
+        pytest.raises(AuthenticationError, match="refused username 'ada'"),
+    ):
+        client.list_experiments()
+
+
+# -- the async client ---------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_every_method(server_url):
+    async with AsyncExperimentClient(server_url, timeout=30) as client:
+        assert await client.ping() is True
+        created = await client.create_experiment(spec(HELLO, roles={"Chief": 1, "Worker": 1}))
+        exp_id = created.experiment_id
+        assert created.status is ExperimentStatus.ACCEPTED
+        assert (await client.get_experiment(exp_id)).experiment_id == exp_id
+        assert exp_id in {e.experiment_id for e in await client.list_experiments()}
+
+        out = io.StringIO()
+        log = await client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=out)
+        assert sorted(p.pod_name for p in log.pods) == [f"{exp_id}-chief-0", f"{exp_id}-worker-0"]
+        # With a Chief, TensorFlow succeeds when the chief does (the worker may be stopped).
+        chief = f"{exp_id}-chief-0"
+        assert f"The logs of Pod {chief}:\nhello\nworld\n" in out.getvalue()
+
+        streamed = [item async for item in client.stream_logs(exp_id, follow=False)]
+        assert [line for pod, line in streamed if pod == chief] == ["hello", "world"]
+        others = [line for pod in log.pods if pod.pod_name != chief for line in pod.lines]
+        assert [line for pod, line in streamed if pod != chief] == others
+        master = await client.get_log(exp_id, onlyMaster=True, stream=io.StringIO())
+        assert [p.pod_name for p in master.pods] == [f"{exp_id}-chief-0"]
+        logs = await client.list_log("succeeded")
+        assert exp_id in {entry.experiment_id for entry in logs}
+        succeeded = await client.list_experiments(ExperimentStatus.SUCCEEDED)
+        assert exp_id in {e.experiment_id for e in succeeded}
+
+        patched_spec = spec("true")
+        patched = await client.patch_experiment(exp_id, patched_spec)
+        assert patched.spec is not None
+        assert patched.spec.meta.cmd == "true"
+        deleted = await client.delete_experiment(exp_id)
+        assert deleted.status is ExperimentStatus.DELETED
+        with pytest.raises(NotFoundError):
+            await client.get_experiment(exp_id)
+
+
+@pytest.mark.anyio
+async def test_async_stream_follows_until_deleted_and_wait_times_out(server_url):
+    async with AsyncExperimentClient(server_url, timeout=30) as client:
+        exp_id = (await client.create_experiment(spec(BLOCKING))).experiment_id
+        with pytest.raises(WaitTimeoutError):
+            await client.wait_for_finish(exp_id, 5, timeout=1, stream=io.StringIO())
+        seen = []
+        async for pod, line in client.stream_logs(exp_id, polling_interval=5):
+            seen.append((pod, line))
+            await client.delete_experiment(exp_id)
+        assert seen == [(f"{exp_id}-worker-0", "started")]
+
+
+@pytest.mark.anyio
+async def test_async_failed_experiment_and_auth(server_factory):
+    server = server_factory.start("--username", "ada", "--password", "pw")
+    async with AsyncExperimentClient(server.url, username="ada", password="pw") as client:
+        exp_id = (await client.create_experiment(spec(FAILING))).experiment_id
+        with pytest.raises(ExperimentFailedError):
+            await client.wait_for_finish(exp_id, 5, 60, raise_on_failure=True, stream=io.StringIO())
+    async with AsyncExperimentClient(server.url, token="nope") as client:
+        with pytest.raises(AuthenticationError):
+            await client.list_experiments()

@@ -1,0 +1,89 @@
+"""The two clients are mirrors: the same public methods, with the same parameters."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+
+import httpx
+
+from submarine.client import AsyncExperimentClient, ExperimentClient
+
+
+def public_methods(cls: type) -> dict[str, object]:
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_same_public_method_names():
+    assert set(public_methods(ExperimentClient)) == set(public_methods(AsyncExperimentClient))
+    assert {
+        "create_experiment",
+        "patch_experiment",
+        "get_experiment",
+        "list_experiments",
+        "delete_experiment",
+        "get_log",
+        "list_log",
+        "wait_for_finish",
+        "ping",
+        "stream_logs",
+        "close",
+    } <= set(public_methods(ExperimentClient))
+
+
+def test_same_parameters_and_return_types():
+    sync_methods = public_methods(ExperimentClient)
+    async_methods = public_methods(AsyncExperimentClient)
+    for name, sync_method in sync_methods.items():
+        async_method = async_methods[name]
+        sync_sig = inspect.signature(sync_method)
+        async_sig = inspect.signature(async_method)
+        assert sync_sig.parameters == async_sig.parameters, name
+        sync_return = str(sync_sig.return_annotation)
+        async_return = str(async_sig.return_annotation)
+        if name == "stream_logs":
+            assert sync_return.replace("Iterator", "AsyncIterator") == async_return
+            assert inspect.isasyncgenfunction(async_method)
+        else:
+            assert sync_return == async_return, name
+            assert inspect.iscoroutinefunction(async_method), name
+            assert not inspect.iscoroutinefunction(sync_method), name
+
+
+def test_same_constructor_except_the_transport_type():
+    sync_params = dict(inspect.signature(ExperimentClient.__init__).parameters)
+    async_params = dict(inspect.signature(AsyncExperimentClient.__init__).parameters)
+    assert list(sync_params) == list(async_params)
+    sync_transport = sync_params.pop("transport")
+    async_transport = async_params.pop("transport")
+    assert sync_params == async_params
+    assert sync_transport.default is None
+    assert async_transport.default is None
+    hints_sync = typing.get_type_hints(ExperimentClient.__init__)
+    hints_async = typing.get_type_hints(AsyncExperimentClient.__init__)
+    assert hints_sync["transport"] == httpx.BaseTransport | None
+    assert hints_async["transport"] == httpx.AsyncBaseTransport | None
+
+
+def test_seed_signatures_are_kept():
+    params = inspect.signature(ExperimentClient.get_log).parameters
+    assert list(params)[:3] == ["self", "id", "onlyMaster"]
+    assert params["onlyMaster"].default is False
+    wait = inspect.signature(ExperimentClient.wait_for_finish).parameters
+    assert list(wait)[:4] == ["self", "id", "polling_interval", "timeout"]
+    assert wait["polling_interval"].default == 10
+    assert wait["raise_on_failure"].kind is inspect.Parameter.KEYWORD_ONLY
+    init = inspect.signature(ExperimentClient.__init__).parameters
+    assert init["max_retries"].default == 2
+    assert init["host"].default is None
+
+
+def test_every_public_method_has_a_docstring():
+    for cls in (ExperimentClient, AsyncExperimentClient):
+        assert cls.__doc__
+        for name, method in public_methods(cls).items():
+            assert inspect.getdoc(method), f"{cls.__name__}.{name}"
