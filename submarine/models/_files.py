@@ -52,7 +52,9 @@ def parse_document(text: str, *, yaml_syntax: bool, source: str = "<input>") -> 
             f"{source}: reading YAML needs PyYAML: pip install 'submarine-sdk[cli]'"
         ) from None
     try:
-        return yaml.safe_load(text)
+        # libyaml when present: the pure-Python parser takes minutes on a deeply nested
+        # document of a few hundred kilobytes; libyaml refuses one past 1000 levels at once.
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source

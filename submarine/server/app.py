@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -84,6 +85,8 @@ JSON_TYPES: Final = frozenset({"", "application/json", "text/json", "text/plain"
 """Content types read as JSON (also any ``+json`` type and none at all)."""
 YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 """Content types read as YAML."""
+MAX_REPLICAS: Final = 512
+"""The most replica processes one experiment may ask the local server for."""
 MAX_WAIT: Final = 30.0
 """Longest long-poll of the log-stream extension, in seconds."""
 DEFAULT_CHUNK: Final = 1 << 20
@@ -162,11 +165,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if not declared.strip().isdigit():
             raise ApiError(400, f"Content-Length {declared!r} is not a number of bytes")
         if int(declared) > limit:
-            too_large.message = (
-                f"the request body is {int(declared)} bytes: at most {limit} are accepted"
+            # Answer at once and close: a body that large is not read, and may never come.
+            raise ApiError(
+                413,
+                f"the request body is {int(declared)} bytes: at most {limit} are accepted",
+                headers={"Connection": "close"},
             )
-            await _drain(request, limit)
-            raise too_large
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
@@ -197,7 +201,8 @@ def _reject_yaml_aliases(text: str) -> None:
     import yaml
 
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast, depth-bounded
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
                 raise ApiError(
                     400, "YAML aliases (*name) are not accepted in request bodies: write it out"
@@ -233,13 +238,50 @@ async def _read_document(request: Request, limit: int) -> Any:
         raise ApiError(400, "the request body is nested too deeply") from None
 
 
+def _bad_text(value: Any, path: str = "") -> str | None:
+    """The path of the first string that is not valid Unicode (an unpaired surrogate)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(body)"
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        found = _bad_text(key, where) if isinstance(key, str) else None
+        found = found or _bad_text(item, where)
+        if found:
+            return found
+    return None
+
+
 def _validate_spec(document: Any) -> ExperimentSpec:
     try:
-        return ExperimentSpec.model_validate(document)
+        spec = ExperimentSpec.model_validate(document)
     except ValidationError as exc:
         raise ApiError(400, "; ".join(str(p) for p in problems_of(exc))) from None
     except RecursionError:
         raise ApiError(400, "the experiment spec is nested too deeply") from None
+    where = _bad_text(document)
+    if where is not None:
+        raise ApiError(
+            400, f"{where}: holds text that is not valid Unicode (an unpaired surrogate)"
+        )
+    total = spec.total_replicas
+    if total > MAX_REPLICAS:
+        roles = ", ".join(f"{role}={task.replicas}" for role, task in spec.spec.items())
+        raise ApiError(
+            400,
+            f"spec: {total} replicas in all ({roles}): the local server runs at most "
+            f"{MAX_REPLICAS} processes per experiment",
+        )
+    return spec
 
 
 # -- stored and public specs -------------------------------------------------------------
@@ -344,6 +386,15 @@ def _endpoint(handler: _Handler) -> _Handler:
             return await handler(request)
         except ApiError as exc:
             return envelope(exc.code, message=exc.message, headers=exc.headers)
+        except (sqlite3.OperationalError, OSError) as exc:
+            # A full, read-only or failing disk: nothing stored is lost and reads go on.
+            logger.exception("%s %s could not write", request.method, request.url.path)
+            return envelope(
+                507,
+                message=f"the data dir cannot be written ({exc}): experiments already stored "
+                "are kept and reads still work; free disk space or make the data dir "
+                "writable, then try again",
+            )
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.url.path)
             return envelope(
@@ -475,8 +526,11 @@ class _Api:
     async def delete(self, request: Request) -> Response:
         """DELETE /api/v1/experiment/{id}: stop its processes, forget it, answer Deleted."""
         record = self._record(request.path_params["id"])
-        await self.runner.remove(record.experiment_id)
+        await self.runner.stop(record.experiment_id)
+        # The record goes before the files: a store that cannot write refuses the delete
+        # and the experiment keeps its logs.
         self.store.delete(record.experiment_id)
+        self.runner.discard_files(record.experiment_id)
         record.status = ExperimentStatus.DELETED.value
         record.finished_time = _now()
         return envelope(result=public_payload(record))

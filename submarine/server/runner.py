@@ -375,6 +375,16 @@ class Runner:
     async def remove(self, experiment_id: str) -> None:
         """Stop the experiment's processes (SIGTERM, SIGKILL after the grace period), delete
         its files; writes no status (the caller deletes the record)."""
+        await self.stop(experiment_id)
+        self.discard_files(experiment_id)
+
+    def discard_files(self, experiment_id: str) -> None:
+        """Delete the files (logs, synced code) of an experiment that is stopped."""
+        shutil.rmtree(self._directory(experiment_id), ignore_errors=True)
+
+    async def stop(self, experiment_id: str) -> None:
+        """Stop the experiment's processes for good (SIGTERM, SIGKILL after the grace
+        period) and take it off the queue; its files stay until ``discard_files``."""
         with contextlib.suppress(ValueError):
             self._queue.remove(experiment_id)
         job = self._jobs.get(experiment_id)
@@ -383,7 +393,6 @@ class Runner:
             job.stop.set()
             await asyncio.shield(job.task)
         await self._terminate_recorded(experiment_id)
-        shutil.rmtree(self._directory(experiment_id), ignore_errors=True)
         self._warned_image.discard(experiment_id)
         self._bump(experiment_id)
         self._schedule()

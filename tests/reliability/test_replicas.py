@@ -1,0 +1,230 @@
+"""Replicas that misbehave: ignore SIGTERM, fork children, daemonize, flood stdout.
+
+Delete, a clean shutdown and a restart after kill -9 must each leave no process behind
+(checked by pid with psutil), and a replica writing ~100 MB must not stall the server
+(ping latency is measured while it writes).
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from submarine.client import ExperimentClient
+from tests.conftest import RunningServer, ServerFactory
+
+from .conftest import Figures, alive, descendants, make_spec, python_cmd, wait_until
+
+pytestmark = pytest.mark.reliability
+
+GRACE = 0.5
+"""The servers here give replicas this long between SIGTERM and SIGKILL."""
+
+STUBBORN = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+kids = [
+    subprocess.Popen([sys.executable, "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+    for _ in range(2)
+]
+print("pids", os.getpid(), *[k.pid for k in kids], flush=True)
+time.sleep(600)
+"""
+"""A replica that ignores SIGTERM, with two children that ignore it too."""
+
+DAEMON = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+read_end, write_end = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.write(write_end, str(os.getpid()).encode())
+        os.close(write_end)
+        time.sleep(600)
+    os._exit(0)
+os.wait()
+os.close(write_end)
+daemon = int(os.read(read_end, 32))
+print("pids", os.getpid(), daemon, flush=True)
+time.sleep(600)
+"""
+"""A replica that double-forks a grandchild into a session of its own (a daemon)."""
+
+
+def _flood_code(megabytes: int) -> str:
+    return (
+        "import sys\n"
+        "line = b'x' * 1023 + b'\\n'\n"
+        "block = line * 1024\n"
+        f"for _ in range({megabytes}):\n"
+        "    sys.stdout.buffer.write(block)\n"
+        "sys.stdout.buffer.flush()\n"
+        "print('flood done', flush=True)\n"
+    )
+
+
+@pytest.fixture
+def started(server_factory: ServerFactory) -> Iterator[tuple[RunningServer, ExperimentClient]]:
+    server = server_factory.start("--grace-period", str(GRACE))
+    with ExperimentClient(server.url, timeout=30.0) as client:
+        yield server, client
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[int]]:
+    """Pids the replicas reported; any still alive at teardown are killed (by pid)."""
+    pids: list[int] = []
+    yield pids
+    import psutil
+
+    for pid in alive(pids):
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
+def _launch(
+    client: ExperimentClient, name: str, code: str, pids: list[int]
+) -> tuple[str, list[int]]:
+    """Create an experiment running ``code``; wait for its ``pids`` line; return id and pids."""
+    experiment = client.create_experiment(make_spec(name, python_cmd(code)))
+
+    def reported() -> list[int] | None:
+        for pod in client.get_log(experiment.experiment_id, stream=io.StringIO()).pods:
+            for line in pod.lines:
+                if line.startswith("pids "):
+                    return [int(word) for word in line.split()[1:]]
+        return None
+
+    found = wait_until(reported, 30, f"the pids of {name}")
+    pids.extend(found)
+    assert alive(found) == found
+    return experiment.experiment_id, found
+
+
+@pytest.mark.bounded
+def test_delete_stops_a_replica_that_ignores_sigterm_and_its_children(
+    started: tuple[RunningServer, ExperimentClient], spawned: list[int], figures: Figures
+) -> None:
+    server, client = started
+    experiment_id, pids = _launch(client, "stubborn", STUBBORN, spawned)
+    assert len(pids) == 3
+    began = time.monotonic()
+    assert client.delete_experiment(experiment_id).status_name == "Deleted"
+    took = time.monotonic() - began
+    wait_until(lambda: not alive(pids), 5, f"pids {alive(pids)} to end")
+    assert took < GRACE + 5, f"delete took {took:.1f}s"
+    assert not descendants(server.process.pid)
+    figures.add("replicas: processes leaked", len(alive(pids)))
+
+
+def test_delete_stops_a_daemonized_grandchild(
+    started: tuple[RunningServer, ExperimentClient], spawned: list[int], figures: Figures
+) -> None:
+    _, client = started
+    experiment_id, pids = _launch(client, "daemonizer", DAEMON, spawned)
+    client.delete_experiment(experiment_id)
+    leaked = alive(pids)
+    figures.add("replicas: daemonized grandchildren left by delete", len(leaked))
+    wait_until(lambda: not alive(pids), 5, f"the daemon {alive(pids)} to end")
+
+
+@pytest.mark.bounded
+def test_shutdown_stops_every_replica_and_child(
+    started: tuple[RunningServer, ExperimentClient], spawned: list[int], figures: Figures
+) -> None:
+    server, client = started
+    _, first = _launch(client, "stubborn-a", STUBBORN, spawned)
+    _, second = _launch(client, "stubborn-b", STUBBORN, spawned)
+    # uvicorn re-raises the SIGTERM after its graceful shutdown: -15 is a clean exit.
+    assert server.stop() in (0, -15)
+    wait_until(lambda: not alive(first + second), 5, f"pids {alive(first + second)} to end")
+    figures.add("replicas: processes leaked", len(alive(first + second)))
+
+
+def test_shutdown_stops_a_daemonized_grandchild(
+    started: tuple[RunningServer, ExperimentClient], spawned: list[int], figures: Figures
+) -> None:
+    server, client = started
+    _, pids = _launch(client, "daemonizer", DAEMON, spawned)
+    server.stop()
+    figures.add("replicas: daemonized grandchildren left by shutdown", len(alive(pids)))
+    wait_until(lambda: not alive(pids), 5, f"the daemon {alive(pids)} to end")
+
+
+@pytest.mark.bounded
+def test_a_restart_after_kill9_stops_what_the_dead_server_left(
+    started: tuple[RunningServer, ExperimentClient], spawned: list[int], figures: Figures
+) -> None:
+    server, client = started
+    experiment_id, pids = _launch(client, "orphaned", STUBBORN, spawned)
+    server.kill()
+    assert alive(pids) == pids, "replicas live in sessions of their own: a crash leaves them"
+    server.restart()
+    wait_until(lambda: not alive(pids), 10, f"pids {alive(pids)} to end")
+    figures.add("replicas: processes leaked", len(alive(pids)))
+    with ExperimentClient(server.url) as fresh:
+        after = fresh.get_experiment(experiment_id)
+        assert after.status_name == "Failed"
+        text = "\n".join(
+            line
+            for pod in fresh.get_log(experiment_id, stream=io.StringIO()).pods
+            for line in pod.lines
+        )
+    assert "without a clean shutdown" in text
+
+
+def _ping_latencies(client: ExperimentClient, experiment_id: str, limit: float) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        assert client.ping()
+        latencies.append(time.monotonic() - began)
+        if client.get_experiment(experiment_id).is_terminal:
+            return latencies
+    raise AssertionError(f"the flood did not finish in {limit}s")
+
+
+def _flood(
+    server: RunningServer, client: ExperimentClient, figures: Figures, megabytes: int
+) -> None:
+    experiment = client.create_experiment(make_spec("flood", python_cmd(_flood_code(megabytes))))
+    latencies = _ping_latencies(client, experiment.experiment_id, 120)
+    final = client.get_experiment(experiment.experiment_id)
+    assert final.status_name == "Succeeded"
+    logs = list((server.data_dir / "experiments" / experiment.experiment_id).rglob("*.log"))
+    size = sum(Path(p).stat().st_size for p in logs)
+    assert size >= megabytes << 20
+    worst = max(latencies)
+    middle = statistics.median(latencies)
+    figures.set(
+        f"flood {megabytes} MB: ping median / max (ms)", f"{middle * 1000:.1f} / {worst * 1000:.1f}"
+    )
+    figures.set(f"flood {megabytes} MB: pings during it", len(latencies))
+    assert len(latencies) >= 3, "the flood ended before the server could be measured"
+    assert middle < 0.1, f"median ping {middle:.3f}s while a replica floods stdout"
+    assert worst < 1.0, f"a ping took {worst:.3f}s while a replica floods stdout"
+    # The whole output reached the log, and a small experiment still runs normally.
+    assert any(p.read_bytes()[-200:].find(b"flood done") >= 0 for p in logs)
+    small = client.create_experiment(make_spec("after-flood", "echo fine"))
+    log = client.wait_for_finish(
+        small.experiment_id, polling_interval=0.5, timeout=30, stream=io.StringIO()
+    )
+    assert [line for pod in log.pods for line in pod.lines][:1] == ["fine"]
+
+
+@pytest.mark.bounded
+def test_a_stdout_flood_does_not_stall_the_server(
+    started: tuple[RunningServer, ExperimentClient], figures: Figures
+) -> None:
+    server, client = started
+    _flood(server, client, figures, 100)
