@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from typer.core import TyperGroup
@@ -48,6 +48,39 @@ class _Group(TyperGroup):
         sys.exit(code)
 
 
+GLOBAL_OPTIONS: Final = ("--host", "--token")
+"""Options of the whole command that may also be written after an experiment command."""
+
+
+def hoist_globals(args: list[str]) -> list[str]:
+    """Move ``--host``/``--token`` written after ``experiment ...`` to the front, so that
+    ``submarine experiment list --host URL`` works as ``submarine --host URL experiment list``.
+    (``submarine server --host`` is the address to bind, and is left alone.)"""
+    if "experiment" not in args:
+        return args
+    start = args.index("experiment")
+    front, rest = args[:start], []
+    index = start
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg:
+                front.append(arg)
+            elif index + 1 < len(args):
+                front.extend(args[index : index + 2])
+                index += 1
+            else:
+                rest.append(arg)  # no value: let click say so
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
 def run_group(
     group: TyperGroup,
     args: Sequence[str] | None,
@@ -56,6 +89,7 @@ def run_group(
     **extra: Any,
 ) -> int:
     """Invoke ``group`` without click's own error handling; return the exit code."""
+    args = hoist_globals(list(sys.argv[1:] if args is None else args))
     try:
         result = TyperGroup.main(
             group, args, prog_name, complete_var, standalone_mode=False, **extra
