@@ -18,6 +18,9 @@ Differences from the real server, all on purpose:
 * Without a valid token the answer is a 401 envelope, not a servlet error page.
 * ``code.git.password`` and credentials in ``code.git.url`` are kept for the runner but
   never sent back; a patch that repeats the same repository without them keeps them.
+* A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
+  Content-Length): the same JSON, written batch by batch in a worker thread from the stored
+  rows, so a big list neither blocks the event loop nor is held whole in memory.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, long-polling up to ``wait`` seconds; ping advertises it in
   ``attributes.extensions``.
@@ -33,7 +36,7 @@ import math
 import re
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,10 +45,11 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -61,7 +65,14 @@ from submarine.models import (
 from submarine.server.gitsync import strip_credentials
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
-from submarine.server.store import DuplicateNameError, ExperimentRecord, Store
+from submarine.server.store import (
+    DuplicateNameError,
+    ExperimentRecord,
+    Store,
+    StoredBatch,
+    StoredRow,
+    payload_text,
+)
 
 __all__ = ["EXTENSIONS", "ID_PATTERN", "ApiError", "create_app", "envelope"]
 
@@ -93,6 +104,8 @@ DEFAULT_CHUNK: Final = 1 << 20
 """Bytes of log lines a log-stream answer holds when no ``limit`` is given."""
 MAX_CHUNK: Final = 8 << 20
 """The largest ``limit`` of a log-stream answer (larger ones are clamped)."""
+LIST_BATCH: Final = 500
+"""Experiments per piece of a list answer; a list of more is streamed piece by piece."""
 _STATUS_NAMES: Final = {413: "REQUEST_ENTITY_TOO_LARGE"}
 """Reason names that differ between Python versions, pinned to Submarine's (JAX-RS) spelling."""
 
@@ -328,17 +341,107 @@ def _keep_credentials(new: dict[str, Any], old: Mapping[str, Any]) -> None:
         new_git["password"] = old_git["password"]
 
 
+def _scrubbed(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of the spec without git credentials, or None when it has no git section."""
+    if _git(spec) is None:
+        return None
+    spec = copy.deepcopy(spec)
+    git = _git(spec)
+    assert git is not None
+    git.pop("password", None)
+    git["url"] = strip_credentials(str(git.get("url", "")))[0]
+    return spec
+
+
 def public_payload(record: ExperimentRecord) -> dict[str, Any]:
     """The Experiment payload with git credentials taken out of the spec."""
     payload = record.to_payload()
-    git = _git(payload["spec"])
-    if git is not None:
-        payload["spec"] = copy.deepcopy(payload["spec"])
-        git = _git(payload["spec"])
-        assert git is not None
-        git.pop("password", None)
-        git["url"] = strip_credentials(str(git.get("url", "")))[0]
+    scrubbed = _scrubbed(payload["spec"])
+    if scrubbed is not None:
+        payload["spec"] = scrubbed
     return payload
+
+
+def public_payload_text(row: StoredRow) -> str:
+    """:func:`public_payload` of a stored row as JSON text, as the envelope writes it.
+
+    The stored spec text is copied in unparsed when it cannot hold a ``git`` key: JSON
+    writes a key ``"git"`` literally unless it uses ``\\u`` escapes, so a text with
+    neither may be copied; any other spec is parsed, scrubbed and written again.
+    """
+    stored = row[7]
+    if '"git"' not in stored and "\\u" not in stored:
+        return payload_text(row)
+    spec = json.loads(stored)
+    scrubbed = _scrubbed(spec) if isinstance(spec, dict) else None
+    if scrubbed is None:
+        return payload_text(row)
+    return payload_text(row, json.dumps(scrubbed, ensure_ascii=False))
+
+
+_LIST_HEAD: Final = '{"status": "OK", "code": 200, "success": true, "message": null, "result": ['
+_LIST_TAIL: Final = '], "attributes": {}}'
+
+
+class _ListAnswer:
+    """The success envelope of a list, written piece by piece from batches of stored rows:
+    the same bytes as ``envelope(result=[public_payload(r) for r in records])``.
+
+    :meth:`read` does blocking work (SQLite, formatting): call it from a worker thread, one
+    call at a time. :attr:`done` is set once the last piece (with the envelope's end) is read.
+    """
+
+    def __init__(self, batches: Iterator[StoredBatch]) -> None:
+        self._batches = batches
+        self._batch: StoredBatch | None = None
+        self._head = _LIST_HEAD
+        self.done = False
+
+    def read(self) -> bytes:
+        """The next piece of the answer."""
+        if self._batch is None:
+            self._batch = next(self._batches, [])
+        following = next(self._batches, None)
+        text = self._head + ", ".join([public_payload_text(row) for row in self._batch])
+        self._head = ", "
+        if following is None:
+            self.done = True
+            self.close()
+            return (text + _LIST_TAIL).encode("utf-8")
+        self._batch = following
+        return text.encode("utf-8")
+
+    def close(self) -> None:
+        """Stop reading (closes the store's reader); safe to call more than once."""
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+
+
+async def _list_response(answer: _ListAnswer) -> Response:
+    """A list answer: whole when it fits in one piece, else streamed piece by piece; every
+    piece is written in a worker thread, so the event loop keeps serving."""
+    try:
+        first = await run_in_threadpool(answer.read)
+    except BaseException:
+        answer.close()
+        raise
+    if answer.done:
+        return Response(first, media_type="application/json")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            while not answer.done:
+                yield await run_in_threadpool(answer.read)
+        except Exception:
+            # The status line is sent: all that is left is to cut the answer short.
+            logger.exception("a streamed list answer failed part way")
+            raise
+        finally:
+            answer.close()
+
+    return StreamingResponse(pieces(), media_type="application/json")
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -497,8 +600,8 @@ class _Api:
 
     async def list(self, request: Request) -> Response:
         """GET /api/v1/experiment?status=S: experiments, of one status if given."""
-        records = self.store.list(self._status_filter(request))
-        return envelope(result=[public_payload(r) for r in records])
+        batches = self.store.scan(self._status_filter(request), batch=LIST_BATCH)
+        return await _list_response(_ListAnswer(batches))
 
     async def get(self, request: Request) -> Response:
         """GET /api/v1/experiment/{id}."""

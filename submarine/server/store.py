@@ -4,7 +4,9 @@ One table of experiments (the stored spec as JSON) and one of server facts (the 
 The database runs in WAL mode; every method commits before it returns, so a state change
 the API reports has been written (``synchronous=NORMAL``: it survives a crash or kill of
 the server; a power loss may lose the last commits). Calls are short and synchronous, so
-they are safe to make from the event loop thread; a lock serializes them.
+they are safe to make from the event loop thread; a lock serializes them. Big reads
+(:meth:`Store.scan`) use a connection of their own instead, from any one thread at a time:
+in WAL mode they read a consistent snapshot while writes go on.
 
 Ids are ``experiment-<epoch millis>-<4-digit counter>`` as on Submarine, where the epoch
 is this server's start time. The epoch is kept in the database and each start takes one
@@ -21,12 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
+from urllib.parse import quote
 
 from submarine.models import TERMINAL_STATUSES, ExperimentStatus, format_time, parse_status
 
-__all__ = ["DuplicateNameError", "ExperimentRecord", "Store"]
+__all__ = [
+    "DuplicateNameError",
+    "ExperimentRecord",
+    "Store",
+    "StoredBatch",
+    "StoredRow",
+    "payload_text",
+]
 
 _LIVE: Final = tuple(s.value for s in ExperimentStatus if s not in TERMINAL_STATUSES)
 _TIME_COLUMNS: Final = {
@@ -56,6 +67,19 @@ _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
     "finished_time"
 )
+
+_ROW_COLUMNS: Final = (
+    "experiment_id, uid, status, accepted_time, created_time, running_time, finished_time, spec"
+)
+SCAN_BATCH: Final = 500
+"""Rows per batch of :meth:`Store.scan` unless told otherwise."""
+
+StoredRow: TypeAlias = tuple[str, str, str, str, str | None, str | None, str | None, str]
+"""One stored experiment as :meth:`Store.scan` reads it, nothing parsed: experiment id, uid,
+status, the accepted, created, running and finished times (ISO text or None), and the spec's
+JSON text."""
+StoredBatch: TypeAlias = list[StoredRow]
+"""Rows of one batch of :meth:`Store.scan`."""
 
 
 class DuplicateNameError(Exception):
@@ -127,6 +151,32 @@ class ExperimentRecord:
         }
 
 
+def _time_json(value: str | None) -> str:
+    return "null" if not value else '"' + format_time(datetime.fromisoformat(value)) + '"'
+
+
+def payload_text(row: StoredRow, spec: str | None = None) -> str:
+    """The JSON text of :meth:`ExperimentRecord.to_payload` for a stored row, written as the
+    server's envelope writes it (``json.dumps(..., ensure_ascii=False)``), with the stored
+    spec text (or ``spec``, JSON text too) copied in unparsed.
+
+    The stored text was written by ``json.dumps`` with the same settings, so the answer is
+    the same bytes as parsing it and writing it again.
+
+    >>> row = ("experiment-1-0001", "u1", "Accepted", "2024-01-01T00:00:00+00:00",
+    ...     None, None, None, '{"meta": {}}')
+    >>> payload_text(row)[:62]
+    '{"experimentId": "experiment-1-0001", "uid": "u1", "status": "'
+    """
+    experiment_id, uid, status, accepted, created, running, finished, stored = row
+    return (
+        f'{{"experimentId": {encode_basestring(experiment_id)}, "uid": {encode_basestring(uid)}, '
+        f'"status": {encode_basestring(status)}, "acceptedTime": {_time_json(accepted)}, '
+        f'"createdTime": {_time_json(created)}, "runningTime": {_time_json(running)}, '
+        f'"finishedTime": {_time_json(finished)}, "spec": {stored if spec is None else spec}}}'
+    )
+
+
 def _record(row: sqlite3.Row) -> ExperimentRecord:
     accepted = _time(row["accepted_time"])
     assert accepted is not None
@@ -156,6 +206,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30.0
@@ -257,6 +308,61 @@ class Store:
         with self._lock:
             rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
         return [_record(row) for row in rows]
+
+    def scan(self, status: str | None = None, *, batch: int = SCAN_BATCH) -> Iterator[StoredBatch]:
+        """Every experiment (or those of one status) as raw rows, in accepted order, in
+        batches of up to ``batch`` rows; nothing is parsed, so a big list stays cheap.
+
+        The rows come from a read-only connection of the scan's own, opened on the first
+        batch and closed after the last one (or by ``close()`` on the iterator), so that
+        writes go on while a big list is read; all batches are one consistent snapshot.
+        Read it from one thread at a time (any thread). When no such connection can be
+        opened, the rows are read at once through the store's own connection.
+        Raises ``ValueError`` (listing the valid ones) for an unknown status name, at once.
+        """
+        query = f"SELECT {_ROW_COLUMNS} FROM experiments"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            params = (parse_status(status).value,)
+        return self._scan(query + " ORDER BY seq", params, max(1, batch))
+
+    def _scan(self, query: str, params: tuple[str, ...], batch: int) -> Iterator[StoredBatch]:
+        reader: sqlite3.Connection | None = None
+        try:
+            reader = sqlite3.connect(
+                f"file:{quote(str(self._path.absolute()))}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30.0,
+            )
+            # In autocommit mode one SELECT is one read transaction: the batches fetched
+            # from its cursor are a single snapshot, however long the reader takes.
+            cursor = reader.execute(query, params)
+        except sqlite3.Error:
+            if reader is not None:
+                reader.close()
+            reader = None
+        if reader is None:
+            yield from self._scan_shared(query, params, batch)
+            return
+        try:
+            while found := cursor.fetchmany(batch):
+                yield found
+        finally:
+            reader.close()
+
+    def _scan_shared(
+        self, query: str, params: tuple[str, ...], batch: int
+    ) -> Iterator[StoredBatch]:
+        """The rows at once through the store's connection (when a reader cannot open)."""
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            rows: StoredBatch = cursor.execute(query, params).fetchall()
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
 
     def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
         """Record a status change: Created, Running and the terminal ones also set their time."""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+
+from submarine.server.app import LIST_BATCH, create_app, envelope, public_payload
+from submarine.server.store import ExperimentRecord, Store
 
 from .api_support import (
     API,
@@ -312,3 +318,155 @@ def test_git_credentials_are_kept_but_never_shown(server_factory: Any) -> None:
     git = json.loads(stored)["code"]["git"]
     assert (git["url"], git["password"]) == (secret_url, "field-secret")
     assert json.loads(stored)["meta"]["envVars"] == {"PATCHED": "1"}
+
+
+# -- big lists: spliced, streamed, scrubbed, off the event loop ----------------------------
+
+SECRET_URL = "https://ada:url-secret@127.0.0.1:9/repo.git"
+
+
+def _fill(store: Store, count: int) -> list[str]:
+    """``count`` finished experiments; every 100th has git credentials, in three spellings."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=2)))
+    ids = []
+    for index in range(count):
+        experiment_id = store.next_experiment_id()
+        name = f"big-{index}"
+        spec: dict[str, Any] = {
+            "meta": {"name": name, "experimentId": experiment_id, "cmd": "echo ünï ☃"},
+            "environment": {"image": "local"},
+            "spec": {"Worker": {"replicas": 1, "resourceMap": {"cpu": "1"}}},
+        }
+        if index % 100 == 7:
+            spec["code"] = {
+                "syncMode": "git",
+                "git": {"url": SECRET_URL, "username": "ada", "password": "field-secret"},
+            }
+        at = start + timedelta(seconds=index)
+        store.insert(ExperimentRecord(experiment_id, str(uuid.uuid4()), name, "Running", spec, at))
+        store.set_status(experiment_id, "Succeeded" if index % 3 else "Failed", at=at)
+        ids.append(experiment_id)
+    return ids
+
+
+def _escape_git_keys(database: Any) -> int:
+    """Spell ``"git"`` (key and value) with a JSON escape in some stored specs: the same JSON
+    in other text, which must be scrubbed all the same."""
+    with sqlite3.connect(str(database)) as db:
+        changed = db.execute(
+            "UPDATE experiments SET spec = replace(spec, '\"git\"', '\"g\\u0069t\"') "
+            "WHERE spec LIKE '%\"git\"%' AND seq % 2 = 0"
+        ).rowcount
+    db.close()
+    return changed
+
+
+def _old_answer(store: Store, status: str | None = None) -> bytes:
+    """The list answer as the server wrote it before streaming: records, then one dumps."""
+    return bytes(envelope(result=[public_payload(r) for r in store.list(status)]).body)
+
+
+def test_a_big_list_is_streamed_as_the_same_bytes_without_credentials(
+    server_factory: Any,
+) -> None:
+    server = server_factory.start()
+    store = Store(server.data_dir / "submarine.db")
+    try:
+        _fill(store, 3 * LIST_BATCH + 17)
+        assert _escape_git_keys(server.data_dir / "submarine.db") > 0
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            with http.stream("GET", API) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"] == "application/json"
+                assert response.headers.get("transfer-encoding") == "chunked"
+                assert "content-length" not in response.headers
+                body = response.read()
+            assert body == _old_answer(store)
+            assert b"secret" not in body
+            assert b"secret" in server.data_dir.joinpath("submarine.db").read_bytes() + (
+                server.data_dir.joinpath("submarine.db-wal").read_bytes()
+            )
+            failed = http.get(API, params={"status": "failed"})
+            assert failed.content == _old_answer(store, "Failed")
+            assert len(ok(failed)) == (3 * LIST_BATCH + 17 + 2) // 3
+            small = http.get(API, params={"status": "Running"})
+            assert small.headers["content-length"] == str(len(small.content))
+            assert small.content == _old_answer(store, "Running")
+    finally:
+        store.close()
+
+
+def test_list_answers_of_every_size_match_the_records(tmp_path: Any) -> None:
+    from submarine.server.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
+    store = Store(settings.database)
+    try:
+        ids = _fill(store, LIST_BATCH + 1)
+        for count in (LIST_BATCH + 1, LIST_BATCH, LIST_BATCH - 1, 1, 0):
+            for experiment_id in ids[count:]:
+                store.delete(experiment_id)
+            ids = ids[:count]
+            expected = _old_answer(store)
+            got = asyncio.run(_get_in_process(settings, API))
+            assert got.content == expected, count
+            assert [e["experimentId"] for e in ok(got)] == ids
+            streamed = "content-length" not in got.headers
+            assert streamed == (count > LIST_BATCH), count
+    finally:
+        store.close()
+
+
+async def _get_in_process(settings: Any, path: str) -> httpx.Response:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+
+def test_a_list_is_written_off_the_event_loop_thread(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from submarine.server import app as app_module
+    from submarine.server.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
+    store = Store(settings.database)
+    try:
+        _fill(store, LIST_BATCH + 3)
+    finally:
+        store.close()
+    writers: set[int] = set()
+    original = app_module.public_payload_text
+
+    def spy(row: Any) -> str:
+        writers.add(threading.get_ident())
+        return original(row)
+
+    monkeypatch.setattr(app_module, "public_payload_text", spy)
+    response = asyncio.run(_get_in_process(settings, API))
+    assert len(ok(response)) == LIST_BATCH + 3
+    assert writers
+    assert threading.get_ident() not in writers  # the event loop ran in this thread
+
+
+def test_a_failing_list_is_a_logged_500_envelope(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from submarine.server.settings import Settings
+
+    def broken(self: Store, status: str | None = None, *, batch: int = 0) -> Iterator[Any]:
+        raise RuntimeError("disk on fire")
+        yield []  # a generator: it fails on its first batch, in the worker thread
+
+    monkeypatch.setattr(Store, "scan", broken)
+    settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
+    with caplog.at_level(logging.ERROR, logger="submarine.server.app"):
+        response = asyncio.run(_get_in_process(settings, API))
+    message = fail(response, 500)
+    assert "RuntimeError" in message
+    assert "disk on fire" not in message
+    assert any("disk on fire" in (r.exc_text or "") for r in caplog.records)

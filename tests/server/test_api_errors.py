@@ -265,13 +265,13 @@ def test_an_unexpected_error_is_a_logged_500_envelope(
     from submarine.server.settings import Settings
     from submarine.server.store import Store
 
-    def broken(self: Store, status: str | None = None) -> list[Any]:
+    def broken(*args: Any, **kwargs: Any) -> list[Any]:
         raise RuntimeError("disk on fire")
 
     async def call() -> httpx.Response:
         app = create_app(Settings(data_dir=tmp_path / "data", workdir=tmp_path))
         async with app.router.lifespan_context(app):
-            monkeypatch.setattr(Store, "list", broken)
+            monkeypatch.setattr(Store, "scan", broken)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 return await client.get(API)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from submarine.server.store import DuplicateNameError, ExperimentRecord, Store
+from submarine.server.store import DuplicateNameError, ExperimentRecord, Store, payload_text
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=8)))
 
@@ -191,3 +192,88 @@ def test_everything_survives_a_reopen(tmp_path: Path) -> None:
         assert (got.status, got.running_time, got.spec) == ("Running", T0, first.spec)
     finally:
         reopened.close()
+
+
+def _payload_json(item: ExperimentRecord) -> str:
+    """The experiment as the envelope used to write it: parsed, then dumped."""
+    return json.dumps(item.to_payload(), ensure_ascii=False)
+
+
+def test_scan_rows_write_the_same_json_as_the_records(store: Store) -> None:
+    records = [record(store, f"e{i}") for i in range(7)]
+    records[0].spec["meta"]["cmd"] = 'echo "ünïcödé ☃" \\ \t \u0001 done'
+    records[1].spec["meta"]["envVars"] = {"F": 1.5e-7, "N": None, "B": True, "L": [1, "x"]}
+    for item in records:
+        store.insert(item)
+    store.set_status(records[2].experiment_id, "Running", at=T0 + timedelta(seconds=2))
+    store.set_status(records[2].experiment_id, "Failed", at=T0 + timedelta(seconds=3))
+    expected = [_payload_json(r) for r in store.list()]
+    batches = list(store.scan(batch=3))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [payload_text(row) for batch in batches for row in batch] == expected
+    failed = [payload_text(row) for batch in store.scan("fAiLeD") for row in batch]
+    assert failed == [_payload_json(r) for r in store.list("Failed")]
+    assert '"runningTime": "2024-05-01T12:00:02.123+08:00"' in failed[0]
+    assert list(store.scan("Succeeded")) == []
+    with pytest.raises(ValueError, match="Accepted, Created, Running"):
+        store.scan("Sleeping")  # at once, not on the first batch
+
+
+def test_payload_text_can_splice_another_spec_text(store: Store) -> None:
+    item = record(store)
+    store.insert(item)
+    (row,) = next(store.scan())
+    assert json.loads(payload_text(row, '{"meta": {}}'))["spec"] == {"meta": {}}
+
+
+def test_a_scan_is_one_snapshot_and_does_not_hold_up_writes(store: Store, tmp_path: Path) -> None:
+    for index in range(5):
+        store.insert(record(store, f"e{index}"))
+    scan = store.scan(batch=2)
+    seen = [row[0] for row in next(scan)]
+    late = record(store, "late")
+    store.insert(late)  # a write while the scan is open goes through at once
+    store.delete(seen[0])
+    assert store.get(late.experiment_id) is not None
+    seen += [row[0] for batch in scan for row in batch]
+    assert len(seen) == 5
+    assert late.experiment_id not in seen
+    assert {r.experiment_id for r in store.list()} == {*seen[1:], late.experiment_id}
+
+
+def test_a_closed_scan_releases_its_snapshot(store: Store, tmp_path: Path) -> None:
+    for index in range(4):
+        store.insert(record(store, f"e{index}"))
+    checkpoints = sqlite3.connect(str(tmp_path / "data" / "submarine.db"), timeout=0)
+    try:
+
+        def truncate_is_busy() -> bool:
+            store.insert(record(store, f"w{uuid.uuid4().hex[:6]}"))
+            return bool(checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+
+        scan = store.scan(batch=1)
+        next(scan)
+        assert truncate_is_busy()  # the open read holds its snapshot of the WAL
+        scan.close()
+        assert not truncate_is_busy()
+    finally:
+        checkpoints.close()
+
+
+def test_a_scan_reads_through_the_store_when_no_reader_can_open(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [record(store, f"e{i}") for i in range(3)]
+    for item in records:
+        store.insert(item)
+
+    def refuse(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
+    batches = list(store.scan(batch=2))
+    assert [[row[0] for row in batch] for batch in batches] == [
+        [records[0].experiment_id, records[1].experiment_id],
+        [records[2].experiment_id],
+    ]
+    assert [payload_text(row) for row in batches[0]] == [_payload_json(r) for r in records[:2]]
