@@ -47,14 +47,17 @@ def envelope_bytes(data_dir: Path, url: str) -> bytes:
 
 def _offline(ctx: Context, key: str, body: bytes, count: int) -> None:
     """Decoding only: the client's decoder and the prototype's, against json.loads."""
-    from benchmarks.prototypes.lazy_list import parse_experiment_list
-    from submarine.client._base import EXPERIMENTS
+    import httpx
 
+    from benchmarks.prototypes.lazy_list import parse_experiment_list
+    from submarine.client._base import decode_experiments
+
+    answer = httpx.Response(200, content=body, request=httpx.Request("GET", "http://bench/"))
     repeats = ctx.size(9, 2)
     inner = max(1, ctx.size(20_000 // count, 1))
 
     pair = measure_pair(
-        lambda: EXPERIMENTS(body),
+        lambda: decode_experiments(answer),
         lambda: json.loads(body),
         repeats=repeats,
         inner=inner,

@@ -72,7 +72,26 @@ def dump(data: Any, fmt: OutputFormat) -> str:
         import yaml
 
         return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return to_json(data)
+
+
+def to_json(data: Any) -> str:
+    """Plain data as JSON indented by 2, ending with a newline, non-ASCII kept as is.
+
+    The same document as ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
+    pydantic-core's encoder: ``indent`` keeps ``json`` from using its C encoder, which made
+    printing a thousand experiments take longer than fetching them. What pydantic-core
+    refuses or writes differently (a lone surrogate, NaN) is left to ``json``.
+    """
+    import pydantic_core
+
+    try:
+        text = pydantic_core.to_json(data, indent=2, inf_nan_mode="strings").decode("utf-8")
+    except (pydantic_core.PydanticSerializationError, UnicodeDecodeError, ValueError):
+        text = ""
+    if not text or '"NaN"' in text or 'Infinity"' in text:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    return text + "\n"
 
 
 def emit(

@@ -3,25 +3,53 @@
 :class:`ExperimentClient` blocks; :class:`AsyncExperimentClient` is its asyncio mirror,
 with the same methods and signatures. The exception tree is drawn in
 :mod:`submarine.client.errors`.
+
+Names load on first use: ``from submarine.client import ExperimentClient`` imports
+neither asyncio nor the async client, and httpx is imported when a client is created.
 """
 
-from submarine.client.async_ import AsyncExperimentClient
-from submarine.client.errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    ExperimentFailedError,
-    InvalidResponseError,
-    NotFoundError,
-    ServerError,
-    SpecValidationError,
-    SubmarineError,
-    WaitTimeoutError,
-)
-from submarine.client.sync import ExperimentClient
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from submarine.client.async_ import AsyncExperimentClient
+    from submarine.client.errors import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        ExperimentFailedError,
+        InvalidResponseError,
+        NotFoundError,
+        ServerError,
+        SpecValidationError,
+        SubmarineError,
+        WaitTimeoutError,
+    )
+    from submarine.client.sync import ExperimentClient
+
+_ERRORS = "submarine.client.errors"
+_LAZY: dict[str, str] = {
+    "APIConnectionError": _ERRORS,
+    "APIStatusError": _ERRORS,
+    "APITimeoutError": _ERRORS,
+    "AsyncExperimentClient": "submarine.client.async_",
+    "AuthenticationError": _ERRORS,
+    "BadRequestError": _ERRORS,
+    "ConflictError": _ERRORS,
+    "ExperimentClient": "submarine.client.sync",
+    "ExperimentFailedError": _ERRORS,
+    "InvalidResponseError": _ERRORS,
+    "NotFoundError": _ERRORS,
+    "ServerError": _ERRORS,
+    "SpecValidationError": _ERRORS,
+    "SubmarineError": _ERRORS,
+    "WaitTimeoutError": _ERRORS,
+}
 
 __all__ = [
     "APIConnectionError",
@@ -40,3 +68,16 @@ __all__ = [
     "SubmarineError",
     "WaitTimeoutError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'submarine.client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

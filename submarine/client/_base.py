@@ -3,29 +3,31 @@
 URLs, the envelope and its decoding, the mapping of an HTTP answer to an exception, the
 retry policy, spec coercion, status filtering, the master pod of a log, and the state
 of a log follower. The two clients only send requests and sleep.
+
+Importing this module imports neither httpx nor asyncio: ``httpx`` is a
+:class:`~submarine.client._lazy.LazyModule` until a client is created, and the envelope
+models of each result type are built on first use.
 """
 
 from __future__ import annotations
 
-import email.utils
-import html
+import gc
 import json
-import logging
+import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
-from typing import IO, Any, Final, Generic, TypeVar
-from urllib.parse import quote
+from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-import httpx
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from submarine._version import __version__
-from submarine.client._fast import PayloadParser
+from submarine.client._lazy import LazyModule
 from submarine.client.config import Credentials, resolve_credentials, resolve_host
 from submarine.client.errors import (
     APIConnectionError,
@@ -42,7 +44,9 @@ from submarine.client.errors import (
     WaitTimeoutError,
 )
 from submarine.models import (
+    LENIENT,
     Experiment,
+    ExperimentList,
     ExperimentLog,
     ExperimentSpec,
     ExperimentStatus,
@@ -50,7 +54,10 @@ from submarine.models import (
     problems_of,
 )
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = LazyModule("httpx")
 
 T = TypeVar("T")
 
@@ -60,8 +67,22 @@ TOKEN_PATH: Final = "/api/auth/token"
 """Where a username and password are exchanged for a token."""
 USER_AGENT: Final = f"submarine-sdk/{__version__}"
 """Sent with every request."""
-DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
-"""Connect within 5 s; every read, write and pool wait within 60 s."""
+
+
+class _DefaultTimeout(float):
+    """60 seconds for reads, writes and pool waits, and 5 for connecting."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT_TIMEOUT"
+
+
+DEFAULT_TIMEOUT: Final[float] = _DefaultTimeout(60.0)
+"""The clients' default ``timeout``: connect within 5 s; every read, write and pool wait
+within 60 s. (A float of 60 that :func:`make_timeout` recognises.)"""
+GC_PAUSE_BYTES: Final = 64 * 1024
+"""Bodies at least this large are parsed with the cyclic garbage collector paused."""
 LOG_STREAM: Final = "log-stream"
 """The local server's extension for following logs with a cursor and a long poll."""
 LOG_STREAM_LIMIT: Final = 1 << 20
@@ -96,7 +117,10 @@ class Envelope(BaseModel, Generic[T]):
 
 class _Wire(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
     )
 
 
@@ -117,14 +141,87 @@ class LogStreamPage(_Wire):
     more: bool = False
 
 
-# One parser per result type, built once (see _fast: payloads are parsed in pydantic-core).
-EXPERIMENT: Final = PayloadParser(Envelope[Experiment])
-EXPERIMENTS: Final = PayloadParser(Envelope[list[Experiment]])
-LOG: Final = PayloadParser(Envelope[ExperimentLog])
-LOGS: Final = PayloadParser(Envelope[list[ExperimentLog]])
-TEXT: Final = PayloadParser(Envelope[str])
-PAGE: Final = PayloadParser(Envelope[LogStreamPage])
-ANY: Final = Envelope[Any]
+def _paused(parse: Any, data: bytes) -> Any:
+    """``parse(data)``; a large body with the cyclic garbage collector paused.
+
+    Parsing a large body creates tens of thousands of containers at once, which makes
+    CPython's collector run several times during the parse, each time walking all that the
+    parse has built so far; that costs more than the parse. Nothing a parse creates is
+    cyclic garbage, so pausing the collector only defers work that would find nothing. A
+    caller that turned the collector off keeps it off.
+    """
+    if len(data) < GC_PAUSE_BYTES or not gc.isenabled():
+        return parse(data)
+    gc.disable()
+    try:
+        return parse(data)
+    finally:
+        gc.enable()
+
+
+class PayloadParser(Generic[T]):
+    """Parses a JSON envelope of ``result_type`` as
+    ``Envelope[result_type].model_validate_json(data, context=LENIENT)`` does.
+
+    The envelope model and its validator are built on first use, so importing the client
+    builds none of them. The validator leaves out the models' lenient no-op validators
+    (see :mod:`submarine.client._fast`) when it can.
+    """
+
+    __slots__ = ("_model", "_parse", "result_type")
+
+    def __init__(self, result_type: Any) -> None:
+        self.result_type = result_type
+        self._model: type[Envelope[T]] | None = None
+        self._parse: Callable[[bytes], Envelope[T]] | None = None
+
+    @property
+    def model(self) -> type[Envelope[T]]:
+        """The envelope model, built on first use."""
+        model = self._model
+        if model is None:
+            model = self._model = Envelope[self.result_type]  # type: ignore[name-defined]
+        return model
+
+    def _ordinary(self, data: bytes) -> Envelope[T]:
+        return self.model.model_validate_json(data, context=LENIENT)
+
+    @property
+    def fast(self) -> bool:
+        """Whether payloads are parsed without the no-op validators (built on first use)."""
+        return getattr(self._parser(), "__self__", None) is not self
+
+    def _parser(self) -> Callable[[bytes], Envelope[T]]:
+        parse = self._parse
+        if parse is None:
+            from submarine.client._fast import fast_validator
+
+            parse = fast_validator(self.model)
+            if parse is None:
+                parse = self._ordinary
+            self._parse = parse
+        return parse
+
+    def __call__(self, data: bytes) -> Envelope[T]:
+        """The parsed envelope; a ``pydantic.ValidationError`` when the JSON does not fit."""
+        parsed: Envelope[T] = _paused(self._parser(), data)
+        return parsed
+
+
+# One parser per result type; each builds its envelope model the first time it parses.
+EXPERIMENT: Final = PayloadParser[Experiment](Experiment)
+LOG: Final = PayloadParser[ExperimentLog](ExperimentLog)
+LOGS: Final = PayloadParser[list[ExperimentLog]](list[ExperimentLog])
+TEXT: Final = PayloadParser[str](str)
+PAGE: Final = PayloadParser[LogStreamPage](LogStreamPage)
+_ANY: Final = PayloadParser[Any](Any)
+
+
+def __getattr__(name: str) -> Any:
+    # ``ANY``, the envelope of any result, is built on first use like the parsers.
+    if name == "ANY":
+        return _ANY.model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- answers to exceptions -----------------------------------------------------------
@@ -134,6 +231,8 @@ def excerpt(body: bytes, limit: int = _EXCERPT) -> str:
     """A short, one-line excerpt of a body: HTML tags dropped, whitespace collapsed."""
     text = body[:16384].decode("utf-8", errors="replace")
     if "<" in text and ">" in text:
+        import html
+
         # The <head> mostly repeats the page's heading as its title: read the body.
         body_only = _SPACE.sub(" ", html.unescape(_TAGS.sub(" ", _HEAD.sub(" ", text)))).strip()
         text = body_only or html.unescape(_TAGS.sub(" ", text))
@@ -202,7 +301,7 @@ def _error(response: httpx.Response, envelope: Envelope[Any] | None) -> Submarin
 
 def _loose(body: bytes) -> Envelope[Any] | None:
     try:
-        return ANY.model_validate_json(body)
+        return _ANY.model.model_validate_json(body)
     except ValidationError:
         return None
 
@@ -216,7 +315,7 @@ def error_for_response(response: httpx.Response) -> SubmarineError:
     return _error(response, _loose(response.content))
 
 
-def decode_envelope(parse: PayloadParser[Envelope[T]], response: httpx.Response) -> Envelope[T]:
+def decode_envelope(parse: PayloadParser[T], response: httpx.Response) -> Envelope[T]:
     """The envelope of a successful answer, with its result; anything else raises ours."""
     status = response.status_code
     if not 200 <= status < 300:
@@ -248,11 +347,74 @@ def decode_envelope(parse: PayloadParser[Envelope[T]], response: httpx.Response)
     return envelope
 
 
-def decode(parse: PayloadParser[Envelope[T]], response: httpx.Response) -> T:
+def decode(parse: PayloadParser[T], response: httpx.Response) -> T:
     """The result of a successful answer; anything else raises the matching exception."""
     result = decode_envelope(parse, response).result
     assert result is not None
     return result
+
+
+def _invalid_item(response: httpx.Response) -> Any:
+    """What an :class:`ExperimentList` of this answer raises for an item it cannot read."""
+    status = response.status_code
+    content = response.content
+    request = _describe(response)
+
+    def invalid(index: int, exc: ValidationError) -> InvalidResponseError:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in ("result", index, *first["loc"]))
+        return InvalidResponseError(
+            f"{request} answered HTTP {status} with an envelope whose {where} is not what "
+            f"Submarine sends ({first['msg']}): {excerpt(content)!r}",
+            status_code=status,
+            body=content,
+        )
+
+    return invalid
+
+
+def _list_result(document: Any) -> list[dict[str, Any]] | None:
+    """The items of a successful list envelope of the expected shape, else None."""
+    if type(document) is not dict:
+        return None
+    success = document.get("success")
+    result = document.get("result")
+    if not (success is True or (success is None and result is not None)):
+        return None
+    if type(result) is not list:
+        return None
+    for item in result:
+        if type(item) is not dict or type(item.get("experimentId")) is not str:
+            return None
+    return result
+
+
+def decode_experiments(response: httpx.Response) -> ExperimentList:
+    """The experiments of a successful list answer, each validated when first read.
+
+    The envelope and the shape of every item (an object with a string ``experimentId``) are
+    checked at once; an answer that is not a successful list of experiments raises what
+    :func:`decode` raises for it (the server's error, or ``InvalidResponseError`` naming
+    the first field that is wrong). An item that turns out not to be an experiment when it
+    is read raises ``InvalidResponseError`` naming ``result.<index>.<field>``.
+    """
+    status = response.status_code
+    if not 200 <= status < 300:
+        raise error_for_response(response)
+    content = response.content
+    try:
+        document = _paused(pydantic_core.from_json, content)
+    except ValueError:
+        document = None
+    items = _list_result(document)
+    if items is None:
+        # Not the expected shape: the eager decoder says why, with the usual errors.
+        found: list[Experiment] = decode(_EXPERIMENTS, response)
+        return ExperimentList.of(found)
+    return ExperimentList(items, invalid=_invalid_item(response))
+
+
+_EXPERIMENTS: Final = PayloadParser[list[Experiment]](list[Experiment])
 
 
 def transport_error(exc: httpx.RequestError, method: str, url: str) -> APIConnectionError:
@@ -286,6 +448,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return max(0.0, float(text))
     except ValueError:
         pass
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -371,6 +535,8 @@ def check_id(experiment_id: str) -> str:
             f"experiment id must be a non-empty string like 'experiment-1647192232698-0001', "
             f"got {experiment_id!r}"
         )
+    from urllib.parse import quote
+
     return quote(experiment_id, safe="")
 
 
@@ -381,12 +547,6 @@ def status_param(status: str | ExperimentStatus) -> ExperimentStatus:
     if not isinstance(status, str):
         raise TypeError(f"status must be a string like 'Running', got {status!r}")
     return parse_status(status)
-
-
-def filter_by_status(experiments: list[Experiment], status: ExperimentStatus) -> list[Experiment]:
-    """The experiments whose status is ``status``, compared case-insensitively."""
-    wanted = status.value.lower()
-    return [item for item in experiments if item.status_name.lower() == wanted]
 
 
 def extensions_of(envelope: Envelope[Any]) -> frozenset[str]:
@@ -455,11 +615,17 @@ class LinePrinter:
 
 @dataclass
 class LogTracker:
-    """What a follower of one experiment's logs has seen: lines per pod, status, and
-    whether the experiment vanished (a 404 after it was seen)."""
+    """What a follower of one experiment's logs has seen: how many lines per pod, the
+    status, and whether the experiment vanished (a 404 after it was seen).
+
+    Lines that were yielded are not kept (following a large log stays flat in memory),
+    except with ``keep_lines``, which :meth:`as_log` needs when the experiment vanishes.
+    """
 
     experiment_id: str
-    lines: dict[str, list[str]] = field(default_factory=dict)
+    keep_lines: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, list[str]] = field(default_factory=dict)
     status: str = ""
     seen: bool = False
     vanished: bool = False
@@ -470,6 +636,17 @@ class LogTracker:
         """Whether the last status seen is Succeeded, Failed or Deleted (or it vanished)."""
         return self.vanished or self.status.lower() in TERMINAL_NAMES
 
+    def _remember(self, pod: str, lines: list[str], restart: bool) -> None:
+        if restart:
+            self.counts[pod] = len(lines)
+        else:
+            self.counts[pod] = self.counts.get(pod, 0) + len(lines)
+        if self.keep_lines:
+            if restart:
+                self.kept[pod] = list(lines)
+            else:
+                self.kept.setdefault(pod, []).extend(lines)
+
     def take_log(self, log: ExperimentLog) -> list[tuple[str, str]]:
         """The lines of a whole-log answer that were not shown yet, remembered as shown.
 
@@ -478,19 +655,19 @@ class LogTracker:
         new: list[tuple[str, str]] = []
         for pod in log.pods:
             lines = pod.lines
-            shown = self.lines.get(pod.pod_name)
-            if shown is None or len(lines) < len(shown):
-                fresh = lines
-                self.lines[pod.pod_name] = list(lines)
-            else:
-                fresh = lines[len(shown) :]
-                shown.extend(fresh)
             name = pod.pod_name
+            shown = self.counts.get(name)
+            if shown is None or len(lines) < shown:
+                fresh = lines
+                self._remember(name, fresh, restart=True)
+            else:
+                fresh = lines[shown:]
+                self._remember(name, fresh, restart=False)
             new.extend((name, line) for line in fresh)
         return new
 
     def take_page(self, page: LogStreamPage) -> list[tuple[str, str]]:
-        """The lines of a log-stream page (all new), remembered; status and cursor too."""
+        """The lines of a log-stream page (all new), counted; status and cursor remembered."""
         self.seen = True
         if page.status:
             self.status = page.status
@@ -498,17 +675,18 @@ class LogTracker:
             self.cursor = page.cursor
         new: list[tuple[str, str]] = []
         for pod in page.pods:
-            self.lines.setdefault(pod.pod_name, []).extend(pod.lines)
+            self._remember(pod.pod_name, pod.lines, restart=False)
             new.extend((pod.pod_name, line) for line in pod.lines)
         return new
 
     def as_log(self) -> ExperimentLog:
-        """Everything seen, as an :class:`ExperimentLog`."""
+        """Every line seen (with ``keep_lines``; else the pods only), as an ExperimentLog."""
         return ExperimentLog.model_validate(
             {
                 "experimentId": self.experiment_id,
                 "logContent": [
-                    {"podName": name, "podLog": list(lines)} for name, lines in self.lines.items()
+                    {"podName": name, "podLog": list(self.kept.get(name, ()))}
+                    for name in self.counts
                 ],
             }
         )
@@ -553,10 +731,33 @@ def check_interval(polling_interval: float, timeout: float | None) -> None:
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """An ``httpx.Timeout`` from a number of seconds (every phase), a Timeout, or None."""
+    """An ``httpx.Timeout`` from a number of seconds (every phase), a Timeout, or None;
+    :data:`DEFAULT_TIMEOUT` connects within 5 s and waits 60 s for the rest."""
+    if timeout is DEFAULT_TIMEOUT:
+        return httpx.Timeout(60.0, connect=5.0)
     if isinstance(timeout, httpx.Timeout):
         return timeout
     return httpx.Timeout(timeout)
+
+
+_PROXY_VARIABLES: Final = ("http_proxy", "all_proxy")
+
+
+def needs_tls_context(host: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a client of ``host`` may ever speak TLS, and so must verify certificates.
+
+    Not for a plain ``http://`` host, unless a proxy for it is itself reached over
+    ``https://``: httpx follows no redirects by default, so nothing else can lead to TLS.
+    Building the verifying context loads the CA bundle (tens of milliseconds), which a
+    client of a local ``http://`` server does not need.
+    """
+    if not host.lower().startswith("http://"):
+        return True
+    env = os.environ if environ is None else environ
+    for key, value in env.items():
+        if key.lower() in _PROXY_VARIABLES and value.strip().lower().startswith("https://"):
+            return True
+    return False
 
 
 class ClientBase:
@@ -582,6 +783,7 @@ class ClientBase:
         self._logs_url = self._api + "/logs"
         self._token_url = self.host + TOKEN_PATH
         self._timeout = make_timeout(timeout)
+        self._verify = needs_tls_context(self.host)
         self._retry = RetryPolicy(max_retries=max_retries, backoff=retry_backoff)
         self._extensions: frozenset[str] | None = None
         self._need_login = self._credentials.can_login and not self._credentials.token
@@ -610,7 +812,9 @@ class ClientBase:
         )
 
     def _log_retry(self, method: str, url: str, why: str, delay: float, attempt: int) -> None:
-        logger.info(
+        import logging
+
+        logging.getLogger(__name__).info(
             "retrying %s %s in %.2f s after %s (retry %d of %d)",
             method,
             url,

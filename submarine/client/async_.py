@@ -7,15 +7,13 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import httpx
 from typing_extensions import Self
 
 from submarine.client._base import (
     DEFAULT_TIMEOUT,
     EXPERIMENT,
-    EXPERIMENTS,
     JSON_HEADERS,
     LOG,
     LOG_STREAM,
@@ -29,8 +27,8 @@ from submarine.client._base import (
     check_interval,
     decode,
     decode_envelope,
+    decode_experiments,
     extensions_of,
-    filter_by_status,
     long_poll_timeout,
     master_only,
     print_log,
@@ -49,10 +47,16 @@ from submarine.client.errors import (
 )
 from submarine.models import (
     Experiment,
+    ExperimentList,
     ExperimentLog,
     ExperimentSpec,
     ExperimentStatus,
 )
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    from submarine.client._base import httpx  # imported when a client is created
 
 __all__ = ["AsyncExperimentClient"]
 
@@ -111,7 +115,7 @@ class AsyncExperimentClient(ClientBase):
         )
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._http = httpx.AsyncClient(
-            headers=self._headers, timeout=self._timeout, transport=transport
+            headers=self._headers, timeout=self._timeout, transport=transport, verify=self._verify
         )
 
     # -- life cycle -------------------------------------------------------------------
@@ -244,20 +248,26 @@ class AsyncExperimentClient(ClientBase):
 
     async def list_experiments(
         self, status: str | ExperimentStatus | None = None
-    ) -> list[Experiment]:
+    ) -> ExperimentList:
         """Every experiment, or those with one status.
+
+        The answer is checked at once (an envelope of experiments, each an object with a
+        string ``experimentId``); each experiment is validated the first time it is read,
+        so listing thousands costs little more than parsing the JSON.
 
         :param status: Accepted, Created, Running, Succeeded, Failed or Deleted (any case);
             filtered here too, since the real server ignores it. An unknown name is a
             ``ValueError`` listing the valid ones.
+        :returns: an :class:`~submarine.models.ExperimentList`, a sequence of
+            :class:`~submarine.models.Experiment` (``list(...)`` of it is a plain list).
         """
         if status is None:
-            return decode(EXPERIMENTS, await self._send("GET", self._api))
+            return decode_experiments(await self._send("GET", self._api))
         wanted = status_param(status)
-        found = decode(
-            EXPERIMENTS, await self._send("GET", self._api, params={"status": wanted.value})
+        found = decode_experiments(
+            await self._send("GET", self._api, params={"status": wanted.value})
         )
-        return filter_by_status(found, wanted)
+        return found.with_status(wanted.value)
 
     async def delete_experiment(self, id: str) -> Experiment:
         """Delete an experiment, stopping it if it runs; answers with status ``Deleted``.
@@ -353,7 +363,7 @@ class AsyncExperimentClient(ClientBase):
         check_id(id)
         check_interval(polling_interval, timeout)
         printer = LinePrinter(sys.stdout if stream is None else stream)
-        tracker = LogTracker(id)
+        tracker = LogTracker(id, keep_lines=True)
         deadline = None if timeout is None else self._clock() + timeout
         async for pod, line in self._follow(tracker, True, polling_interval, deadline, timeout):
             printer.write(pod, line)
@@ -394,10 +404,15 @@ class AsyncExperimentClient(ClientBase):
         while True:
             params = tracker.stream_params(wait)
             try:
-                response = await self._send(
-                    "GET", url, params=params, timeout=long_poll_timeout(self._timeout, wait)
+                # No name keeps the answer alive while its lines are yielded: an httpx
+                # response is cyclic garbage, freed only by a collection that finds it
+                # unreachable, and a large page must not survive into an old generation.
+                page = decode(
+                    PAGE,
+                    await self._send(
+                        "GET", url, params=params, timeout=long_poll_timeout(self._timeout, wait)
+                    ),
                 )
-                page = decode(PAGE, response)
             except NotFoundError:
                 if tracker.seen:
                     tracker.vanished = True

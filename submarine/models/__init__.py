@@ -10,6 +10,7 @@ from submarine.models._files import SpecFileError, load_document, parse_document
 from submarine.models.experiment import (
     TERMINAL_STATUSES,
     Experiment,
+    ExperimentList,
     ExperimentLog,
     ExperimentStatus,
     PodLog,
@@ -37,6 +38,7 @@ __all__ = [
     "CodeSpec",
     "EnvironmentSpec",
     "Experiment",
+    "ExperimentList",
     "ExperimentLog",
     "ExperimentMeta",
     "ExperimentSpec",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, overload
 
-from pydantic import Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic import Field, PlainSerializer, ValidationError, ValidationInfo, field_validator
 from typing_extensions import Self
 
 from submarine.models._base import LENIENT, WireModel
@@ -15,6 +15,7 @@ from submarine.models.spec import ExperimentSpec
 
 __all__ = [
     "Experiment",
+    "ExperimentList",
     "ExperimentLog",
     "ExperimentStatus",
     "PodLog",
@@ -192,3 +193,110 @@ class ExperimentLog(PayloadModel):
     def pods(self) -> list[PodLog]:
         """The pods and their logs (empty when the server sent none)."""
         return self.log_content or []
+
+
+class ExperimentList(Sequence[Experiment]):
+    """Experiments as a server listed them: a sequence validated item by item, when read.
+
+    Each item is kept as the server sent it (a dict) and becomes an :class:`Experiment`
+    the first time it is read (parsed leniently, exactly as ``Experiment.model_validate``
+    does), which is then kept. ``len()``, indexing, slicing (another ``ExperimentList``),
+    iteration, ``in`` and ``==`` with a list of experiments work as on a list; ``list(...)``
+    of it is a plain list.
+
+    >>> items = ExperimentList([{"experimentId": "experiment-1-0001", "status": "Running"}])
+    >>> len(items), items[0].status_name, items.with_status("running") == items
+    (1, 'Running', True)
+
+    :param raw: the items, each a dict with at least a string ``experimentId``.
+    :param invalid: called with the index and the ``ValidationError`` of an item that is
+        not an experiment, when it is read; the exception it returns is raised instead
+        (a client turns it into its own error). By default the ``ValidationError`` is raised.
+    """
+
+    __slots__ = ("_invalid", "_items", "_raw")
+
+    def __init__(
+        self,
+        raw: list[dict[str, Any]],
+        *,
+        invalid: Callable[[int, ValidationError], Exception] | None = None,
+    ) -> None:
+        self._raw = raw
+        self._items: list[Experiment | None] = [None] * len(raw)
+        self._invalid = invalid
+
+    @classmethod
+    def of(cls, experiments: Iterable[Experiment]) -> ExperimentList:
+        """A list of experiments that are already validated."""
+        items = list(experiments)
+        made = cls([item.to_dict() for item in items])
+        made._items = list(items)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def _item(self, index: int) -> Experiment:
+        item = self._items[index]
+        if item is None:
+            try:
+                item = Experiment.model_validate(self._raw[index], context=LENIENT)
+            except ValidationError as exc:
+                if self._invalid is None:
+                    raise
+                raise self._invalid(index, exc) from exc
+            self._items[index] = item
+        return item
+
+    @overload
+    def __getitem__(self, index: int) -> Experiment: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ExperimentList: ...
+
+    def __getitem__(self, index: int | slice) -> Experiment | ExperimentList:
+        if isinstance(index, slice):
+            part = ExperimentList(self._raw[index], invalid=self._invalid)
+            part._items = self._items[index]
+            return part
+        count = len(self._raw)
+        position = index + count if index < 0 else index
+        if not 0 <= position < count:
+            raise IndexError(f"experiment index {index} is out of range: there are {count}")
+        return self._item(position)
+
+    def __iter__(self) -> Iterator[Experiment]:
+        for index in range(len(self._raw)):
+            yield self._item(index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ExperimentList):
+            return self._raw == other._raw
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes, bytearray)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ExperimentList({list(self)!r})"
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """Every experiment in the documented dict shape (``to_dict()`` of each)."""
+        return [item.to_dict() for item in self]
+
+    def with_status(self, status: str) -> ExperimentList:
+        """The experiments whose status is ``status`` (any case), kept in order.
+
+        Only the raw status strings are read: nothing is validated for the filter.
+        """
+        wanted = str(status).lower()
+        keep = [
+            index
+            for index, item in enumerate(self._raw)
+            if isinstance(item.get("status"), str) and item["status"].lower() == wanted
+        ]
+        part = ExperimentList([self._raw[i] for i in keep], invalid=self._invalid)
+        part._items = [self._items[i] for i in keep]
+        return part

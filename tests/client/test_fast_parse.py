@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError, field_validator
 
-from submarine.client._base import EXPERIMENTS, LOG, Envelope
-from submarine.client._fast import PayloadParser
+from submarine.client._base import GC_PAUSE_BYTES, LOG, Envelope, PayloadParser
 from submarine.models import (
     LENIENT,
     Experiment,
@@ -22,6 +21,8 @@ from submarine.models import (
 )
 from submarine.models.experiment import PayloadModel
 from tests.client.conftest import envelope, experiment
+
+EXPERIMENTS = PayloadParser[list[Experiment]](list[Experiment])
 
 text = st.text(max_size=12)
 maybe = st.one_of(st.none(), text)
@@ -127,7 +128,7 @@ def test_same_models_as_the_ordinary_lenient_parse(items):
 def test_same_refusals_as_the_ordinary_lenient_parse(payload):
     body = envelope(payload)
     with pytest.raises(ValidationError) as fast:
-        PayloadParser(Envelope[Experiment])(body)
+        PayloadParser[Experiment](Experiment)(body)
     with pytest.raises(ValidationError) as ordinary:
         Envelope[Experiment].model_validate_json(body, context=LENIENT)
     locs = [e["loc"] for e in fast.value.errors()]
@@ -144,7 +145,7 @@ def test_logs_parse_the_same():
 
 
 def test_the_models_stay_strict_for_user_input():
-    PayloadParser(Envelope[Experiment])
+    PayloadParser[Experiment](Experiment)
     with pytest.raises(ValidationError, match="unknown key 'replica'"):
         ExperimentSpec.model_validate(
             {
@@ -169,7 +170,7 @@ class Tweaked(PayloadModel):
 
 
 def test_an_unknown_validator_is_never_skipped():
-    parser = PayloadParser(Envelope[Tweaked])
+    parser = PayloadParser[Tweaked](Tweaked)
     assert not parser.fast
     assert parser(envelope({"value": "abc"})).result.value == "ABC"
 
@@ -206,11 +207,9 @@ def test_no_python_validator_runs_on_the_fast_path(monkeypatch):
 def test_a_large_parse_pauses_the_collector_and_restores_it(monkeypatch):
     import gc
 
-    from submarine.client import _fast
-
     seen: list[bool] = []
-    parser = PayloadParser(Envelope[list[Experiment]])
-    inner = parser._parse
+    parser = PayloadParser[list[Experiment]](list[Experiment])
+    inner = parser._parser()
 
     def spy(data: bytes) -> Any:
         seen.append(gc.isenabled())
@@ -219,7 +218,7 @@ def test_a_large_parse_pauses_the_collector_and_restores_it(monkeypatch):
     monkeypatch.setattr(parser, "_parse", spy)
     small = envelope([experiment("a")])
     large = envelope([experiment(f"e-{i}") for i in range(200)])
-    assert len(small) < _fast.GC_PAUSE_BYTES <= len(large)
+    assert len(small) < GC_PAUSE_BYTES <= len(large)
     assert gc.isenabled()
     parser(small)
     parser(large)

@@ -192,3 +192,93 @@ def test_experiment_log() -> None:
     assert log.pods[2].lines == []
     assert log["logContent"][0]["podLog"] == ["a", "b"]
     assert ExperimentLog.model_validate({"experimentId": "e"}).pods == []
+
+
+# -- ExperimentList: a sequence validated item by item -----------------------------------
+
+LISTED: list[dict[str, Any]] = [
+    {**SEED_RESPONSE, "experimentId": "experiment-1-0001", "status": "Running"},
+    {"experimentId": "experiment-1-0002", "status": "succeeded"},
+    {"experimentId": "experiment-1-0003", "status": "Running", "spec": "not a spec"},
+]
+
+
+def test_experiment_list_reads_like_a_list() -> None:
+    from submarine.models import ExperimentList
+
+    items = ExperimentList(LISTED[:2])
+    assert len(items) == 2
+    assert items[0].experiment_id == "experiment-1-0001"
+    assert items[-1].status_name == "succeeded"
+    assert items[0] is items[0]
+    assert [e.experiment_id for e in items] == ["experiment-1-0001", "experiment-1-0002"]
+    assert items == [Experiment.model_validate(p) for p in LISTED[:2]]
+    assert [Experiment.model_validate(p) for p in LISTED[:2]] == items
+    assert items != [Experiment.model_validate(LISTED[0])]
+    assert items == ExperimentList([dict(p) for p in LISTED[:2]])
+    assert items != "experiment-1-0001"
+    assert Experiment.model_validate(LISTED[1]) in items
+    assert items.index(items[1]) == 1
+    assert items.to_list() == LISTED[:2]
+    assert next(reversed(items)).experiment_id == "experiment-1-0002"
+    assert "experiment-1-0002" in repr(items)
+    with pytest.raises(TypeError):
+        hash(items)
+
+
+def test_experiment_list_index_errors_say_how_many_there_are() -> None:
+    from submarine.models import ExperimentList
+
+    items = ExperimentList(LISTED[:2])
+    with pytest.raises(IndexError, match="index 2 is out of range: there are 2"):
+        items[2]
+    with pytest.raises(IndexError, match="index -3"):
+        items[-3]
+
+
+def test_experiment_list_slices_and_filters_stay_lazy_lists() -> None:
+    from submarine.models import ExperimentList
+
+    items = ExperimentList(LISTED)
+    first = items[0]
+    head = items[:2]
+    assert isinstance(head, ExperimentList)
+    assert head[0] is first
+    assert [e.experiment_id for e in items[::2][:1]] == ["experiment-1-0001"]
+    running = items.with_status("RUNNING")
+    assert isinstance(running, ExperimentList)
+    assert len(running) == 2
+    assert running[0] is first
+    assert [e.experiment_id for e in items.with_status(ExperimentStatus.SUCCEEDED)] == [
+        "experiment-1-0002"
+    ]
+    assert items.with_status("Failed") == []
+
+
+def test_experiment_list_validates_an_item_when_it_is_read() -> None:
+    from pydantic import ValidationError
+
+    from submarine.models import ExperimentList
+
+    items = ExperimentList(LISTED)
+    assert items[1].experiment_id == "experiment-1-0002"
+    with pytest.raises(ValidationError):
+        items[2]
+
+    def invalid(index: int, exc: ValidationError) -> Exception:
+        return LookupError(f"item {index}: {exc.errors()[0]['loc']}")
+
+    hooked = ExperimentList(LISTED, invalid=invalid)
+    with pytest.raises(LookupError, match=r"item 2: \('spec',\)") as caught:
+        list(hooked)
+    assert isinstance(caught.value.__cause__, ValidationError)
+
+
+def test_experiment_list_of_validated_experiments() -> None:
+    from submarine.models import ExperimentList
+
+    validated = [Experiment.model_validate(p) for p in LISTED[:2]]
+    items = ExperimentList.of(validated)
+    assert items[0] is validated[0]
+    assert items == validated
+    assert items.to_list() == LISTED[:2]

@@ -1,0 +1,124 @@
+"""What a client costs before it sends anything: imports, TLS set-up, memory kept while
+following logs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+
+import httpx
+import pytest
+
+from submarine.client import AsyncExperimentClient, ExperimentClient
+from submarine.client._base import (
+    DEFAULT_TIMEOUT,
+    LogStreamPage,
+    LogTracker,
+    make_timeout,
+    needs_tls_context,
+)
+from submarine.models import ExperimentLog
+
+
+def run(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return result.stdout.strip()
+
+
+def test_importing_the_client_imports_neither_httpx_nor_asyncio():
+    code = (
+        "import sys; from submarine import ExperimentClient; "
+        "heavy = ('httpx', 'asyncio', 'submarine.client.async_', 'rich'); "
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    assert run(code) == ""
+
+
+def test_creating_a_client_imports_httpx():
+    code = (
+        "import sys; from submarine import ExperimentClient; "
+        "ExperimentClient('http://127.0.0.1:9').close(); print('httpx' in sys.modules)"
+    )
+    assert run(code) == "True"
+
+
+def test_annotations_resolve_before_any_client_exists():
+    code = (
+        "import typing; from submarine.client import ExperimentClient; "
+        "hints = typing.get_type_hints(ExperimentClient.__init__); print(hints['transport'])"
+    )
+    assert "httpx" in run(code)
+    hints = typing.get_type_hints(ExperimentClient.list_experiments)
+    assert hints["return"].__name__ == "ExperimentList"
+
+
+def test_the_default_timeout_is_a_float_of_60_that_connects_within_5():
+    assert DEFAULT_TIMEOUT == 60.0
+    assert repr(DEFAULT_TIMEOUT) == "DEFAULT_TIMEOUT"
+    assert make_timeout(DEFAULT_TIMEOUT) == httpx.Timeout(60.0, connect=5.0)
+    assert make_timeout(60.0) == httpx.Timeout(60.0)
+
+
+@pytest.mark.parametrize(
+    ("host", "environ", "tls"),
+    [
+        ("http://localhost:8080", {}, False),
+        ("https://submarine.example.com", {}, True),
+        ("HTTPS://submarine.example.com", {}, True),
+        ("http://localhost:8080", {"HTTPS_PROXY": "https://proxy:3128"}, False),
+        ("http://localhost:8080", {"HTTP_PROXY": "http://proxy:3128"}, False),
+        ("http://localhost:8080", {"http_proxy": "https://proxy:3128"}, True),
+        ("http://localhost:8080", {"ALL_PROXY": " HTTPS://proxy:3128"}, True),
+    ],
+)
+def test_a_tls_context_only_when_tls_may_be_spoken(host, environ, tls):
+    assert needs_tls_context(host, environ) is tls
+
+
+def test_clients_of_an_http_host_do_not_verify_and_of_https_do(monkeypatch):
+    for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    with ExperimentClient("http://localhost:8080") as client:
+        assert client._verify is False
+    with ExperimentClient("https://submarine.example.com") as client:
+        assert client._verify is True
+    aio = AsyncExperimentClient("http://localhost:8080")
+    assert aio._verify is False
+
+
+def page(pod: str, lines: list[str]) -> LogStreamPage:
+    return LogStreamPage.model_validate({"pods": [{"podName": pod, "lines": lines}]})
+
+
+def whole_log(lines: list[str]) -> ExperimentLog:
+    return ExperimentLog.model_validate(
+        {"experimentId": "e", "logContent": [{"podName": "e-ps-0", "podLog": lines}]}
+    )
+
+
+def test_a_follower_counts_lines_without_keeping_them():
+    tracker = LogTracker("e")
+    assert tracker.take_page(page("e-ps-0", ["a", "b"])) == [("e-ps-0", "a"), ("e-ps-0", "b")]
+    assert tracker.take_page(page("e-ps-0", ["c"])) == [("e-ps-0", "c")]
+    assert tracker.counts == {"e-ps-0": 3}
+    assert tracker.kept == {}
+    assert tracker.take_log(whole_log(list("abcde"))) == [("e-ps-0", "d"), ("e-ps-0", "e")]
+    assert tracker.take_log(whole_log(["x"])) == [("e-ps-0", "x")]
+    assert tracker.counts == {"e-ps-0": 1}
+    assert tracker.kept == {}
+    assert tracker.as_log().pods[0].lines == []
+
+
+def test_a_follower_that_keeps_lines_can_give_them_back():
+    tracker = LogTracker("e", keep_lines=True)
+    tracker.take_page(page("e-ps-0", ["a", "b"]))
+    tracker.take_page(page("e-worker-0", ["w"]))
+    tracker.take_page(page("e-ps-0", ["c"]))
+    log = tracker.as_log()
+    assert {pod.pod_name: pod.lines for pod in log.pods} == {
+        "e-ps-0": ["a", "b", "c"],
+        "e-worker-0": ["w"],
+    }

@@ -1,0 +1,216 @@
+"""``list_experiments`` checks the answer at once and validates each experiment when it is
+first read: the same experiments as the eager lenient parse, the same errors."""
+
+from __future__ import annotations
+
+import gc
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import submarine.client._base as base
+from submarine.client import InvalidResponseError, ServerError
+from submarine.client._base import GC_PAUSE_BYTES, Envelope, decode_experiments
+from submarine.models import (
+    LENIENT,
+    Experiment,
+    ExperimentList,
+    ExperimentSpec,
+    ExperimentStatus,
+)
+from tests.client.conftest import Script, envelope, experiment, ok
+
+text = st.text(max_size=12)
+maybe = st.one_of(st.none(), text)
+times = st.one_of(
+    st.none(),
+    st.sampled_from(["2022-03-14T16:03:10.000+08:00", "2021-07-13T21:29:33.000Z", "yesterday"]),
+)
+tasks = st.fixed_dictionaries(
+    {"replicas": st.one_of(st.integers(-2, 5), st.just("2"))},
+    optional={
+        "resources": st.sampled_from(["cpu=1,memory=1024M", "gpu=1", "memory=1.5G", ""]),
+        "resourceMap": st.dictionaries(st.sampled_from(["cpu", "memory"]), text, max_size=2),
+        "cmd": maybe,
+        "envVars": st.one_of(st.none(), st.dictionaries(text, text, max_size=2)),
+        "image": maybe,
+        "somethingNew": st.integers(),
+    },
+)
+specs = st.fixed_dictionaries(
+    {
+        "meta": st.fixed_dictionaries(
+            {"name": text, "framework": st.sampled_from(["TensorFlow", "pytorch", "Caffe"])},
+            optional={
+                "experimentId": maybe,
+                "namespace": maybe,
+                "cmd": maybe,
+                "tags": st.lists(text, max_size=2),
+                "envVars": st.dictionaries(text, text, max_size=2),
+            },
+        ),
+        "environment": st.fixed_dictionaries(
+            {},
+            optional={
+                "image": maybe,
+                "name": maybe,
+                "kernelSpec": st.one_of(
+                    st.none(), st.fixed_dictionaries({"name": text, "channels": st.lists(text)})
+                ),
+            },
+        ),
+        "spec": st.dictionaries(
+            st.sampled_from(["Ps", "Worker", "worker", "Driver"]), tasks, max_size=3
+        ),
+    },
+    optional={
+        "code": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {"syncMode": st.sampled_from(["git", "hdfs"])},
+                optional={"git": st.fixed_dictionaries({"url": text})},
+            ),
+        ),
+        "experimentHandlerSpec": st.dictionaries(text, text, max_size=2),
+    },
+)
+experiments = st.fixed_dictionaries(
+    {"experimentId": text},
+    optional={
+        "uid": maybe,
+        "name": maybe,
+        "status": st.one_of(st.sampled_from([s.value for s in ExperimentStatus]), text),
+        "acceptedTime": times,
+        "finishedTime": times,
+        "spec": st.one_of(st.none(), specs),
+        "unknownField": st.one_of(st.integers(), text),
+    },
+)
+
+URL = "http://submarine.test:8080/api/v1/experiment"
+
+
+def answer(body: bytes, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, content=body, request=httpx.Request("GET", URL))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(experiments, max_size=3))
+def test_same_experiments_as_the_eager_lenient_parse(items):
+    body = envelope(items)
+    lazy = decode_experiments(answer(body))
+    eager = Envelope[list[Experiment]].model_validate_json(body, context=LENIENT).result
+    assert isinstance(lazy, ExperimentList)
+    assert lazy == eager
+    for got, want in zip(lazy, eager, strict=True):
+        assert type(got) is Experiment
+        assert got.to_dict() == want.to_dict()
+        assert got.model_fields_set == want.model_fields_set
+        if want.spec is not None:
+            assert type(got.spec) is ExperimentSpec
+            assert got.spec.to_dict() == want.spec.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("item", "where"),
+    [
+        ({"status": "Running"}, r"result\.1\.experimentId"),
+        ({"experimentId": 5}, r"result\.1\.experimentId"),
+        ("experiment-1", r"result\.1"),
+    ],
+)
+def test_an_item_that_is_not_an_experiment_fails_at_once_naming_it(make, item, where):
+    client = make(lambda request: ok([experiment("a"), item]))
+    with pytest.raises(InvalidResponseError, match=where) as caught:
+        client.list_experiments()
+    assert caught.value.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "result",
+    [{"experimentId": "a"}, "not a list", None],
+)
+def test_a_result_that_is_not_a_list_is_an_invalid_response(make, result):
+    client = make(lambda request: ok(result))
+    with pytest.raises(InvalidResponseError):
+        client.list_experiments()
+
+
+def test_a_failure_in_a_200_is_still_the_servers_error(make):
+    client = make(lambda request: ok([], success=False, code=500, message="boom"))
+    with pytest.raises(ServerError, match="boom"):
+        client.list_experiments()
+
+
+def test_an_experiment_is_validated_when_first_read_and_kept(make):
+    broken = {"experimentId": "b", "status": "Running", "spec": "not a spec"}
+    found = make(Script(lambda request: ok([experiment("a"), broken, experiment("c")])))
+    listed = found.list_experiments()
+    assert len(listed) == 3
+    first = listed[0]
+    assert first.experiment_id == "a"
+    assert listed[0] is first
+    assert listed[-1].experiment_id == "c"
+    with pytest.raises(InvalidResponseError, match=r"result\.1\.spec") as caught:
+        listed[1]
+    assert "GET " in str(caught.value)
+    assert isinstance(caught.value.__cause__, Exception)
+
+
+def test_the_status_filter_reads_only_the_raw_status(make):
+    broken = {"experimentId": "b", "status": "Succeeded", "spec": "not a spec"}
+    items = [experiment("a", "Running"), broken, {"experimentId": "c", "status": 7}]
+    listed = make(lambda request: ok(items)).list_experiments("running")
+    assert [e.experiment_id for e in listed] == ["a"]
+    assert isinstance(listed, ExperimentList)
+
+
+def test_plain_list_and_to_dict_of_a_listed_answer(make):
+    items = [experiment("a"), experiment("b", "Succeeded")]
+    listed = make(lambda request: ok(items)).list_experiments()
+    as_list = list(listed)
+    assert type(as_list) is list
+    assert [e.to_dict() for e in listed] == items
+    assert listed.to_list() == items
+    assert listed[1:] == [Experiment.model_validate(items[1])]
+
+
+def test_a_large_body_is_parsed_with_the_collector_paused_and_restored(monkeypatch):
+    seen: list[bool] = []
+    real = base.pydantic_core.from_json
+
+    class Spy:
+        @staticmethod
+        def from_json(data: bytes) -> Any:
+            seen.append(gc.isenabled())
+            return real(data)
+
+    monkeypatch.setattr(base, "pydantic_core", Spy)
+    small = envelope([experiment("a")])
+    large = envelope([experiment(f"e-{i}") for i in range(200)])
+    assert len(small) < GC_PAUSE_BYTES <= len(large)
+    assert gc.isenabled()
+    assert len(decode_experiments(answer(small))) == 1
+    assert len(decode_experiments(answer(large))) == 200
+    assert seen == [True, False]
+    assert gc.isenabled()
+    with pytest.raises(InvalidResponseError):
+        decode_experiments(answer(large[: len(large) // 2]))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decode_experiments(answer(large))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_same_error_as_other_methods_for_a_body_that_is_not_json():
+    with pytest.raises(InvalidResponseError, match="not Submarine's JSON envelope"):
+        decode_experiments(answer(b"Pong, not JSON"))
+    body = json.dumps({"success": True, "result": [{"experimentId": "a"}]}).encode()
+    assert [e.experiment_id for e in decode_experiments(answer(body))] == ["a"]
