@@ -31,6 +31,21 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 _LISTENING = re.compile(r"Submarine local server listening on (http://\S+)")
 _SCRUBBED_ENV = ("SUBMARINE_TOKEN", "SUBMARINE_HOME")
+_CLIENT_ENV = (
+    "SUBMARINE_HOST",
+    "SUBMARINE_SERVER_DNS_NAME",
+    "SUBMARINE_SERVER_PORT",
+    "SUBMARINE_TOKEN",
+    "SUBMARINE_USERNAME",
+    "SUBMARINE_PASSWORD",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SUBMARINE_* client setting of the machine reaches a client made in a test."""
+    for name in _CLIENT_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 class RunningServer:

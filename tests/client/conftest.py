@@ -196,17 +196,3 @@ def make(request: pytest.FixtureRequest, fake_time: FakeTime) -> Iterator[Callab
         driver.close()
     if loop is not None:
         loop.close()
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SUBMARINE_* variable of the machine leaks into a client test."""
-    for name in (
-        "SUBMARINE_HOST",
-        "SUBMARINE_SERVER_DNS_NAME",
-        "SUBMARINE_SERVER_PORT",
-        "SUBMARINE_TOKEN",
-        "SUBMARINE_USERNAME",
-        "SUBMARINE_PASSWORD",
-    ):
-        monkeypatch.delenv(name, raising=False)

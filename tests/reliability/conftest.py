@@ -202,17 +202,3 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         yield factory.start("--grace-period", "0.5")
     finally:
         factory.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SUBMARINE_* variable of the machine reaches a client of these tests."""
-    for name in (
-        "SUBMARINE_HOST",
-        "SUBMARINE_SERVER_DNS_NAME",
-        "SUBMARINE_SERVER_PORT",
-        "SUBMARINE_TOKEN",
-        "SUBMARINE_USERNAME",
-        "SUBMARINE_PASSWORD",
-    ):
-        monkeypatch.delenv(name, raising=False)
