@@ -277,8 +277,6 @@ class ExperimentList(Sequence[Experiment]):
             return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"ExperimentList({list(self)!r})"
 
