@@ -641,12 +641,18 @@ class _Api:
     async def log(self, request: Request) -> Response:
         """GET /api/v1/experiment/logs/{id}: every pod's lines so far."""
         record = self._record(request.path_params["id"])
-        return envelope(result=self._log_payload(record))
+        # Whole logs can be large (tens of MB): read and encode them off the event loop.
+        return await run_in_threadpool(lambda: envelope(result=self._log_payload(record)))
 
     async def list_logs(self, request: Request) -> Response:
         """GET /api/v1/experiment/logs?status=S: the logs of every (matching) experiment."""
-        records = self.store.list(self._status_filter(request))
-        return envelope(result=[self._log_payload(r) for r in records])
+        status = self._status_filter(request)
+
+        def answer() -> Response:
+            records = self.store.list(status)
+            return envelope(result=[self._log_payload(r) for r in records])
+
+        return await run_in_threadpool(answer)
 
     async def log_stream(self, request: Request) -> Response:
         """GET /api/v1/experiment/{id}/log-stream?cursor=C&wait=S&limit=B (extension)."""

@@ -453,6 +453,37 @@ def test_a_list_is_written_off_the_event_loop_thread(
     assert threading.get_ident() not in writers  # the event loop ran in this thread
 
 
+@pytest.mark.parametrize("which", ["one", "every"])
+def test_whole_logs_are_read_off_the_event_loop_thread(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    # A whole log can be tens of MB: reading and encoding it must not stall the loop.
+    from submarine.server.runner import Runner
+    from submarine.server.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
+    store = Store(settings.database)
+    try:
+        (experiment_id,) = _fill(store, 1)
+    finally:
+        store.close()
+    readers: set[int] = set()
+    original = Runner.pod_logs
+
+    def spy(self: Runner, wanted: str) -> list[tuple[str, list[str]]]:
+        readers.add(threading.get_ident())
+        return original(self, wanted)
+
+    monkeypatch.setattr(Runner, "pod_logs", spy)
+    path = f"{API}/logs/{experiment_id}" if which == "one" else f"{API}/logs"
+    response = asyncio.run(_get_in_process(settings, path))
+    result = ok(response)
+    logs = [result] if which == "one" else result
+    assert [log["experimentId"] for log in logs] == [experiment_id]
+    assert readers
+    assert threading.get_ident() not in readers  # the event loop ran in this thread
+
+
 def test_a_failing_list_is_a_logged_500_envelope(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
