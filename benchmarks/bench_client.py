@@ -3,8 +3,8 @@
 One local server holds 1,000 finished experiments (inserted through the Store before it
 starts), another 10,000. Every implementation runs in its own worker process (see
 ``worker.py``), so the timing never includes the parent's work; samples of candidate and
-baseline alternate. The prototype of ``benchmarks/prototypes/lazy_list.py`` is measured the
-same way, and its decoding also offline (no HTTP), to show where the time goes.
+baseline alternate. The list decoding is also measured offline (no HTTP), to show where
+the time goes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ def _rotate(workers: dict[str, Worker], repeats: int, **command: Any) -> dict[st
 
 _RAW = "raw httpx + `json.loads`"
 _UP = "upstream `ExperimentClient`"
-_PROTO_NOTE = "benchmarks/prototypes/lazy_list.py, not yet in the client"
 _FLOOR_NOTE = "the floor: no client on httpx can beat this ratio (httpx vs upstream's urllib3)"
 
 
@@ -46,10 +45,9 @@ def envelope_bytes(data_dir: Path, url: str) -> bytes:
 
 
 def _offline(ctx: Context, key: str, body: bytes, count: int) -> None:
-    """Decoding only: the client's decoder and the prototype's, against json.loads."""
+    """Decoding only: the client's decoder against json.loads of the same bytes."""
     import httpx
 
-    from benchmarks.prototypes.lazy_list import parse_experiment_list
     from submarine.client._base import decode_experiments
 
     answer = httpx.Response(200, content=body, request=httpx.Request("GET", "http://bench/"))
@@ -68,21 +66,7 @@ def _offline(ctx: Context, key: str, body: bytes, count: int) -> None:
             f"decoding only, {count:,} experiments: the client's decoder",
             "`json.loads` of the same bytes",
             pair,
-            note="no HTTP: where the client's list cost goes",
-        )
-    )
-    pair = measure_pair(
-        lambda: parse_experiment_list(body),
-        lambda: json.loads(body),
-        repeats=repeats,
-        inner=inner,
-    )
-    ctx.add(
-        Row.paired(
-            f"{key}.proto-decode",
-            f"decoding only, {count:,} experiments: prototype (jiter + lazy validation)",
-            "`json.loads` of the same bytes",
-            pair,
+            note="no HTTP: the envelope checked, items validated when first read",
         )
     )
 
@@ -102,14 +86,12 @@ def run(ctx: Context) -> None:
         workers = {
             "ours": Worker("ours", url),
             "raw": Worker("raw", url),
-            "proto": Worker("proto", url),
             "up": Worker("upstream", url, python=upstream),
         }
         try:
             target = ids[len(ids) // 2]
-            by_http = {k: workers[k] for k in ("ours", "raw", "up")}
             ctx.log("client: get_experiment: ours, raw httpx, upstream")
-            got = _rotate(by_http, repeats, op="get", id=target, n=ctx.size(200, 5))
+            got = _rotate(workers, repeats, op="get", id=target, n=ctx.size(200, 5))
             what = "`get_experiment`, per call"
             ctx.add(Row.paired("1", what, _RAW, Pair(got["ours"], got["raw"]), goal=Goal(1.10)))
             ctx.add(Row.paired("3.1", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
@@ -123,35 +105,14 @@ def run(ctx: Context) -> None:
                 )
             )
 
-            ctx.log(f"client: list_experiments ({small:,}): ours, raw, prototype, upstream")
+            ctx.log(f"client: list_experiments ({small:,}): ours, raw, upstream")
             got = _rotate(workers, repeats, op="list", n=ctx.size(5, 1))
             what = f"`list_experiments`, {small:,} experiments"
-            proto = f"prototype lazy list, {small:,} experiments"
             ctx.add(Row.paired("2.1", what, _RAW, Pair(got["ours"], got["raw"]), goal=Goal(1.0)))
-            ctx.add(
-                Row.paired(
-                    "2.1p",
-                    proto,
-                    _RAW,
-                    Pair(got["proto"], got["raw"]),
-                    goal=Goal(1.0),
-                    note=_PROTO_NOTE,
-                )
-            )
             ctx.add(Row.paired("3.2", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
-            ctx.add(
-                Row.paired(
-                    "3.2p",
-                    proto,
-                    _UP,
-                    Pair(got["proto"], got["up"]),
-                    goal=Goal(1.0),
-                    note=_PROTO_NOTE,
-                )
-            )
 
             ctx.log("client: create_experiment: ours, raw httpx, upstream")
-            got = _rotate(by_http, ctx.size(9, 2), op="create", n=ctx.size(10, 2), spec=BENCH_SPEC)
+            got = _rotate(workers, ctx.size(9, 2), op="create", n=ctx.size(10, 2), spec=BENCH_SPEC)
             what = "`create_experiment`, per call"
             ctx.add(Row.paired("3.3", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
             ctx.add(
@@ -172,26 +133,15 @@ def run(ctx: Context) -> None:
     data = ctx.scratch("client-large")
     fill_store(data, large)
     with Server(data) as server:
-        workers = {name: Worker(name, server.url) for name in ("ours", "raw", "proto")}
+        workers = {name: Worker(name, server.url) for name in ("ours", "raw")}
         try:
-            ctx.log(f"client: list_experiments ({large:,}): ours, raw, prototype")
+            ctx.log(f"client: list_experiments ({large:,}): ours, raw")
             got = _rotate(workers, ctx.size(9, 2), op="list", n=1)
         finally:
             for worker in workers.values():
                 worker.close()
         what = f"`list_experiments`, {large:,} experiments"
-        proto = f"prototype lazy list, {large:,} experiments"
         ctx.add(Row.paired("2.2", what, _RAW, Pair(got["ours"], got["raw"]), goal=Goal(1.0)))
-        ctx.add(
-            Row.paired(
-                "2.2p",
-                proto,
-                _RAW,
-                Pair(got["proto"], got["raw"]),
-                goal=Goal(1.0),
-                note=_PROTO_NOTE,
-            )
-        )
         body_large = envelope_bytes(data, server.url)
 
     ctx.log("client: decoding offline")

@@ -18,7 +18,6 @@ __all__ = [
     "BEGIN",
     "END",
     "describe_machine",
-    "is_prototype",
     "markdown_table",
     "plot",
     "render_block",
@@ -51,11 +50,6 @@ def _cells(row: Row) -> tuple[str, ...]:
     if row.goal is not None:
         goal = f"{goal}: **{row.verdict}**"
     return (row.key, row.what, _span(row.value, row.unit), base, _span(row.ratio, "x"), goal)
-
-
-def is_prototype(row: Row) -> bool:
-    """Whether a row measures a prototype (its key ends in ``p``), not the package."""
-    return row.key.endswith("p")
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
@@ -146,24 +140,12 @@ def render_block(
     parts = [BEGIN, "", f"Measured {stamp}" + (f" in {elapsed:.0f} s." if elapsed else ".")]
     parts += ["", "Machine:", ""] + [f"- {line}" for line in machine]
     parts += ["", markdown_table(rows), ""]
-    shipped = [r for r in rows if r.goal is not None and not is_prototype(r)]
-    protos = [r for r in rows if r.goal is not None and is_prototype(r)]
+    shipped = [r for r in rows if r.goal is not None]
     missed = [r for r in shipped if r.met is False]
     parts.append(
         f"Goals met by the package as it is: {len(shipped) - len(missed)} of {len(shipped)}"
         + (f"; missed: {', '.join('#' + r.key for r in missed)}." if missed else ".")
     )
-    if protos:
-        proto_missed = [r for r in protos if r.met is False]
-        parts.append(
-            "\nPrototype rows (key ending in `p`, code under `benchmarks/prototypes/`): "
-            f"{len(protos) - len(proto_missed)} of {len(protos)} goals met"
-            + (
-                f"; missed: {', '.join('#' + r.key for r in proto_missed)}."
-                if proto_missed
-                else "."
-            )
-        )
     row_notes = [f"- #{r.key}: {r.note}" for r in rows if r.note]
     extra = [f"- {n}" for n in notes]
     if row_notes or extra:

@@ -1,14 +1,13 @@
 """A client process that times calls on request: one per implementation under test.
 
 Run as a script (``python -I worker.py IMPL HOST [REPO]``) so that the same file drives our
-client, raw httpx, the prototype and the upstream ``apache-submarine`` client in its own
+client, raw httpx and the upstream ``apache-submarine`` client in its own
 virtualenv (which has neither httpx nor pydantic). It reads one JSON command a line on stdin
 and answers one JSON line on stdout; the timing happens here, so the parent's own work never
 counts. Implementations:
 
 * ``ours``     -- ``submarine.ExperimentClient`` (this repository)
 * ``raw``      -- ``httpx.Client`` + ``json.loads``: the baseline of goals 1 and 2
-* ``proto``    -- raw httpx + the lazily validated list of ``benchmarks/prototypes``
 * ``upstream`` -- the upstream package's ``ExperimentClient``
 """
 
@@ -119,19 +118,6 @@ class Raw(Impl):
             time.sleep(interval)
 
 
-class Proto(Raw):
-    """Raw httpx, then the prototype's lazily validated experiment list."""
-
-    def __init__(self, host: str) -> None:
-        super().__init__(host)
-        from benchmarks.prototypes.lazy_list import parse_experiment_list
-
-        self.parse = parse_experiment_list
-
-    def list(self) -> Sequence[Any]:
-        return self.parse(self.http.get(self.api).content)
-
-
 class Ours(Impl):
     """submarine.ExperimentClient."""
 
@@ -226,7 +212,6 @@ class Upstream(Impl):
 
 IMPLS: dict[str, Callable[[str], Impl]] = {
     "raw": Raw,
-    "proto": Proto,
     "ours": Ours,
     "upstream": Upstream,
 }

@@ -25,11 +25,6 @@ from benchmarks.harness import (
     percentile,
     time_batch,
 )
-from benchmarks.prototypes.lazy_list import (
-    ExperimentList,
-    InvalidListError,
-    parse_experiment_list,
-)
 from benchmarks.report import BEGIN, END, markdown_table, render_block, text_table, update_results
 from benchmarks.servers import REPO
 
@@ -213,15 +208,6 @@ def test_results_file_keeps_what_is_outside_the_markers(tmp_path: Path) -> None:
     assert second.count(END) == 1
 
 
-def test_prototype_rows_are_counted_apart() -> None:
-    proto = Row.paired(
-        "2.1p", "lazy list", "raw", Pair(Stats.of([1.0]), Stats.of([2.0])), goal=Goal(1.0)
-    )
-    block = render_block([_row(1.5), proto], [], machine=[])
-    assert "Goals met by the package as it is: 0 of 1; missed: #1." in block
-    assert "1 of 1 goals met." in block
-
-
 def test_series_are_tabulated_with_per_item_cost() -> None:
     series = Series("list latency", "stored experiments", "seconds")
     series.points.append((1000.0, Stats.of([0.05])))
@@ -238,47 +224,6 @@ def test_select_by_area_or_goal_number() -> None:
         select("nope")
 
 
-# -- the prototype list --------------------------------------------------------------------
-
-
-def _envelope(result: object) -> bytes:
-    return json.dumps({"status": "OK", "code": 200, "success": True, "result": result}).encode()
-
-
-def test_prototype_list_validates_items_when_read() -> None:
-    items = [
-        {"experimentId": "experiment-1-0001", "status": "Running", "spec": None},
-        {"experimentId": "experiment-1-0002", "status": "Succeeded", "newField": 1},
-    ]
-    parsed = parse_experiment_list(_envelope(items))
-    assert isinstance(parsed, ExperimentList)
-    assert len(parsed) == 2
-    assert parsed[1].experiment_id == "experiment-1-0002"
-    assert parsed[-1] is parsed[1]
-    assert [e.status_name for e in parsed] == ["Running", "Succeeded"]
-    assert parsed[0:1][0].experiment_id == "experiment-1-0001"
-    assert parsed.to_list() == items
-    assert [e.experiment_id for e in parsed.with_status("SUCCEEDED")] == ["experiment-1-0002"]
-    assert parsed == list(parsed)
-    with pytest.raises(IndexError, match="out of range"):
-        parsed[2]
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"<html>", "not JSON"),
-        (b"[1]", "not Submarine's envelope"),
-        (_envelope({"a": 1}), "not a list"),
-        (_envelope([{"experimentId": 3}]), "result.0 is not an experiment"),
-        (json.dumps({"success": False, "message": "no"}).encode(), "reported failure"),
-    ],
-)
-def test_prototype_list_refuses_malformed_answers(body: bytes, message: str) -> None:
-    with pytest.raises(InvalidListError, match=message):
-        parse_experiment_list(body)
-
-
 # -- every area at tiny sizes --------------------------------------------------------------
 
 
@@ -293,7 +238,7 @@ def test_every_area_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert ctx.errors == []
     keys = {row.key.split(".")[0] for row in ctx.rows}
     assert {"1", "2", "3", "4", "5", "5b", "6", "7", "8", "9", "10"} <= keys
-    assert len(ctx.series) == 7
+    assert len(ctx.series) == 5
     assert all(len(item.points) == 2 for item in ctx.series)
     for row in ctx.rows:
         assert row.value is not None
