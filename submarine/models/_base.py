@@ -87,6 +87,7 @@ class WireModel(BaseModel):
         serialize_by_alias=True,
         extra="allow",
         use_attribute_docstrings=True,
+        defer_build=True,
     )
 
     _wire_to_field: ClassVar[dict[str, str]] = {}
