@@ -162,7 +162,8 @@ def test_ps_job_trains_alone_in_a_single_process(extra_env: dict[str, str], tmp_
 
 def test_pytorch_ddp_job_trains_across_a_master_and_a_worker(tmp_path: Path) -> None:
     pytest.importorskip(
-        "torch", reason="PyTorch is an optional extra; install torch to run the DDP example"
+        "torch",
+        reason="PyTorch is an optional extra (pip install -e '.[pytorch]'), not in CI's venv",
     )
     (port,) = free_ports(1)
     common = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
