@@ -112,7 +112,7 @@ def run(ctx: Context) -> None:
             ctx.add(Row.paired("3.2", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
 
             ctx.log("client: create_experiment: ours, raw httpx, upstream")
-            got = _rotate(workers, ctx.size(9, 2), op="create", n=ctx.size(10, 2), spec=BENCH_SPEC)
+            got = _rotate(workers, ctx.size(15, 2), op="create", n=ctx.size(20, 2), spec=BENCH_SPEC)
             what = "`create_experiment`, per call"
             ctx.add(Row.paired("3.3", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
             ctx.add(
