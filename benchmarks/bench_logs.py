@@ -71,10 +71,10 @@ class Sampler:
         self._thread.join()
 
 
-def _flood_spec(script: Path, total: int, chunk: int) -> dict[str, Any]:
+def _flood_spec(script: Path, total: int, chunk: int, name: str = "flood") -> dict[str, Any]:
     return {
         "meta": {
-            "name": "flood",
+            "name": name,
             "framework": "TensorFlow",
             "cmd": f"{sys.executable} {script} {total} {chunk}",
         },
@@ -98,9 +98,14 @@ def run(ctx: Context) -> None:
     with Server(data) as server:
         idle_rss = server.rss()
         with Worker("ours", server.url) as creator:
+            # A small log each follower reads first, so that its baseline RSS already holds
+            # what following costs once (imports, validators built on first use).
+            warm_spec = _flood_spec(script, 64 * 1024, 64 * 1024, name="flood-warm-up")
+            warm_id = creator.call(op="create", n=1, spec=warm_spec)["ids"][0]
             for index in range(repeats * 2):
                 impl = ("ours", "raw")[(index + index // 2) % 2]  # ours, raw, raw, ours...
                 with Worker(impl, server.url) as follower:
+                    follower.call(op="follow", id=warm_id, interval=interval)
                     base_rss = rss_of(follower.process.pid)
                     experiment_id = creator.call(op="create", n=1, spec=spec)["ids"][0]
                     ctx.log(f"logs: following {total / 2**20:.1f} MiB with {impl}")
