@@ -75,7 +75,7 @@ def run(ctx: Context) -> None:
     """Get, list and create per call on local servers with 1,000 and 10,000 experiments."""
     small = ctx.size(1000, 30)
     large = ctx.size(10_000, 60)
-    repeats = ctx.size(15, 2)
+    repeats = ctx.size(21, 2)
     upstream = ctx.upstream()
 
     ctx.log(f"client: filling a store with {small:,} experiments")
@@ -106,7 +106,7 @@ def run(ctx: Context) -> None:
             )
 
             ctx.log(f"client: list_experiments ({small:,}): ours, raw, upstream")
-            got = _rotate(workers, repeats, op="list", n=ctx.size(5, 1))
+            got = _rotate(workers, repeats, op="list", n=ctx.size(10, 1))
             what = f"`list_experiments`, {small:,} experiments"
             ctx.add(Row.paired("2.1", what, _RAW, Pair(got["ours"], got["raw"]), goal=Goal(1.0)))
             ctx.add(Row.paired("3.2", what, _UP, Pair(got["ours"], got["up"]), goal=Goal(1.0)))
