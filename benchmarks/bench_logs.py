@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -94,35 +93,36 @@ def run(ctx: Context) -> None:
     script = data / "flood.py"
     script.write_text(FLOOD, encoding="utf-8")
     spec = _flood_spec(script, total, chunk)
+    # A small log each follower reads first, so that its baseline RSS already holds what
+    # following costs once (imports, validators built on first use).
+    warm_spec = _flood_spec(script, 64 * 1024, 64 * 1024, name="flood-warm-up")
     results: dict[str, dict[str, list[float]]] = {}
-    with Server(data) as server:
-        idle_rss = server.rss()
-        with Worker("ours", server.url) as creator:
-            # A small log each follower reads first, so that its baseline RSS already holds
-            # what following costs once (imports, validators built on first use).
-            warm_spec = _flood_spec(script, 64 * 1024, 64 * 1024, name="flood-warm-up")
-            warm_id = creator.call(op="create", n=1, spec=warm_spec)["ids"][0]
-            for index in range(repeats * 2):
-                impl = ("ours", "raw")[(index + index // 2) % 2]  # ours, raw, raw, ours...
-                with Worker(impl, server.url) as follower:
-                    follower.call(op="follow", id=warm_id, interval=interval)
-                    base_rss = rss_of(follower.process.pid)
-                    experiment_id = creator.call(op="create", n=1, spec=spec)["ids"][0]
-                    ctx.log(f"logs: following {total / 2**20:.1f} MiB with {impl}")
-                    with Sampler({"server": server.pid, "client": follower.process.pid}) as s:
-                        answer = follower.call(op="follow", id=experiment_id, interval=interval)
-                    if answer["lines"] < lines:
-                        raise RuntimeError(
-                            f"{impl} saw {answer['lines']} lines of {experiment_id}, "
-                            f"expected at least {lines}"
-                        )
-                    got = results.setdefault(impl, {"seconds": [], "bytes": [], "client": []})
-                    got["seconds"].append(float(answer["seconds"]))
-                    got["bytes"].append(float(answer["bytes"]))
-                    got["client"].append(float(max(0, s.peak["client"] - base_rss)))
-                    got.setdefault("server", []).append(float(s.peak["server"]))
-                # Let the previous experiment's processes go before the next one.
-                time.sleep(0.1)
+    idle: list[float] = []
+    for index in range(repeats * 2):
+        impl = ("ours", "raw")[(index + index // 2) % 2]  # ours, raw, raw, ours...
+        # A fresh server each time: memory freed after serving one follower is not
+        # always given back to the system, and would count against the next one.
+        with Server(ctx.scratch(f"logs-{index}")) as server:
+            idle.append(float(server.rss()))
+            with Worker("ours", server.url) as creator, Worker(impl, server.url) as follower:
+                warm_id = creator.call(op="create", n=1, spec=warm_spec)["ids"][0]
+                follower.call(op="follow", id=warm_id, interval=interval)
+                base_rss = rss_of(follower.process.pid)
+                experiment_id = creator.call(op="create", n=1, spec=spec)["ids"][0]
+                ctx.log(f"logs: following {total / 2**20:.1f} MiB with {impl}")
+                with Sampler({"server": server.pid, "client": follower.process.pid}) as s:
+                    answer = follower.call(op="follow", id=experiment_id, interval=interval)
+            if answer["lines"] < lines:
+                raise RuntimeError(
+                    f"{impl} saw {answer['lines']} lines of {experiment_id}, "
+                    f"expected at least {lines}"
+                )
+            got = results.setdefault(impl, {"seconds": [], "bytes": [], "client": []})
+            got["seconds"].append(float(answer["seconds"]))
+            got["bytes"].append(float(answer["bytes"]))
+            got["client"].append(float(max(0, s.peak["client"] - base_rss)))
+            got.setdefault("server", []).append(float(s.peak["server"]))
+    idle_rss = Stats.of(idle).median
     size = f"{total / 2**20:.0f} MiB" if total >= 2**20 else f"{total / 1024:.0f} KiB"
     ours, raw = results["ours"], results["raw"]
     for key, what, field, unit in (
