@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from submarine.client import AsyncExperimentClient, ExperimentClient
+from submarine.models import Experiment, ExperimentSpec
 
 HOST = "http://submarine.test:8080"
 API = HOST + "/api/v1/experiment"
@@ -54,6 +55,18 @@ def fail(http: int, message: str, *, code: int | None = None) -> httpx.Response:
         http,
         content=envelope(None, code=code or http, success=False, message=message, status=reason),
     )
+
+
+def assert_same_experiments(got: Sequence[Experiment], want: Sequence[Experiment]) -> None:
+    """Two parses gave the same experiments: same types, fields set, dicts and specs."""
+    assert len(got) == len(want)
+    for mine, theirs in zip(got, want, strict=True):
+        assert type(mine) is Experiment
+        assert mine.to_dict() == theirs.to_dict()
+        assert mine.model_fields_set == theirs.model_fields_set
+        if theirs.spec is not None:
+            assert type(mine.spec) is ExperimentSpec
+            assert mine.spec.to_dict() == theirs.spec.to_dict()
 
 
 def experiment(exp_id: str = "experiment-1647192232698-0001", status: str = "Running") -> dict:

@@ -20,7 +20,7 @@ from submarine.models import (
     ExperimentStatus,
 )
 from submarine.models.experiment import PayloadModel
-from tests.client.conftest import envelope, experiment
+from tests.client.conftest import assert_same_experiments, envelope, experiment
 from tests.client.strategies import experiments
 
 EXPERIMENTS = PayloadParser[list[Experiment]](list[Experiment])
@@ -41,13 +41,7 @@ def test_same_models_as_the_ordinary_lenient_parse(items):
     body = envelope(items)
     fast, ordinary = both(EXPERIMENTS, Envelope[list[Experiment]], body)
     assert fast == ordinary
-    for got, want in zip(fast.result, ordinary.result, strict=True):
-        assert type(got) is Experiment
-        assert got.to_dict() == want.to_dict()
-        assert got.model_fields_set == want.model_fields_set
-        if want.spec is not None:
-            assert type(got.spec) is ExperimentSpec
-            assert got.spec.to_dict() == want.spec.to_dict()
+    assert_same_experiments(fast.result, ordinary.result)
 
 
 @pytest.mark.parametrize(

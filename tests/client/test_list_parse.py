@@ -19,9 +19,8 @@ from submarine.models import (
     LENIENT,
     Experiment,
     ExperimentList,
-    ExperimentSpec,
 )
-from tests.client.conftest import Script, envelope, experiment, ok
+from tests.client.conftest import Script, assert_same_experiments, envelope, experiment, ok
 from tests.client.strategies import experiments
 
 URL = "http://submarine.test:8080/api/v1/experiment"
@@ -39,13 +38,7 @@ def test_same_experiments_as_the_eager_lenient_parse(items):
     eager = Envelope[list[Experiment]].model_validate_json(body, context=LENIENT).result
     assert isinstance(lazy, ExperimentList)
     assert lazy == eager
-    for got, want in zip(lazy, eager, strict=True):
-        assert type(got) is Experiment
-        assert got.to_dict() == want.to_dict()
-        assert got.model_fields_set == want.model_fields_set
-        if want.spec is not None:
-            assert type(got.spec) is ExperimentSpec
-            assert got.spec.to_dict() == want.spec.to_dict()
+    assert_same_experiments(lazy, eager)
 
 
 @pytest.mark.parametrize(
