@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
-from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -180,7 +180,8 @@ class PayloadParser(Generic[T]):
         """The envelope model, built on first use."""
         model = self._model
         if model is None:
-            model = self._model = Envelope[self.result_type]  # type: ignore[name-defined]
+            parameterized = Envelope.__class_getitem__(self.result_type)  # Envelope[result_type]
+            model = self._model = cast("type[Envelope[T]]", parameterized)
         return model
 
     def _ordinary(self, data: bytes) -> Envelope[T]:
