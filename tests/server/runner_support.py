@@ -107,6 +107,12 @@ class Harness:
         self.runner.submit(experiment_id)
         return experiment_id
 
+    async def delete(self, experiment_id: str) -> None:
+        """Delete an experiment as the server does: stop it, forget it, remove its files."""
+        await self.runner.stop(experiment_id)
+        self.store.delete(experiment_id)
+        self.runner.discard_files(experiment_id)
+
     def status(self, experiment_id: str) -> str:
         return self.store.record(experiment_id).status
 

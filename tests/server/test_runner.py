@@ -1,4 +1,4 @@
-"""Real multi-replica runs: the env each replica saw, success policies, failures, removal."""
+"""Real multi-replica runs: the env each replica saw, success policies, failures, stops."""
 
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ async def test_a_command_that_cannot_start_fails_with_the_reason(tmp_path: Path)
         assert not [p for p in pids if alive(p)]
 
 
-async def test_remove_mid_run_leaves_no_process(tmp_path: Path) -> None:
+async def test_stop_mid_run_leaves_no_process(tmp_path: Path) -> None:
     """Not a replica, nor its grandchild, nor one that ignores SIGTERM, nor a daemon."""
     async with harness(tmp_path, grace_period=0.3) as h:
         eid = h.submit(
@@ -278,16 +278,18 @@ async def test_remove_mid_run_leaves_no_process(tmp_path: Path) -> None:
         assert all(alive(p) for p in pids + spawned)
         directory = h.settings.data_dir / "experiments" / eid
 
-        await h.runner.remove(eid)
+        await h.runner.stop(eid)
 
         assert [p for p in pids + spawned if alive(p)] == []
         assert [g for g in groups if group_members(g)] == []
-        assert not directory.exists()
-        # remove writes no status: the caller deletes the record.
+        # stop writes no status (the caller deletes the record) and keeps the files.
         assert h.store.history[eid] == ["Accepted", "Created", "Running"]
+        assert h.lines(eid, "worker-0")[0].startswith("PROBE ")
+        h.runner.discard_files(eid)
+        assert not directory.exists()
 
 
-async def test_remove_of_a_queued_experiment_drops_it(tmp_path: Path) -> None:
+async def test_deleting_a_queued_experiment_drops_it(tmp_path: Path) -> None:
     async with harness(tmp_path, cpus=1) as h:
         release = tmp_path / "release"
         first = h.submit(
@@ -299,8 +301,7 @@ async def test_remove_of_a_queued_experiment_drops_it(tmp_path: Path) -> None:
         )
         second = h.submit(make_spec("PyTorch", {"Master": {"resources": "cpu=1"}}, cmd=probe()))
         await h.until_status(first, "Running")
-        await h.runner.remove(second)
-        h.store.delete(second)
+        await h.delete(second)
         release.touch()
         assert await h.until_status(first) == "Succeeded"
         assert h.store.history[second] == ["Accepted"]

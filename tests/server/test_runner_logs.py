@@ -173,6 +173,5 @@ async def test_wait_for_change_returns_on_a_status_change(tmp_path: Path) -> Non
         await h.until_status(eid, "Succeeded")
         assert h.runner.read_chunk(eid, cursor, 1 << 20).pods == [(f"{eid}-master-0", [])]
         # An experiment that is gone does not keep anyone waiting.
-        await h.runner.remove(eid)
-        h.store.delete(eid)
+        await h.delete(eid)
         await asyncio.wait_for(h.runner.wait_for_change(eid, 30), 5)
