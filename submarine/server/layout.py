@@ -62,7 +62,9 @@ class JobLayout:
 
     def directory(self, experiment_id: str) -> Path:
         """The experiment's directory; ``ValueError`` for an id that is not a plain name."""
-        if not experiment_id or not all(c.isalnum() or c in "-_" for c in experiment_id):
+        if not experiment_id or not all(
+            c.isascii() and (c.isalnum() or c in "-_") for c in experiment_id
+        ):
             raise ValueError(f"experiment id {experiment_id!r} is not a valid id")
         return self.root / experiment_id
 
