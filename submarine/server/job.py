@@ -307,20 +307,23 @@ class Job:
         return _Outcome(_FAILED, reason=self._stop_reason)
 
     async def _finish(self, outcome: _Outcome) -> None:
-        """Say why pods end, stop every process group, report the final status."""
-        decided = outcome.status is not None and not self._abandoned
-        if decided:
-            self._note_stopped(outcome)
+        """Stop every process group, say in each pod's log why it ended, report the final
+        status. The reasons are written once the processes are gone, so each is the last
+        line of its log."""
+        running = [p for p in self.pods if p.process is not None and p.returncode is None]
         await self._stop_processes()
-        if decided:
+        if outcome.status is not None and not self._abandoned:
+            self._note_stopped(outcome, running)
             self._decide(outcome)
 
-    def _note_stopped(self, outcome: _Outcome) -> None:
-        """Say in each running pod's log why it ends (the culprit's exit, or the stop)."""
+    @staticmethod
+    def _note_stopped(outcome: _Outcome, running: Sequence[Pod]) -> None:
+        """Say in the logs of the culprit and of the pods that were ``running`` why they
+        ended (the culprit's exit, or the stop)."""
         if outcome.culprit is not None:
             logs.append_reason(outcome.culprit.log, f"{outcome.reason}; the experiment failed")
-        for pod in self.pods:
-            if pod is outcome.culprit or pod.process is None or pod.returncode is not None:
+        for pod in running:
+            if pod is outcome.culprit:
                 continue
             if outcome.status == _SUCCEEDED:
                 logs.append_reason(pod.log, "stopped: the experiment succeeded")
