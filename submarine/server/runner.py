@@ -137,7 +137,13 @@ class Runner:
         return self._capacity.problem(Request.total(r for _, _, r in request_of(spec)))
 
     def submit(self, experiment_id: str) -> None:
-        """Queue a stored Accepted experiment (first in, first out); returns at once."""
+        """Queue a stored Accepted experiment (first in, first out); returns at once.
+
+        The spec is read from the store when the experiment starts. It must keep the git
+        credentials (``code.git.password``, a ``user:password@`` in ``code.git.url``): the
+        clone needs them. Payloads hide them (:func:`submarine.server.gitsync.strip_credentials`
+        splits a URL).
+        """
         self._scheduler.submit(experiment_id)
 
     def spec_changed(self, experiment_id: str) -> None:
