@@ -182,6 +182,8 @@ class ProcessFamily:
         """Stop the whole family: SIGTERM, SIGKILL to what is left after ``grace`` seconds,
         then wait until every member is gone. Returns how many processes were alive at first.
         """
+        if not self.groups:
+            return 0  # nothing was started: no need to look
         loop = asyncio.get_running_loop()
         members = await asyncio.to_thread(self.scan)
         count = len(members)
