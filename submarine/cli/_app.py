@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import typer
 from typer.core import TyperGroup
 
+from submarine._server_options import SERVER_OPTIONS
 from submarine._version import __version__
 from submarine.cli._errors import CliError, ExitCode, describe, report
 from submarine.cli._output import OutputFormat, emit
@@ -502,50 +504,21 @@ def schema(
     sys.stdout.flush()
 
 
-@app.command("server")
-def server(
-    host: Annotated[
-        str, typer.Option("--host", help="Address to bind; not loopback needs --token.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")
-    ] = 8080,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            file_okay=False,
-            help="Where experiments are kept. Default: $SUBMARINE_HOME, else ~/.submarine.",
-            show_default=False,
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            help="Bearer token every call must carry. Default: $SUBMARINE_TOKEN.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
+def server(**given: str | bool | None) -> None:
     """Run the local Submarine-compatible server in the foreground; Ctrl-C stops it.
 
     Experiments run as local processes from the current directory; images are ignored.
     """
     try:
-        from submarine.server import ServerStartError, Settings, SettingsError, serve
+        from submarine.server import ServerStartError, SettingsError, serve
+        from submarine.server.settings import settings_from_options
     except ImportError as exc:
         raise CliError(
             f"the local server needs the 'server' extra ({exc.name} is missing): "
             "pip install 'submarine-sdk[server]'"
         ) from None
-    overrides: dict[str, Any] = {"host": host, "port": port, "workdir": Path.cwd().resolve()}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir.expanduser().resolve()
-    if token is not None:
-        overrides["token"] = token
     try:
-        settings = Settings.from_env(**overrides)
+        settings = settings_from_options(given)
         problem = settings.bind_problem()
         if problem is not None:
             raise SettingsError(problem)
@@ -560,6 +533,35 @@ def server(
         serve(settings)
     except (SettingsError, ServerStartError) as exc:
         raise CliError(str(exc)) from None
+
+
+def _server_parameters() -> inspect.Signature:
+    """The options of ``submarine server``: those of ``python -m submarine.server``, from
+    the one table of both (values are read, and checked, by ``settings_from_options``)."""
+    parameters = []
+    for option in SERVER_OPTIONS:
+        if option.switch:
+            annotation: Any = Annotated[bool, typer.Option(option.flag, help=option.help)]
+            default: Any = False
+        else:
+            annotation = Annotated[
+                str | None,
+                typer.Option(
+                    option.flag, help=option.help, metavar=option.metavar, show_default=False
+                ),
+            ]
+            default = None
+        parameters.append(
+            inspect.Parameter(
+                option.field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    return inspect.Signature(parameters, return_annotation=None)
+
+
+# Typer reads a command's options from its signature: give ``server`` that of the table.
+cast(Any, server).__signature__ = _server_parameters()
+app.command("server")(server)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence, Set
-from typing import Final
+from contextlib import suppress
+from typing import Any, Final
 
 from submarine.models import ROLES, ExperimentSpec, Framework
 
@@ -23,8 +24,10 @@ __all__ = [
     "LOCALHOST",
     "cluster_addresses",
     "framework_env",
+    "ordered_roles",
     "pod_name",
     "replica_roles",
+    "stored_pod_names",
     "success_policy_met",
 ]
 
@@ -40,17 +43,55 @@ def pod_name(experiment_id: str, role: str, index: int) -> str:
 def replica_roles(spec: ExperimentSpec) -> list[tuple[str, int]]:
     """The roles of a spec with their replica counts, in the framework's role order.
 
-    Role names are canonical (``Ps``, ``Worker``...) whatever case the spec used; roles a
-    framework does not know (only in a leniently parsed spec) follow in spec order.
+    Role names are canonical (``Ps``, ``Worker``...) whatever case the spec used.
     """
-    framework = spec.framework
-    order = {r.lower(): i for i, r in enumerate(ROLES[framework])} if framework else {}
-    canonical = {r.lower(): r for r in ROLES[framework]} if framework else {}
+    return ordered_roles(spec.framework, [(key, task.replicas) for key, task in spec.spec.items()])
+
+
+def ordered_roles(
+    framework: Framework | None, replicas: Sequence[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """(role, replicas) in the framework's role order, with canonical role names; roles the
+    framework does not know follow in the order given.
+
+    >>> ordered_roles(Framework.PYTORCH, [("worker", 2), ("master", 1)])
+    [('Master', 1), ('Worker', 2)]
+    """
+    known = ROLES[framework] if framework else ()
+    order = {role.lower(): i for i, role in enumerate(known)}
+    canonical = {role.lower(): role for role in known}
     keyed = [
-        (order.get(key.lower(), len(order) + pos), canonical.get(key.lower(), key), task.replicas)
-        for pos, (key, task) in enumerate(spec.spec.items())
+        (order.get(key.lower(), len(order) + pos), canonical.get(key.lower(), key), count)
+        for pos, (key, count) in enumerate(replicas)
     ]
-    return [(role, replicas) for _, role, replicas in sorted(keyed)]
+    return [(role, count) for _, role, count in sorted(keyed)]
+
+
+def stored_pod_names(experiment_id: str, spec: Mapping[str, Any]) -> list[str]:
+    """The pod names of a stored spec, read as plainly as possible: a spec that no longer
+    validates still names its pods (so reasons can be written into their logs).
+
+    >>> stored_pod_names("e-1", {"meta": {"framework": "TensorFlow"},
+    ...                          "spec": {"worker": {"replicas": 2}, "ps": {}}})
+    ['e-1-ps-0', 'e-1-worker-0', 'e-1-worker-1']
+    """
+    meta = spec.get("meta")
+    named = meta.get("framework") if isinstance(meta, Mapping) else None
+    framework = None
+    if isinstance(named, str):
+        with suppress(ValueError):
+            framework = Framework.parse(named)
+    roles = spec.get("spec")
+    replicas = []
+    for role, task in roles.items() if isinstance(roles, Mapping) else ():
+        count = task.get("replicas", 1) if isinstance(task, Mapping) else 1
+        valid = isinstance(count, int) and not isinstance(count, bool) and count >= 0
+        replicas.append((str(role), count if valid else 1))
+    return [
+        pod_name(experiment_id, role, index)
+        for role, count in ordered_roles(framework, replicas)
+        for index in range(count)
+    ]
 
 
 def cluster_addresses(

@@ -1,7 +1,9 @@
-"""Settings of the local server, built from command-line arguments and the environment.
+"""Settings of the local server, built from command-line options and the environment.
 
-The environment (``SUBMARINE_HOME``, ``SUBMARINE_TOKEN``) is read only when settings are
-built (:meth:`Settings.from_env`, :func:`settings_from_args`), never at import.
+Both command lines of the server, ``python -m submarine.server`` (:func:`build_parser`)
+and ``submarine server``, are built from one table, :data:`SERVER_OPTIONS`, and both hand
+the values to :func:`settings_from_options`. The environment (``SUBMARINE_HOME``,
+``SUBMARINE_TOKEN``) is read only when settings are built, never at import.
 
 >>> settings = Settings(data_dir=Path("/tmp/sub"), workdir=Path("/tmp"))
 >>> settings.host, settings.port, settings.bind_problem() is None
@@ -19,14 +21,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from submarine.models import ResourceError, Resources
+from submarine._server_options import (
+    DATA_DIR_ENV,
+    INSECURE,
+    SERVER_OPTIONS,
+    TOKEN,
+    TOKEN_ENV,
+    ServerOption,
+)
 
-__all__ = ["Settings", "SettingsError", "build_parser", "default_data_dir", "settings_from_args"]
-
-DATA_DIR_ENV = "SUBMARINE_HOME"
-"""Environment variable naming the data dir (default ``~/.submarine``)."""
-TOKEN_ENV = "SUBMARINE_TOKEN"
-"""Environment variable holding the bearer token, when ``--token`` is not given."""
+__all__ = [
+    "DATA_DIR_ENV",
+    "SERVER_OPTIONS",
+    "TOKEN_ENV",
+    "ServerOption",
+    "Settings",
+    "SettingsError",
+    "build_parser",
+    "default_data_dir",
+    "settings_from_args",
+    "settings_from_options",
+]
 
 
 class SettingsError(ValueError):
@@ -114,8 +129,8 @@ class Settings:
             return None
         return (
             f"refusing to listen on {self.host}: anyone who can reach it could run commands "
-            "on this machine; give --token (or SUBMARINE_TOKEN), or --insecure if you mean it, "
-            "or bind 127.0.0.1"
+            f"on this machine; give {TOKEN.flag} (or {TOKEN_ENV}), or {INSECURE.flag} if you "
+            "mean it, or bind 127.0.0.1"
         )
 
     def with_token(self) -> Settings:
@@ -130,97 +145,68 @@ class Settings:
         return self.data_dir / "submarine.db"
 
 
-def _memory(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    try:
-        size = Resources.parse(f"memory={text}").memory_bytes
-    except ResourceError as exc:
-        raise argparse.ArgumentTypeError(
-            f"--memory {text!r} is not a size: write a number of bytes or a whole number "
-            "followed by one of K, M, G, T, P, E (like 16G)"
-        ) from exc
-    assert size is not None
-    return size
+def settings_from_options(
+    given: Mapping[str, str | bool | None], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from option values as typed, falling back to the environment.
 
+    Args:
+        given: by :attr:`ServerOption.field`, the text of each option given (True for a
+            switch); None or False (or no key) for an option not given.
+        environ: the environment (default ``os.environ``): ``SUBMARINE_HOME`` and
+            ``SUBMARINE_TOKEN``.
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
-    return int(text)
+    Paths are made absolute (``workdir`` defaults to the current directory), and a
+    configured user without a token gets a random one (handed out by
+    ``POST /api/auth/token``). Raises :class:`SettingsError` saying what to change.
+    """
+    values: dict[str, Any] = {}
+    for option in SERVER_OPTIONS:
+        raw = given.get(option.field)
+        if raw is None or raw is False:
+            continue
+        if option.switch:
+            values[option.field] = True
+            continue
+        try:
+            values[option.field] = option.read(str(raw))
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+    values["workdir"] = Path(values.get("workdir") or Path.cwd()).resolve()
+    settings = Settings.from_env(environ, **values)
+    return replace(settings, data_dir=settings.data_dir.expanduser().resolve()).with_token()
 
 
 def build_parser(prog: str = "python -m submarine.server") -> argparse.ArgumentParser:
-    """The argument parser of ``python -m submarine.server``."""
+    """The argument parser of ``python -m submarine.server``, built from SERVER_OPTIONS
+    (every value is kept as text and read by :func:`settings_from_options`)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run a Submarine-compatible experiment server that runs experiments "
         "as local processes.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (8080)")
-    parser.add_argument(
-        "--data-dir", type=Path, help="where data lives ($SUBMARINE_HOME or ~/.submarine)"
-    )
-    parser.add_argument("--token", help="bearer token required on every call ($SUBMARINE_TOKEN)")
-    parser.add_argument(
-        "--insecure", action="store_true", help="allow a non-loopback host without a token"
-    )
-    parser.add_argument("--username", help="user that POST /api/auth/token hands the token to")
-    parser.add_argument("--password", help="that user's password")
-    parser.add_argument("--cpus", type=_positive_float, help="CPU capacity (default: detect)")
-    parser.add_argument("--memory", type=_memory, help="memory capacity, like 16G (detect)")
-    parser.add_argument("--gpus", type=_count, help="GPU capacity (default: detect)")
-    parser.add_argument(
-        "--workdir", type=Path, help="working directory of replicas (the current directory)"
-    )
-    parser.add_argument(
-        "--grace-period",
-        type=_positive_float,
-        default=5.0,
-        help="seconds between SIGTERM and SIGKILL (5)",
-    )
+    for option in SERVER_OPTIONS:
+        if option.switch:
+            parser.add_argument(
+                option.flag, dest=option.field, action="store_true", help=option.help
+            )
+        else:
+            parser.add_argument(
+                option.flag, dest=option.field, metavar=option.metavar, help=option.help
+            )
     return parser
 
 
 def settings_from_args(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Settings from command-line arguments, falling back to the environment.
-
-    A configured user without a token gets a random token (handed out by
-    ``POST /api/auth/token``). Invalid arguments exit with status 2, as argparse does.
+    """Settings from command-line arguments (see :data:`SERVER_OPTIONS`), falling back to
+    the environment. Invalid arguments exit with status 2 and one line saying why, as
+    argparse does.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
-        "insecure": args.insecure,
-        "username": args.username,
-        "password": args.password,
-        "cpus": args.cpus,
-        "memory_bytes": args.memory,
-        "gpus": args.gpus,
-        "grace_period": args.grace_period,
-        "workdir": (args.workdir or Path.cwd()).resolve(),
-    }
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    if args.token is not None:
-        overrides["token"] = args.token
     try:
-        settings = Settings.from_env(environ, **overrides)
+        return settings_from_options(vars(args), environ)
     except SettingsError as exc:
         parser.error(str(exc))
-    return replace(settings, data_dir=settings.data_dir.expanduser().resolve()).with_token()

@@ -101,7 +101,8 @@ def _check(server: RunningServer, bursts: list[Burst], figures: Figures) -> None
         answered.update(burst.answered)
         figures.add("kill -9: typed errors seen by clients", len(burst.errors))
     names = stored_names(server)
-    assert all(count == 1 for count in names.values()), "a name stored twice"
+    # Each name is sent once: a name stored twice is a create stored twice.
+    assert all(count == 1 for count in names.values()), "a create was stored twice"
     with ExperimentClient(server.url, timeout=30.0) as client:
         listed = {e.experiment_id: e for e in client.list_experiments()}
         by_name = {e.spec.meta.name: e for e in listed.values() if e.spec is not None}

@@ -39,15 +39,20 @@ class RecordingStore(Store):
         super().__init__(path)
         self.history: dict[str, list[str]] = {}
 
-    def add(self, spec: dict[str, Any]) -> str:
-        """Validate and store a spec as Accepted, as the app does on create; return its id."""
+    def add(self, spec: dict[str, Any], *, record_name: str | None = None) -> str:
+        """Validate and store a spec as Accepted, as the app does on create; return its id.
+
+        ``record_name`` stores the record under another name than the spec's (the runner
+        reads only the spec), for tests that must not depend on whether the store lets two
+        live experiments share a name.
+        """
         model = ExperimentSpec.model_validate(spec)
         experiment_id = self.next_experiment_id()
         self.insert(
             ExperimentRecord(
                 experiment_id=experiment_id,
                 uid=str(uuid.uuid4()),
-                name=model.meta.name.lower(),
+                name=record_name or model.meta.name.lower(),
                 status="Accepted",
                 spec=stored_spec(model, experiment_id),
                 accepted_time=datetime.now(timezone.utc),
@@ -81,7 +86,7 @@ def make_spec(
 ) -> dict[str, Any]:
     """A spec whose roles run probe replicas (give each role its ``cmd`` or give ``cmd``).
 
-    Without a ``name`` each spec gets a name of its own (live names must be unique).
+    Without a ``name`` each spec gets a name of its own.
     """
     meta: dict[str, Any] = {"name": name or f"probe-{next(_names)}", "framework": framework}
     if cmd is not None:
@@ -102,10 +107,17 @@ class Harness:
     store: RecordingStore
     settings: Settings
 
-    def submit(self, spec: dict[str, Any]) -> str:
-        experiment_id = self.store.add(spec)
+    def submit(self, spec: dict[str, Any], *, record_name: str | None = None) -> str:
+        """Store a spec as Accepted and hand it to the runner; its id."""
+        experiment_id = self.store.add(spec, record_name=record_name)
         self.runner.submit(experiment_id)
         return experiment_id
+
+    async def delete(self, experiment_id: str) -> None:
+        """Delete an experiment as the server does: stop it, forget it, remove its files."""
+        await self.runner.stop(experiment_id)
+        self.store.delete(experiment_id)
+        self.runner.discard_files(experiment_id)
 
     def status(self, experiment_id: str) -> str:
         return self.store.record(experiment_id).status

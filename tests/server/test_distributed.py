@@ -10,8 +10,10 @@ from submarine.models import ExperimentSpec, Framework
 from submarine.server.distributed import (
     cluster_addresses,
     framework_env,
+    ordered_roles,
     pod_name,
     replica_roles,
+    stored_pod_names,
     success_policy_met,
 )
 
@@ -36,6 +38,43 @@ def test_roles_come_in_the_framework_order_with_canonical_names() -> None:
     assert replica_roles(tf) == [("Ps", 1), ("Worker", 2), ("Chief", 1), ("Evaluator", 1)]
     torch = spec("PyTorch", {"Worker": 3, "Master": 1})
     assert replica_roles(torch) == [("Master", 1), ("Worker", 3)]
+
+
+def test_unknown_roles_follow_the_known_ones_in_the_order_given() -> None:
+    roles = [("Launcher", 1), ("worker", 2), ("Helper", 3), ("MASTER", 1)]
+    assert ordered_roles(Framework.PYTORCH, roles) == [
+        ("Master", 1),
+        ("Worker", 2),
+        ("Launcher", 1),
+        ("Helper", 3),
+    ]
+    assert ordered_roles(None, roles) == roles
+
+
+@pytest.mark.parametrize(
+    ("stored", "pods"),
+    [
+        (
+            {"meta": {"framework": "tensorflow"}, "spec": {"Worker": {"replicas": 2}, "ps": {}}},
+            ["e-ps-0", "e-worker-0", "e-worker-1"],
+        ),
+        # What no longer validates still names its pods: a bad count counts as one replica.
+        (
+            {"meta": {"framework": "Caffe"}, "spec": {"Worker": {"replicas": "two"}}},
+            ["e-worker-0"],
+        ),
+        (
+            {"meta": {}, "spec": {"Master": {"replicas": True}, "Worker": None}},
+            ["e-master-0", "e-worker-0"],
+        ),
+        ({"spec": "nonsense"}, []),
+        ({}, []),
+    ],
+)
+def test_pod_names_are_read_from_a_stored_spec_as_plainly_as_possible(
+    stored: dict[str, object], pods: list[str]
+) -> None:
+    assert stored_pod_names("e", stored) == pods
 
 
 def test_cluster_addresses_take_ports_in_role_order() -> None:

@@ -214,7 +214,7 @@ async def test_a_patch_does_not_change_running_replicas(tmp_path: Path) -> None:
 async def test_the_image_is_reported_once_as_not_honoured(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="submarine.server.runner")
+    caplog.set_level(logging.INFO, logger="submarine.server")
     async with harness(tmp_path) as h:
         spec = make_spec(
             "TensorFlow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,20 +24,33 @@ def result(response: httpx.Response) -> Any:
     return body["result"]
 
 
-def follow(client: httpx.Client, experiment_id: str, text: str, pods: int) -> list[str]:
-    """Follow the log stream (long polls) until ``pods`` pods printed ``text``; all lines."""
+def follow(
+    client: httpx.Client, experiment_id: str, done: Callable[[str, dict[str, list[str]]], bool]
+) -> dict[str, list[str]]:
+    """Follow the log stream (long polls) until ``done(status, lines by pod)``; the lines."""
     cursor = ""
     lines: dict[str, list[str]] = {}
     deadline = time.monotonic() + 30
-    while sum(any(text in x for x in got) for got in lines.values()) < pods:
-        assert time.monotonic() < deadline, f"no {text!r} from {pods} pods: {lines}"
+    while True:
         chunk = result(
             client.get(f"{API}/{experiment_id}/log-stream", params={"cursor": cursor, "wait": 5})
         )
         cursor = chunk["cursor"]
         for pod in chunk["pods"]:
             lines.setdefault(pod["podName"], []).extend(pod["lines"])
-    return [x for got in lines.values() for x in got]
+        if done(chunk["status"], lines):
+            return lines
+        assert time.monotonic() < deadline, f"{experiment_id} is {chunk['status']}: {lines}"
+
+
+def logged(text: str, pods: int) -> Callable[[str, dict[str, list[str]]], bool]:
+    """Whether ``pods`` pods printed ``text``."""
+    return lambda _, lines: sum(any(text in x for x in got) for got in lines.values()) >= pods
+
+
+def finished(status: str, _: dict[str, list[str]]) -> bool:
+    """Whether the experiment is over."""
+    return status in {"Succeeded", "Failed"}
 
 
 def pids_of(lines: list[str]) -> list[int]:
@@ -53,7 +67,8 @@ def start_stubborn_experiment(client: httpx.Client) -> tuple[str, list[int]]:
         },
     )
     experiment_id = result(client.post(API, json=spec))["experimentId"]
-    pids = pids_of(follow(client, experiment_id, "SLEEPING", pods=3))
+    lines = follow(client, experiment_id, logged("SLEEPING", pods=3))
+    pids = pids_of([x for got in lines.values() for x in got])
     assert len(pids) == 4
     assert result(client.get(f"{API}/{experiment_id}"))["status"] == "Running"
     return experiment_id, pids
@@ -89,21 +104,8 @@ def test_kill_9_and_restart_fails_the_running_experiment_and_kills_leftovers(
         spec = make_spec("TensorFlow", {"Worker": {}}, cmd="true")
         new_id = result(client.post(API, json=spec))["experimentId"]
         assert new_id != experiment_id
-        follow_until_status(client, new_id, "Succeeded")
-
-
-def follow_until_status(client: httpx.Client, experiment_id: str, status: str) -> None:
-    deadline = time.monotonic() + 30
-    cursor = ""
-    while True:
-        chunk = result(
-            client.get(f"{API}/{experiment_id}/log-stream", params={"cursor": cursor, "wait": 5})
-        )
-        cursor = chunk["cursor"]
-        if chunk["status"] == status:
-            return
-        assert chunk["status"] not in {"Succeeded", "Failed"}, chunk
-        assert time.monotonic() < deadline, chunk
+        follow(client, new_id, finished)
+        assert result(client.get(f"{API}/{new_id}"))["status"] == "Succeeded"
 
 
 def test_a_clean_stop_fails_running_experiments_with_the_reason(server_factory: Any) -> None:

@@ -1,13 +1,16 @@
-"""Real multi-replica runs: the env each replica saw, success policies, failures, removal."""
+"""Real multi-replica runs: the env each replica saw, success policies, failures, stops."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from submarine.server.processes import Members, ProcessFamily
 
 from .runner_support import alive, grandchildren, group_members, harness, make_spec, probe
 
@@ -254,7 +257,7 @@ async def test_a_command_that_cannot_start_fails_with_the_reason(tmp_path: Path)
         assert not [p for p in pids if alive(p)]
 
 
-async def test_remove_mid_run_leaves_no_process(tmp_path: Path) -> None:
+async def test_stop_mid_run_leaves_no_process(tmp_path: Path) -> None:
     """Not a replica, nor its grandchild, nor one that ignores SIGTERM, nor a daemon."""
     async with harness(tmp_path, grace_period=0.3) as h:
         eid = h.submit(
@@ -278,16 +281,18 @@ async def test_remove_mid_run_leaves_no_process(tmp_path: Path) -> None:
         assert all(alive(p) for p in pids + spawned)
         directory = h.settings.data_dir / "experiments" / eid
 
-        await h.runner.remove(eid)
+        await h.runner.stop(eid)
 
         assert [p for p in pids + spawned if alive(p)] == []
         assert [g for g in groups if group_members(g)] == []
-        assert not directory.exists()
-        # remove writes no status: the caller deletes the record.
+        # stop writes no status (the caller deletes the record) and keeps the files.
         assert h.store.history[eid] == ["Accepted", "Created", "Running"]
+        assert h.lines(eid, "worker-0")[0].startswith("PROBE ")
+        h.runner.discard_files(eid)
+        assert not directory.exists()
 
 
-async def test_remove_of_a_queued_experiment_drops_it(tmp_path: Path) -> None:
+async def test_deleting_a_queued_experiment_drops_it(tmp_path: Path) -> None:
     async with harness(tmp_path, cpus=1) as h:
         release = tmp_path / "release"
         first = h.submit(
@@ -299,8 +304,7 @@ async def test_remove_of_a_queued_experiment_drops_it(tmp_path: Path) -> None:
         )
         second = h.submit(make_spec("PyTorch", {"Master": {"resources": "cpu=1"}}, cmd=probe()))
         await h.until_status(first, "Running")
-        await h.runner.remove(second)
-        h.store.delete(second)
+        await h.delete(second)
         release.touch()
         assert await h.until_status(first) == "Succeeded"
         assert h.store.history[second] == ["Accepted"]
@@ -328,3 +332,55 @@ async def test_close_fails_running_experiments_and_leaves_no_process(tmp_path: P
         assert [p for p in pids if alive(p)] == []
         assert h.status(queued) == "Accepted"
         assert h.store.history[queued] == ["Accepted"]
+
+
+async def test_two_live_experiments_of_one_name_are_kept_apart(tmp_path: Path) -> None:
+    """Pods, directories and the marks that find a replica's daemons go by id alone."""
+    async with harness(tmp_path) as h:
+        twins = [
+            h.submit(
+                make_spec(
+                    "PyTorch",
+                    {"Master": {}},
+                    cmd=probe("--dump", "--daemon", "--sleep"),
+                    name="twin",
+                ),
+                record_name=f"twin-{i}",
+            )
+            for i in range(2)
+        ]
+        for eid in twins:
+            await h.until_logged(eid, "SLEEPING")
+        reports = [h.probes(eid)[f"{eid}-master-0"] for eid in twins]
+        assert [r["env"]["JOB_ID"] for r in reports] == twins
+        assert len({r["env"]["SUBMARINE_TENSORBOARD_LOG_DIR"] for r in reports}) == 2
+        first, second = twins
+        gone = [reports[0]["pid"], *grandchildren(h.lines(first, "master-0"))]
+        kept = [reports[1]["pid"], *grandchildren(h.lines(second, "master-0"))]
+        assert len(gone) == len(kept) == 2
+
+        await h.delete(first)
+
+        assert [pid for pid in gone if alive(pid)] == []
+        assert all(alive(pid) for pid in kept)  # the twin's daemon is not the deleted one's
+        assert h.status(second) == "Running"
+        assert h.lines(second, "master-0")[0].startswith("PROBE ")
+
+
+async def test_process_scans_run_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanners: set[int] = set()
+    original = ProcessFamily.scan
+
+    def spy(self: ProcessFamily) -> Members:
+        scanners.add(threading.get_ident())
+        return original(self)
+
+    monkeypatch.setattr(ProcessFamily, "scan", spy)
+    async with harness(tmp_path) as h:
+        eid = h.submit(make_spec("PyTorch", {"Master": {}}, cmd=probe("--dump", "--sleep")))
+        await h.until_logged(eid, "SLEEPING")
+        await h.runner.stop(eid)  # a scan of every process, until the replica is gone
+    assert scanners
+    assert threading.get_ident() not in scanners  # the event loop runs in this thread

@@ -92,12 +92,13 @@ def test_reasons_start_on_a_line_of_their_own(tmp_path: Path) -> None:
 
 async def test_a_flooding_replica_is_read_in_bounded_chunks(tmp_path: Path) -> None:
     size = 4 << 20
+    release = tmp_path / "release"
     async with harness(tmp_path) as h:
         eid = h.submit(
             make_spec(
                 "PyTorch",
                 {
-                    "Master": {"cmd": probe("--flood", str(size))},
+                    "Master": {"cmd": probe("--flood", str(size), "--wait-file", str(release))},
                     "Worker": {"replicas": 1, "cmd": probe("--dump", "--sleep")},
                 },
             )
@@ -116,7 +117,7 @@ async def test_a_flooding_replica_is_read_in_bounded_chunks(tmp_path: Path) -> N
             flood.extend(got[f"{eid}-master-0"])
             worker.extend(got[f"{eid}-worker-0"])
             biggest = max(biggest, sum(len(x) + 1 for lines in got.values() for x in lines))
-            if flood and flood[-1] == "FLOOD DONE":
+            if flood and flood[-1] == "FLOOD DONE" and worker:
                 break
             if not chunk.more:
                 await h.runner.wait_for_change(eid, 5, cursor=cursor)
@@ -125,6 +126,7 @@ async def test_a_flooding_replica_is_read_in_bounded_chunks(tmp_path: Path) -> N
         numbers = [int(x.split()[2]) for x in flood[:-1]]
         assert numbers == list(range(len(numbers)))
         assert len(numbers) == -(-size // 121)  # lines of 121 bytes until size is reached
+        release.touch()
         assert await h.until_status(eid) == "Succeeded"
         assert any(line.startswith("PROBE ") for line in worker)
         # The standard endpoint gives every line at once.
@@ -173,6 +175,5 @@ async def test_wait_for_change_returns_on_a_status_change(tmp_path: Path) -> Non
         await h.until_status(eid, "Succeeded")
         assert h.runner.read_chunk(eid, cursor, 1 << 20).pods == [(f"{eid}-master-0", [])]
         # An experiment that is gone does not keep anyone waiting.
-        await h.runner.remove(eid)
-        h.store.delete(eid)
+        await h.delete(eid)
         await asyncio.wait_for(h.runner.wait_for_change(eid, 30), 5)

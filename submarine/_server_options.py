@@ -1,0 +1,181 @@
+"""The command-line options of the local server, defined once for its two front-ends.
+
+``python -m submarine.server`` (argparse, :func:`submarine.server.settings.build_parser`)
+and ``submarine server`` (Typer, in :mod:`submarine.cli`) are both built from
+:data:`SERVER_OPTIONS`, so they take the same flags, and
+:func:`submarine.server.settings.settings_from_options` reads the values of both.
+
+The table lives outside both packages and imports nothing heavy: ``submarine`` builds its
+``server`` command from it on every start, and must not load the server (asyncio) or the
+models (pydantic) to do so.
+
+>>> [option.flag for option in SERVER_OPTIONS][:3]
+['--host', '--port', '--data-dir']
+>>> PORT.read("0")
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "INSECURE",
+    "PORT",
+    "SERVER_OPTIONS",
+    "TOKEN",
+    "TOKEN_ENV",
+    "ServerOption",
+]
+
+DATA_DIR_ENV: Final = "SUBMARINE_HOME"
+"""Environment variable naming the data dir (default ``~/.submarine``)."""
+TOKEN_ENV: Final = "SUBMARINE_TOKEN"
+"""Environment variable holding the bearer token, when ``--token`` is not given."""
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError("is not a port: give a whole number from 0 to 65535 (0 picks a free one)")
+    return int(text)
+
+
+def _directory(text: str) -> Path:
+    if not text:
+        raise ValueError("is not a path: give a directory")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError("is a file: give a directory")
+    return path
+
+
+def _memory(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    # The one import not at the top: this module is loaded by every `submarine` command,
+    # the models (pydantic) only by the commands that need them.
+    from submarine.models import ResourceError, Resources
+
+    try:
+        size = Resources.parse(f"memory={text}").memory_bytes
+    except ResourceError:
+        size = None
+    if size is None:
+        raise ValueError(
+            "is not a size: write a number of bytes or a whole number followed by one of "
+            "K, M, G, T, P, E (like 16G)"
+        )
+    return size
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError("is not a positive number")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError("is not a whole number of 0 or more")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class ServerOption:
+    """One command-line option of the local server.
+
+    >>> ServerOption("--gpus", "gpus", "GPU capacity", "GPUS", _count).read("two")
+    Traceback (most recent call last):
+    ...
+    ValueError: --gpus 'two' is not a whole number of 0 or more
+    """
+
+    flag: str
+    """The flag as typed, like ``--grace-period``."""
+    field: str
+    """The server setting it sets (a field of ``submarine.server.Settings``)."""
+    help: str
+    """One line for ``--help``, with the default."""
+    metavar: str = ""
+    """What the value is, like ``SECONDS``; empty for a switch, which takes no value."""
+    convert: Callable[[str], Any] = _text
+    """Reads the value's text; raises ``ValueError`` saying what is wrong with it."""
+
+    @property
+    def switch(self) -> bool:
+        """Whether the option is a switch (given or not) rather than taking a value."""
+        return not self.metavar
+
+    def read(self, text: str) -> Any:
+        """The value of ``text`` for this option; ``ValueError`` naming the flag, the text
+        and what would be valid."""
+        try:
+            return self.convert(text)
+        except ValueError as exc:
+            raise ValueError(f"{self.flag} {text!r} {exc}") from None
+
+
+TOKEN: Final = ServerOption(
+    "--token", "token", f"bearer token every call must carry (default: ${TOKEN_ENV})", "TOKEN"
+)
+INSECURE: Final = ServerOption(
+    "--insecure", "insecure", "allow a host other than loopback without a token"
+)
+PORT: Final = ServerOption(
+    "--port", "port", "port to listen on; 0 picks a free one (default: 8080)", "PORT", _port
+)
+SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
+    ServerOption(
+        "--host",
+        "host",
+        f"address to bind; other than loopback needs {TOKEN.flag} or {INSECURE.flag} "
+        "(default: 127.0.0.1)",
+        "ADDRESS",
+    ),
+    PORT,
+    ServerOption(
+        "--data-dir",
+        "data_dir",
+        f"where experiments are kept (default: ${DATA_DIR_ENV}, else ~/.submarine)",
+        "DIR",
+        _directory,
+    ),
+    TOKEN,
+    INSECURE,
+    ServerOption(
+        "--username", "username", "user that POST /api/auth/token hands the token to", "NAME"
+    ),
+    ServerOption("--password", "password", "that user's password", "PASSWORD"),
+    ServerOption("--cpus", "cpus", "CPU capacity (default: detect)", "CPUS", _positive_float),
+    ServerOption(
+        "--memory", "memory_bytes", "memory capacity, like 16G (default: detect)", "SIZE", _memory
+    ),
+    ServerOption("--gpus", "gpus", "GPU capacity (default: detect)", "GPUS", _count),
+    ServerOption(
+        "--workdir",
+        "workdir",
+        "working directory of replicas without synced code (default: the current directory)",
+        "DIR",
+        _directory,
+    ),
+    ServerOption(
+        "--grace-period",
+        "grace_period",
+        "seconds between SIGTERM and SIGKILL when replicas are stopped (default: 5)",
+        "SECONDS",
+        _positive_float,
+    ),
+)
+"""Every option of the local server, in ``--help`` order."""

@@ -1,0 +1,259 @@
+"""Which experiment runs when: a first-in, first-out queue against the machine's capacity,
+and every status change written to the store (and announced to whoever waits for one).
+
+Experiments start strictly in the order they were accepted: the head of the queue starts
+when the sum of the requests of the running ones and its own fits the capacity
+(:mod:`submarine.server.capacity`); those behind it wait, even small ones. An experiment
+that can never fit, or whose stored spec no longer validates, fails at the head with the
+reason in its pods' logs. GPUs are handed out by index, each to one replica at a time.
+
+Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.job`
+reports the last three).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from pydantic import ValidationError
+
+from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
+from submarine.server import logs
+from submarine.server.capacity import Capacity, Request, request_of
+from submarine.server.distributed import pod_name, replica_roles, stored_pod_names
+from submarine.server.job import Job, Pod
+from submarine.server.layout import JobLayout
+
+__all__ = ["Changes", "RunnerRecord", "RunnerStore", "Scheduler"]
+
+logger = logging.getLogger(__name__)
+
+_ACCEPTED: Final = ExperimentStatus.ACCEPTED.value
+_FAILED: Final = ExperimentStatus.FAILED.value
+
+
+class RunnerRecord(Protocol):
+    """What the runner reads of a stored experiment."""
+
+    experiment_id: str
+    status: str
+    spec: dict[str, Any]
+
+
+class RunnerStore(Protocol):
+    """The part of the store the runner uses."""
+
+    def get(self, experiment_id: str) -> RunnerRecord | None:
+        """The stored experiment, or None."""
+
+    def list(self, status: str | None = None) -> Sequence[RunnerRecord]:
+        """Stored experiments, of one status, in accepted order."""
+
+    def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
+        """Record a status change and its time."""
+
+
+class Changes:
+    """A counter per experiment, bumped on every change (status, spec, stop), that waiters
+    compare before and after a wait; one event wakes them all."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+        self._changed = asyncio.Event()
+
+    def version(self, experiment_id: str) -> int:
+        """How many changes the experiment has seen."""
+        return self._versions.get(experiment_id, 0)
+
+    def bump(self, experiment_id: str) -> None:
+        """Count a change of the experiment and wake every waiter."""
+        self._versions[experiment_id] = self.version(experiment_id) + 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a change of any experiment."""
+        changed = self._changed
+        try:
+            await asyncio.wait_for(changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return
+
+
+class Scheduler:
+    """Runs queued experiments first in, first out, while they fit the machine.
+
+    Args:
+        store: where experiments and their statuses are stored.
+        capacity: what the machine has.
+        layout: where experiments' files go.
+        workdir: the working directory of replicas without synced code.
+        grace: seconds between SIGTERM and SIGKILL when stopping replicas.
+        changes: told of every status change.
+    """
+
+    def __init__(
+        self,
+        store: RunnerStore,
+        capacity: Capacity,
+        layout: JobLayout,
+        *,
+        workdir: Path,
+        grace: float,
+        changes: Changes,
+    ) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._layout = layout
+        self._workdir = workdir
+        self._grace = grace
+        self._changes = changes
+        self._queue: deque[str] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._open = False
+
+    def open(self) -> None:
+        """Start scheduling (what was queued before starts now, if it fits)."""
+        self._open = True
+        self.schedule()
+
+    def submit(self, experiment_id: str) -> None:
+        """Queue a stored Accepted experiment at the end (once) and start what fits."""
+        if experiment_id not in self._queue and experiment_id not in self._jobs:
+            self._queue.append(experiment_id)
+        self.schedule()
+
+    def withdraw(self, experiment_id: str) -> None:
+        """Take an experiment off the queue (nothing happens if it is not queued)."""
+        if experiment_id in self._queue:
+            self._queue.remove(experiment_id)
+
+    def running(self, experiment_id: str) -> Job | None:
+        """The experiment's job while it runs (from its start until its processes are gone)."""
+        return self._jobs.get(experiment_id)
+
+    async def finished(self, experiment_id: str) -> None:
+        """Wait until the experiment's job (if it runs) is over."""
+        task = self._tasks.get(experiment_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def close(self, reason: str) -> None:
+        """Start nothing more; stop every running job with ``reason`` and wait for them.
+        Queued experiments stay Accepted."""
+        self._open = False
+        for job in list(self._jobs.values()):
+            job.stop(reason)
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def set_status(self, experiment_id: str, status: str) -> None:
+        """Write a status change (now) to the store, unless the experiment is gone, and
+        announce it."""
+        if self._store.get(experiment_id) is not None:
+            self._store.set_status(
+                experiment_id, status, at=datetime.now(timezone.utc).astimezone()
+            )
+        self._changes.bump(experiment_id)
+
+    def pod_files(
+        self, experiment_id: str, record: RunnerRecord | None = None
+    ) -> list[tuple[str, Path]]:
+        """(pod name, log file) of every pod: those that run or ran, else those the stored
+        spec (``record``, or the one in the store) names."""
+        job = self._jobs.get(experiment_id)
+        if job is not None:
+            return [(pod.name, pod.log) for pod in job.pods]
+        names: Sequence[str] | None = self._layout.read_state(experiment_id).pods
+        if names is None:
+            record = record or self._store.get(experiment_id)
+            names = stored_pod_names(experiment_id, record.spec) if record is not None else []
+        return [(name, self._layout.log_path(experiment_id, name)) for name in names]
+
+    def fail_unstarted(self, experiment_id: str, reason: str) -> None:
+        """Fail an experiment that never ran, with the reason in its pods' logs."""
+        record = self._store.get(experiment_id)
+        for _, path in self.pod_files(experiment_id, record):
+            logs.append_reason(path, f"{reason}; the experiment failed")
+        logger.warning("experiment %s failed: %s", experiment_id, reason)
+        self.set_status(experiment_id, _FAILED)
+
+    # -- starting -----------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Start queued experiments, strictly in order, while the head fits."""
+        if not self._open:
+            return
+        while self._queue:
+            experiment_id = self._queue[0]
+            record = self._store.get(experiment_id)
+            if record is None or record.status != _ACCEPTED or experiment_id in self._jobs:
+                self._queue.popleft()
+                continue
+            try:
+                spec = ExperimentSpec.model_validate(record.spec)
+            except ValidationError as exc:
+                self._queue.popleft()
+                problems = "; ".join(str(p) for p in problems_of(exc))
+                self.fail_unstarted(experiment_id, f"the stored spec is invalid: {problems}")
+                continue
+            request = Request.total(r for _, _, r in request_of(spec))
+            problem = self._capacity.problem(request)
+            if problem is not None:
+                self._queue.popleft()
+                self.fail_unstarted(experiment_id, f"cannot run here: it {problem}")
+                continue
+            in_use = Request.total(job.request for job in self._jobs.values())
+            if not self._capacity.fits(request, in_use):
+                return
+            self._queue.popleft()
+            self._start(self._new_job(experiment_id, spec, request))
+
+    def _start(self, job: Job) -> None:
+        self._jobs[job.experiment_id] = job
+        self._tasks[job.experiment_id] = asyncio.get_running_loop().create_task(
+            self._run(job), name=f"submarine-runner-{job.experiment_id}"
+        )
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await job.run()
+        finally:
+            self._jobs.pop(job.experiment_id, None)
+            self._tasks.pop(job.experiment_id, None)
+            self._changes.bump(job.experiment_id)
+            self.schedule()
+
+    def _new_job(self, experiment_id: str, spec: ExperimentSpec, request: Request) -> Job:
+        used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
+        free = [g for g in range(self._capacity.gpus) if g not in used]
+        pods = []
+        for role, index, pod_request in sorted(request_of(spec), key=_role_order(spec)):
+            name = pod_name(experiment_id, role, index)
+            gpus, free = free[: pod_request.gpus], free[pod_request.gpus :]
+            log = self._layout.log_path(experiment_id, name)
+            pods.append(Pod(name, role, index, log, gpus))
+        return Job(
+            experiment_id,
+            spec,
+            request,
+            pods,
+            layout=self._layout,
+            workdir=self._workdir,
+            grace=self._grace,
+            report=self.set_status,
+        )
+
+
+def _role_order(spec: ExperimentSpec) -> Callable[[tuple[str, int, Request]], tuple[int, int]]:
+    """Sort key of ``request_of`` items: the framework's role order, then the index."""
+    rank = {role: i for i, (role, _) in enumerate(replica_roles(spec))}
+    return lambda item: (rank.get(item[0], len(rank)), item[1])

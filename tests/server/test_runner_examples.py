@@ -1,0 +1,25 @@
+"""The examples in the docstrings of the runner's modules and of the server's options run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "submarine._server_options",
+    "submarine.server.capacity",
+    "submarine.server.distributed",
+    "submarine.server.layout",
+    "submarine.server.logs",
+    "submarine.server.processes",
+    "submarine.server.settings",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_examples_hold(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0

@@ -1,0 +1,152 @@
+"""The server's two command lines, ``python -m submarine.server`` and ``submarine server``:
+built from one option table, they take the same flags and make the same settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from submarine._server_options import SERVER_OPTIONS
+from submarine.cli._app import app, run
+from submarine.server import Settings
+from submarine.server.settings import build_parser, settings_from_args
+
+FLAGS = {option.flag for option in SERVER_OPTIONS}
+
+
+def cli_flags() -> set[str]:
+    """The flags ``submarine server`` takes (its help flags aside)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    server = command.commands["server"]
+    return {flag for param in server.params for flag in param.opts} - {"--help"}
+
+
+def module_flags() -> set[str]:
+    """The flags ``python -m submarine.server`` takes (its help flags aside)."""
+    return {
+        flag
+        for action in build_parser()._actions
+        for flag in action.option_strings
+        if flag not in ("-h", "--help")
+    }
+
+
+def test_both_command_lines_take_the_flags_of_the_table() -> None:
+    assert len(FLAGS) == len(SERVER_OPTIONS)
+    assert module_flags() == FLAGS
+    assert cli_flags() == FLAGS
+
+
+def test_every_field_of_the_table_is_a_setting() -> None:
+    fields = set(Settings.__dataclass_fields__)
+    assert {option.field for option in SERVER_OPTIONS} <= fields
+
+
+class Served:
+    """Stands in for ``serve``: keeps the settings ``submarine server`` would serve."""
+
+    def __init__(self) -> None:
+        self.settings: list[Settings] = []
+
+    def __call__(self, settings: Settings) -> None:
+        self.settings.append(settings)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Served:
+    import submarine.server
+
+    fake = Served()
+    monkeypatch.setattr(submarine.server, "serve", fake)
+    monkeypatch.setenv("SUBMARINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SUBMARINE_TOKEN", "from-env")
+    monkeypatch.chdir(tmp_path)
+    return fake
+
+
+def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    argv = [
+        "--host", "0.0.0.0", "--port", "0", "--data-dir", "data", "--insecure",
+        "--username", "ada", "--password", "pw", "--cpus", "1.5", "--memory", "16G",
+        "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
+    ]  # fmt: skip
+    assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {"--token"}
+    assert run(["server", *argv]) == 0
+    (from_cli,) = served.settings
+    from_module = settings_from_args(argv)
+    assert from_cli == from_module
+    assert from_cli == Settings(
+        host="0.0.0.0",
+        port=0,
+        data_dir=(tmp_path / "data").resolve(),
+        token="from-env",
+        insecure=True,
+        username="ada",
+        password="pw",
+        cpus=1.5,
+        memory_bytes=16 << 30,
+        gpus=2,
+        workdir=(tmp_path / "work").resolve(),
+        grace_period=0.25,
+    )
+    assert run(["server", "--token", "flag"]) == 0
+    assert served.settings[-1] == settings_from_args(["--token", "flag"])
+    assert served.settings[-1].token == "flag"
+    assert served.settings[-1].data_dir == (tmp_path / "home").resolve()
+
+
+def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SUBMARINE_TOKEN")
+    assert run(["server", "--host", "0.0.0.0"]) == 3
+    message = capsys.readouterr().err
+    assert message.startswith("error: refusing to listen on 0.0.0.0: ")
+    named = set(re.findall(r"--[a-z-]+", message))
+    assert named == {"--token", "--insecure"}
+    assert named <= cli_flags()
+    assert named <= module_flags()
+    # What it says works, on both.
+    assert run(["server", "--host", "0.0.0.0", "--insecure"]) == 0
+    assert run(["server", "--host", "0.0.0.0", "--token", "t"]) == 0
+    assert [s.bind_problem() for s in served.settings] == [None, None]
+    assert settings_from_args(["--host", "0.0.0.0", "--insecure"]).bind_problem() is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--memory", "1.5G"], "--memory '1.5G' is not a size: write a number of bytes"),
+        (["--cpus", "-1"], "--cpus '-1' is not a positive number"),
+        (["--grace-period", "0"], "--grace-period '0' is not a positive number"),
+        (["--gpus", "two"], "--gpus 'two' is not a whole number of 0 or more"),
+        (["--port", "http"], "--port 'http' is not a port: give a whole number from 0 to 65535"),
+        (["--port", "70000"], "port 70000 is out of range: use 0 to 65535"),
+        (["--username", "ada"], "give both a username and a password, or neither"),
+        (["--token", ""], "the token is empty"),
+        (["--data-dir", "a-file"], "--data-dir 'a-file' is a file: give a directory"),
+    ],
+)
+def test_bad_values_get_the_same_message_from_both(
+    served: Served,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    assert run(["server", *argv]) == 3
+    from_cli = capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        settings_from_args(argv)
+    assert caught.value.code == 2
+    from_module = capsys.readouterr().err.strip().splitlines()[-1]
+    assert from_cli.startswith(f"error: {message}")
+    assert from_cli.count("\n") == 1
+    assert from_module == "python -m submarine.server: " + from_cli.strip()
+    assert served.settings == []
