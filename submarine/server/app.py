@@ -28,13 +28,10 @@ Differences from the real server, all on purpose:
 
 from __future__ import annotations
 
-import copy
 import hmac
-import json
 import logging
 import math
 import re
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -43,7 +40,6 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Final
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -60,18 +56,19 @@ from submarine.models import (
     SpecFileError,
     parse_document,
     parse_status,
-    problems_of,
 )
-from submarine.server.gitsync import strip_credentials
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
-from submarine.server.store import (
-    DuplicateNameError,
-    ExperimentRecord,
-    Store,
-    StoredBatch,
-    StoredRow,
-    payload_text,
+from submarine.server.store import ExperimentRecord, Store
+from submarine.server.wire import (
+    ListAnswer,
+    SpecError,
+    dumps,
+    experiment_payload,
+    keep_credentials,
+    log_payload,
+    read_spec,
+    stored_spec,
 )
 
 __all__ = ["EXTENSIONS", "ID_PATTERN", "ApiError", "create_app", "envelope"]
@@ -82,12 +79,8 @@ ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
 EXTENSIONS: Final = ("log-stream",)
 """Extensions of the Submarine API this server offers, advertised by ping."""
-NAMESPACE: Final = "default"
-"""The namespace the server stores in every spec, as the real server puts its own."""
 NOT_FOUND: Final = "Not found experiment."
 """Message of an unknown or malformed experiment id (as the real server words it)."""
-DUPLICATED: Final = "Duplicated experiment name"
-"""Message of a second live experiment of the same name."""
 BAD_TOKEN: Final = "The token is not valid."
 """Message of a request without a valid bearer token."""
 OPEN_PATHS: Final = frozenset({"/api/v1/experiment/ping", "/api/auth/token"})
@@ -96,8 +89,6 @@ JSON_TYPES: Final = frozenset({"", "application/json", "text/json", "text/plain"
 """Content types read as JSON (also any ``+json`` type and none at all)."""
 YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 """Content types read as YAML."""
-MAX_REPLICAS: Final = 512
-"""The most replica processes one experiment may ask the local server for."""
 MAX_WAIT: Final = 30.0
 """Longest long-poll of the log-stream extension, in seconds."""
 DEFAULT_CHUNK: Final = 1 << 20
@@ -137,17 +128,18 @@ def envelope(
     attributes: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """A response in Submarine's envelope (nulls kept); ``success`` is true for 2xx codes."""
+    """A response in Submarine's envelope (nulls kept); ``success`` is true for 2xx codes and
+    null otherwise, as on Submarine 0.8.0."""
     body = {
         "status": _status_name(code),
         "code": code,
-        "success": 200 <= code < 300,
+        "success": True if 200 <= code < 300 else None,
         "message": message,
         "result": result,
         "attributes": dict(attributes or {}),
     }
     return Response(
-        json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        dumps(body).encode("utf-8"),
         status_code=code,
         headers=dict(headers or {}),
         media_type="application/json",
@@ -251,174 +243,13 @@ async def _read_document(request: Request, limit: int) -> Any:
         raise ApiError(400, "the request body is nested too deeply") from None
 
 
-def _bad_text(value: Any, path: str = "") -> str | None:
-    """The path of the first string that is not valid Unicode (an unpaired surrogate)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "(body)"
-        return None
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        found = _bad_text(key, where) if isinstance(key, str) else None
-        found = found or _bad_text(item, where)
-        if found:
-            return found
-    return None
+def _list_answer(batches: Iterator[list[ExperimentRecord]]) -> ListAnswer:
+    """The success envelope of a list of stored experiments, to write piece by piece."""
+    head, _, tail = bytes(envelope(result=[]).body).decode("utf-8").partition("[]")
+    return ListAnswer(batches, head + "[", "]" + tail)
 
 
-def _validate_spec(document: Any) -> ExperimentSpec:
-    try:
-        spec = ExperimentSpec.model_validate(document)
-    except ValidationError as exc:
-        raise ApiError(400, "; ".join(str(p) for p in problems_of(exc))) from None
-    except RecursionError:
-        raise ApiError(400, "the experiment spec is nested too deeply") from None
-    where = _bad_text(document)
-    if where is not None:
-        raise ApiError(
-            400, f"{where}: holds text that is not valid Unicode (an unpaired surrogate)"
-        )
-    total = spec.total_replicas
-    if total > MAX_REPLICAS:
-        roles = ", ".join(f"{role}={task.replicas}" for role, task in spec.spec.items())
-        raise ApiError(
-            400,
-            f"spec: {total} replicas in all ({roles}): the local server runs at most "
-            f"{MAX_REPLICAS} processes per experiment",
-        )
-    return spec
-
-
-# -- stored and public specs -------------------------------------------------------------
-
-
-def stored_spec(spec: ExperimentSpec, experiment_id: str) -> dict[str, Any]:
-    """The spec as the server stores it: wire form with the name lower-cased, the server's
-    namespace, ``meta.experimentId``, and each role's ``replicas`` and ``resourceMap``."""
-    wire = spec.to_dict()
-    meta = wire["meta"]
-    meta["experimentId"] = experiment_id
-    meta["name"] = spec.meta.name.lower()
-    meta["namespace"] = NAMESPACE
-    meta.setdefault("tags", [])
-    for role, task in spec.spec.items():
-        entry = wire["spec"][role]
-        entry["replicas"] = task.replicas
-        entry["resourceMap"] = dict(task.resource_map or {})
-    return wire
-
-
-def _git(spec: Mapping[str, Any]) -> dict[str, Any] | None:
-    code = spec.get("code")
-    git = code.get("git") if isinstance(code, dict) else None
-    return git if isinstance(git, dict) else None
-
-
-def _keep_credentials(new: dict[str, Any], old: Mapping[str, Any]) -> None:
-    """A patch that repeats the stored repository without its credentials (as the API
-    shows it) keeps the stored ones."""
-    new_git, old_git = _git(new), _git(old)
-    if new_git is None or old_git is None:
-        return
-    new_url, new_user, new_password = strip_credentials(str(new_git.get("url", "")))
-    old_url, _, old_password = strip_credentials(str(old_git.get("url", "")))
-    if new_url != old_url or new_password or new_git.get("password"):
-        return
-    if old_password and not new_user:
-        new_git["url"] = old_git["url"]
-    if old_git.get("password") and new_git.get("username", old_git.get("username")) == (
-        old_git.get("username")
-    ):
-        new_git.setdefault("username", old_git.get("username"))
-        new_git["password"] = old_git["password"]
-
-
-def _scrubbed(spec: dict[str, Any]) -> dict[str, Any] | None:
-    """A copy of the spec without git credentials, or None when it has no git section."""
-    if _git(spec) is None:
-        return None
-    spec = copy.deepcopy(spec)
-    git = _git(spec)
-    assert git is not None
-    git.pop("password", None)
-    git["url"] = strip_credentials(str(git.get("url", "")))[0]
-    return spec
-
-
-def public_payload(record: ExperimentRecord) -> dict[str, Any]:
-    """The Experiment payload with git credentials taken out of the spec."""
-    payload = record.to_payload()
-    scrubbed = _scrubbed(payload["spec"])
-    if scrubbed is not None:
-        payload["spec"] = scrubbed
-    return payload
-
-
-def public_payload_text(row: StoredRow) -> str:
-    """:func:`public_payload` of a stored row as JSON text, as the envelope writes it.
-
-    The stored spec text is copied in unparsed when it cannot hold a ``git`` key: JSON
-    writes a key ``"git"`` literally unless it uses ``\\u`` escapes, so a text with
-    neither may be copied; any other spec is parsed, scrubbed and written again.
-    """
-    stored = row[7]
-    if '"git"' not in stored and "\\u" not in stored:
-        return payload_text(row)
-    spec = json.loads(stored)
-    scrubbed = _scrubbed(spec) if isinstance(spec, dict) else None
-    if scrubbed is None:
-        return payload_text(row)
-    return payload_text(row, json.dumps(scrubbed, ensure_ascii=False))
-
-
-_LIST_HEAD: Final = '{"status": "OK", "code": 200, "success": true, "message": null, "result": ['
-_LIST_TAIL: Final = '], "attributes": {}}'
-
-
-class _ListAnswer:
-    """The success envelope of a list, written piece by piece from batches of stored rows:
-    the same bytes as ``envelope(result=[public_payload(r) for r in records])``.
-
-    :meth:`read` does blocking work (SQLite, formatting): call it from a worker thread, one
-    call at a time. :attr:`done` is set once the last piece (with the envelope's end) is read.
-    """
-
-    def __init__(self, batches: Iterator[StoredBatch]) -> None:
-        self._batches = batches
-        self._batch: StoredBatch | None = None
-        self._head = _LIST_HEAD
-        self.done = False
-
-    def read(self) -> bytes:
-        """The next piece of the answer."""
-        if self._batch is None:
-            self._batch = next(self._batches, [])
-        following = next(self._batches, None)
-        text = self._head + ", ".join([public_payload_text(row) for row in self._batch])
-        self._head = ", "
-        if following is None:
-            self.done = True
-            self.close()
-            return (text + _LIST_TAIL).encode("utf-8")
-        self._batch = following
-        return text.encode("utf-8")
-
-    def close(self) -> None:
-        """Stop reading (closes the store's reader); safe to call more than once."""
-        close = getattr(self._batches, "close", None)
-        if close is not None:
-            close()
-
-
-async def _list_response(answer: _ListAnswer) -> Response:
+async def _list_response(answer: ListAnswer) -> Response:
     """A list answer: whole when it fits in one piece, else streamed piece by piece; every
     piece is written in a worker thread, so the event loop keeps serving."""
     try:
@@ -489,7 +320,7 @@ def _endpoint(handler: _Handler) -> _Handler:
             return await handler(request)
         except ApiError as exc:
             return envelope(exc.code, message=exc.message, headers=exc.headers)
-        except (sqlite3.OperationalError, OSError) as exc:
+        except OSError as exc:
             # A full, read-only or failing disk: nothing stored is lost and reads go on.
             logger.exception("%s %s could not write", request.method, request.url.path)
             return envelope(
@@ -564,11 +395,19 @@ class _Api:
             raise ApiError(400, str(exc)) from None
 
     def _log_payload(self, record: ExperimentRecord) -> dict[str, Any]:
-        pods = self.runner.pod_logs(record.experiment_id)
-        return {
-            "experimentId": record.experiment_id,
-            "logContent": [{"podName": name, "podLog": lines} for name, lines in pods],
-        }
+        return log_payload(record.experiment_id, self.runner.pod_logs(record.experiment_id))
+
+    async def _read_spec(self, request: Request) -> ExperimentSpec:
+        """The validated spec of a create or patch body, that this server can run."""
+        document = await _read_document(request, self.settings.max_body_bytes)
+        try:
+            spec = read_spec(document)
+        except SpecError as exc:
+            raise ApiError(400, str(exc)) from None
+        problem = self.runner.capacity_problem(spec)
+        if problem is not None:
+            raise ApiError(400, f"the experiment can never run on this server: {problem}")
+        return spec
 
     # -- routes ---------------------------------------------------------------------
 
@@ -578,10 +417,7 @@ class _Api:
 
     async def create(self, request: Request) -> Response:
         """POST /api/v1/experiment: validate, store as Accepted, queue."""
-        spec = _validate_spec(await _read_document(request, self.settings.max_body_bytes))
-        problem = self.runner.capacity_problem(spec)
-        if problem is not None:
-            raise ApiError(400, f"the experiment can never run on this server: {problem}")
+        spec = await self._read_spec(request)
         experiment_id = self.store.next_experiment_id()
         record = ExperimentRecord(
             experiment_id=experiment_id,
@@ -591,40 +427,31 @@ class _Api:
             spec=stored_spec(spec, experiment_id),
             accepted_time=_now(),
         )
-        try:
-            self.store.insert(record)
-        except DuplicateNameError:
-            raise ApiError(409, DUPLICATED) from None
+        self.store.insert(record)
         self.runner.submit(experiment_id)
-        return envelope(result=public_payload(record))
+        return envelope(result=experiment_payload(record))
 
     async def list(self, request: Request) -> Response:
         """GET /api/v1/experiment?status=S: experiments, of one status if given."""
         batches = self.store.scan(self._status_filter(request), batch=LIST_BATCH)
-        return await _list_response(_ListAnswer(batches))
+        return await _list_response(_list_answer(batches))
 
     async def get(self, request: Request) -> Response:
         """GET /api/v1/experiment/{id}."""
-        return envelope(result=public_payload(self._record(request.path_params["id"])))
+        return envelope(result=experiment_payload(self._record(request.path_params["id"])))
 
     async def patch(self, request: Request) -> Response:
         """PATCH /api/v1/experiment/{id}: replace the whole spec (validated like create)."""
         record = self._record(request.path_params["id"])
-        spec = _validate_spec(await _read_document(request, self.settings.max_body_bytes))
-        problem = self.runner.capacity_problem(spec)
-        if problem is not None:
-            raise ApiError(400, f"the experiment can never run on this server: {problem}")
+        spec = await self._read_spec(request)
         wire = stored_spec(spec, record.experiment_id)
-        _keep_credentials(wire, record.spec)
-        try:
-            self.store.replace_spec(record.experiment_id, wire)
-        except DuplicateNameError:
-            raise ApiError(409, DUPLICATED) from None
+        keep_credentials(wire, record.spec)
+        self.store.replace_spec(record.experiment_id, wire)
         self.runner.spec_changed(record.experiment_id)
         updated = self.store.get(record.experiment_id)
         if updated is None:  # deleted meanwhile
             raise ApiError(404, NOT_FOUND)
-        return envelope(result=public_payload(updated))
+        return envelope(result=experiment_payload(updated))
 
     async def delete(self, request: Request) -> Response:
         """DELETE /api/v1/experiment/{id}: stop its processes, forget it, answer Deleted."""
@@ -635,8 +462,7 @@ class _Api:
         self.store.delete(record.experiment_id)
         self.runner.discard_files(record.experiment_id)
         record.status = ExperimentStatus.DELETED.value
-        record.finished_time = _now()
-        return envelope(result=public_payload(record))
+        return envelope(result=experiment_payload(record, deleted=True))
 
     async def log(self, request: Request) -> Response:
         """GET /api/v1/experiment/logs/{id}: every pod's lines so far."""
