@@ -17,16 +17,19 @@ held whole in memory nor written on the event loop.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
 
 from submarine.models import ExperimentSpec, problems_of
 from submarine.server.gitsync import strip_credentials
-from submarine.server.store import ExperimentRecord
+from submarine.server.http import dumps, envelope_body
+from submarine.server.store import ExperimentRecord, RecordBatch
 
 __all__ = [
     "CODE_FIELDS",
@@ -44,6 +47,7 @@ __all__ = [
     "experiment_payload",
     "format_time",
     "keep_credentials",
+    "list_response",
     "log_payload",
     "read_spec",
     "spec_payload",
@@ -81,6 +85,8 @@ NAMESPACE: Final = "default"
 """The namespace the server stores in every spec, as the real server puts its own."""
 MAX_REPLICAS: Final = 512
 """The most replica processes one experiment may ask the local server for."""
+
+logger = logging.getLogger(__name__)
 
 
 def format_time(value: datetime) -> str:
@@ -181,11 +187,6 @@ def log_payload(experiment_id: str, pods: Iterable[tuple[str, list[str]]]) -> di
     }
 
 
-def dumps(value: Any) -> str:
-    """JSON text as every answer writes it (UTF-8 kept, Python's default separators)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
 # -- requests -----------------------------------------------------------------------------
 
 
@@ -283,23 +284,22 @@ def keep_credentials(new: dict[str, Any], old: Mapping[str, Any]) -> None:
 
 
 class ListAnswer:
-    """A success envelope of a list, written piece by piece from batches of records: the
-    same bytes as writing the whole envelope at once.
+    """The success envelope of a list of stored experiments, written piece by piece from
+    batches of records: the same bytes as writing the whole envelope at once.
 
     :meth:`read` does blocking work (SQLite, formatting): call it from a worker thread, one
     call at a time. :attr:`done` is set once the last piece (with the envelope's end) is read.
 
     Args:
         batches: the stored experiments, batch by batch (as :meth:`Store.scan` gives them).
-        head: the envelope's text up to the list's ``[``.
-        tail: the envelope's text after the list's ``]``.
     """
 
-    def __init__(self, batches: Iterator[list[ExperimentRecord]], head: str, tail: str) -> None:
+    def __init__(self, batches: Iterator[RecordBatch]) -> None:
         self._batches = batches
-        self._batch: list[ExperimentRecord] | None = None
-        self._head = head
-        self._tail = tail
+        self._batch: RecordBatch | None = None
+        head, _, tail = dumps(envelope_body(result=[])).partition("[]")
+        self._head = head + "["
+        self._tail = "]" + tail
         self.done = False
 
     def read(self) -> bytes:
@@ -321,3 +321,30 @@ class ListAnswer:
         close = getattr(self._batches, "close", None)
         if close is not None:
             close()
+
+
+async def list_response(batches: Iterator[RecordBatch]) -> Response:
+    """A list answer: whole when it fits in one batch, else streamed (chunked) batch by
+    batch; every piece is written in a worker thread, so the event loop keeps serving."""
+    answer = ListAnswer(batches)
+    try:
+        first = await run_in_threadpool(answer.read)
+    except BaseException:
+        answer.close()
+        raise
+    if answer.done:
+        return Response(first, media_type="application/json")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            while not answer.done:
+                yield await run_in_threadpool(answer.read)
+        except Exception:
+            # The status line is sent: all that is left is to cut the answer short.
+            logger.exception("a streamed list answer failed part way")
+            raise
+        finally:
+            answer.close()
+
+    return StreamingResponse(pieces(), media_type="application/json")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+
+from submarine.server.app import create_app
+from submarine.server.settings import Settings
 
 API = "/api/v1/experiment"
 ID_RE = re.compile(r"^experiment-[0-9]{13}-[0-9]{4}$")
@@ -95,3 +100,18 @@ def wait_status(
             return last
         time.sleep(0.02)
     raise AssertionError(f"{experiment_id} did not reach {statuses} in {timeout}s: {last}")
+
+
+@asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app run in this process, its lifespan (and state) included, for what
+    a healthy server cannot show (a broken store) and for the thread a handler runs in."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Any, receive: Any, send: Any) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from submarine.server.app import LIST_BATCH, create_app, envelope
+from submarine.server.app import LIST_BATCH
+from submarine.server.http import envelope
 from submarine.server.store import ExperimentRecord, Store
 from submarine.server.wire import EXPERIMENT_FIELDS, experiment_payload
 
@@ -26,6 +27,7 @@ from .api_support import (
     TIME_RE,
     create,
     fail,
+    in_process,
     make_spec,
     ok,
     unique,
@@ -481,11 +483,8 @@ def test_list_answers_of_every_size_match_the_records(tmp_path: Any) -> None:
 
 
 async def _get_in_process(settings: Any, path: str) -> httpx.Response:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get(path)
+    async with in_process(settings) as client:
+        return await client.get(path)
 
 
 def test_a_list_is_written_off_the_event_loop_thread(
@@ -556,7 +555,7 @@ def test_a_failing_list_is_a_logged_500_envelope(
 
     monkeypatch.setattr(Store, "scan", broken)
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
-    with caplog.at_level(logging.ERROR, logger="submarine.server.app"):
+    with caplog.at_level(logging.ERROR, logger="submarine.server"):
         response = asyncio.run(_get_in_process(settings, API))
     message = fail(response, 500)
     assert "RuntimeError" in message
