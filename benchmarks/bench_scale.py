@@ -21,9 +21,11 @@ from pathlib import Path
 from benchmarks.context import Context
 from benchmarks.harness import Goal, Pair, Row, Series, Stats, rotate
 from benchmarks.servers import Server, Worker, fill_store, peak_rss_of
-from submarine.server.app import LIST_BATCH, _ListAnswer, envelope, public_payload
+from submarine.server.app import LIST_BATCH
+from submarine.server.http import envelope
 from submarine.server.settings import Settings
 from submarine.server.store import Store
+from submarine.server.wire import ListAnswer, experiment_payload
 
 __all__ = ["run"]
 
@@ -48,7 +50,7 @@ def _streamed(database: Path) -> bytes:
     (only the size is kept, as a socket keeps nothing)."""
     store = Store(database)
     try:
-        answer = _ListAnswer(store.scan(None, batch=LIST_BATCH))
+        answer = ListAnswer(store.scan(None, batch=LIST_BATCH))
         total = 0
         while not answer.done:
             total += len(answer.read())
@@ -61,7 +63,7 @@ def _whole(database: Path) -> bytes:
     """The answer built at once: every record parsed, made a payload, and dumped."""
     store = Store(database)
     try:
-        return bytes(envelope(result=[public_payload(r) for r in store.list()]).body)
+        return bytes(envelope(result=[experiment_payload(r) for r in store.list()]).body)
     finally:
         store.close()
 
@@ -77,7 +79,7 @@ def _whole_text(database: Path) -> bytes:
     """The streamed answer joined, to compare with the whole one."""
     store = Store(database)
     try:
-        answer = _ListAnswer(store.scan(None, batch=LIST_BATCH))
+        answer = ListAnswer(store.scan(None, batch=LIST_BATCH))
         pieces = []
         while not answer.done:
             pieces.append(answer.read())

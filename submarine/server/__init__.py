@@ -7,9 +7,11 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
     serve(settings_from_args(["--port", "8080", "--data-dir", "/tmp/submarine"]))
 
 Modules: :mod:`~submarine.server.settings` (configuration), :mod:`~submarine.server.app`
-(routes, envelope, errors), :mod:`~submarine.server.store` (SQLite),
-:mod:`~submarine.server.runner` (processes). Importing this package is cheap: the server
-dependencies (the ``server`` extra) load when :func:`serve` runs.
+(routes), :mod:`~submarine.server.http` (envelope, errors, bodies, auth),
+:mod:`~submarine.server.wire` (payloads as Submarine 0.8.0 writes them),
+:mod:`~submarine.server.store` (SQLite), :mod:`~submarine.server.runner` (processes).
+Importing this package is cheap: the server dependencies (the ``server`` extra) load when
+:func:`serve` runs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """SQLite persistence of the local server's experiments; knows nothing of HTTP.
 
 One table of experiments (the stored spec as JSON) and one of server facts (the id epoch).
+Rows are read by column name into :class:`ExperimentRecord`; what the API writes of them
+is :mod:`submarine.server.wire`'s job. Names need not be unique (as on Submarine 0.8.0):
+experiments are told apart by id only.
 The database runs in WAL mode; every method commits before it returns, so a state change
 the API reports has been written (``synchronous=NORMAL``: it survives a crash or kill of
 the server; a power loss may lose the last commits). Calls are short and synchronous, so
-they are safe to make from the event loop thread; a lock serializes them. Big reads
+they are safe to make from the event loop thread; a lock serializes them. A database that
+cannot be written or read (a full or read-only disk) raises :class:`StorageError`. Big reads
 (:meth:`Store.scan`) use a connection of their own instead, from any one thread at a time:
 in WAL mode they read a consistent snapshot while writes go on.
 
@@ -23,23 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 from urllib.parse import quote
 
-from submarine.models import TERMINAL_STATUSES, ExperimentStatus, format_time, parse_status
+from submarine.models import ExperimentStatus, parse_status
 
-__all__ = [
-    "DuplicateNameError",
-    "ExperimentRecord",
-    "Store",
-    "StoredBatch",
-    "StoredRow",
-    "payload_text",
-]
+__all__ = ["ExperimentRecord", "RecordBatch", "StorageError", "Store"]
 
-_LIVE: Final = tuple(s.value for s in ExperimentStatus if s not in TERMINAL_STATUSES)
 _TIME_COLUMNS: Final = {
     ExperimentStatus.CREATED.value: "created_time",
     ExperimentStatus.RUNNING.value: "running_time",
@@ -67,28 +62,12 @@ _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
     "finished_time"
 )
-
-_ROW_COLUMNS: Final = (
-    "experiment_id, uid, status, accepted_time, created_time, running_time, finished_time, spec"
-)
 SCAN_BATCH: Final = 500
-"""Rows per batch of :meth:`Store.scan` unless told otherwise."""
-
-StoredRow: TypeAlias = tuple[str, str, str, str, str | None, str | None, str | None, str]
-"""One stored experiment as :meth:`Store.scan` reads it, nothing parsed: experiment id, uid,
-status, the accepted, created, running and finished times (ISO text or None), and the spec's
-JSON text."""
-StoredBatch: TypeAlias = list[StoredRow]
-"""Rows of one batch of :meth:`Store.scan`."""
+"""Records per batch of :meth:`Store.scan` unless told otherwise."""
 
 
-class DuplicateNameError(Exception):
-    """Another experiment of the same name is still live (not Succeeded, Failed or Deleted)."""
-
-    def __init__(self, name: str, other: str) -> None:
-        self.name = name
-        self.other = other
-        super().__init__(f"experiment name {name!r} is in use by {other}")
+class StorageError(OSError):
+    """The database cannot be written or read (a full or read-only disk, an I/O error)."""
 
 
 def _time(value: str | None) -> datetime | None:
@@ -110,8 +89,8 @@ class ExperimentRecord:
     >>> from datetime import timezone
     >>> record = ExperimentRecord("experiment-1700000000000-0001", "u1", "mnist", "Accepted",
     ...     {"meta": {"name": "mnist"}}, datetime(2024, 1, 1, tzinfo=timezone.utc))
-    >>> record.to_payload()["acceptedTime"]
-    '2024-01-01T00:00:00.000+00:00'
+    >>> record.status
+    'Accepted'
     """
 
     experiment_id: str
@@ -127,54 +106,15 @@ class ExperimentRecord:
     accepted_time: datetime
     """When the server accepted the experiment."""
     created_time: datetime | None = None
-    """When its processes were spawned."""
+    """Set at insert (to the accepted time unless given), then when its processes spawned."""
     running_time: datetime | None = None
     """When all its processes were up."""
     finished_time: datetime | None = None
     """When it succeeded, failed or was deleted."""
 
-    def to_payload(self) -> dict[str, Any]:
-        """The Experiment wire dict, times in Submarine's format."""
 
-        def fmt(value: datetime | None) -> str | None:
-            return format_time(value) if value is not None else None
-
-        return {
-            "experimentId": self.experiment_id,
-            "uid": self.uid,
-            "status": self.status,
-            "acceptedTime": fmt(self.accepted_time),
-            "createdTime": fmt(self.created_time),
-            "runningTime": fmt(self.running_time),
-            "finishedTime": fmt(self.finished_time),
-            "spec": self.spec,
-        }
-
-
-def _time_json(value: str | None) -> str:
-    return "null" if not value else '"' + format_time(datetime.fromisoformat(value)) + '"'
-
-
-def payload_text(row: StoredRow, spec: str | None = None) -> str:
-    """The JSON text of :meth:`ExperimentRecord.to_payload` for a stored row, written as the
-    server's envelope writes it (``json.dumps(..., ensure_ascii=False)``), with the stored
-    spec text (or ``spec``, JSON text too) copied in unparsed.
-
-    The stored text was written by ``json.dumps`` with the same settings, so the answer is
-    the same bytes as parsing it and writing it again.
-
-    >>> row = ("experiment-1-0001", "u1", "Accepted", "2024-01-01T00:00:00+00:00",
-    ...     None, None, None, '{"meta": {}}')
-    >>> payload_text(row)[:62]
-    '{"experimentId": "experiment-1-0001", "uid": "u1", "status": "'
-    """
-    experiment_id, uid, status, accepted, created, running, finished, stored = row
-    return (
-        f'{{"experimentId": {encode_basestring(experiment_id)}, "uid": {encode_basestring(uid)}, '
-        f'"status": {encode_basestring(status)}, "acceptedTime": {_time_json(accepted)}, '
-        f'"createdTime": {_time_json(created)}, "runningTime": {_time_json(running)}, '
-        f'"finishedTime": {_time_json(finished)}, "spec": {stored if spec is None else spec}}}'
-    )
+RecordBatch: TypeAlias = list[ExperimentRecord]
+"""Records of one batch of :meth:`Store.scan`."""
 
 
 def _record(row: sqlite3.Row) -> ExperimentRecord:
@@ -191,6 +131,15 @@ def _record(row: sqlite3.Row) -> ExperimentRecord:
         running_time=_time(row["running_time"]),
         finished_time=_time(row["finished_time"]),
     )
+
+
+@contextmanager
+def _storage() -> Iterator[None]:
+    """SQLite's operational errors (disk full, read-only, I/O) as :class:`StorageError`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StorageError(str(exc)) from exc
 
 
 class Store:
@@ -237,7 +186,7 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._lock:
+        with self._lock, _storage():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -257,21 +206,10 @@ class Store:
             self._counter += 1
             return f"experiment-{self._epoch}-{self._counter:04d}"
 
-    def _live_with_name(self, name: str, exclude: str | None = None) -> str | None:
-        marks = ",".join("?" for _ in _LIVE)
-        row = self._db.execute(
-            f"SELECT experiment_id FROM experiments WHERE name = ? AND status IN ({marks}) "
-            "AND experiment_id != ? ORDER BY seq LIMIT 1",
-            (name, *_LIVE, exclude or ""),
-        ).fetchone()
-        return str(row["experiment_id"]) if row is not None else None
-
     def insert(self, record: ExperimentRecord) -> None:
-        """Store a new experiment; ``DuplicateNameError`` if a live one has the same name."""
+        """Store a new experiment; its created time is its accepted time unless given."""
+        created = record.created_time or record.accepted_time
         with self._transaction():
-            other = self._live_with_name(record.name)
-            if other is not None:
-                raise DuplicateNameError(record.name, other)
             self._db.execute(
                 f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -281,15 +219,16 @@ class Store:
                     record.status,
                     json.dumps(record.spec, ensure_ascii=False),
                     _text(record.accepted_time),
-                    _text(record.created_time),
+                    _text(created),
                     _text(record.running_time),
                     _text(record.finished_time),
                 ),
             )
+        record.created_time = created
 
     def get(self, experiment_id: str) -> ExperimentRecord | None:
         """The experiment with this id, or None."""
-        with self._lock:
+        with self._lock, _storage():
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id = ?", (experiment_id,)
             ).fetchone()
@@ -300,18 +239,23 @@ class Store:
 
         Raises ``ValueError`` (listing the valid ones) for an unknown status name.
         """
+        query, params = self._select(status)
+        with self._lock, _storage():
+            rows = self._db.execute(query, params).fetchall()
+        return [_record(row) for row in rows]
+
+    @staticmethod
+    def _select(status: str | None) -> tuple[str, tuple[str, ...]]:
         query = f"SELECT {_COLUMNS} FROM experiments"
         params: tuple[str, ...] = ()
         if status is not None:
             query += " WHERE status = ?"
             params = (parse_status(status).value,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
-        return [_record(row) for row in rows]
+        return query + " ORDER BY seq", params
 
-    def scan(self, status: str | None = None, *, batch: int = SCAN_BATCH) -> Iterator[StoredBatch]:
-        """Every experiment (or those of one status) as raw rows, in accepted order, in
-        batches of up to ``batch`` rows; nothing is parsed, so a big list stays cheap.
+    def scan(self, status: str | None = None, *, batch: int = SCAN_BATCH) -> Iterator[RecordBatch]:
+        """Every experiment (or those of one status), in accepted order, in batches of up to
+        ``batch`` records, read lazily so that a big list is never held whole.
 
         The rows come from a read-only connection of the scan's own, opened on the first
         batch and closed after the last one (or by ``close()`` on the iterator), so that
@@ -320,14 +264,10 @@ class Store:
         opened, the rows are read at once through the store's own connection.
         Raises ``ValueError`` (listing the valid ones) for an unknown status name, at once.
         """
-        query = f"SELECT {_ROW_COLUMNS} FROM experiments"
-        params: tuple[str, ...] = ()
-        if status is not None:
-            query += " WHERE status = ?"
-            params = (parse_status(status).value,)
-        return self._scan(query + " ORDER BY seq", params, max(1, batch))
+        query, params = self._select(status)
+        return self._scan(query, params, max(1, batch))
 
-    def _scan(self, query: str, params: tuple[str, ...], batch: int) -> Iterator[StoredBatch]:
+    def _scan(self, query: str, params: tuple[str, ...], batch: int) -> Iterator[RecordBatch]:
         reader: sqlite3.Connection | None = None
         try:
             reader = sqlite3.connect(
@@ -337,6 +277,7 @@ class Store:
                 check_same_thread=False,
                 timeout=30.0,
             )
+            reader.row_factory = sqlite3.Row
             # In autocommit mode one SELECT is one read transaction: the batches fetched
             # from its cursor are a single snapshot, however long the reader takes.
             cursor = reader.execute(query, params)
@@ -348,21 +289,23 @@ class Store:
             yield from self._scan_shared(query, params, batch)
             return
         try:
-            while found := cursor.fetchmany(batch):
-                yield found
+            while True:
+                with _storage():
+                    found = cursor.fetchmany(batch)
+                if not found:
+                    break
+                yield [_record(row) for row in found]
         finally:
             reader.close()
 
     def _scan_shared(
         self, query: str, params: tuple[str, ...], batch: int
-    ) -> Iterator[StoredBatch]:
+    ) -> Iterator[RecordBatch]:
         """The rows at once through the store's connection (when a reader cannot open)."""
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.row_factory = None
-            rows: StoredBatch = cursor.execute(query, params).fetchall()
+        with self._lock, _storage():
+            rows = self._db.execute(query, params).fetchall()
         for start in range(0, len(rows), batch):
-            yield rows[start : start + batch]
+            yield [_record(row) for row in rows[start : start + batch]]
 
     def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
         """Record a status change: Created, Running and the terminal ones also set their time."""
@@ -381,19 +324,9 @@ class Store:
                 )
 
     def replace_spec(self, experiment_id: str, spec: dict[str, Any]) -> None:
-        """Store a new spec (and its lower-cased name); ``DuplicateNameError`` if the new
-        name is that of another live experiment."""
+        """Store a new spec (and its lower-cased name)."""
         name = str(spec.get("meta", {}).get("name", "")).lower()
         with self._transaction():
-            row = self._db.execute(
-                "SELECT status FROM experiments WHERE experiment_id = ?", (experiment_id,)
-            ).fetchone()
-            if row is None:
-                return
-            if row["status"] in _LIVE:
-                other = self._live_with_name(name, exclude=experiment_id)
-                if other is not None:
-                    raise DuplicateNameError(name, other)
             self._db.execute(
                 "UPDATE experiments SET spec = ?, name = ? WHERE experiment_id = ?",
                 (json.dumps(spec, ensure_ascii=False), name, experiment_id),

@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from submarine.server.app import LIST_BATCH, create_app, envelope, public_payload
+from submarine.server.app import LIST_BATCH
+from submarine.server.http import envelope
 from submarine.server.store import ExperimentRecord, Store
+from submarine.server.wire import EXPERIMENT_FIELDS, experiment_payload
 
 from .api_support import (
     API,
@@ -25,6 +27,7 @@ from .api_support import (
     TIME_RE,
     create,
     fail,
+    in_process,
     make_spec,
     ok,
     unique,
@@ -70,27 +73,80 @@ def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) 
     assert ID_RE.match(experiment_id)
     assert str(uuid.UUID(result["uid"])) == result["uid"]
     assert result["status"] == "Accepted"
+    assert list(result) == list(EXPERIMENT_FIELDS)
     assert TIME_RE.match(result["acceptedTime"])
-    assert (result["createdTime"], result["runningTime"], result["finishedTime"]) == (None,) * 3
+    # As on Submarine 0.8.0: created at insert, so never null.
+    assert result["createdTime"] == result["acceptedTime"]
+    assert (result["runningTime"], result["finishedTime"]) == (None, None)
+    # Every field of 0.8.0's classes is written, nulls included (Gson's serializeNulls).
     assert result["spec"] == {
         "meta": {
+            "experimentId": experiment_id,
             "name": name.lower(),
             "namespace": "default",
             "framework": "TensorFlow",
             "cmd": "true",
-            "experimentId": experiment_id,
+            "envVars": {},
             "tags": [],
         },
-        "environment": {"image": "local"},
+        "environment": {
+            "name": None,
+            "dockerImage": None,
+            "kernelSpec": None,
+            "description": None,
+            "image": "local",
+        },
         "spec": {
             "Worker": {
                 "replicas": 1,
                 "resources": "cpu=0.5,memory=64M",
+                "name": None,
+                "image": None,
+                "cmd": None,
+                "envVars": None,
                 "resourceMap": {"cpu": "0.5", "memory": "64M"},
             }
         },
+        "experimentHandlerSpec": None,
+        "code": None,
     }
+    assert list(result["spec"]) == ["meta", "environment", "spec", "experimentHandlerSpec", "code"]
     assert ok(client.get(f"{API}/{experiment_id}"))["spec"] == result["spec"]
+
+
+def test_every_field_of_a_full_spec_is_answered(client: httpx.Client) -> None:
+    spec = make_spec(unique("full"), cmd=SLEEPER)
+    spec["environment"] = {
+        "name": "my-env",
+        "dockerImage": "ignored:1",
+        "kernelSpec": {"name": "python3", "channels": ["defaults"]},
+        "description": "d",
+        "image": "local",
+    }
+    spec["meta"]["envVars"] = {"A": "1"}
+    spec["meta"]["tags"] = ["t"]
+    spec["spec"]["Worker"].update(name="w", image="local:2", envVars={"B": "2"})
+    created = create(client, spec)
+    try:
+        answered = created["spec"]
+        assert answered["environment"] == {
+            "name": "my-env",
+            "dockerImage": "ignored:1",
+            "kernelSpec": {
+                "name": "python3",
+                "channels": ["defaults"],
+                "condaDependencies": None,
+                "pipDependencies": None,
+            },
+            "description": "d",
+            "image": "local",
+        }
+        assert (answered["meta"]["envVars"], answered["meta"]["tags"]) == ({"A": "1"}, ["t"])
+        worker = answered["spec"]["Worker"]
+        assert (worker["name"], worker["image"], worker["envVars"]) == ("w", "local:2", {"B": "2"})
+        assert worker["cmd"] is None
+    finally:
+        client.delete(f"{API}/{created['experimentId']}")
 
 
 def test_a_true_experiment_succeeds_with_its_times(client: httpx.Client) -> None:
@@ -143,33 +199,34 @@ def test_patch_is_validated_like_create(client: httpx.Client, sleeper: dict[str,
     assert ok(client.get(f"{API}/{sleeper['experimentId']}"))["spec"] == sleeper["spec"]
 
 
-def test_patch_to_the_name_of_another_live_experiment_is_a_conflict(
-    client: httpx.Client, sleeper: dict[str, Any]
-) -> None:
+def test_live_experiments_may_share_a_name(client: httpx.Client, sleeper: dict[str, Any]) -> None:
+    """Submarine 0.8.0 has no uniqueness check on names: experiments are told apart by id."""
+    name = sleeper["spec"]["meta"]["name"]
+    twin = create(client, make_spec(name.upper(), cmd=SLEEPER))
     other = create(client, make_spec(cmd=SLEEPER))
     try:
-        spec = make_spec(sleeper["spec"]["meta"]["name"].upper(), cmd=SLEEPER)
-        response = client.patch(f"{API}/{other['experimentId']}", json=spec)
-        fail(response, 409, "Duplicated experiment name")
+        assert twin["experimentId"] != sleeper["experimentId"]
+        assert twin["spec"]["meta"]["name"] == name
+        wait_status(client, twin["experimentId"], {"Running"})
+        wait_status(client, sleeper["experimentId"], {"Running"})
+        # A patch may take the name of another live experiment too.
+        renamed = ok(
+            client.patch(f"{API}/{other['experimentId']}", json=make_spec(name, cmd=SLEEPER))
+        )
+        assert renamed["spec"]["meta"]["name"] == name
+        named = [e for e in ok(client.get(API)) if e["spec"]["meta"]["name"] == name]
+        assert {e["experimentId"] for e in named} == {
+            sleeper["experimentId"],
+            twin["experimentId"],
+            other["experimentId"],
+        }
+        pods = {
+            p["podName"] for p in ok(client.get(f"{API}/logs/{twin['experimentId']}"))["logContent"]
+        }
+        assert pods == {f"{twin['experimentId']}-worker-0"}  # pods are named by id
     finally:
+        client.delete(f"{API}/{twin['experimentId']}")
         client.delete(f"{API}/{other['experimentId']}")
-
-
-def test_a_second_live_experiment_of_the_same_name_is_a_conflict(
-    client: httpx.Client, sleeper: dict[str, Any]
-) -> None:
-    name = sleeper["spec"]["meta"]["name"]
-    response = client.post(API, json=make_spec(name.upper()))
-    fail(response, 409, "Duplicated experiment name")
-    assert response.json()["status"] == "CONFLICT"
-
-
-def test_a_finished_experiment_frees_its_name(client: httpx.Client) -> None:
-    name = unique()
-    first = create(client, make_spec(name))
-    wait_status(client, first["experimentId"], TERMINAL)
-    second = create(client, make_spec(name))
-    assert second["experimentId"] != first["experimentId"]
 
 
 def test_delete_stops_it_answers_deleted_and_forgets_it(client: httpx.Client) -> None:
@@ -178,13 +235,13 @@ def test_delete_stops_it_answers_deleted_and_forgets_it(client: httpx.Client) ->
     wait_status(client, experiment_id, {"Running"})
     deleted = ok(client.delete(f"{API}/{experiment_id}"))
     assert deleted["status"] == "Deleted"
-    assert TIME_RE.match(deleted["finishedTime"])
+    times = ("acceptedTime", "createdTime", "runningTime", "finishedTime")
+    assert [deleted[k] for k in times] == [None] * 4  # as on Submarine 0.8.0
     assert deleted["spec"] == experiment["spec"]
     fail(client.get(f"{API}/{experiment_id}"), 404, "Not found experiment.")
     fail(client.get(f"{API}/logs/{experiment_id}"), 404, "Not found experiment.")
     fail(client.delete(f"{API}/{experiment_id}"), 404, "Not found experiment.")
     assert experiment_id not in [e["experimentId"] for e in ok(client.get(API))]
-    create(client, make_spec(experiment["spec"]["meta"]["name"]))  # the name is free
 
 
 PRINT_LINES = "python -c \"print('first line'); print('second line')\""
@@ -300,15 +357,21 @@ def test_git_credentials_are_kept_but_never_shown(server_factory: Any) -> None:
         experiment_id = created["experimentId"]
         shown = [created, ok(http.get(f"{API}/{experiment_id}")), *ok(http.get(API))]
         for payload in shown:
-            assert payload["spec"]["code"]["git"] == {
-                "url": "https://127.0.0.1:9/repo.git",
-                "username": "ada",
+            assert payload["spec"]["code"] == {
+                "syncMode": "git",
+                "git": {
+                    "url": "https://127.0.0.1:9/repo.git",
+                    "branch": "main",
+                    "username": "ada",
+                    "password": None,
+                    "trustCerts": None,
+                },
             }
         # A client that patches back what it was shown keeps the stored credentials.
         again = created["spec"]
         again["meta"]["envVars"] = {"PATCHED": "1"}
         patched = ok(http.patch(f"{API}/{experiment_id}", json=again))
-        assert "password" not in patched["spec"]["code"]["git"]
+        assert patched["spec"]["code"]["git"]["password"] is None
         everything = http.get(f"{API}/logs").text + http.get(API).text
         assert "secret" not in everything
     with sqlite3.connect(str(server.data_dir / "submarine.db")) as db:
@@ -365,7 +428,7 @@ def _escape_git_keys(database: Any) -> int:
 
 def _old_answer(store: Store, status: str | None = None) -> bytes:
     """The list answer as the server wrote it before streaming: records, then one dumps."""
-    return bytes(envelope(result=[public_payload(r) for r in store.list(status)]).body)
+    return bytes(envelope(result=[experiment_payload(r) for r in store.list(status)]).body)
 
 
 def test_a_big_list_is_streamed_as_the_same_bytes_without_credentials(
@@ -420,17 +483,14 @@ def test_list_answers_of_every_size_match_the_records(tmp_path: Any) -> None:
 
 
 async def _get_in_process(settings: Any, path: str) -> httpx.Response:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get(path)
+    async with in_process(settings) as client:
+        return await client.get(path)
 
 
 def test_a_list_is_written_off_the_event_loop_thread(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from submarine.server import app as app_module
+    from submarine.server import wire
     from submarine.server.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
@@ -440,13 +500,13 @@ def test_a_list_is_written_off_the_event_loop_thread(
     finally:
         store.close()
     writers: set[int] = set()
-    original = app_module.public_payload_text
+    original = wire.experiment_payload
 
-    def spy(row: Any) -> str:
+    def spy(record: ExperimentRecord, *, deleted: bool = False) -> dict[str, Any]:
         writers.add(threading.get_ident())
-        return original(row)
+        return original(record, deleted=deleted)
 
-    monkeypatch.setattr(app_module, "public_payload_text", spy)
+    monkeypatch.setattr(wire, "experiment_payload", spy)
     response = asyncio.run(_get_in_process(settings, API))
     assert len(ok(response)) == LIST_BATCH + 3
     assert writers
@@ -495,7 +555,7 @@ def test_a_failing_list_is_a_logged_500_envelope(
 
     monkeypatch.setattr(Store, "scan", broken)
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
-    with caplog.at_level(logging.ERROR, logger="submarine.server.app"):
+    with caplog.at_level(logging.ERROR, logger="submarine.server"):
         response = asyncio.run(_get_in_process(settings, API))
     message = fail(response, 500)
     assert "RuntimeError" in message

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from .api_support import API, create, fail, make_spec, ok, unique
+from .api_support import API, create, fail, in_process, make_spec, ok, unique
 
 NOT_FOUND = "Not found experiment."
 MIB = 1 << 20
@@ -104,7 +105,7 @@ def test_raw_dot_dot_in_the_path_does_not_escape(server_url: str) -> None:
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.split(b" ")[1] == b"404"
-    assert json.loads(body)["success"] is False
+    assert json.loads(body)["success"] is None
     assert b"root:" not in body
 
 
@@ -235,6 +236,54 @@ def test_a_chunked_body_over_one_mib_is_413_while_read(client: httpx.Client) -> 
     fail(response, 413)
 
 
+def _raw_post(server_url: str, head: bytes, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST by hand: send the head, then every byte of ``body`` (which must not fail with
+    a reset or broken pipe), then read the answer."""
+    address = urlsplit(server_url)
+    assert address.hostname is not None
+    assert address.port is not None
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(head + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    answer = json.loads(rest.partition(b"\r\n\r\n")[2])
+    return int(status_line.split(b" ")[1]), answer
+
+
+@pytest.mark.parametrize("size", [MIB + 1, 2 * MIB, 8 * MIB])
+def test_a_declared_too_large_body_sent_whole_reads_its_413(server_url: str, size: int) -> None:
+    """The body is drained before the 413, so a client that sends it all reads the answer
+    instead of a reset connection (repeated: a reset used to come now and then)."""
+    head = (
+        f"POST {API} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n\r\n"
+    ).encode()
+    for _ in range(5):
+        status, answer = _raw_post(server_url, head, b"x" * size)
+        assert status == 413
+        assert answer["code"] == 413
+        assert answer["success"] is None
+        assert f"{size} bytes" in answer["message"]
+
+
+def test_a_declared_too_large_body_that_never_comes_is_refused(server_url: str) -> None:
+    """Draining is bounded in time: a client that declares a refused body and sends only a
+    part of it still gets its 413 (after at most the drain bound)."""
+    from submarine.server.http import DRAIN_SECONDS
+
+    head = (
+        f"POST {API} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {2 * MIB}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    status, answer = _raw_post(server_url, head, b"x" * 1000)
+    assert status == 413
+    assert answer["code"] == 413
+    assert time.monotonic() - started < DRAIN_SECONDS + 20
+
+
 def test_a_body_just_under_the_limit_is_read(client: httpx.Client) -> None:
     spec = make_spec()
     base = len(json.dumps(spec).encode())
@@ -261,7 +310,6 @@ def test_an_unexpected_error_is_a_logged_500_envelope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A healthy server cannot fail, so this app runs in-process with a broken store.
-    from submarine.server.app import create_app
     from submarine.server.settings import Settings
     from submarine.server.store import Store
 
@@ -269,14 +317,11 @@ def test_an_unexpected_error_is_a_logged_500_envelope(
         raise RuntimeError("disk on fire")
 
     async def call() -> httpx.Response:
-        app = create_app(Settings(data_dir=tmp_path / "data", workdir=tmp_path))
-        async with app.router.lifespan_context(app):
+        async with in_process(Settings(data_dir=tmp_path / "data", workdir=tmp_path)) as client:
             monkeypatch.setattr(Store, "scan", broken)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                return await client.get(API)
+            return await client.get(API)
 
-    with caplog.at_level(logging.ERROR, logger="submarine.server.app"):
+    with caplog.at_level(logging.ERROR, logger="submarine.server"):
         response = asyncio.run(call())
     message = fail(response, 500)
     assert response.json()["status"] == "INTERNAL_SERVER_ERROR"
