@@ -75,7 +75,6 @@ __all__ = [
     "ApiError",
     "create_app",
     "envelope",
-    "stored_spec",
 ]
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")

@@ -18,10 +18,10 @@ from typing import Any
 import psutil
 
 from submarine.models import ExperimentSpec
-from submarine.server.app import stored_spec
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store import ExperimentRecord, Store
+from submarine.server.wire import stored_spec
 
 PROBE = Path(__file__).with_name("replica_probe.py")
 TERMINAL = {"Succeeded", "Failed"}
@@ -39,20 +39,15 @@ class RecordingStore(Store):
         super().__init__(path)
         self.history: dict[str, list[str]] = {}
 
-    def add(self, spec: dict[str, Any], *, record_name: str | None = None) -> str:
-        """Validate and store a spec as Accepted, as the app does on create; return its id.
-
-        ``record_name`` stores the record under another name than the spec's (the runner
-        reads only the spec), for tests that must not depend on whether the store lets two
-        live experiments share a name.
-        """
+    def add(self, spec: dict[str, Any]) -> str:
+        """Validate and store a spec as Accepted, as the app does on create; return its id."""
         model = ExperimentSpec.model_validate(spec)
         experiment_id = self.next_experiment_id()
         self.insert(
             ExperimentRecord(
                 experiment_id=experiment_id,
                 uid=str(uuid.uuid4()),
-                name=record_name or model.meta.name.lower(),
+                name=model.meta.name.lower(),
                 status="Accepted",
                 spec=stored_spec(model, experiment_id),
                 accepted_time=datetime.now(timezone.utc),
@@ -107,9 +102,9 @@ class Harness:
     store: RecordingStore
     settings: Settings
 
-    def submit(self, spec: dict[str, Any], *, record_name: str | None = None) -> str:
+    def submit(self, spec: dict[str, Any]) -> str:
         """Store a spec as Accepted and hand it to the runner; its id."""
-        experiment_id = self.store.add(spec, record_name=record_name)
+        experiment_id = self.store.add(spec)
         self.runner.submit(experiment_id)
         return experiment_id
 

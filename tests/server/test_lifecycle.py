@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from submarine.models import ExperimentSpec
-from submarine.server.app import stored_spec
+from submarine.server.wire import stored_spec
 
 from .runner_support import RecordingStore, alive, grandchildren, harness, make_spec, probe
 

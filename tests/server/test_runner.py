@@ -344,10 +344,9 @@ async def test_two_live_experiments_of_one_name_are_kept_apart(tmp_path: Path) -
                     {"Master": {}},
                     cmd=probe("--dump", "--daemon", "--sleep"),
                     name="twin",
-                ),
-                record_name=f"twin-{i}",
+                )
             )
-            for i in range(2)
+            for _ in range(2)
         ]
         for eid in twins:
             await h.until_logged(eid, "SLEEPING")
