@@ -4,8 +4,9 @@
 with the same methods and signatures. The exception tree is drawn in
 :mod:`submarine.client.errors`.
 
-Names load on first use: ``from submarine.client import ExperimentClient`` imports
-neither asyncio nor the async client, and httpx is imported when a client is created.
+Names load on first use (PEP 562), so ``from submarine.client import ExperimentClient``
+does not import the async client. :class:`Timeout` is the value of the
+clients' ``timeout=``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from submarine._exports import lazy_exports
 
 if TYPE_CHECKING:
     from submarine.client.async_ import AsyncExperimentClient
+    from submarine.client.config import Timeout
     from submarine.client.errors import (
         APIConnectionError,
         APIStatusError,
@@ -49,6 +51,7 @@ _LAZY: dict[str, str] = {
     "ServerError": _ERRORS,
     "SpecValidationError": _ERRORS,
     "SubmarineError": _ERRORS,
+    "Timeout": "submarine.client.config",
     "WaitTimeoutError": _ERRORS,
 }
 
@@ -67,6 +70,7 @@ __all__ = [
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
+    "Timeout",
     "WaitTimeoutError",
 ]
 

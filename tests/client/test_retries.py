@@ -15,7 +15,7 @@ from submarine.client import (
     NotFoundError,
     ServerError,
 )
-from submarine.client._base import RetryPolicy, retry_after_seconds
+from submarine.client._retry import RetryPolicy, retry_after_seconds
 from tests.client.conftest import API, Script, experiment, fail, ok
 
 EXP_ID = "experiment-1647192232698-0001"
