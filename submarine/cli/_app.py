@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 import typer
 from typer.core import TyperGroup
 
 from submarine._version import __version__
 from submarine.cli._errors import CliError, ExitCode, describe, report
-from submarine.cli._output import OutputFormat, emit
-
-if TYPE_CHECKING:
-    from submarine.client import ExperimentClient
-    from submarine.models import ExperimentSpec, ExperimentStatus
+from submarine.cli._live import exit_code_of, watch
+from submarine.cli._output import OutputFormat, emit, error_console, null_stream
+from submarine.cli._specfile import check_file
+from submarine.client import ExperimentClient, NotFoundError
+from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
+from submarine.models.schema import experiment_schema, render, spec_schema
 
 __all__ = ["app", "run"]
 
@@ -194,8 +196,6 @@ def _root(
 @contextlib.contextmanager
 def _client() -> Iterator[ExperimentClient]:
     """A client for the global options (and the environment), closed afterwards."""
-    from submarine.client import ExperimentClient
-
     try:
         client = ExperimentClient(_STATE.host_option, token=_STATE.token)
     except ValueError as exc:
@@ -208,8 +208,6 @@ def _client() -> Iterator[ExperimentClient]:
 @contextlib.contextmanager
 def _about(experiment_id: str) -> Iterator[None]:
     """Turn "Not found experiment." into a line that names the id and what to do."""
-    from submarine.client import NotFoundError
-
     try:
         yield
     except NotFoundError:
@@ -221,8 +219,6 @@ def _about(experiment_id: str) -> Iterator[None]:
 
 def _load_spec(path: Path) -> ExperimentSpec:
     """A valid spec from a file, or every problem (with its line) and exit 1."""
-    from submarine.cli._specfile import check_file
-
     spec, problems = check_file(path)
     if spec is None:
         for problem in problems[:-1]:
@@ -281,10 +277,8 @@ def _wait(
     follow: bool,
     output: OutputFormat | None,
 ) -> None:
-    from submarine.cli._watch import exit_code_of, watch
-
     with _about(experiment_id):
-        final = watch(client, experiment_id, interval=interval, timeout=timeout, follow=follow)
+        final = watch(client, experiment_id, interval=interval, timeout=timeout, print_lines=follow)
     if output is not None:
         emit(final, output)
     code = exit_code_of(final)
@@ -318,8 +312,6 @@ def create(
         if not (wait or follow):
             emit(experiment, output)
             return
-        from submarine.cli._output import error_console
-
         name = spec.meta.name
         error_console().print(f"created {experiment.experiment_id} ({name})", markup=False)
         _wait(
@@ -336,8 +328,6 @@ _STATUSES = ("Accepted", "Created", "Running", "Succeeded", "Failed", "Deleted")
 
 
 def _parse_status(value: str) -> ExperimentStatus:
-    from submarine.models import parse_status
-
     try:
         return parse_status(value)
     except ValueError as exc:
@@ -408,24 +398,44 @@ def logs(
             show_default=False,
         ),
     ] = None,
+    interval: IntervalOption = 2.0,
 ) -> None:
-    """Print the log lines of an experiment's pods, as ``[worker-0] line``."""
-    from submarine.cli._output import short_pod_name
-    from submarine.cli._watch import null_stream
+    """Print the log lines of an experiment's pods, as ``[worker-0] line``.
 
+    With --follow, lines of every pod are printed as they are written, until the
+    experiment ends; on a terminal a live line below them shows how it is doing.
+    """
     with _client() as client, _about(experiment_id):
-        log = client.get_log(experiment_id, master_only, stream=null_stream())
         if not follow or output not in (None, OutputFormat.TABLE):
+            log = client.get_log(experiment_id, master_only, stream=null_stream())
             emit(log, output or OutputFormat.TABLE)
             return
-        keep = {pod.pod_name for pod in log.pods}
-        for pod, line in client.stream_logs(experiment_id, follow=True):
-            if master_only and not keep:  # no pod yet when we started: ask again
-                again = client.get_log(experiment_id, True, stream=null_stream())
-                keep = {p.pod_name for p in again.pods}
-            if not master_only or pod in keep:
-                sys.stdout.write(f"[{short_pod_name(experiment_id, pod)}] {line}\n")
-                sys.stdout.flush()
+        watch(
+            client,
+            experiment_id,
+            interval=interval,
+            timeout=None,
+            print_lines=True,
+            show_pod=_MasterPod(client, experiment_id) if master_only else None,
+        )
+
+
+class _MasterPod:
+    """Whether a pod is the master pod, as ``get_log(onlyMaster=True)`` picks it; asked
+    again whenever a pod not seen before writes, since a later pod may outrank it."""
+
+    def __init__(self, client: ExperimentClient, experiment_id: str) -> None:
+        self.client = client
+        self.experiment_id = experiment_id
+        self.seen: set[str] = set()
+        self.master: str | None = None
+
+    def __call__(self, pod: str) -> bool:
+        if pod not in self.seen:
+            self.seen.add(pod)
+            log = self.client.get_log(self.experiment_id, True, stream=null_stream())
+            self.master = log.pods[0].pod_name if log.pods else None
+        return pod == self.master
 
 
 @experiment_app.command("wait")
@@ -460,8 +470,6 @@ def validate(
     ],
 ) -> None:
     """Check spec files: every problem as FILE:LINE: path: message; exit 1 if any is invalid."""
-    from submarine.cli._specfile import check_file
-
     invalid = 0
     for file in files:
         _, problems = check_file(file)
@@ -495,8 +503,6 @@ def schema(
     ] = SchemaKind.SPEC,
 ) -> None:
     """Print the JSON Schema of a spec file or of an experiment."""
-    from submarine.models.schema import experiment_schema, render, spec_schema
-
     chosen = spec_schema() if kind is SchemaKind.SPEC else experiment_schema()
     sys.stdout.write(render(chosen))
     sys.stdout.flush()
@@ -532,7 +538,7 @@ def server(
 
     Experiments run as local processes from the current directory; images are ignored.
     """
-    try:
+    try:  # here, not at the top: the server is an optional extra (starlette, uvicorn)
         from submarine.server import ServerStartError, Settings, SettingsError, serve
     except ImportError as exc:
         raise CliError(
@@ -551,8 +557,6 @@ def server(
             raise SettingsError(problem)
     except SettingsError as exc:
         raise CliError(str(exc), ExitCode.USAGE) from None
-    import logging
-
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

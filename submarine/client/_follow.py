@@ -9,14 +9,16 @@ experiment is Succeeded, Failed or Deleted, or vanishes (a 404 after it was seen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
 
 from submarine.client._decode import decode
 from submarine.client._steps import Call, Flow, Lines, Sleep
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOG_STREAM",
+    "AsyncLogStream",
     "Follower",
     "LinePrinter",
+    "LogStream",
     "LogStreamPage",
     "LogTracker",
     "StreamPod",
@@ -88,6 +92,11 @@ class LogTracker:
     seen: bool = False
     vanished: bool = False
     cursor: str | None = None
+
+    def vanish(self) -> None:
+        """The experiment is gone (a 404 after it was seen): it was deleted."""
+        self.vanished = True
+        self.status = "Deleted"
 
     @property
     def is_terminal(self) -> bool:
@@ -250,7 +259,7 @@ class Follower:
                 page: LogStreamPage = yield call
             except NotFoundError:
                 if tracker.seen:
-                    tracker.vanished = True
+                    tracker.vanish()
                     return
                 raise
             lines = tracker.take_page(page)
@@ -276,7 +285,7 @@ class Follower:
                 log = yield Call("GET", log_url, read=partial(decode, ExperimentLog))
             except NotFoundError:
                 if tracker.seen:
-                    tracker.vanished = True
+                    tracker.vanish()
                     return
                 raise
             lines = tracker.take_log(log)
@@ -311,3 +320,83 @@ class LinePrinter:
             self.last_pod = pod
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class _StreamState:
+    """What a stream of log lines knows of its experiment while the lines come."""
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment followed."""
+        return self._follower.tracker.experiment_id
+
+    @property
+    def status(self) -> str:
+        """The experiment's status as last seen (``""`` before the first answer); Deleted
+        when it vanished."""
+        return self._follower.tracker.status
+
+    @property
+    def pods(self) -> list[str]:
+        """The pods that have written lines so far, in the order they were first seen."""
+        return list(self._follower.tracker.counts)
+
+
+class LogStream(_StreamState, Iterator[tuple[str, str]]):
+    """``(pod_name, line)`` for each log line of an experiment, as the lines are written;
+    lines of different pods come interleaved, in the order they are seen.
+
+    While it is read, :attr:`status` is the experiment's status as last seen. Use it as
+    a context manager, or call :meth:`close`, to stop early.
+    """
+
+    def __init__(self, lines: Generator[tuple[str, str], None, None], follower: Follower):
+        super().__init__(follower)
+        self._lines = lines
+
+    def __next__(self) -> tuple[str, str]:
+        return next(self._lines)
+
+    def close(self) -> None:
+        """Stop following; no request is sent any more."""
+        self._lines.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncLogStream(_StreamState, AsyncIterator[tuple[str, str]]):
+    """The asyncio mirror of :class:`LogStream`: ``async for pod, line in stream``."""
+
+    def __init__(self, lines: AsyncGenerator[tuple[str, str], None], follower: Follower):
+        super().__init__(follower)
+        self._lines = lines
+
+    async def __anext__(self) -> tuple[str, str]:
+        return await self._lines.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop following; no request is sent any more."""
+        await self._lines.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -13,7 +13,7 @@ import httpx
 from typing_extensions import Self
 
 from submarine.client._core import ClientCore
-from submarine.client._follow import Follower, LinePrinter
+from submarine.client._follow import AsyncLogStream, Follower, LinePrinter
 from submarine.client._steps import Call, Sleep, Steps
 from submarine.client.config import DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
@@ -130,7 +130,7 @@ class AsyncExperimentClient:
     async def _call(self, call: Call[T]) -> T:
         return call.read(await self._send(call))
 
-    async def _follow(self, follower: Follower) -> AsyncIterator[tuple[str, str]]:
+    async def _follow(self, follower: Follower) -> AsyncGenerator[tuple[str, str], None]:
         """Run a follower's steps; yield its new lines."""
         steps = Steps(follower.flow())
         try:
@@ -237,24 +237,37 @@ class AsyncExperimentClient:
 
     # -- following logs ------------------------------------------------------------------
 
-    async def stream_logs(
-        self, id: str, follow: bool = True, *, polling_interval: float = 2.0
-    ) -> AsyncIterator[tuple[str, str]]:
-        """Yield ``(pod_name, line)`` for each log line of an experiment, as lines appear.
+    def stream_logs(
+        self,
+        id: str,
+        follow: bool = True,
+        *,
+        polling_interval: float = 2.0,
+        timeout: float | None = None,
+    ) -> AsyncLogStream:
+        """The log lines of an experiment as they are written: ``(pod_name, line)`` each.
 
-        Lines of different pods come interleaved, in the order they are seen.
+        Lines of different pods come interleaved, in the order they are seen; the stream's
+        ``status`` is the experiment's status as last seen.
+
+        >>> async for pod, line in client.stream_logs(experiment_id):  # doctest: +SKIP
+        ...     print(f"[{pod}] {line}")
 
         :param id: the experiment id.
         :param follow: keep going until the experiment is Succeeded, Failed or Deleted (or
-            vanishes); with False, yield what is there now and stop.
+            vanishes); with False, give what is there now and stop.
         :param polling_interval: seconds between two looks at a server without the
             log-stream extension; with it, the longest a request waits for new output.
+        :param timeout: give up after this many seconds with ``WaitTimeoutError``.
         """
         follower = self._core.follower(
-            id, follow=follow, polling_interval=polling_interval, timeout=None, clock=self._clock
+            id,
+            follow=follow,
+            polling_interval=polling_interval,
+            timeout=timeout,
+            clock=self._clock,
         )
-        async for item in self._follow(follower):
-            yield item
+        return AsyncLogStream(self._follow(follower), follower)
 
     async def wait_for_finish(
         self,

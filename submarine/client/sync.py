@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -12,7 +12,7 @@ import httpx
 from typing_extensions import Self
 
 from submarine.client._core import ClientCore
-from submarine.client._follow import Follower, LinePrinter
+from submarine.client._follow import Follower, LinePrinter, LogStream
 from submarine.client._steps import Call, Sleep, Steps
 from submarine.client.config import DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
@@ -127,7 +127,7 @@ class ExperimentClient:
     def _call(self, call: Call[T]) -> T:
         return call.read(self._send(call))
 
-    def _follow(self, follower: Follower) -> Iterator[tuple[str, str]]:
+    def _follow(self, follower: Follower) -> Generator[tuple[str, str], None, None]:
         """Run a follower's steps; yield its new lines."""
         steps = Steps(follower.flow())
         try:
@@ -230,22 +230,36 @@ class ExperimentClient:
     # -- following logs ------------------------------------------------------------------
 
     def stream_logs(
-        self, id: str, follow: bool = True, *, polling_interval: float = 2.0
-    ) -> Iterator[tuple[str, str]]:
-        """Yield ``(pod_name, line)`` for each log line of an experiment, as lines appear.
+        self,
+        id: str,
+        follow: bool = True,
+        *,
+        polling_interval: float = 2.0,
+        timeout: float | None = None,
+    ) -> LogStream:
+        """The log lines of an experiment as they are written: ``(pod_name, line)`` each.
 
-        Lines of different pods come interleaved, in the order they are seen.
+        Lines of different pods come interleaved, in the order they are seen; the stream's
+        ``status`` is the experiment's status as last seen.
+
+        >>> for pod, line in client.stream_logs(experiment_id):  # doctest: +SKIP
+        ...     print(f"[{pod}] {line}")
 
         :param id: the experiment id.
         :param follow: keep going until the experiment is Succeeded, Failed or Deleted (or
-            vanishes); with False, yield what is there now and stop.
+            vanishes); with False, give what is there now and stop.
         :param polling_interval: seconds between two looks at a server without the
             log-stream extension; with it, the longest a request waits for new output.
+        :param timeout: give up after this many seconds with ``WaitTimeoutError``.
         """
         follower = self._core.follower(
-            id, follow=follow, polling_interval=polling_interval, timeout=None, clock=self._clock
+            id,
+            follow=follow,
+            polling_interval=polling_interval,
+            timeout=timeout,
+            clock=self._clock,
         )
-        yield from self._follow(follower)
+        return LogStream(self._follow(follower), follower)
 
     def wait_for_finish(
         self,

@@ -22,10 +22,10 @@ def run(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_the_blocking_client_imports_neither_asyncio_nor_the_async_client_nor_rich():
+def test_the_blocking_client_imports_neither_asyncio_nor_the_async_client_nor_the_cli():
     code = (
         "import sys; from submarine import ExperimentClient; "
-        "heavy = ('asyncio', 'submarine.client.async_', 'rich', 'typer'); "
+        "heavy = ('asyncio', 'submarine.client.async_', 'submarine.cli', 'typer'); "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     assert run(code) == ""
