@@ -35,8 +35,6 @@ class SubmarineAuth(httpx.Auth):
     :param headers: headers of the login request (the client's, without Authorization).
     """
 
-    requires_response_body = True
-
     def __init__(self, credentials: Credentials, token_url: str, headers: Mapping[str, str]):
         self.credentials = credentials
         self.token_url = token_url
@@ -95,7 +93,9 @@ class SubmarineAuth(httpx.Auth):
         if token is None and self._must_login(None):
             with self._thread_lock:
                 if self._must_login(None):
-                    if not self._take_token((yield self._login_request(request))):
+                    login = yield self._login_request(request)
+                    login.read()
+                    if not self._take_token(login):
                         return
                     fresh = True
             token = self._token
@@ -103,10 +103,11 @@ class SubmarineAuth(httpx.Auth):
         if response.status_code != 401 or fresh or not self.credentials.can_login:
             return
         with self._thread_lock:
-            if self._must_login(token) and not self._take_token(
-                (yield self._login_request(request))
-            ):
-                return
+            if self._must_login(token):
+                login = yield self._login_request(request)
+                login.read()
+                if not self._take_token(login):
+                    return
         yield self._authorized(request, self._token)
 
     async def async_auth_flow(
@@ -117,7 +118,9 @@ class SubmarineAuth(httpx.Auth):
         if token is None and self._must_login(None):
             async with self._async_lock:
                 if self._must_login(None):
-                    if not self._take_token((yield self._login_request(request))):
+                    login = yield self._login_request(request)
+                    await login.aread()
+                    if not self._take_token(login):
                         return
                     fresh = True
             token = self._token
@@ -125,8 +128,9 @@ class SubmarineAuth(httpx.Auth):
         if response.status_code != 401 or fresh or not self.credentials.can_login:
             return
         async with self._async_lock:
-            if self._must_login(token) and not self._take_token(
-                (yield self._login_request(request))
-            ):
-                return
+            if self._must_login(token):
+                login = yield self._login_request(request)
+                await login.aread()
+                if not self._take_token(login):
+                    return
         yield self._authorized(request, self._token)
