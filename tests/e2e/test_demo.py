@@ -58,7 +58,8 @@ def test_the_demo_succeeds_and_prints_every_workers_accuracy() -> None:
 
 def test_the_demo_shows_a_dashboard_only_when_the_server_names_one(tmp_path: Path) -> None:
     loaded = importlib.util.spec_from_file_location("demo", REPO / "examples" / "demo.py")
-    assert loaded is not None and loaded.loader is not None
+    assert loaded is not None
+    assert loaded.loader is not None
     demo = importlib.util.module_from_spec(loaded)
     loaded.loader.exec_module(demo)
     log = tmp_path / "server.log"
