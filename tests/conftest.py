@@ -8,8 +8,9 @@
 * ``server`` (session scope): one shared :class:`RunningServer`; ``server_url``: its URL.
 
 Helpers: :func:`make_spec` (a small valid spec dict), :func:`unique_name`,
-:data:`BLOCKING_CMD` (a replica that stays live until deleted) and :func:`wait_until` (poll a
-condition with a deadline).
+:data:`BLOCKING_CMD` (a replica that stays live until deleted), :func:`gated_cmd` (a replica
+that finishes once the test creates a file) and :func:`wait_until` (poll a condition with a
+deadline).
 
 A :class:`RunningServer` has ``url``, ``data_dir``, ``workdir`` (the cwd replicas run in),
 ``process``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL), ``restart()`` (same data
@@ -276,3 +277,20 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def gated_cmd(gate: Path, before: str = "ready", after: str = "done") -> str:
+    """A replica command that prints ``before``, waits until the file ``gate`` exists (the
+    test creates it; at most a minute), then prints ``after`` and exits 0: the replica
+    cannot finish before the test has seen what it needed to. The script is written next
+    to ``gate``."""
+    script = gate.with_name(gate.name + ".py")
+    script.write_text(
+        "import os, time\n"
+        f"print({before!r}, flush=True)\n"
+        "end = time.monotonic() + 60\n"
+        f"while not os.path.exists({str(gate)!r}) and time.monotonic() < end:\n"
+        "    time.sleep(0.02)\n"
+        f"print({after!r}, flush=True)\n"
+    )
+    return f"python {script}"

@@ -6,7 +6,6 @@ import io
 import json
 import re
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from submarine.cli import _app
 from submarine.cli._live import exit_code_of, watch
 from submarine.client import ExperimentClient
 from submarine.models import Experiment
+from tests.conftest import make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,19 +34,9 @@ def spec_file(
     """A spec whose replicas run one of SCRIPTS (written next to it)."""
     code = tmp_path / f"{script}.py"
     code.write_text(SCRIPTS[script])
+    roles = {"Ps": 1, "Worker": replicas} if ps else {"Worker": replicas}
     path = tmp_path / f"{name}.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "meta": {"name": name, "framework": "TensorFlow", "cmd": f"python {code}"},
-                "environment": {"image": "python:3"},
-                "spec": {
-                    **({"Ps": {"replicas": 1}} if ps else {}),
-                    "Worker": {"replicas": replicas, "resources": "cpu=0.1,memory=64M"},
-                },
-            }
-        )
-    )
+    path.write_text(yaml.safe_dump(make_spec(f"python {code}", name=name, roles=roles)))
     return path
 
 
@@ -165,9 +155,7 @@ def test_deleting_during_a_wait_ends_it_as_deleted(server_url: str, tmp_path: Pa
             )
         )
         waiter.start()
-        deadline = time.monotonic() + 10
-        while f"{sleeping}: " not in screen.getvalue() and time.monotonic() < deadline:
-            waiter.join(0.02)
+        wait_until(lambda: f"{sleeping}: " in screen.getvalue(), "the first progress line")
         assert invoke(server_url, "experiment", "delete", sleeping)[0] == 0
         waiter.join(30)
     assert not waiter.is_alive()
