@@ -182,7 +182,7 @@ def watch(
             f"(`submarine experiment delete {experiment_id}` stops it)",
             ExitCode.INTERRUPTED,
         ) from None
-    final = _final(client, first, progress.current_status())
+    final = _final(client, first)
     progress.stream = None
     progress.status = final.status_name
     report_status()
@@ -191,14 +191,13 @@ def watch(
     return final
 
 
-def _final(client: ExperimentClient, first: Experiment, status: str) -> Experiment:
+def _final(client: ExperimentClient, first: Experiment) -> Experiment:
     """The experiment as it ended; seen, then gone, means deleted (a real server forgets
     deleted experiments)."""
     try:
         return client.get_experiment(first.experiment_id)
     except NotFoundError:
-        gone = status if status.lower() == "deleted" else ExperimentStatus.DELETED.value
-        return first.model_copy(update={"status": ExperimentStatus(gone)})
+        return first.model_copy(update={"status": ExperimentStatus.DELETED})
 
 
 def _print_end(console: Console, progress: Progress) -> None:

@@ -17,7 +17,7 @@ from submarine.cli import _app
 from submarine.cli._live import exit_code_of, watch
 from submarine.client import ExperimentClient
 from submarine.models import Experiment
-from tests.conftest import make_spec, wait_until
+from tests.conftest import gated_cmd, make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,13 @@ SCRIPTS = {
 }
 
 
-def spec_file(
-    tmp_path: Path, name: str, script: str, *, replicas: int = 1, ps: bool = False
-) -> Path:
+def spec_file(tmp_path: Path, name: str, script: str, *, replicas: int = 1) -> Path:
     """A spec whose replicas run one of SCRIPTS (written next to it)."""
     code = tmp_path / f"{script}.py"
     code.write_text(SCRIPTS[script])
-    roles = {"Ps": 1, "Worker": replicas} if ps else {"Worker": replicas}
     path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(make_spec(f"python {code}", name=name, roles=roles)))
+    spec = make_spec(f"python {code}", name=name, roles={"Worker": replicas})
+    path.write_text(yaml.safe_dump(spec))
     return path
 
 
@@ -196,9 +194,21 @@ def test_logs_in_each_format(server_url: str, tmp_path: Path) -> None:
 
 
 def test_logs_of_the_master_only(server_url: str, tmp_path: Path) -> None:
-    spec = spec_file(tmp_path, "master-only", "succeeds", ps=True)
+    # TensorFlow succeeds when the workers do, and the ps is then stopped: the worker waits
+    # until the ps has written its lines (it says so with a file), so they are always there.
+    printed = tmp_path / "ps-printed"
+    ps = tmp_path / "ps.py"
+    ps.write_text(
+        f"import pathlib, time\nprint('line-one')\nprint('line-two', flush=True)\n"
+        f"pathlib.Path({str(printed)!r}).touch()\ntime.sleep(60)\n"
+    )
+    worker = gated_cmd(printed, "line-one", "line-two")
+    spec = make_spec(worker, name="master-only", roles={"Ps": 1, "Worker": 1})
+    spec["spec"]["Ps"]["cmd"] = f"python {ps}"
+    path = tmp_path / "master-only.yaml"
+    path.write_text(yaml.safe_dump(spec))
     code, out, _ = invoke(
-        server_url, "experiment", "create", "-f", str(spec), "--wait", "--interval", "0.2",
+        server_url, "experiment", "create", "-f", str(path), "--wait", "--interval", "0.2",
         "-o", "json",
     )  # fmt: skip
     assert code == 0
