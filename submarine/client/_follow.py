@@ -351,6 +351,10 @@ class LogStream(_StreamState, Iterator[tuple[str, str]]):
 
     While it is read, :attr:`status` is the experiment's status as last seen. Use it as
     a context manager, or call :meth:`close`, to stop early.
+
+    >>> with client.stream_logs(experiment_id) as lines:  # doctest: +SKIP
+    ...     for pod, line in lines:
+    ...         print(f"[{pod}] {line} ({lines.status})")
     """
 
     def __init__(self, lines: Generator[tuple[str, str], None, None], follower: Follower):

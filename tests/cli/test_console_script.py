@@ -12,13 +12,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from submarine.client import ExperimentClient
-from tests.conftest import ServerFactory, gated_cmd, make_spec
+from tests.conftest import ServerFactory, gated_cmd, make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -98,13 +97,14 @@ def test_the_server_command_serves_until_sigterm(tmp_path: Path) -> None:
             env=clean_env(),
         )
     try:
-        deadline = time.monotonic() + 30
-        match = None
-        while match is None and time.monotonic() < deadline and process.poll() is None:
-            match = re.search(r"listening on (http://\S+)", log.read_text())
-            if match is None:
-                time.sleep(0.02)
-        assert match is not None, log.read_text()
+        match = wait_until(
+            lambda: (
+                process.poll() is not None
+                or re.search(r"listening on (http://\S+)", log.read_text())
+            ),
+            "the server's listening line",
+        )
+        assert isinstance(match, re.Match), log.read_text()
         url = match.group(1)
         assert url.startswith("http://127.0.0.1:")
         spec = str(EXAMPLES / "ps-digits.yaml")

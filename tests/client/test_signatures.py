@@ -83,6 +83,17 @@ def test_seed_signatures_are_kept():
     assert init["host"].default is None
 
 
+def test_the_mirrors_document_their_methods_alike():
+    sync_methods = public_methods(ExperimentClient)
+    async_methods = public_methods(AsyncExperimentClient)
+    for name, sync_method in sync_methods.items():
+        sync_doc = inspect.getdoc(sync_method) or ""
+        async_doc = inspect.getdoc(async_methods[name]) or ""
+        if name == "stream_logs":  # its example iterates with async for
+            async_doc = async_doc.replace(">>> async for", ">>> for")
+        assert sync_doc == async_doc, name
+
+
 def test_every_public_method_has_a_docstring():
     for cls in (ExperimentClient, AsyncExperimentClient):
         assert cls.__doc__
