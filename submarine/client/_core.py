@@ -50,7 +50,7 @@ from submarine.models import (
 
 __all__ = ["API_PATH", "USER_AGENT", "ClientCore", "master_only", "needs_tls_context"]
 
-logger = logging.getLogger("submarine.client")
+logger = logging.getLogger(__name__)
 
 API_PATH: Final = "/api/v1/experiment"
 """The experiment service, below the host."""
