@@ -48,7 +48,7 @@ def _offline(ctx: Context, key: str, body: bytes, count: int) -> None:
     """Decoding only: the client's decoder against json.loads of the same bytes."""
     import httpx
 
-    from submarine.client._base import decode_experiments
+    from submarine.client._decode import decode_experiments
 
     answer = httpx.Response(200, content=body, request=httpx.Request("GET", "http://bench/"))
     repeats = ctx.size(9, 2)

@@ -1,18 +1,23 @@
 """``make demo``: a real distributed training experiment on a local Submarine server.
 
 1. Start the local server (``python -m submarine.server``) on a free port with a fresh data
-   directory, and read the URL it listens on from its ``listening on ...`` line.
-2. Submit the parameter-server example (``examples/ps-digits.yaml``: Ps + 2 Workers) with the
-   CLI: ``submarine experiment create -f examples/ps-digits.yaml --wait --follow``, which shows
-   the replicas' log lines and, on a terminal, a live progress line.
-3. Print the final status and the chief worker's ``final accuracy: ...`` line.
+   directory, and read the URL it listens on from its ``listening on ...`` line (and the
+   dashboard's URL, from a ``dashboard on ...`` line, when the server has one).
+2. Submit the parameter-server example (``examples/ps-digits.yaml``: Ps + 2 Workers, paced
+   to train for about 30 s) with the CLI:
+   ``submarine experiment create -f examples/ps-digits.yaml --follow``, which prints the
+   replicas' log lines as they are written, interleaved and prefixed by pod, above a live
+   status line.
+3. Print the final status and every worker's ``final accuracy``.
 4. Stop the server, whatever happened (an error, Ctrl-C).
 
+``--step-time SECONDS`` overrides the pace of the training steps (0: flat out, ~3 s).
 Exits 0 only if the experiment Succeeded. Run it from anywhere: paths are the repo's.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -25,10 +30,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from submarine.client import ExperimentClient
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "ps-digits.yaml"
 LISTENING = re.compile(r"listening on (https?://\S+)")
-ACCURACY = re.compile(r"final accuracy: \S+")
+DASHBOARD = re.compile(r"(?:dashboard|workbench) (?:on|at) (https?://\S+)")
+ACCURACY = re.compile(r"final accuracy: (\S+)")
+STEP_TIME = re.compile(r"--step-time \S+")
 START_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 100.0
 STOP_TIMEOUT_S = 10.0
@@ -64,6 +73,13 @@ def wait_for_url(server: subprocess.Popen[bytes], log: Path) -> str:
     raise RuntimeError(f"the server did not say where it listens within {START_TIMEOUT_S:g} s")
 
 
+def dashboard_url(log: Path) -> str | None:
+    """The URL of the server's dashboard, if its log names one (the local server has none
+    yet; a server that serves one says so in a ``dashboard on URL`` line)."""
+    match = DASHBOARD.search(log.read_text(encoding="utf-8", errors="replace"))
+    return match.group(1) if match else None
+
+
 @contextlib.contextmanager
 def local_server(data_dir: Path) -> Iterator[str]:
     """Run the local server for the duration of the block; yield its URL."""
@@ -88,6 +104,9 @@ def local_server(data_dir: Path) -> Iterator[str]:
     try:
         url = wait_for_url(server, log)
         say(f"local Submarine server listening on {url} (data in {data_dir})")
+        dashboard = dashboard_url(log)
+        if dashboard is not None:
+            say(f"watch it in the dashboard too: {dashboard}")
         yield url
     finally:
         if server.poll() is None:
@@ -100,43 +119,61 @@ def local_server(data_dir: Path) -> Iterator[str]:
         say("server stopped")
 
 
-def final_report(url: str) -> tuple[str, str | None]:
-    """The experiment's final status and the chief's accuracy line, asked of the server."""
-    from submarine.client import ExperimentClient
+def paced_spec(step_time: float | None, data_dir: Path) -> Path:
+    """The example's spec; with ``step_time``, a copy whose steps take that long instead."""
+    if step_time is None:
+        return SPEC
+    text = SPEC.read_text(encoding="utf-8")
+    if not STEP_TIME.search(text):
+        raise RuntimeError(f"{SPEC} has no --step-time in its command to override")
+    copy = data_dir / SPEC.name
+    copy.write_text(STEP_TIME.sub(f"--step-time {step_time:g}", text), encoding="utf-8")
+    return copy
 
+
+def final_report(url: str) -> tuple[str, dict[str, str]]:
+    """The experiment's final status and each worker's final accuracy, asked of the server."""
     with ExperimentClient(url) as client, open(os.devnull, "w") as devnull:
         experiments = client.list_experiments()
         if not experiments:
-            return "missing", None
+            return "missing", {}
         experiment = experiments[-1]
         log = client.get_log(experiment.experiment_id, stream=devnull)
-    accuracy = None
+    accuracies: dict[str, str] = {}
     for pod in log.pods:
         for line in pod.lines:
             match = ACCURACY.search(line)
             if match:
-                accuracy = match.group(0)
-    return experiment.status_name, accuracy
+                accuracies[pod.pod_name.removeprefix(f"{experiment.experiment_id}-")] = match[1]
+    return experiment.status_name, accuracies
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The demo's command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--step-time",
+        type=float,
+        default=None,
+        help="seconds each training step takes (default: the example's pace, ~30 s in all)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     """Run the demo; 0 only if the experiment Succeeded."""
+    args = parse_args(argv)
     started = time.monotonic()
     data_dir = Path(tempfile.mkdtemp(prefix="submarine-demo-"))
     try:
+        spec = paced_spec(args.step_time, data_dir)
         with local_server(data_dir) as url:
-            command = [*cli_command(), "--host", url, "experiment", "create", "-f", str(SPEC)]
-            command += [
-                "--wait",
-                "--follow",
-                "--interval",
-                "0.5",
-                "--timeout",
-                f"{RUN_TIMEOUT_S:g}",
-            ]
-            say("submarine " + " ".join(command[command.index("--host") :]).replace(str(ROOT), "."))
+            command = [*cli_command(), "--host", url, "experiment", "create", "-f", str(spec)]
+            command += ["--follow", "--timeout", f"{RUN_TIMEOUT_S:g}"]
+            shown = " ".join(command[command.index("--host") :])
+            say("submarine " + shown.replace(str(ROOT), ".").replace(str(data_dir), "<tmp>"))
             cli = subprocess.run(command, cwd=ROOT, check=False)
-            status, accuracy = final_report(url)
+            status, accuracies = final_report(url)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -146,7 +183,13 @@ def main() -> int:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     say(f"final status: {status}")
-    say(accuracy or "no 'final accuracy' line in the chief worker's log")
+    if not accuracies:
+        say("no worker printed a 'final accuracy' line")
+    for pod, value in sorted(accuracies.items()):
+        chief = (
+            " (the chief: the final model, once every worker was done)" if pod == "worker-0" else ""
+        )
+        say(f"{pod} final accuracy: {value}{chief}")
     say(f"demo finished in {time.monotonic() - started:.1f} s (the CLI exited {cli.returncode})")
     return 0 if status == "Succeeded" else 1
 

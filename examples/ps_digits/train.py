@@ -12,8 +12,10 @@ variable, exactly as a TensorFlow job does under Submarine's TFJob operator::
   shard of scikit-learn's bundled ``load_digits`` data: pull the parameters, compute a gradient on
   a minibatch with numpy, push the gradient; the ps applies it with SGD (asynchronous updates, as
   in TensorFlow's parameter-server training). Workers print ``step N loss L accuracy A`` lines.
-- The chief (the ``chief``/``master`` task, or else worker 0) waits for the other workers, then
-  evaluates the final parameters on a held-out test split and prints ``final accuracy: 0.xxx``.
+  ``--step-time`` paces the steps (a real model's steps take that long) so the run can be watched.
+- Every worker evaluates the parameters on a held-out test split when it is done and prints
+  ``final accuracy: 0.xxx``; the chief (the ``chief``/``master`` task, or else worker 0) first
+  waits for the other workers, so its figure is the final model's.
 
 With no ``TF_CONFIG``, or a cluster of a single task, the script trains locally in one process.
 
@@ -414,8 +416,12 @@ def connect(address: tuple[str, int], timeout: float) -> socket.socket:
 
 
 def train(store: ParameterStore, data: Dataset, args: argparse.Namespace, seed: int) -> None:
-    """Run ``args.steps`` steps of minibatch SGD against ``store``, printing progress."""
+    """Run ``args.steps`` steps of minibatch SGD against ``store``, printing progress.
+
+    With ``args.step_time``, step N ends no earlier than N step times after the start.
+    """
     rng = np.random.default_rng(seed)
+    started = time.monotonic()
     for step in range(1, args.steps + 1):
         params = store.pull()
         rows = rng.choice(len(data.y), size=min(args.batch_size, len(data.y)), replace=False)
@@ -423,6 +429,9 @@ def train(store: ParameterStore, data: Dataset, args: argparse.Namespace, seed: 
         store.push(gradients)
         if step % args.log_every == 0 or step == args.steps:
             print(f"step {step} loss {loss:.3f} accuracy {accuracy(params, data):.3f}", flush=True)
+        ahead = started + step * args.step_time - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
 
 
 def run_worker(task: Task, args: argparse.Namespace) -> int:
@@ -434,7 +443,7 @@ def run_worker(task: Task, args: argparse.Namespace) -> int:
     train(store, shard(train_set, task.index, task.num_workers), args, SEED + 1 + task.index)
     if task.is_chief:
         store.wait_for_others()
-        print(f"final accuracy: {accuracy(store.pull(), test_set):.3f}", flush=True)
+    print(f"final accuracy: {accuracy(store.pull(), test_set):.3f}", flush=True)
     store.done()
     return 0
 
@@ -456,6 +465,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=0.5, help="SGD step size")
     parser.add_argument("--log-every", type=int, default=20, help="print progress every N steps")
     parser.add_argument(
+        "--step-time",
+        type=float,
+        default=0.0,
+        help="seconds a step takes at least, to watch the training (default: flat out)",
+    )
+    parser.add_argument(
         "--connect-timeout", type=float, default=60.0, help="seconds a worker waits for the ps"
     )
     parser.add_argument(
@@ -465,6 +480,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("steps", "batch_size", "log_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.step_time <= 60:
+        parser.error(f"--step-time must be between 0 and 60 seconds, got {args.step_time}")
     return args
 
 

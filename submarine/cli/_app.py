@@ -7,15 +7,14 @@ on standard error, never a traceback (set ``SUBMARINE_DEBUG=1`` to get one).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import inspect
+import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, cast
+from typing import Annotated, Any, Final, cast
 
 import typer
 from typer.core import TyperGroup
@@ -23,11 +22,9 @@ from typer.core import TyperGroup
 from submarine._server_options import SERVER_OPTIONS
 from submarine._version import __version__
 from submarine.cli._errors import CliError, ExitCode, describe, report
-from submarine.cli._output import OutputFormat, emit
-
-if TYPE_CHECKING:
-    from submarine.client import ExperimentClient
-    from submarine.models import ExperimentSpec, ExperimentStatus
+from submarine.cli._experiment import STATE, experiment_app
+from submarine.cli._specfile import check_file
+from submarine.models.schema import experiment_schema, render, spec_schema
 
 __all__ = ["app", "run"]
 
@@ -115,22 +112,11 @@ def run_group(
     except Exception as exc:
         if os.environ.get("SUBMARINE_DEBUG"):
             raise
-        message, code = describe(exc, _STATE.host)
+        message, code = describe(exc, STATE.host)
         report(message)
         return int(code)
     return result if isinstance(result, int) else 0
 
-
-@dataclass
-class _State:
-    """The global options, and the host of the client made from them."""
-
-    host_option: str | None = None
-    token: str | None = None
-    host: str | None = None
-
-
-_STATE = _State()
 
 app = typer.Typer(
     cls=_Group,
@@ -139,12 +125,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=None,
-)
-experiment_app = typer.Typer(
-    name="experiment",
-    help="Create, inspect, follow and delete experiments.",
-    no_args_is_help=True,
     rich_markup_mode=None,
 )
 app.add_typer(experiment_app)
@@ -185,271 +165,9 @@ def _root(
     Exit codes: 0 done (a waited experiment Succeeded), 1 Failed, Deleted or an error,
     2 a wait timed out, 3 a usage error, 4 the server cannot be reached.
     """
-    _STATE.host_option = host
-    _STATE.token = token
-    _STATE.host = None
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _client() -> Iterator[ExperimentClient]:
-    """A client for the global options (and the environment), closed afterwards."""
-    from submarine.client import ExperimentClient
-
-    try:
-        client = ExperimentClient(_STATE.host_option, token=_STATE.token)
-    except ValueError as exc:
-        raise CliError(str(exc), ExitCode.USAGE) from None
-    _STATE.host = client.host
-    with client:
-        yield client
-
-
-@contextlib.contextmanager
-def _about(experiment_id: str) -> Iterator[None]:
-    """Turn "Not found experiment." into a line that names the id and what to do."""
-    from submarine.client import NotFoundError
-
-    try:
-        yield
-    except NotFoundError:
-        raise CliError(
-            f"no experiment {experiment_id!r} on {_STATE.host}: "
-            "`submarine experiment list` shows the ids there are"
-        ) from None
-
-
-def _load_spec(path: Path) -> ExperimentSpec:
-    """A valid spec from a file, or every problem (with its line) and exit 1."""
-    from submarine.cli._specfile import check_file
-
-    spec, problems = check_file(path)
-    if spec is None:
-        for problem in problems[:-1]:
-            report(str(problem))
-        raise CliError(str(problems[-1]) if problems else f"{path}: not a valid spec")
-    return spec
-
-
-OutputOption = Annotated[
-    OutputFormat | None,
-    typer.Option(
-        "-o",
-        "--output",
-        case_sensitive=False,
-        help="Output format. Default: table on a terminal, json otherwise.",
-        show_default=False,
-    ),
-]
-SpecOption = Annotated[
-    Path,
-    typer.Option(
-        "-f",
-        "--file",
-        exists=True,
-        dir_okay=False,
-        readable=True,
-        help="The experiment spec: a .yaml, .yml or .json file.",
-    ),
-]
-IdArgument = Annotated[
-    str, typer.Argument(metavar="ID", help="The experiment id.", show_default=False)
-]
-IntervalOption = Annotated[
-    float,
-    typer.Option(
-        "--interval", min=0.1, help="Seconds between two looks at the server.", show_default=True
-    ),
-]
-TimeoutOption = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        min=0,
-        help="Give up (exit 2) after this many seconds; the experiment keeps running.",
-        show_default=False,
-    ),
-]
-
-
-def _wait(
-    client: ExperimentClient,
-    experiment_id: str,
-    *,
-    interval: float,
-    timeout: float | None,
-    follow: bool,
-    output: OutputFormat | None,
-) -> None:
-    from submarine.cli._watch import exit_code_of, watch
-
-    with _about(experiment_id):
-        final = watch(client, experiment_id, interval=interval, timeout=timeout, follow=follow)
-    if output is not None:
-        emit(final, output)
-    code = exit_code_of(final)
-    if code:
-        raise typer.Exit(int(code))
-
-
-# -- experiment commands -------------------------------------------------------------------
-
-
-@experiment_app.command("create")
-def create(
-    file: SpecOption,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait until it Succeeded (exit 0) or not (exit 1).")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Print its log lines as they come (implies --wait).")
-    ] = False,
-    timeout: TimeoutOption = None,
-    interval: IntervalOption = 2.0,
-    output: OutputOption = None,
-) -> None:
-    """Create an experiment from a spec file, and optionally wait for it to finish.
-
-    With --wait the final experiment is printed only when -o is given.
-    """
-    spec = _load_spec(file)
-    with _client() as client:
-        experiment = client.create_experiment(spec)
-        if not (wait or follow):
-            emit(experiment, output)
-            return
-        from submarine.cli._output import error_console
-
-        name = spec.meta.name
-        error_console().print(f"created {experiment.experiment_id} ({name})", markup=False)
-        _wait(
-            client,
-            experiment.experiment_id,
-            interval=interval,
-            timeout=timeout,
-            follow=follow,
-            output=output,
-        )
-
-
-_STATUSES = ("Accepted", "Created", "Running", "Succeeded", "Failed", "Deleted")
-
-
-def _parse_status(value: str) -> ExperimentStatus:
-    from submarine.models import parse_status
-
-    try:
-        return parse_status(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--status'") from None
-
-
-@experiment_app.command("list")
-def list_(
-    status: Annotated[
-        str | None,
-        typer.Option(
-            "--status",
-            metavar="STATUS",
-            help="Only experiments with this status: " + ", ".join(_STATUSES) + " (any case).",
-            autocompletion=lambda: list(_STATUSES),
-            show_default=False,
-        ),
-    ] = None,
-    output: OutputOption = None,
-) -> None:
-    """List the experiments on the server."""
-    wanted = _parse_status(status) if status is not None else None
-    with _client() as client:
-        emit(client.list_experiments(wanted), output)
-
-
-@experiment_app.command("get")
-def get(experiment_id: IdArgument, output: OutputOption = None) -> None:
-    """Show one experiment."""
-    with _client() as client, _about(experiment_id):
-        emit(client.get_experiment(experiment_id), output)
-
-
-@experiment_app.command("patch")
-def patch(experiment_id: IdArgument, file: SpecOption, output: OutputOption = None) -> None:
-    """Replace the spec of an experiment with a spec file."""
-    spec = _load_spec(file)
-    with _client() as client, _about(experiment_id):
-        emit(client.patch_experiment(experiment_id, spec), output)
-
-
-@experiment_app.command("delete")
-def delete(experiment_id: IdArgument, output: OutputOption = None) -> None:
-    """Delete an experiment (its replicas are stopped)."""
-    with _client() as client, _about(experiment_id):
-        emit(client.delete_experiment(experiment_id), output)
-
-
-@experiment_app.command("logs")
-def logs(
-    experiment_id: IdArgument,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Keep printing new lines until it finishes.")
-    ] = False,
-    master_only: Annotated[
-        bool,
-        typer.Option(
-            "--master-only", help="Only the master pod: Master, else Chief, else Ps, else worker 0."
-        ),
-    ] = False,
-    output: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "-o",
-            "--output",
-            case_sensitive=False,
-            help="json or yaml: the log as data, once. Default: lines, as [worker-0] line.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Print the log lines of an experiment's pods, as ``[worker-0] line``."""
-    from submarine.cli._output import short_pod_name
-    from submarine.cli._watch import null_stream
-
-    with _client() as client, _about(experiment_id):
-        log = client.get_log(experiment_id, master_only, stream=null_stream())
-        if not follow or output not in (None, OutputFormat.TABLE):
-            emit(log, output or OutputFormat.TABLE)
-            return
-        keep = {pod.pod_name for pod in log.pods}
-        for pod, line in client.stream_logs(experiment_id, follow=True):
-            if master_only and not keep:  # no pod yet when we started: ask again
-                again = client.get_log(experiment_id, True, stream=null_stream())
-                keep = {p.pod_name for p in again.pods}
-            if not master_only or pod in keep:
-                sys.stdout.write(f"[{short_pod_name(experiment_id, pod)}] {line}\n")
-                sys.stdout.flush()
-
-
-@experiment_app.command("wait")
-def wait_(
-    experiment_id: IdArgument,
-    timeout: TimeoutOption = None,
-    interval: IntervalOption = 2.0,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Print its log lines as they come.")
-    ] = False,
-    output: OutputOption = None,
-) -> None:
-    """Wait until an experiment finishes: exit 0 Succeeded, 1 Failed or Deleted, 2 timeout."""
-    with _client() as client:
-        _wait(
-            client,
-            experiment_id,
-            interval=interval,
-            timeout=timeout,
-            follow=follow,
-            output=output,
-        )
+    STATE.host_option = host
+    STATE.token = token
+    STATE.host = None
 
 
 # -- validate, schema, server ----------------------------------------------------------------
@@ -462,8 +180,6 @@ def validate(
     ],
 ) -> None:
     """Check spec files: every problem as FILE:LINE: path: message; exit 1 if any is invalid."""
-    from submarine.cli._specfile import check_file
-
     invalid = 0
     for file in files:
         _, problems = check_file(file)
@@ -497,8 +213,6 @@ def schema(
     ] = SchemaKind.SPEC,
 ) -> None:
     """Print the JSON Schema of a spec file or of an experiment."""
-    from submarine.models.schema import experiment_schema, render, spec_schema
-
     chosen = spec_schema() if kind is SchemaKind.SPEC else experiment_schema()
     sys.stdout.write(render(chosen))
     sys.stdout.flush()
@@ -509,7 +223,7 @@ def server(**given: str | bool | None) -> None:
 
     Experiments run as local processes from the current directory; images are ignored.
     """
-    try:
+    try:  # here, not at the top: the server is an optional extra (starlette, uvicorn)
         from submarine.server import ServerStartError, SettingsError, serve
         from submarine.server.settings import settings_from_options
     except ImportError as exc:
@@ -524,8 +238,6 @@ def server(**given: str | bool | None) -> None:
             raise SettingsError(problem)
     except SettingsError as exc:
         raise CliError(str(exc), ExitCode.USAGE) from None
-    import logging
-
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -6,6 +6,11 @@ import enum
 import sys
 from typing import Final
 
+from rich.console import Console
+from rich.text import Text
+
+from submarine.client import errors
+
 __all__ = ["CliError", "ExitCode", "describe", "report"]
 
 
@@ -49,8 +54,6 @@ def _base_url(url: str) -> str:
 
 def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode]:
     """The one-line message and the exit code of an error raised by a command."""
-    from submarine.client import errors
-
     if isinstance(exc, CliError):
         return exc.message, exc.code
     where = host or _base_url(getattr(exc, "url", "") or "") or "the Submarine server"
@@ -82,9 +85,6 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
 
 def report(message: str) -> None:
     """Write ``error: <message>`` as one line on standard error (red on a terminal)."""
-    from rich.console import Console
-    from rich.text import Text
-
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     line = " ".join(message.split())
     if console.is_terminal:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 __all__ = ["Node", "json_tree", "line_of", "tree_of", "yaml_tree"]
 
 
@@ -56,7 +58,7 @@ def tree_of(text: str, *, yaml_syntax: bool) -> Node | None:
     """The position tree of a YAML or JSON text, or None if it cannot be parsed."""
     try:
         return yaml_tree(text) if yaml_syntax else json_tree(text)
-    except (ValueError, ImportError):
+    except ValueError:
         return None
 
 
@@ -65,8 +67,6 @@ def tree_of(text: str, *, yaml_syntax: bool) -> Node | None:
 
 def yaml_tree(text: str) -> Node | None:
     """The position tree of a YAML document, from PyYAML's composed nodes."""
-    import yaml
-
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -75,13 +75,12 @@ def yaml_tree(text: str) -> Node | None:
 
 
 def _from_yaml(node: Any) -> Node:
-    import yaml
-
     result = Node(node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
-                result.keys.setdefault(str(key.value), (key.start_mark.line + 1, _from_yaml(value)))
+                # A key given twice: the parser keeps the last value, so point at it.
+                result.keys[str(key.value)] = (key.start_mark.line + 1, _from_yaml(value))
     elif isinstance(node, yaml.SequenceNode):
         result.items = [_from_yaml(item) for item in node.value]
     return result
@@ -149,7 +148,8 @@ class _Scanner:
                 key_line = self.line
                 key = self.string()
                 self.expect(":")
-                node.keys.setdefault(key, (key_line, self.value()))
+                # A key given twice: json.loads keeps the last value, so point at it.
+                node.keys[key] = (key_line, self.value())
                 if self.peek() == ",":
                     self.pos += 1
                     continue

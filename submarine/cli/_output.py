@@ -7,17 +7,20 @@ is not (a pipe or a file), so ``submarine experiment list | jq`` works without a
 from __future__ import annotations
 
 import enum
+import io
 import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any, cast
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+import pydantic_core
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-    from submarine.models import Experiment, ExperimentLog
+from submarine.models import Experiment, ExperimentLog
 
 __all__ = [
     "OutputFormat",
@@ -27,6 +30,7 @@ __all__ = [
     "experiment_table",
     "experiments_table",
     "log_lines",
+    "null_stream",
     "print_table",
     "resolve_format",
     "short_pod_name",
@@ -51,8 +55,6 @@ def resolve_format(chosen: OutputFormat | None) -> OutputFormat:
 
 def data_console() -> Console:
     """A console on standard output; never wraps lines when it is not a terminal."""
-    from rich.console import Console
-
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=1000)
@@ -61,16 +63,12 @@ def data_console() -> Console:
 
 def error_console() -> Console:
     """A console on standard error for progress and error lines."""
-    from rich.console import Console
-
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def dump(data: Any, fmt: OutputFormat) -> str:
     """Plain data as a JSON or YAML document (ending with a newline)."""
     if fmt is OutputFormat.YAML:
-        import yaml
-
         return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return to_json(data)
 
@@ -83,8 +81,6 @@ def to_json(data: Any) -> str:
     printing a thousand experiments take longer than fetching them. What pydantic-core
     refuses or writes differently (a lone surrogate, NaN) is left to ``json``.
     """
-    import pydantic_core
-
     try:
         text = pydantic_core.to_json(data, indent=2, inf_nan_mode="strings").decode("utf-8")
     except (pydantic_core.PydanticSerializationError, UnicodeDecodeError, ValueError):
@@ -98,8 +94,6 @@ def emit(
     items: Experiment | ExperimentLog | Sequence[Experiment], fmt: OutputFormat | None
 ) -> None:
     """Print an experiment, a list of them or a log in the chosen (or default) format."""
-    from submarine.models import Experiment
-
     fmt = resolve_format(fmt)
     if fmt is OutputFormat.TABLE:
         if isinstance(items, Experiment):
@@ -128,6 +122,18 @@ def print_table(table: Table) -> None:
         console.print(table)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
     sys.stdout.flush()
+
+
+class _NullStream(io.TextIOBase):
+    """Swallows what the client would print of a log."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def null_stream() -> IO[str]:
+    """A text stream that discards what is written to it."""
+    return cast("IO[str]", _NullStream())
 
 
 def short_pod_name(experiment_id: str, pod_name: str) -> str:
@@ -187,22 +193,16 @@ def _name(experiment: Experiment) -> str:
 
 def _cells(*values: Any) -> list[Any]:
     """Table cells: strings are shown as they are, never read as Rich markup."""
-    from rich.text import Text
-
     return [Text(value) if isinstance(value, str) else value for value in values]
 
 
 def _status(experiment: Experiment) -> Any:
-    from rich.text import Text
-
     name = experiment.status_name or "-"
     return Text(name, style=status_style(name))
 
 
 def experiments_table(experiments: Sequence[Experiment]) -> Table:
     """One row an experiment: id, name, framework, roles, status and times."""
-    from rich.table import Table
-
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED"):
         table.add_column(column, no_wrap=column in ("ID", "STATUS"))
@@ -223,8 +223,6 @@ def experiments_table(experiments: Sequence[Experiment]) -> Table:
 
 def experiment_table(experiment: Experiment) -> Table:
     """One experiment in detail: its fields, then a row a role."""
-    from rich.table import Table
-
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()

@@ -4,8 +4,10 @@
 with the same methods and signatures. The exception tree is drawn in
 :mod:`submarine.client.errors`.
 
-Names load on first use: ``from submarine.client import ExperimentClient`` imports
-neither asyncio nor the async client, and httpx is imported when a client is created.
+Names load on first use (PEP 562), so ``from submarine.client import ExperimentClient``
+does not import the async client. :class:`Timeout` is the value of the
+clients' ``timeout=``; :class:`LogStream` (:class:`AsyncLogStream`) is what ``stream_logs``
+gives.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING
 from submarine._exports import lazy_exports
 
 if TYPE_CHECKING:
+    from submarine.client._follow import AsyncLogStream, LogStream
     from submarine.client.async_ import AsyncExperimentClient
+    from submarine.client.config import Timeout
     from submarine.client.errors import (
         APIConnectionError,
         APIStatusError,
@@ -39,16 +43,19 @@ _LAZY: dict[str, str] = {
     "APIStatusError": _ERRORS,
     "APITimeoutError": _ERRORS,
     "AsyncExperimentClient": "submarine.client.async_",
+    "AsyncLogStream": "submarine.client._follow",
     "AuthenticationError": _ERRORS,
     "BadRequestError": _ERRORS,
     "ConflictError": _ERRORS,
     "ExperimentClient": "submarine.client.sync",
     "ExperimentFailedError": _ERRORS,
     "InvalidResponseError": _ERRORS,
+    "LogStream": "submarine.client._follow",
     "NotFoundError": _ERRORS,
     "ServerError": _ERRORS,
     "SpecValidationError": _ERRORS,
     "SubmarineError": _ERRORS,
+    "Timeout": "submarine.client.config",
     "WaitTimeoutError": _ERRORS,
 }
 
@@ -57,16 +64,19 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncExperimentClient",
+    "AsyncLogStream",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
     "ExperimentClient",
     "ExperimentFailedError",
     "InvalidResponseError",
+    "LogStream",
     "NotFoundError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
+    "Timeout",
     "WaitTimeoutError",
 ]
 

@@ -1,21 +1,32 @@
-"""Where the server is and who we are: from arguments first, then the environment.
+"""Where the server is, who we are, and how long to wait: arguments first, then the
+environment.
 
 Everything here is read when a client is created, never at import.
 
 Host, in order: the ``host`` argument; ``SUBMARINE_HOST`` (a URL); the upstream pair
 ``SUBMARINE_SERVER_DNS_NAME`` + ``SUBMARINE_SERVER_PORT``; ``http://localhost:8080``.
 Credentials: ``token`` or ``SUBMARINE_TOKEN``; ``username``/``password`` or
-``SUBMARINE_USERNAME``/``SUBMARINE_PASSWORD``.
+``SUBMARINE_USERNAME``/``SUBMARINE_PASSWORD``. Timeouts: a :class:`Timeout`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_HOST", "Credentials", "normalize_host", "resolve_credentials", "resolve_host"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_TIMEOUT",
+    "Credentials",
+    "Timeout",
+    "normalize_host",
+    "resolve_credentials",
+    "resolve_host",
+]
 
 DEFAULT_HOST = "http://localhost:8080"
 """Where a Submarine server run by hand listens."""
@@ -120,3 +131,78 @@ def resolve_credentials(
             "SUBMARINE_USERNAME and SUBMARINE_PASSWORD), or pass a token instead"
         )
     return Credentials(token=token, username=username, password=password)
+
+
+_PHASES = ("connect", "read", "write", "pool")
+
+
+def _seconds(name: str, value: object) -> float | None:
+    """A phase's limit checked: a number of seconds, 0 or more, or None (no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"timeout {name} must be a number of seconds or None (no limit), got {value!r}"
+        )
+    if math.isnan(value) or value < 0:
+        raise ValueError(
+            f"timeout {name} must be 0 or more seconds, or None (no limit), got {value!r}"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """How long a request may wait in each phase, in seconds; None waits for ever.
+
+    The default connects within 5 s and waits 60 s for the rest. A client's ``timeout=``
+    also takes a number, which limits all four phases alike, or None (no limit at all).
+
+    >>> Timeout(read=300)
+    Timeout(connect=5.0, read=300.0, write=60.0, pool=60.0)
+    >>> Timeout.of(10)
+    Timeout(connect=10.0, read=10.0, write=10.0, pool=10.0)
+    """
+
+    connect: float | None = 5.0
+    """Establishing a connection to the server."""
+    read: float | None = 60.0
+    """Waiting for each part of the answer."""
+    write: float | None = 60.0
+    """Sending each part of the request."""
+    pool: float | None = 60.0
+    """Waiting for a free connection of the client's pool."""
+
+    def __post_init__(self) -> None:
+        for name in _PHASES:
+            object.__setattr__(self, name, _seconds(name, getattr(self, name)))
+
+    @classmethod
+    def of(cls, value: Timeout | float | Any | None) -> Timeout:
+        """A Timeout from a client's ``timeout=``: a Timeout, a number of seconds for every
+        phase, None (no limit), or an ``httpx.Timeout``."""
+        if isinstance(value, Timeout):
+            return value
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return cls(value, value, value, value)
+        phases: list[Any] = [getattr(value, name, _MISSING) for name in _PHASES]
+        if any(phase is _MISSING for phase in phases):
+            raise TypeError(
+                "timeout must be a number of seconds, None (no limit), a "
+                f"submarine.client.Timeout or an httpx.Timeout, got {value!r}"
+            )
+        return cls(*phases)
+
+    def with_longer_read(self, seconds: float) -> Timeout:
+        """This timeout with ``seconds`` more to read (a long poll's wait); no limit stays."""
+        return self if self.read is None else replace(self, read=self.read + seconds)
+
+    def as_dict(self) -> dict[str, float | None]:
+        """The four phases by name, as httpx takes them in a request's ``timeout``."""
+        return {name: getattr(self, name) for name in _PHASES}
+
+
+_MISSING = object()
+
+DEFAULT_TIMEOUT = Timeout()
+"""The clients' default: connect within 5 s; read, write and pool waits within 60 s."""

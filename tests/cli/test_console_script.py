@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerFactory
+from submarine.client import ExperimentClient
+from tests.conftest import ServerFactory, gated_cmd, make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -95,13 +97,14 @@ def test_the_server_command_serves_until_sigterm(tmp_path: Path) -> None:
             env=clean_env(),
         )
     try:
-        deadline = time.monotonic() + 30
-        match = None
-        while match is None and time.monotonic() < deadline and process.poll() is None:
-            match = re.search(r"listening on (http://\S+)", log.read_text())
-            if match is None:
-                time.sleep(0.02)
-        assert match is not None, log.read_text()
+        match = wait_until(
+            lambda: (
+                process.poll() is not None
+                or re.search(r"listening on (http://\S+)", log.read_text())
+            ),
+            "the server's listening line",
+        )
+        assert isinstance(match, re.Match), log.read_text()
         url = match.group(1)
         assert url.startswith("http://127.0.0.1:")
         spec = str(EXAMPLES / "ps-digits.yaml")
@@ -141,3 +144,39 @@ def test_shell_completion_completes_commands_and_statuses() -> None:
     shown = submarine(env=clean_env(_SUBMARINE_COMPLETE="source_bash"))
     assert shown.returncode == 0
     assert "_SUBMARINE_COMPLETE=complete_bash" in shown.stdout
+
+
+def test_logs_follow_prints_each_pods_lines_as_they_are_written(
+    server_url: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    with ExperimentClient(server_url) as client:
+        created = client.create_experiment(make_spec(gated_cmd(gate), roles={"Worker": 2}))
+    command = [str(SCRIPT), "--host", server_url, "experiment", "logs", created.experiment_id]
+    command += ["--follow", "--interval", "0.5"]
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
+    ) as follower:
+        assert follower.stdout is not None
+        assert follower.stderr is not None
+        out = follower.stdout
+        reader = threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in out])
+        reader.start()
+        try:
+            # Both replicas wait at the gate: their first lines came while they still run.
+            seen = {lines.get(timeout=60) for _ in range(2)}
+            assert seen == {"[worker-0] ready", "[worker-1] ready"}
+            assert follower.poll() is None
+            gate.touch()
+            assert follower.wait(60) == 0
+        finally:
+            gate.touch()
+            if follower.poll() is None:
+                follower.kill()
+            reader.join(30)
+        progress = follower.stderr.read()
+    rest = sorted(lines.get() for _ in range(lines.qsize()))
+    assert rest == ["[worker-0] done", "[worker-1] done"]
+    # Not a terminal: progress went to standard error as lines, the last one Succeeded.
+    assert re.search(r": Succeeded · \d+:\d\d · 2 replicas$", progress), progress

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from submarine.cli._locate import json_tree, line_of, tree_of, yaml_tree
+from submarine.cli._specfile import check_file
+from submarine.models import parse_document
 
 YAML = """\
 # a comment
@@ -90,3 +93,43 @@ def test_the_scanner_reads_any_json(value: object, indent: int | None) -> None:
         assert line_of(tree, (first,)) == expected
     else:
         assert tree.line == 1
+
+
+DUPLICATED_YAML = """\
+meta:
+  name: x
+spec:
+  Worker:
+    resources: cpu=1
+  Worker:
+    replicas: 2
+    resources: memory=1.5G
+"""
+
+DUPLICATED_JSON = """{
+  "spec": {"Worker": {"resources": "cpu=1"},
+           "Worker": {"replicas": 2,
+                      "resources": "memory=1.5G"}}
+}
+"""
+
+
+def test_a_key_given_twice_points_at_the_value_the_parser_keeps() -> None:
+    for text, yaml_syntax, line in ((DUPLICATED_YAML, True, 8), (DUPLICATED_JSON, False, 4)):
+        kept = parse_document(text, yaml_syntax=yaml_syntax)
+        assert kept["spec"]["Worker"]["resources"] == "memory=1.5G"
+        tree = tree_of(text, yaml_syntax=yaml_syntax)
+        assert line_of(tree, ("spec", "Worker", "resources")) == line
+
+
+def test_validate_reports_the_line_of_the_last_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "meta:\n  name: x\n  framework: TensorFlow\n  cmd: python t.py\n"
+        "environment:\n  image: img\n"
+        "spec:\n  Worker:\n    replicas: 1\n    resources: cpu=1\n"
+        "  Worker:\n    replicas: 1\n    resources: memory=1.5G\n"
+    )
+    spec, problems = check_file(path)
+    assert spec is None
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [(13, "spec.Worker.resources")]

@@ -159,7 +159,7 @@ class AsyncDriver:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if inspect.isasyncgenfunction(attr):
+        if name == "stream_logs":
             return lambda *a, **k: self.loop.run_until_complete(_collect(attr(*a, **k)))
         if inspect.iscoroutinefunction(attr):
             return lambda *a, **k: self.loop.run_until_complete(attr(*a, **k))

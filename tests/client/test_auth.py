@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -156,3 +157,95 @@ def test_username_without_password_is_refused():
 
     with pytest.raises(ValueError, match="username was given without a password"):
         ExperimentClient(HOST, username="u")
+
+
+def test_concurrent_requests_of_the_blocking_client_share_one_login():
+    import threading
+
+    from submarine.client import ExperimentClient
+
+    server = TokenServer()
+    release = threading.Event()
+    started: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/token":
+            assert release.wait(30), "the test never released the login"
+        return server(request)
+
+    client = ExperimentClient(
+        HOST, username="u", password="p", transport=httpx.MockTransport(answer)
+    )
+    results: list[str] = []
+
+    def get() -> None:
+        started.append("x")
+        results.append(client.get_experiment(EXP_ID).experiment_id)
+
+    threads = [threading.Thread(target=get) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(started) < len(threads) and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    client.close()
+    assert results == [EXP_ID] * 6
+    assert len(server.logins) == 1
+
+
+def test_concurrent_tasks_share_one_login_and_one_refresh():
+    import asyncio
+
+    from submarine.client import AsyncExperimentClient
+
+    server = TokenServer()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # let the other tasks run while this request is out
+        return server(request)
+
+    async def main() -> list[str]:
+        transport = httpx.MockTransport(answer)
+        async with AsyncExperimentClient(
+            HOST, username="u", password="p", transport=transport
+        ) as client:
+            first = await asyncio.gather(*(client.get_experiment(EXP_ID) for _ in range(5)))
+            server.revoked = True
+            again = await asyncio.gather(*(client.get_experiment(EXP_ID) for _ in range(5)))
+            return [e.experiment_id for e in [*first, *again]]
+
+    assert asyncio.run(main()) == [EXP_ID] * 10
+    assert len(server.logins) == 2
+
+
+def test_a_login_answered_503_is_retried_like_any_request(make, fake_time):
+    answers = iter([httpx.Response(503, content=b"<html>starting</html>")])
+    server = TokenServer()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/token":
+            pending = next(answers, None)
+            if pending is not None:
+                return pending
+        return server(request)
+
+    script = Script(answer)
+    client = make(script, username="u", password="p")
+    assert client.get_experiment(EXP_ID).experiment_id == EXP_ID
+    assert script.paths() == [
+        "POST /api/auth/token",
+        "POST /api/auth/token",
+        f"GET /api/v1/experiment/{EXP_ID}",
+    ]
+    assert len(fake_time.sleeps) == 1
+
+
+def test_the_login_has_the_clients_timeout(make):
+    script = Script(TokenServer())
+    make(script, username="u", password="p", timeout=7).get_experiment(EXP_ID)
+    login, get = script.requests
+    assert login.extensions["timeout"] == get.extensions["timeout"]
+    assert login.extensions["timeout"]["connect"] == 7

@@ -1,13 +1,18 @@
-"""Host and credentials: argument, then environment, then default; read at creation."""
+"""Host, credentials and timeouts: argument, then environment, then default; read at
+creation."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from submarine.client import ExperimentClient
-from submarine.client._base import long_poll_timeout
-from submarine.client.config import normalize_host, resolve_credentials, resolve_host
+from submarine.client import AsyncExperimentClient, ExperimentClient, Timeout
+from submarine.client.config import (
+    DEFAULT_TIMEOUT,
+    normalize_host,
+    resolve_credentials,
+    resolve_host,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,16 +99,63 @@ def test_hosts_that_are_not_urls_are_refused_at_creation(bad):
 
 
 def test_default_timeouts_connect_5_read_60():
+    assert Timeout(connect=5.0, read=60.0, write=60.0, pool=60.0) == DEFAULT_TIMEOUT
     with ExperimentClient("http://h") as client:
         assert client._http.timeout == httpx.Timeout(60.0, connect=5.0)
-    with ExperimentClient("http://h", timeout=2.5) as client:
-        assert client._http.timeout == httpx.Timeout(2.5)
+
+
+@pytest.mark.parametrize("client_class", [ExperimentClient, AsyncExperimentClient])
+def test_a_number_limits_every_phase_even_when_it_equals_the_default_read(client_class):
+    # 60.0 is the default's read timeout, yet it means 60 s for connecting too.
+    for seconds in (60.0, 60, 2.5):
+        client = client_class("http://h", timeout=seconds)
+        assert client._http.timeout == httpx.Timeout(float(seconds))
+
+
+def test_none_waits_for_ever_and_a_timeout_object_is_taken_as_is():
+    with ExperimentClient("http://h", timeout=None) as client:
+        assert client._http.timeout == httpx.Timeout(None)
+    with ExperimentClient("http://h", timeout=Timeout(connect=1, read=None)) as client:
+        assert client._http.timeout == httpx.Timeout(connect=1.0, read=None, write=60, pool=60)
     custom = httpx.Timeout(10.0, connect=1.0)
     with ExperimentClient("http://h", timeout=custom) as client:
         assert client._http.timeout == custom
 
 
+def test_a_timeout_is_a_frozen_value():
+    timeout = Timeout(read=300)
+    assert timeout == Timeout(5.0, 300.0, 60.0, 60.0)
+    assert repr(timeout) == "Timeout(connect=5.0, read=300.0, write=60.0, pool=60.0)"
+    assert hash(timeout) == hash(Timeout(read=300.0))
+    with pytest.raises(AttributeError):
+        timeout.read = 1
+    assert Timeout.of(timeout) is timeout
+    assert Timeout.of(7) == Timeout(7, 7, 7, 7)
+    assert Timeout.of(None) == Timeout(None, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"read": -1}, ValueError, "timeout read must be 0 or more seconds.*got -1"),
+        ({"connect": float("nan")}, ValueError, "timeout connect must be 0 or more"),
+        ({"write": "10"}, TypeError, "timeout write must be a number of seconds.*got '10'"),
+        ({"pool": True}, TypeError, "timeout pool must be a number of seconds.*got True"),
+    ],
+)
+def test_a_bad_phase_names_the_phase_and_the_value(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Timeout(**kwargs)
+
+
+@pytest.mark.parametrize("bad", ["60", [60], True])
+def test_a_bad_client_timeout_says_what_is_accepted(bad):
+    with pytest.raises(TypeError, match="timeout must be a number of seconds, None") as caught:
+        ExperimentClient("http://h", timeout=bad)
+    assert repr(bad) in str(caught.value)
+
+
 def test_a_long_poll_extends_only_the_read_timeout():
-    extended = long_poll_timeout(httpx.Timeout(60.0, connect=5.0), 12.0)
-    assert (extended.connect, extended.read, extended.write) == (5.0, 72.0, 60.0)
-    assert long_poll_timeout(httpx.Timeout(None), 12.0).read is None
+    extended = Timeout().with_longer_read(12.0)
+    assert extended == Timeout(connect=5.0, read=72.0, write=60.0, pool=60.0)
+    assert Timeout.of(None).with_longer_read(12.0).read is None

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError, field_validator
-
 from submarine.client._base import GC_PAUSE_BYTES, LOG, Envelope, PayloadParser
+
 from submarine.models import (
     LENIENT,
     Experiment,

@@ -271,3 +271,76 @@ def test_extension_is_detected_once_per_client(make):
     assert client.stream_logs(EXP_ID) == [("w", "x")]
     assert client.stream_logs(EXP_ID) == [("w", "y")]
     assert script.paths().count("GET /api/v1/experiment/ping") == 1
+
+
+def watch_stream(driver, *args, **kwargs) -> tuple[list[tuple[str, str, str]], str, list[str]]:
+    """Read a whole LogStream of either client: each line with the stream's status when it
+    came, then the final status and the pods."""
+    stream = driver.client.stream_logs(*args, **kwargs)
+    seen: list[tuple[str, str, str]] = []
+    if driver.kind == "sync":
+        for pod, line in stream:
+            seen.append((pod, line, stream.status))
+    else:
+
+        async def read() -> None:
+            async for pod, line in stream:
+                seen.append((pod, line, stream.status))
+
+        driver.loop.run_until_complete(read())
+    return seen, stream.status, stream.pods
+
+
+def test_a_log_stream_tells_the_status_as_it_goes(make):
+    server = StreamServer(
+        [
+            page("Accepted", "c1"),
+            page("Running", "c2", worker_0=["one"], ps_0=["p"]),
+            page("Succeeded", "c3", worker_0=["two"]),
+        ]
+    )
+    seen, status, pods = watch_stream(make(Script(server)), EXP_ID, polling_interval=1)
+    assert seen == [
+        ("worker_0", "one", "Running"),
+        ("ps_0", "p", "Running"),
+        ("worker_0", "two", "Succeeded"),
+    ]
+    assert status == "Succeeded"
+    assert pods == ["worker_0", "ps_0"]
+
+
+def test_a_polled_stream_tells_the_status_and_deleted_when_it_vanishes(make):
+    states = [("Running", {PS: ["ps up"]}), (None, {})]
+    seen, status, _ = watch_stream(make(Script(PollingServer(states))), EXP_ID, polling_interval=1)
+    assert seen == [(PS, "ps up", "Running")]
+    assert status == "Deleted"
+
+
+def test_stream_logs_gives_up_after_its_timeout(make, fake_time):
+    script = Script(PollingServer([("Running", {PS: ["ps up"]})]))
+    with pytest.raises(WaitTimeoutError, match="did not finish within 5"):
+        make(script).stream_logs(EXP_ID, polling_interval=2, timeout=5)
+    assert fake_time.sleeps == [2, 2, 1]
+
+
+def test_closing_a_sync_stream_stops_its_requests():
+    from submarine.client import ExperimentClient
+
+    script = Script(PollingServer([("Running", {PS: ["ps up", "ps 2"]})]))
+    with ExperimentClient("http://h", transport=httpx.MockTransport(script)) as client:
+        client._sleep = lambda seconds: None
+        with client.stream_logs(EXP_ID) as stream:
+            assert next(stream) == (PS, "ps up")
+        sent = len(script.requests)
+        assert list(stream) == []
+        assert len(script.requests) == sent
+
+
+def test_an_invalid_id_or_interval_is_refused_when_the_stream_is_made(make):
+    script = Script(PollingServer([("Running", {})]))
+    client = make(script).client
+    with pytest.raises(ValueError, match="experiment id must be a non-empty string"):
+        client.stream_logs(" ")
+    with pytest.raises(ValueError, match="polling_interval must be 0 or more"):
+        client.stream_logs(EXP_ID, polling_interval=-1)
+    assert script.requests == []

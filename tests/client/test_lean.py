@@ -7,17 +7,11 @@ import subprocess
 import sys
 import typing
 
-import httpx
 import pytest
 
 from submarine.client import AsyncExperimentClient, ExperimentClient
-from submarine.client._base import (
-    DEFAULT_TIMEOUT,
-    LogStreamPage,
-    LogTracker,
-    make_timeout,
-    needs_tls_context,
-)
+from submarine.client._core import needs_tls_context
+from submarine.client._follow import LogStreamPage, LogTracker
 from submarine.models import ExperimentLog
 
 
@@ -28,24 +22,16 @@ def run(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_importing_the_client_imports_neither_httpx_nor_asyncio():
+def test_the_blocking_client_imports_neither_asyncio_nor_the_async_client_nor_the_cli():
     code = (
         "import sys; from submarine import ExperimentClient; "
-        "heavy = ('httpx', 'asyncio', 'submarine.client.async_', 'rich'); "
+        "heavy = ('asyncio', 'submarine.client.async_', 'submarine.cli', 'typer'); "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     assert run(code) == ""
 
 
-def test_creating_a_client_imports_httpx():
-    code = (
-        "import sys; from submarine import ExperimentClient; "
-        "ExperimentClient('http://127.0.0.1:9').close(); print('httpx' in sys.modules)"
-    )
-    assert run(code) == "True"
-
-
-def test_annotations_resolve_before_any_client_exists():
+def test_annotations_resolve():
     code = (
         "import typing; from submarine.client import ExperimentClient; "
         "hints = typing.get_type_hints(ExperimentClient.__init__); print(hints['transport'])"
@@ -53,13 +39,6 @@ def test_annotations_resolve_before_any_client_exists():
     assert "httpx" in run(code)
     hints = typing.get_type_hints(ExperimentClient.list_experiments)
     assert hints["return"].__name__ == "ExperimentList"
-
-
-def test_the_default_timeout_is_a_float_of_60_that_connects_within_5():
-    assert DEFAULT_TIMEOUT == 60.0
-    assert repr(DEFAULT_TIMEOUT) == "DEFAULT_TIMEOUT"
-    assert make_timeout(DEFAULT_TIMEOUT) == httpx.Timeout(60.0, connect=5.0)
-    assert make_timeout(60.0) == httpx.Timeout(60.0)
 
 
 @pytest.mark.parametrize(
@@ -82,11 +61,11 @@ def test_clients_of_an_http_host_do_not_verify_and_of_https_do(monkeypatch):
     for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
     with ExperimentClient("http://localhost:8080") as client:
-        assert client._verify is False
+        assert client._core.verify is False
     with ExperimentClient("https://submarine.example.com") as client:
-        assert client._verify is True
+        assert client._core.verify is True
     aio = AsyncExperimentClient("http://localhost:8080")
-    assert aio._verify is False
+    assert aio._core.verify is False
 
 
 def page(pod: str, lines: list[str]) -> LogStreamPage:

@@ -3,20 +3,16 @@ first read: the same experiments as the eager lenient parse, the same errors."""
 
 from __future__ import annotations
 
-import gc
 import json
-from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import submarine.client._base as base
 from submarine.client import InvalidResponseError, ServerError
-from submarine.client._base import GC_PAUSE_BYTES, Envelope, decode_experiments
+from submarine.client._decode import decode_experiments, parse
 from submarine.models import (
-    LENIENT,
     Experiment,
     ExperimentList,
 )
@@ -35,7 +31,7 @@ def answer(body: bytes, status: int = 200) -> httpx.Response:
 def test_same_experiments_as_the_eager_lenient_parse(items):
     body = envelope(items)
     lazy = decode_experiments(answer(body))
-    eager = Envelope[list[Experiment]].model_validate_json(body, context=LENIENT).result
+    eager = parse(list[Experiment], body).result
     assert isinstance(lazy, ExperimentList)
     assert lazy == eager
     assert_same_experiments(lazy, eager)
@@ -103,36 +99,6 @@ def test_plain_list_and_to_dict_of_a_listed_answer(make):
     assert [e.to_dict() for e in listed] == items
     assert listed.to_list() == items
     assert listed[1:] == [Experiment.model_validate(items[1])]
-
-
-def test_a_large_body_is_parsed_with_the_collector_paused_and_restored(monkeypatch):
-    seen: list[bool] = []
-    real = base.pydantic_core.from_json
-
-    class Spy:
-        @staticmethod
-        def from_json(data: bytes) -> Any:
-            seen.append(gc.isenabled())
-            return real(data)
-
-    monkeypatch.setattr(base, "pydantic_core", Spy)
-    small = envelope([experiment("a")])
-    large = envelope([experiment(f"e-{i}") for i in range(200)])
-    assert len(small) < GC_PAUSE_BYTES <= len(large)
-    assert gc.isenabled()
-    assert len(decode_experiments(answer(small))) == 1
-    assert len(decode_experiments(answer(large))) == 200
-    assert seen == [True, False]
-    assert gc.isenabled()
-    with pytest.raises(InvalidResponseError):
-        decode_experiments(answer(large[: len(large) // 2]))
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        decode_experiments(answer(large))
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
 
 
 def test_the_same_error_as_other_methods_for_a_body_that_is_not_json():

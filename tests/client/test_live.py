@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import itertools
-import os
 import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -21,38 +18,11 @@ from submarine.client import (
     WaitTimeoutError,
 )
 from submarine.models import Experiment, ExperimentLog, ExperimentSpec, ExperimentStatus
+from tests.conftest import BLOCKING_CMD as BLOCKING
+from tests.conftest import make_spec, wait_until
 
 HELLO = "python -c \"print('hello'); print('world')\""
 FAILING = "python -c \"import sys; print('about to fail'); sys.exit(3)\""
-# Prints, then blocks for a minute (until deleted) without a shell and without sleeping here.
-BLOCKING = (
-    "python -u -c \"import select; print('started'); select.select([], [], [], 60); print('late')\""
-)
-_names = itertools.count()
-
-
-def spec(cmd: str, *, roles: dict[str, int] | None = None) -> dict[str, Any]:
-    """A TensorFlow spec with a unique name, small resources, and ``cmd``."""
-    name = f"live-{os.getpid()}-{next(_names)}"
-    return {
-        "meta": {"name": name, "framework": "TensorFlow", "cmd": cmd},
-        "environment": {"image": "local"},
-        "spec": {
-            role: {"replicas": replicas, "resources": "cpu=100m,memory=32M"}
-            for role, replicas in (roles or {"Worker": 1}).items()
-        },
-    }
-
-
-def until(condition: Any, what: str, timeout: float = 30.0) -> Any:
-    """Poll ``condition`` until it returns something truthy, failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -66,11 +36,11 @@ def client(server_url: str):
 
 def test_ping_and_the_log_stream_extension(client):
     assert client.ping() is True
-    assert client._has_log_stream()
+    assert "log-stream" in client._core.extensions
 
 
 def test_create_get_list_and_delete(client):
-    created = client.create_experiment(spec(HELLO))
+    created = client.create_experiment(make_spec(HELLO))
     assert isinstance(created, Experiment)
     assert created.status is ExperimentStatus.ACCEPTED
     exp_id = created.experiment_id
@@ -95,7 +65,7 @@ def test_create_get_list_and_delete(client):
 
 
 def test_create_accepts_a_spec_model(client):
-    model = ExperimentSpec.model_validate(spec("true"))
+    model = ExperimentSpec.model_validate(make_spec("true"))
     created = client.create_experiment(model)
     assert created.spec is not None
     assert created.spec.meta.name == model.meta.name.lower()
@@ -103,11 +73,13 @@ def test_create_accepts_a_spec_model(client):
 
 
 def test_wait_for_finish_prints_and_returns_the_logs(client):
-    exp_id = client.create_experiment(spec(HELLO)).experiment_id
+    exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
     out = io.StringIO()
     started = time.monotonic()
-    log = client.wait_for_finish(exp_id, polling_interval=20, timeout=60, stream=out)
-    assert time.monotonic() - started < 15  # the long poll answers at the end, not after 20 s
+    log = client.wait_for_finish(exp_id, polling_interval=600, stream=out)
+    # The long poll answers when the experiment ends, not after its 600 s: a margin no
+    # machine is slow enough to use up.
+    assert time.monotonic() - started < 300
     assert isinstance(log, ExperimentLog)
     pod = f"{exp_id}-worker-0"
     assert {p.pod_name: p.lines for p in log.pods} == {pod: ["hello", "world"]}
@@ -116,7 +88,7 @@ def test_wait_for_finish_prints_and_returns_the_logs(client):
 
 
 def test_get_log_and_list_log(client):
-    exp_id = client.create_experiment(spec(HELLO, roles={"Ps": 1, "Worker": 2})).experiment_id
+    exp_id = client.create_experiment(make_spec(HELLO, roles={"Ps": 1, "Worker": 2})).experiment_id
     client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
     out = io.StringIO()
     log = client.get_log(exp_id, stream=out)
@@ -137,14 +109,14 @@ def test_get_log_and_list_log(client):
 
 
 def test_stream_logs_follow_and_not(client):
-    exp_id = client.create_experiment(spec(HELLO)).experiment_id
+    exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
     pod = f"{exp_id}-worker-0"
     assert list(client.stream_logs(exp_id)) == [(pod, "hello"), (pod, "world")]
     assert list(client.stream_logs(exp_id, follow=False)) == [(pod, "hello"), (pod, "world")]
 
 
 def test_stream_logs_ends_when_the_experiment_is_deleted(client):
-    exp_id = client.create_experiment(spec(BLOCKING)).experiment_id
+    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
     lines = client.stream_logs(exp_id, polling_interval=5)
     assert next(lines) == (f"{exp_id}-worker-0", "started")
     client.delete_experiment(exp_id)
@@ -152,19 +124,19 @@ def test_stream_logs_ends_when_the_experiment_is_deleted(client):
 
 
 def test_wait_for_finish_times_out_then_returns_when_deleted(client):
-    exp_id = client.create_experiment(spec(BLOCKING)).experiment_id
+    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
     started = time.monotonic()
     with pytest.raises(WaitTimeoutError) as caught:
         client.wait_for_finish(exp_id, polling_interval=5, timeout=1.5, stream=io.StringIO())
-    assert 1.4 <= time.monotonic() - started < 10
+    assert time.monotonic() - started >= 1.5  # never before its time; late is fine
     assert caught.value.status in {"Accepted", "Created", "Running"}
 
-    until(lambda: client.get_experiment(exp_id).status is ExperimentStatus.RUNNING, "Running")
+    wait_until(lambda: client.get_experiment(exp_id).status is ExperimentStatus.RUNNING, "Running")
     deleter = threading.Thread(target=client.delete_experiment, args=(exp_id,))
     out = io.StringIO()
 
     def delete_once_started() -> None:
-        until(lambda: "started" in out.getvalue(), "the first line")
+        wait_until(lambda: "started" in out.getvalue(), "the first line")
         deleter.start()
 
     watcher = threading.Thread(target=delete_once_started)
@@ -177,7 +149,7 @@ def test_wait_for_finish_times_out_then_returns_when_deleted(client):
 
 
 def test_a_failed_experiment_is_returned_or_raised(client):
-    exp_id = client.create_experiment(spec(FAILING)).experiment_id
+    exp_id = client.create_experiment(make_spec(FAILING)).experiment_id
     log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
     assert log.pods[0].lines[0] == "about to fail"
     assert client.get_experiment(exp_id).status is ExperimentStatus.FAILED
@@ -186,7 +158,7 @@ def test_a_failed_experiment_is_returned_or_raised(client):
 
 
 def test_patch_replaces_the_spec(client):
-    original = spec(BLOCKING)
+    original = make_spec(BLOCKING)
     exp_id = client.create_experiment(original).experiment_id
     changed = {**original, "meta": {**original["meta"], "tags": ["patched"]}}
     patched = client.patch_experiment(exp_id, changed)
@@ -198,24 +170,21 @@ def test_patch_replaces_the_spec(client):
 
 
 def test_server_refusals_map_to_the_tree(client):
-    first = spec("true")
-    exp_id = client.create_experiment(first).experiment_id
-    # No uniqueness check on names (as on Submarine 0.8.0): a second one is its own experiment.
-    twin = client.create_experiment(first).experiment_id
-    assert twin != exp_id
-    client.delete_experiment(twin)
+    # (A 409 is mapped by the MockTransport tests: Submarine 0.8.0 has no name check, so a
+    # faithful local server never answers one to a create.)
+    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
     with pytest.raises(NotFoundError):
         client.get_log("experiment-0000000000000-9999", stream=io.StringIO())
     with pytest.raises(NotFoundError):
         client.delete_experiment("experiment-0000000000000-9999")
     with pytest.raises(NotFoundError):
-        client.patch_experiment("experiment-0000000000000-9999", spec("true"))
+        client.patch_experiment("experiment-0000000000000-9999", make_spec("true"))
     client.delete_experiment(exp_id)
 
 
 def test_an_invalid_spec_never_reaches_the_server(client):
     before = len(client.list_experiments())
-    bad = spec("true")
+    bad = make_spec("true")
     bad["spec"] = {"Worker": {"replicas": 1, "resources": "cpu=1,memory=1.5G"}}
     with pytest.raises(SpecValidationError, match=r"spec\.Worker\.resources"):
         client.create_experiment(bad)
@@ -241,7 +210,7 @@ def test_token_auth(server_factory):
 def test_username_and_password_auth(server_factory, monkeypatch):
     server = server_factory.start("--username", "ada", "--password", "pw")
     with ExperimentClient(server.url, username="ada", password="pw") as client:
-        exp_id = client.create_experiment(spec(HELLO)).experiment_id
+        exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
         log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
         assert log.pods[0].lines == ["hello", "world"]
     monkeypatch.setenv("SUBMARINE_USERNAME", "ada")
@@ -260,7 +229,7 @@ def test_username_and_password_auth(server_factory, monkeypatch):
 async def test_async_every_method(server_url):
     async with AsyncExperimentClient(server_url, timeout=30) as client:
         assert await client.ping() is True
-        created = await client.create_experiment(spec(HELLO, roles={"Chief": 1, "Worker": 1}))
+        created = await client.create_experiment(make_spec(HELLO, roles={"Chief": 1, "Worker": 1}))
         exp_id = created.experiment_id
         assert created.status is ExperimentStatus.ACCEPTED
         assert (await client.get_experiment(exp_id)).experiment_id == exp_id
@@ -275,8 +244,10 @@ async def test_async_every_method(server_url):
 
         streamed = [item async for item in client.stream_logs(exp_id, follow=False)]
         assert [line for pod, line in streamed if pod == chief] == ["hello", "world"]
+        # The worker may be stopped at any point once the chief is done; what the final log
+        # has of it, the stream has too, in order.
         others = [line for pod in log.pods if pod.pod_name != chief for line in pod.lines]
-        assert [line for pod, line in streamed if pod != chief] == others
+        assert [line for pod, line in streamed if pod != chief][: len(others)] == others
         master = await client.get_log(exp_id, onlyMaster=True, stream=io.StringIO())
         assert [p.pod_name for p in master.pods] == [f"{exp_id}-chief-0"]
         logs = await client.list_log("succeeded")
@@ -284,7 +255,7 @@ async def test_async_every_method(server_url):
         succeeded = await client.list_experiments(ExperimentStatus.SUCCEEDED)
         assert exp_id in {e.experiment_id for e in succeeded}
 
-        patched_spec = spec("true")
+        patched_spec = make_spec("true")
         patched = await client.patch_experiment(exp_id, patched_spec)
         assert patched.spec is not None
         assert patched.spec.meta.cmd == "true"
@@ -297,7 +268,7 @@ async def test_async_every_method(server_url):
 @pytest.mark.anyio
 async def test_async_stream_follows_until_deleted_and_wait_times_out(server_url):
     async with AsyncExperimentClient(server_url, timeout=30) as client:
-        exp_id = (await client.create_experiment(spec(BLOCKING))).experiment_id
+        exp_id = (await client.create_experiment(make_spec(BLOCKING))).experiment_id
         with pytest.raises(WaitTimeoutError):
             await client.wait_for_finish(exp_id, 5, timeout=1, stream=io.StringIO())
         seen = []
@@ -311,7 +282,7 @@ async def test_async_stream_follows_until_deleted_and_wait_times_out(server_url)
 async def test_async_failed_experiment_and_auth(server_factory):
     server = server_factory.start("--username", "ada", "--password", "pw")
     async with AsyncExperimentClient(server.url, username="ada", password="pw") as client:
-        exp_id = (await client.create_experiment(spec(FAILING))).experiment_id
+        exp_id = (await client.create_experiment(make_spec(FAILING))).experiment_id
         with pytest.raises(ExperimentFailedError):
             await client.wait_for_finish(exp_id, 5, 60, raise_on_failure=True, stream=io.StringIO())
     async with AsyncExperimentClient(server.url, token="nope") as client:

@@ -189,7 +189,7 @@ def test_ping_true_and_the_extensions_are_remembered(make):
     script = Script(lambda request: ok("Pong", attributes={"extensions": ["log-stream"]}))
     client = make(script)
     assert client.ping() is True
-    assert client.client._extensions == frozenset({"log-stream"})
+    assert client.client._core.extensions == frozenset({"log-stream"})
     assert script.paths() == ["GET /api/v1/experiment/ping"]
 
 
@@ -221,4 +221,4 @@ def test_repr_names_the_host_and_not_the_token(make):
     client = make(Script(lambda request: ok("Pong")), token="s3cret")
     assert "submarine.test:8080" in repr(client.client)
     assert "s3cret" not in repr(client.client)
-    assert "s3cret" not in repr(client.client._credentials)
+    assert "s3cret" not in repr(client.client._core.credentials)

@@ -15,7 +15,7 @@ from submarine.client import (
     NotFoundError,
     ServerError,
 )
-from submarine.client._base import RetryPolicy, retry_after_seconds
+from submarine.client._retry import RetryPolicy, retry_after_seconds
 from tests.client.conftest import API, Script, experiment, fail, ok
 
 EXP_ID = "experiment-1647192232698-0001"
@@ -208,3 +208,14 @@ def test_retry_after_date_in_the_past_is_zero():
 def test_invalid_retry_settings_are_refused(make, kwargs, match):
     with pytest.raises(ValueError, match=match):
         make(lambda request: ok([]), **kwargs)
+
+
+def test_each_retry_is_logged_with_its_reason(make, caplog):
+    script = sequence(unavailable(), httpx.ConnectError, ok(experiment(EXP_ID)))
+    with caplog.at_level("INFO", logger="submarine.client"):
+        make(script).get_experiment(EXP_ID)
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"retrying GET {API}/{EXP_ID} in ")
+    assert messages[0].endswith("after HTTP 503 (retry 1 of 2)")
+    assert messages[1].endswith("after ConnectError (retry 2 of 2)")

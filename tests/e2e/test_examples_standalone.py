@@ -135,8 +135,9 @@ def test_ps_job_trains_across_a_ps_and_two_workers(tmp_path: Path) -> None:
     )
 
     assert_all_succeeded(finished)
+    # Each worker reports; the chief's figure is the final model's, after both were done.
     assert final_accuracy(finished["worker-0"].output) > MIN_ACCURACY
-    assert "final accuracy:" not in finished["worker-1"].output
+    assert final_accuracy(finished["worker-1"].output) > MIN_ACCURACY
     for worker in ("worker-0", "worker-1"):
         assert len(STEP_PROGRESS.findall(finished[worker].output)) >= 2, finished[worker].output
     assert "all 2 workers done" in finished["ps-0"].output

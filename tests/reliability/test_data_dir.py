@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from submarine.client import ExperimentClient, ServerError, SubmarineError
-from submarine.client._base import ANY
+from submarine.client._decode import parse
 from tests.conftest import RunningServer, ServerFactory
 
 from .conftest import Figures, integrity, make_spec, stored_count
@@ -72,7 +72,7 @@ def _populate(client: ExperimentClient, count: int) -> dict[str, dict[str, Any]]
 def _assert_clear_5xx(exc: SubmarineError, figures: Figures) -> None:
     assert isinstance(exc, ServerError), f"expected a 5xx, got {exc!r}"
     assert 500 <= exc.status_code < 600
-    envelope = ANY.model_validate_json(exc.body)
+    envelope = parse(Any, exc.body)
     assert envelope.code == exc.status_code
     assert envelope.success is None  # as on Submarine 0.8.0
     assert envelope.result is None

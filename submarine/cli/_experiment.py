@@ -1,0 +1,313 @@
+"""The ``submarine experiment`` commands: each one a call of the public client.
+
+``create --follow``, ``wait`` and ``logs --follow`` follow the experiment with
+:mod:`submarine.cli._live`, built on the client's ``stream_logs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from submarine.cli._errors import CliError, ExitCode, report
+from submarine.cli._live import exit_code_of, watch
+from submarine.cli._output import OutputFormat, emit, error_console, null_stream
+from submarine.cli._specfile import check_file
+from submarine.client import ExperimentClient, NotFoundError
+from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
+
+__all__ = ["STATE", "State", "experiment_app"]
+
+
+@dataclass
+class State:
+    """The global options, and the host of the client made from them."""
+
+    host_option: str | None = None
+    token: str | None = None
+    host: str | None = None
+
+
+STATE = State()
+
+
+experiment_app = typer.Typer(
+    name="experiment",
+    help="Create, inspect, follow and delete experiments.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _client() -> Iterator[ExperimentClient]:
+    """A client for the global options (and the environment), closed afterwards."""
+    try:
+        client = ExperimentClient(STATE.host_option, token=STATE.token)
+    except ValueError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from None
+    STATE.host = client.host
+    with client:
+        yield client
+
+
+@contextlib.contextmanager
+def _about(experiment_id: str) -> Iterator[None]:
+    """Turn "Not found experiment." into a line that names the id and what to do."""
+    try:
+        yield
+    except NotFoundError:
+        raise CliError(
+            f"no experiment {experiment_id!r} on {STATE.host}: "
+            "`submarine experiment list` shows the ids there are"
+        ) from None
+
+
+def _load_spec(path: Path) -> ExperimentSpec:
+    """A valid spec from a file, or every problem (with its line) and exit 1."""
+    spec, problems = check_file(path)
+    if spec is None:
+        for problem in problems[:-1]:
+            report(str(problem))
+        raise CliError(str(problems[-1]) if problems else f"{path}: not a valid spec")
+    return spec
+
+
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "-o",
+        "--output",
+        case_sensitive=False,
+        help="Output format. Default: table on a terminal, json otherwise.",
+        show_default=False,
+    ),
+]
+SpecOption = Annotated[
+    Path,
+    typer.Option(
+        "-f",
+        "--file",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="The experiment spec: a .yaml, .yml or .json file.",
+    ),
+]
+IdArgument = Annotated[
+    str, typer.Argument(metavar="ID", help="The experiment id.", show_default=False)
+]
+IntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--interval", min=0.1, help="Seconds between two looks at the server.", show_default=True
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help="Give up (exit 2) after this many seconds; the experiment keeps running.",
+        show_default=False,
+    ),
+]
+
+
+def _wait(
+    client: ExperimentClient,
+    experiment_id: str,
+    *,
+    interval: float,
+    timeout: float | None,
+    follow: bool,
+    output: OutputFormat | None,
+) -> None:
+    with _about(experiment_id):
+        final = watch(client, experiment_id, interval=interval, timeout=timeout, print_lines=follow)
+    if output is not None:
+        emit(final, output)
+    code = exit_code_of(final)
+    if code:
+        raise typer.Exit(int(code))
+
+
+# -- experiment commands -------------------------------------------------------------------
+
+
+@experiment_app.command("create")
+def create(
+    file: SpecOption,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until it Succeeded (exit 0) or not (exit 1).")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Print its log lines as they come (implies --wait).")
+    ] = False,
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = 2.0,
+    output: OutputOption = None,
+) -> None:
+    """Create an experiment from a spec file, and optionally wait for it to finish.
+
+    With --wait the final experiment is printed only when -o is given.
+    """
+    spec = _load_spec(file)
+    with _client() as client:
+        experiment = client.create_experiment(spec)
+        if not (wait or follow):
+            emit(experiment, output)
+            return
+        name = spec.meta.name
+        error_console().print(f"created {experiment.experiment_id} ({name})", markup=False)
+        _wait(
+            client,
+            experiment.experiment_id,
+            interval=interval,
+            timeout=timeout,
+            follow=follow,
+            output=output,
+        )
+
+
+_STATUSES = ("Accepted", "Created", "Running", "Succeeded", "Failed", "Deleted")
+
+
+def _parse_status(value: str) -> ExperimentStatus:
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--status'") from None
+
+
+@experiment_app.command("list")
+def list_(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only experiments with this status: " + ", ".join(_STATUSES) + " (any case).",
+            autocompletion=lambda: list(_STATUSES),
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOption = None,
+) -> None:
+    """List the experiments on the server."""
+    wanted = _parse_status(status) if status is not None else None
+    with _client() as client:
+        emit(client.list_experiments(wanted), output)
+
+
+@experiment_app.command("get")
+def get(experiment_id: IdArgument, output: OutputOption = None) -> None:
+    """Show one experiment."""
+    with _client() as client, _about(experiment_id):
+        emit(client.get_experiment(experiment_id), output)
+
+
+@experiment_app.command("patch")
+def patch(experiment_id: IdArgument, file: SpecOption, output: OutputOption = None) -> None:
+    """Replace the spec of an experiment with a spec file."""
+    spec = _load_spec(file)
+    with _client() as client, _about(experiment_id):
+        emit(client.patch_experiment(experiment_id, spec), output)
+
+
+@experiment_app.command("delete")
+def delete(experiment_id: IdArgument, output: OutputOption = None) -> None:
+    """Delete an experiment (its replicas are stopped)."""
+    with _client() as client, _about(experiment_id):
+        emit(client.delete_experiment(experiment_id), output)
+
+
+@experiment_app.command("logs")
+def logs(
+    experiment_id: IdArgument,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep printing new lines until it finishes.")
+    ] = False,
+    master_only: Annotated[
+        bool,
+        typer.Option(
+            "--master-only", help="Only the master pod: Master, else Chief, else Ps, else worker 0."
+        ),
+    ] = False,
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "-o",
+            "--output",
+            case_sensitive=False,
+            help="json or yaml: the log as data, once. Default: lines, as [worker-0] line.",
+            show_default=False,
+        ),
+    ] = None,
+    interval: IntervalOption = 2.0,
+) -> None:
+    """Print the log lines of an experiment's pods, as ``[worker-0] line``.
+
+    With --follow, lines of every pod are printed as they are written, until the
+    experiment ends; on a terminal a live line below them shows how it is doing.
+    """
+    with _client() as client, _about(experiment_id):
+        if not follow or output not in (None, OutputFormat.TABLE):
+            log = client.get_log(experiment_id, master_only, stream=null_stream())
+            emit(log, output or OutputFormat.TABLE)
+            return
+        watch(
+            client,
+            experiment_id,
+            interval=interval,
+            timeout=None,
+            print_lines=True,
+            show_pod=_MasterPod(client, experiment_id) if master_only else None,
+        )
+
+
+class _MasterPod:
+    """Whether a pod is the master pod, as ``get_log(onlyMaster=True)`` picks it; asked
+    again whenever a pod not seen before writes, since a later pod may outrank it."""
+
+    def __init__(self, client: ExperimentClient, experiment_id: str) -> None:
+        self.client = client
+        self.experiment_id = experiment_id
+        self.seen: set[str] = set()
+        self.master: str | None = None
+
+    def __call__(self, pod: str) -> bool:
+        if pod not in self.seen:
+            self.seen.add(pod)
+            log = self.client.get_log(self.experiment_id, True, stream=null_stream())
+            self.master = log.pods[0].pod_name if log.pods else None
+        return pod == self.master
+
+
+@experiment_app.command("wait")
+def wait_(
+    experiment_id: IdArgument,
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = 2.0,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Print its log lines as they come.")
+    ] = False,
+    output: OutputOption = None,
+) -> None:
+    """Wait until an experiment finishes: exit 0 Succeeded, 1 Failed or Deleted, 2 timeout."""
+    with _client() as client:
+        _wait(
+            client,
+            experiment_id,
+            interval=interval,
+            timeout=timeout,
+            follow=follow,
+            output=output,
+        )
