@@ -17,7 +17,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
@@ -44,11 +44,11 @@ from submarine.client.errors import (
     WaitTimeoutError,
 )
 from submarine.models import (
-    LENIENT,
     Experiment,
     ExperimentList,
     ExperimentLog,
     ExperimentSpec,
+    ExperimentSpecPayload,
     ExperimentStatus,
     parse_status,
     problems_of,
@@ -160,20 +160,18 @@ def _paused(parse: Any, data: bytes) -> Any:
 
 
 class PayloadParser(Generic[T]):
-    """Parses a JSON envelope of ``result_type`` as
-    ``Envelope[result_type].model_validate_json(data, context=LENIENT)`` does.
+    """Parses a JSON envelope of ``result_type``: ``Envelope[result_type].model_validate_json``.
 
     The envelope model and its validator are built on first use, so importing the client
-    builds none of them. The validator leaves out the models' lenient no-op validators
-    (see :mod:`submarine.client._fast`) when it can.
+    builds none of them. The payload types are plain (no Python validators but the times'),
+    so the parse runs in pydantic-core.
     """
 
-    __slots__ = ("_model", "_parse", "result_type")
+    __slots__ = ("_model", "result_type")
 
     def __init__(self, result_type: Any) -> None:
         self.result_type = result_type
         self._model: type[Envelope[T]] | None = None
-        self._parse: Callable[[bytes], Envelope[T]] | None = None
 
     @property
     def model(self) -> type[Envelope[T]]:
@@ -184,28 +182,9 @@ class PayloadParser(Generic[T]):
             model = self._model = cast("type[Envelope[T]]", parameterized)
         return model
 
-    def _ordinary(self, data: bytes) -> Envelope[T]:
-        return self.model.model_validate_json(data, context=LENIENT)
-
-    @property
-    def fast(self) -> bool:
-        """Whether payloads are parsed without the no-op validators (built on first use)."""
-        return getattr(self._parser(), "__self__", None) is not self
-
-    def _parser(self) -> Callable[[bytes], Envelope[T]]:
-        parse = self._parse
-        if parse is None:
-            from submarine.client._fast import fast_validator
-
-            parse = fast_validator(self.model)
-            if parse is None:
-                parse = self._ordinary
-            self._parse = parse
-        return parse
-
     def __call__(self, data: bytes) -> Envelope[T]:
         """The parsed envelope; a ``pydantic.ValidationError`` when the JSON does not fit."""
-        parsed: Envelope[T] = _paused(self._parser(), data)
+        parsed: Envelope[T] = _paused(self.model.model_validate_json, data)
         return parsed
 
 
@@ -512,11 +491,14 @@ class RetryPolicy:
 # -- requests and answers ---------------------------------------------------------------
 
 
-def spec_body(experiment_spec: ExperimentSpec | Mapping[str, Any]) -> bytes:
-    """The JSON body of a spec; a mapping is validated first (``SpecValidationError``)."""
+def spec_body(
+    experiment_spec: ExperimentSpec | ExperimentSpecPayload | Mapping[str, Any],
+) -> bytes:
+    """The JSON body of a spec; a mapping, or a spec read from a server, is validated
+    first (``SpecValidationError``)."""
     if isinstance(experiment_spec, ExperimentSpec):
         spec = experiment_spec
-    elif isinstance(experiment_spec, Mapping):
+    elif isinstance(experiment_spec, (Mapping, ExperimentSpecPayload)):
         try:
             spec = ExperimentSpec.model_validate(experiment_spec)
         except ValidationError as exc:

@@ -59,7 +59,6 @@ import psutil
 from pydantic import ValidationError
 
 from submarine.models import (
-    LENIENT,
     ExperimentSpec,
     ExperimentStatus,
     ExperimentTaskSpec,
@@ -869,7 +868,7 @@ class Runner:
             if record is None:
                 return []
             try:
-                spec = ExperimentSpec.model_validate(record.spec, context=LENIENT)
+                spec = ExperimentSpec.model_validate(record.spec)
             except ValidationError:
                 return []
             names = [
