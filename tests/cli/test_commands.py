@@ -41,7 +41,7 @@ def spec_file(
                 "meta": {"name": name, "framework": "TensorFlow", "cmd": f"python {code}"},
                 "environment": {"image": "python:3"},
                 "spec": {
-                    **({"Ps": {"replicas": 1}} if ps else {}),
+                    **({"Ps": {"replicas": 1, "resources": "cpu=0.1,memory=64M"}} if ps else {}),
                     "Worker": {"replicas": replicas, "resources": "cpu=0.1,memory=64M"},
                 },
             }
@@ -253,7 +253,8 @@ def test_an_invalid_spec_is_refused_before_sending(server_url: str, tmp_path: Pa
     bad.write_text(
         "meta:\n  name: bad\n  framework: PyTorch\n  cmd: x\n"
         "environment: {image: x}\n"
-        "spec:\n  Master: {replicas: 1, resources: 'memory=1.5G'}\n  Ps: {replicas: 1}\n"
+        "spec:\n  Master: {replicas: 1, resources: 'memory=1.5G'}\n"
+        "  Ps: {replicas: 1, resources: 'cpu=1'}\n"
     )
     code, out, err = invoke(server_url, "experiment", "create", "-f", str(bad))
     assert (code, out) == (1, "")

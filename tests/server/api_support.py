@@ -11,7 +11,7 @@ import httpx
 
 API = "/api/v1/experiment"
 ID_RE = re.compile(r"^experiment-[0-9]{13}-[0-9]{4}$")
-TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ENVELOPE_KEYS = ["status", "code", "success", "message", "result", "attributes"]
 SLEEPER = 'python -c "import time; time.sleep(600)"'
 """A replica that runs until it is stopped."""
