@@ -426,8 +426,9 @@ def spec_problems(spec: ExperimentSpec | ExperimentSpecPayload) -> list[InitErro
     if not env.image and no_image:
         named = [f"{key}={value!r}" for key, value in (("name", env.name),) if value]
         named += [f"dockerImage={env.docker_image!r}"] if env.docker_image else []
+        verb = "gives" if len(named) == 1 else "give"
         why = (
-            f" ({' and '.join(named)} give no image: only 'image' gives the containers one)"
+            f" ({' and '.join(named)} {verb} no image: only 'image' gives the containers one)"
             if named
             else ""
         )
