@@ -133,3 +133,21 @@ def test_row_through_the_local_server(row: Row, local_server: RunningServer) -> 
         finally:
             deleted = http.delete(f"{API}/{body['result']['experimentId']}")
             assert deleted.status_code == 200, deleted.text
+
+
+def test_a_spec_read_back_from_the_local_server_is_accepted_again(
+    local_server: RunningServer,
+) -> None:
+    row = next(row for row in ROWS if row.given is ANSWER_SPEC)
+    with ExperimentClient(local_server.url) as client:
+        first = client.create_experiment(row.given)
+        try:
+            read = client.get_experiment(first.experiment_id)
+            assert read.spec is not None
+            assert read.spec.roles["Worker"].resource_map == {"cpu": "100m", "memory": "64M"}
+            second = client.create_experiment(read.spec)
+            client.delete_experiment(second.experiment_id)
+            assert second.spec is not None
+            assert second.spec.to_dict()["spec"] == read.spec.to_dict()["spec"]
+        finally:
+            client.delete_experiment(first.experiment_id)
