@@ -144,7 +144,7 @@ def _name(value: Any) -> Any:
             f"name {value[:20]!r}... is {len(value)} characters long: at most 63 are allowed "
             "(it becomes a Kubernetes label value)",
         )
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):
         raise _error(
             "experiment_name",
             f"name {value!r} is not valid: use letters, digits, '-', '_' and '.', starting and "
@@ -178,7 +178,7 @@ def _env_vars(value: Any) -> Any:
     problems: list[str] = []
     converted: dict[Any, Any] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not _ENV_NAME_RE.match(key):
+        if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
             problems.append(
                 f"{key!r} is not an environment variable name "
                 "(letters, digits, '_', '.', '-', not starting with a digit)"

@@ -205,7 +205,7 @@ def test_replicas_default_to_one() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["-lead", "trail-", "has space", "a/b", "x" * 64, "ünïcode", "", "name!"]
+    "name", ["-lead", "trail-", "has space", "a/b", "x" * 64, "ünïcode", "", "name!", "line\n"]
 )
 def test_bad_names_are_refused(name: str) -> None:
     found = problems(spec(meta__name=name))
@@ -257,7 +257,8 @@ def test_an_image_is_required() -> None:
 
 
 def test_env_var_names_and_values() -> None:
-    found = problems(spec(meta__envVars={"1BAD": "x", "OK": [3]}))
+    found = problems(spec(meta__envVars={"1BAD": "x", "OK": [3], "NL\n": "x"}))
+    assert "'NL\\n' is not an environment variable name" in found["meta.envVars"]
     assert "'1BAD' is not an environment variable name" in found["meta.envVars"]
     assert "the value of 'OK' is [3]: give a string" in found["meta.envVars"]
     found = problems(spec(spec__Worker={"resources": "cpu=1", "envVars": {"A B": "x"}}))
