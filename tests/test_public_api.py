@@ -35,8 +35,21 @@ def test_star_import_gives_the_client_the_errors_and_the_models():
     assert namespace["ExperimentClient"] is ExperimentClient
     assert namespace["AsyncExperimentClient"] is AsyncExperimentClient
     assert namespace["NotFoundError"] is NotFoundError
-    for model in ("ExperimentSpec", "Experiment", "ExperimentLog", "ExperimentStatus"):
+    for model in (
+        "ExperimentSpec",
+        "ExperimentSpecPayload",
+        "Experiment",
+        "ExperimentLog",
+        "ExperimentStatus",
+        "Problem",
+        "ResourceError",
+    ):
         assert namespace[model] is getattr(submarine.models, model)
+
+
+def test_the_models_export_no_validation_context():
+    assert "LENIENT" not in submarine.models.__all__
+    assert not hasattr(submarine.models, "LENIENT")
 
 
 def test_unknown_attribute_is_an_attribute_error():

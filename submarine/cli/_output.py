@@ -178,15 +178,15 @@ def _roles(experiment: Experiment) -> str:
     spec = experiment.spec
     if spec is None:
         return "-"
-    return ", ".join(f"{role} {task.replicas}" for role, task in spec.spec.items()) or "-"
+    return ", ".join(f"{role} {task.replicas}" for role, task in spec.roles.items()) or "-"
 
 
 def _framework(experiment: Experiment) -> str:
-    return experiment.spec.meta.framework if experiment.spec is not None else "-"
+    return (experiment.spec.meta.framework if experiment.spec is not None else None) or "-"
 
 
 def _name(experiment: Experiment) -> str:
-    if experiment.spec is not None:
+    if experiment.spec is not None and experiment.spec.meta.name:
         return experiment.spec.meta.name
     return experiment.name or "-"
 

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeAlias
 from urllib.parse import quote
 
 import httpx
@@ -43,6 +43,7 @@ from submarine.models import (
     ExperimentList,
     ExperimentLog,
     ExperimentSpec,
+    ExperimentSpecPayload,
     ExperimentStatus,
     parse_status,
     problems_of,
@@ -81,18 +82,23 @@ def needs_tls_context(host: str, environ: Mapping[str, str] | None = None) -> bo
 # -- what goes out ---------------------------------------------------------------------------
 
 
-def spec_body(experiment_spec: ExperimentSpec | Mapping[str, Any]) -> bytes:
-    """The JSON body of a spec; a mapping is validated first (``SpecValidationError``)."""
+SpecInput: TypeAlias = ExperimentSpec | ExperimentSpecPayload | Mapping[str, Any]
+"""What create and patch take: a spec, a spec read back from a server, or a dict."""
+
+
+def spec_body(experiment_spec: SpecInput) -> bytes:
+    """The JSON body of a spec; a mapping, or a spec read from a server, is validated
+    first (``SpecValidationError``)."""
     if isinstance(experiment_spec, ExperimentSpec):
         spec = experiment_spec
-    elif isinstance(experiment_spec, Mapping):
+    elif isinstance(experiment_spec, (Mapping, ExperimentSpecPayload)):
         try:
             spec = ExperimentSpec.model_validate(experiment_spec)
         except ValidationError as exc:
             raise SpecValidationError(problems_of(exc)) from exc
     else:
         raise TypeError(
-            "experiment_spec must be an ExperimentSpec or a dict, got "
+            "experiment_spec must be an ExperimentSpec, a spec read from a server or a dict, got "
             f"{type(experiment_spec).__name__}"
         )
     return spec.to_json().encode("utf-8")
@@ -265,13 +271,13 @@ class ClientCore:
 
     # -- the experiment API, as calls ------------------------------------------------------
 
-    def create_call(self, spec: ExperimentSpec | Mapping[str, Any]) -> Call[Experiment]:
+    def create_call(self, spec: SpecInput) -> Call[Experiment]:
         """Create an experiment (never retried once it may have arrived)."""
         body = spec_body(spec)
         read = partial(decode, Experiment)
         return Call("POST", self.api, read, content=body, idempotent=False)
 
-    def patch_call(self, id: str, spec: ExperimentSpec | Mapping[str, Any]) -> Call[Experiment]:
+    def patch_call(self, id: str, spec: SpecInput) -> Call[Experiment]:
         """Replace an experiment's spec."""
         url = self.experiment_url(id)
         return Call("PATCH", url, partial(decode, Experiment), content=spec_body(spec))

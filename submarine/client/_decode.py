@@ -31,7 +31,7 @@ from submarine.client.errors import (
     ServerError,
     SubmarineError,
 )
-from submarine.models import LENIENT, Experiment, ExperimentList
+from submarine.models import Experiment, ExperimentList
 
 __all__ = [
     "Envelope",
@@ -92,7 +92,7 @@ def envelope_model(result_type: Any) -> type[Envelope[Any]]:
 def parse(result_type: Any, data: bytes) -> Envelope[Any]:
     """The envelope of a ``result_type`` payload in ``data``: the one place payloads are
     parsed (``pydantic.ValidationError`` when the JSON does not fit)."""
-    return envelope_model(result_type).model_validate_json(data, context=LENIENT)
+    return envelope_model(result_type).model_validate_json(data)
 
 
 def _loose(body: bytes) -> Envelope[Any] | None:

@@ -12,7 +12,7 @@ import anyio
 import httpx
 from typing_extensions import Self
 
-from submarine.client._core import ClientCore
+from submarine.client._core import ClientCore, SpecInput
 from submarine.client._follow import AsyncLogStream, Follower, LinePrinter
 from submarine.client._steps import Call, Sleep, Steps
 from submarine.client.config import DEFAULT_TIMEOUT, Timeout
@@ -21,7 +21,6 @@ from submarine.models import (
     Experiment,
     ExperimentList,
     ExperimentLog,
-    ExperimentSpec,
     ExperimentStatus,
 )
 
@@ -150,20 +149,17 @@ class AsyncExperimentClient:
 
     # -- the experiment API -----------------------------------------------------------------
 
-    async def create_experiment(
-        self, experiment_spec: ExperimentSpec | Mapping[str, Any]
-    ) -> Experiment:
+    async def create_experiment(self, experiment_spec: SpecInput) -> Experiment:
         """Create an experiment; the server answers with status ``Accepted``.
 
-        :param experiment_spec: an :class:`ExperimentSpec`, or a dict validated as one
+        :param experiment_spec: an :class:`ExperimentSpec`, or a dict or a spec read from a
+            server (``experiment.spec``), validated as one
             (``SpecValidationError``, listing every problem, before anything is sent).
         :returns: the experiment, with its ``experiment_id``.
         """
         return await self._call(self._core.create_call(experiment_spec))
 
-    async def patch_experiment(
-        self, id: str, experiment_spec: ExperimentSpec | Mapping[str, Any]
-    ) -> Experiment:
+    async def patch_experiment(self, id: str, experiment_spec: SpecInput) -> Experiment:
         """Replace the spec of an experiment.
 
         :param id: the experiment id.

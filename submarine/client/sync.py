@@ -11,7 +11,7 @@ from typing import IO, Any, TypeVar
 import httpx
 from typing_extensions import Self
 
-from submarine.client._core import ClientCore
+from submarine.client._core import ClientCore, SpecInput
 from submarine.client._follow import Follower, LinePrinter, LogStream
 from submarine.client._steps import Call, Sleep, Steps
 from submarine.client.config import DEFAULT_TIMEOUT, Timeout
@@ -20,7 +20,6 @@ from submarine.models import (
     Experiment,
     ExperimentList,
     ExperimentLog,
-    ExperimentSpec,
     ExperimentStatus,
 )
 
@@ -146,18 +145,17 @@ class ExperimentClient:
 
     # -- the experiment API -----------------------------------------------------------------
 
-    def create_experiment(self, experiment_spec: ExperimentSpec | Mapping[str, Any]) -> Experiment:
+    def create_experiment(self, experiment_spec: SpecInput) -> Experiment:
         """Create an experiment; the server answers with status ``Accepted``.
 
-        :param experiment_spec: an :class:`ExperimentSpec`, or a dict validated as one
+        :param experiment_spec: an :class:`ExperimentSpec`, or a dict or a spec read from a
+            server (``experiment.spec``), validated as one
             (``SpecValidationError``, listing every problem, before anything is sent).
         :returns: the experiment, with its ``experiment_id``.
         """
         return self._call(self._core.create_call(experiment_spec))
 
-    def patch_experiment(
-        self, id: str, experiment_spec: ExperimentSpec | Mapping[str, Any]
-    ) -> Experiment:
+    def patch_experiment(self, id: str, experiment_spec: SpecInput) -> Experiment:
         """Replace the spec of an experiment.
 
         :param id: the experiment id.

@@ -1,43 +1,41 @@
-"""Shared configuration of every model: wire names, strict input, lenient payloads.
+"""The two kinds of model and what they share.
 
-Two modes of validation share one set of classes:
-
-* **strict** (the default): user input such as a spec built from kwargs, a dict or a
-  file. Unknown keys are errors that suggest the closest field, every rule of the
-  model is checked, and every problem is reported at once with its path.
-* **lenient**: payloads a server sent. Nothing is refused that a server may say;
-  unknown keys are kept and dumped back, so ``to_dict()`` returns what was received.
-  Selected with ``model_validate(data, context=LENIENT)``.
+* :class:`PayloadModel`: what a server sends. Plain field types, ``extra="allow"``, and no
+  validator that can refuse a value, so a payload parses the same however it is parsed
+  (``model_validate``, ``model_validate_json``, a ``TypeAdapter``, nested in another model,
+  the constructor), and ``to_dict()`` gives back exactly what was received.
+* :class:`InputModel`: what a user submits. The rules live in the field types (reusable
+  ``Annotated`` types) and in :meth:`InputModel._problems` for rules that need several
+  fields; unknown keys are errors that suggest the closest field, a missing field says what
+  to give, and every problem is reported at once with its wire-name path.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     ModelWrapValidatorHandler,
     ValidationError,
-    ValidationInfo,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import Self
 
-LENIENT: Final[Mapping[str, Any]] = {"submarine_lenient": True}
-"""Validation context that parses a server payload without refusing anything."""
-
-
-def is_lenient(info: ValidationInfo | None) -> bool:
-    """Whether a validator runs on a server payload rather than on user input."""
-    context = info.context if info is not None else None
-    return isinstance(context, Mapping) and bool(context.get("submarine_lenient"))
+_SHARED = ConfigDict(
+    alias_generator=to_camel,
+    validate_by_name=True,
+    validate_by_alias=True,
+    serialize_by_alias=True,
+    use_attribute_docstrings=True,
+    defer_build=True,
+)
 
 
 def custom_error(
@@ -45,30 +43,6 @@ def custom_error(
 ) -> InitErrorDetails:
     """One line of a validation error with a message already written out in full."""
     return {"type": PydanticCustomError(kind, message), "loc": loc, "input": value}
-
-
-def reraise_with(title: str, caught: ValidationError | None, extra: list[InitErrorDetails]) -> None:
-    """Raise one ``ValidationError`` holding the caught errors and the extra ones."""
-    details: list[InitErrorDetails] = []
-    if caught is not None:
-        for err in caught.errors(include_url=False):
-            details.append(custom_error(err["type"], err["msg"], tuple(err["loc"]), err["input"]))
-    details.extend(extra)
-    if details:
-        raise ValidationError.from_exception_data(title, details)
-
-
-def _drop(data: Any, loc: tuple[str | int, ...]) -> None:
-    """Remove the value at ``loc`` from nested dicts and lists, if it is there."""
-    for part in loc[:-1]:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
-            return
-    if loc and isinstance(data, dict):
-        data.pop(loc[-1], None)
 
 
 class WireModel(BaseModel):
@@ -80,18 +54,9 @@ class WireModel(BaseModel):
     dict-returning client keeps working.
     """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="allow",
-        use_attribute_docstrings=True,
-        defer_build=True,
-    )
+    model_config = ConfigDict(**_SHARED, extra="allow")
 
     _wire_to_field: ClassVar[dict[str, str]] = {}
-    _ignored_keys: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -101,79 +66,6 @@ class WireModel(BaseModel):
             mapping[field.alias or name] = name
             mapping[name] = name
         cls._wire_to_field = mapping
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _strict_input(
-        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
-    ) -> Self:
-        """Refuse unknown keys (with a suggestion) and run cross-field checks on input."""
-        if is_lenient(info) or isinstance(data, cls):
-            return handler(data)
-        problems: list[InitErrorDetails] = []
-        if isinstance(data, Mapping):
-            problems.extend(cls._unknown_keys(data))
-        caught: ValidationError | None = None
-        instance: Self | None = None
-        try:
-            instance = handler(data)
-        except ValidationError as exc:
-            caught = exc
-        if isinstance(data, Mapping):
-            subject = instance if instance is not None else cls._best_effort(data)
-            if subject is not None:
-                problems.extend(subject._cross_check())
-        if caught is not None or problems:
-            reraise_with(cls.__name__, caught, problems)
-        assert instance is not None
-        if instance.__pydantic_extra__:
-            # Only reachable for keys that were refused above; keep the invariant anyway.
-            instance.__pydantic_extra__.clear()
-        instance._after_strict()
-        return instance
-
-    @classmethod
-    def _unknown_keys(cls, data: Mapping[Any, Any]) -> Iterator[InitErrorDetails]:
-        known = cls._wire_to_field
-        wire_names = sorted({f.alias or n for n, f in cls.model_fields.items()})
-        for key in data:
-            if key in known or key in cls._ignored_keys:
-                continue
-            text = str(key)
-            close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
-            if close:
-                field = cls.model_fields[known[close[0]]]
-                hint = f"did you mean {(field.alias or close[0])!r}?"
-            else:
-                hint = "valid keys are " + ", ".join(wire_names)
-            yield custom_error("unknown_key", f"unknown key {text!r}: {hint}", (text,), data[key])
-
-    @classmethod
-    def _best_effort(cls, data: Mapping[Any, Any]) -> Self | None:
-        """Parse invalid input leniently, dropping values of the wrong type, so that the
-        cross-field rules can still be checked and reported with the other problems."""
-        try:
-            current: Any = copy.deepcopy(dict(data))
-        except RecursionError:
-            # Nested too deep to copy: the other problems are reported without the rules.
-            return None
-        for _ in range(8):
-            try:
-                return cls.model_validate(current, context=LENIENT)
-            except ValidationError as exc:
-                errors = exc.errors(include_url=False)
-            if any(err["type"] == "missing" for err in errors):
-                return None
-            for err in errors:
-                _drop(current, tuple(err["loc"]))
-        return None
-
-    def _cross_check(self) -> list[InitErrorDetails]:
-        """Rules that need several fields at once; overridden where there are any."""
-        return []
-
-    def _after_strict(self) -> None:
-        """Fill derived values of a valid input model; overridden where there are any."""
 
     # -- the documented dict shape -------------------------------------------------
 
@@ -210,3 +102,97 @@ class WireModel(BaseModel):
             return self[key]
         except KeyError:
             return default
+
+
+class PayloadModel(WireModel):
+    """A model of what a server sends: plain types, unknown keys kept, nothing judged."""
+
+
+class InputModel(WireModel):
+    """A model of what a user submits: every rule checked, every problem reported at once.
+
+    Subclasses declare their rules in field types; they may add :attr:`_missing_hints`
+    (what to say when a required field is missing), :attr:`_ignored_keys` (keys accepted
+    and dropped), :meth:`_problems` (rules across fields) and :meth:`_normalise` (the
+    canonical form of a valid model).
+    """
+
+    model_config = ConfigDict(**_SHARED, extra="ignore")
+
+    _ignored_keys: ClassVar[frozenset[str]] = frozenset()
+    _missing_hints: ClassVar[Mapping[str, str]] = {}
+    _unset_when_none: ClassVar[frozenset[str]] = frozenset()
+    """Fields for which an explicit null means "not given": never sent as null."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate_input(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Refuse unknown keys (with a suggestion), check the rules, report it all at once."""
+        if isinstance(data, cls):
+            return handler(data)
+        if isinstance(data, WireModel):
+            # A payload read from a server (``experiment.spec``) is judged as its dict.
+            data = data.to_dict()
+        problems: list[InitErrorDetails] = []
+        if isinstance(data, Mapping):
+            problems.extend(cls._unknown_keys(data))
+        caught: ValidationError | None = None
+        instance: Self | None = None
+        try:
+            instance = handler(data)
+        except ValidationError as exc:
+            caught = exc
+        if isinstance(data, Mapping):
+            problems.extend(cls._problems(instance, data))
+        if caught is not None or problems:
+            raise cls._all_problems(caught, problems)
+        assert instance is not None
+        for name in cls._unset_when_none:
+            if getattr(instance, name) is None:
+                instance.__pydantic_fields_set__.discard(name)
+        instance._normalise()
+        return instance
+
+    @classmethod
+    def _unknown_keys(cls, data: Mapping[Any, Any]) -> Iterator[InitErrorDetails]:
+        known = cls._wire_to_field
+        wire_names = sorted({f.alias or n for n, f in cls.model_fields.items()})
+        for key in data:
+            if key in known or key in cls._ignored_keys:
+                continue
+            text = str(key)
+            close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
+            if close:
+                field = cls.model_fields[known[close[0]]]
+                hint = f"did you mean {(field.alias or close[0])!r}?"
+            else:
+                hint = "valid keys are " + ", ".join(wire_names)
+            yield custom_error("unknown_key", f"unknown key {text!r}: {hint}", (text,), data[key])
+
+    @classmethod
+    def _all_problems(
+        cls, caught: ValidationError | None, extra: list[InitErrorDetails]
+    ) -> ValidationError:
+        """One ``ValidationError`` holding the caught errors (missing fields explained)
+        and the extra ones."""
+        details: list[InitErrorDetails] = []
+        if caught is not None:
+            for err in caught.errors(include_url=False):
+                loc = tuple(err["loc"])
+                kind, message = err["type"], err["msg"]
+                if kind == "missing" and len(loc) == 1:
+                    hint = cls._missing_hints.get(cls._wire_to_field.get(str(loc[0]), ""))
+                    if hint:
+                        kind, message = "missing_field", f"is required: {hint}"
+                details.append(custom_error(kind, message, loc, err["input"]))
+        details.extend(extra)
+        return ValidationError.from_exception_data(cls.__name__, details)
+
+    @classmethod
+    def _problems(cls, instance: Self | None, data: Mapping[Any, Any]) -> list[InitErrorDetails]:
+        """Rules across fields, for the valid ``instance`` or (when a field was invalid,
+        ``instance`` is None) for as much of ``data`` as can be read. None by default."""
+        return []
+
+    def _normalise(self) -> None:
+        """Put a valid model into its canonical form; nothing by default."""

@@ -1,17 +1,20 @@
-"""What a server says about experiments: parsed leniently, dumped back losslessly."""
+"""What a server says about experiments: payload types, nothing refused, nothing lost.
+
+Every model here keeps the keys it does not know and gives back, in ``to_dict()``, exactly
+what was received (times as their text, nulls as nulls), however it was parsed.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Final, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, overload
 
-from pydantic import Field, PlainSerializer, ValidationError, ValidationInfo, field_validator
-from typing_extensions import Self
+from pydantic import Field, ValidationError
 
-from submarine.models._base import LENIENT, WireModel
-from submarine.models.spec import ExperimentSpec
+from submarine.models._base import PayloadModel
+from submarine.models.payloads import ExperimentSpecPayload
+from submarine.models.times import SubmarineTime, format_time
 
 __all__ = [
     "Experiment",
@@ -19,7 +22,6 @@ __all__ = [
     "ExperimentLog",
     "ExperimentStatus",
     "PodLog",
-    "SubmarineTime",
     "format_time",
     "parse_status",
 ]
@@ -60,67 +62,6 @@ def parse_status(value: str) -> ExperimentStatus:
     )
 
 
-def format_time(value: datetime) -> str:
-    """Submarine's time format: ``2022-03-14T16:03:10.000+08:00`` (naive times are UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    offset = value.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    hours, mins = divmod(abs(minutes), 60)
-    millis = value.microsecond // 1000
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{millis:03d}{sign}{hours:02d}:{mins:02d}"
-
-
-def _serialize_time(value: datetime | str) -> str:
-    return format_time(value) if isinstance(value, datetime) else value
-
-
-SubmarineTime = Annotated[
-    datetime | str,
-    Field(union_mode="left_to_right"),
-    PlainSerializer(_serialize_time, return_type=str),
-]
-"""A timezone-aware time, written as Submarine writes it; a string it cannot read stays one."""
-
-
-class PayloadModel(WireModel):
-    """A model of what a server sends: always parsed leniently, keeping unknown keys."""
-
-    @classmethod
-    def model_validate(
-        cls,
-        obj: Any,
-        *,
-        strict: bool | None = None,
-        from_attributes: bool | None = None,
-        context: Any | None = None,
-        **kwargs: Any,
-    ) -> Self:
-        """Parse a payload a server sent; nothing it may say is refused."""
-        return super().model_validate(
-            obj,
-            strict=strict,
-            from_attributes=from_attributes,
-            context=LENIENT if context is None else context,
-            **kwargs,
-        )
-
-    @classmethod
-    def model_validate_json(
-        cls,
-        json_data: str | bytes | bytearray,
-        *,
-        strict: bool | None = None,
-        context: Any | None = None,
-        **kwargs: Any,
-    ) -> Self:
-        """Parse a JSON payload a server sent; nothing it may say is refused."""
-        return super().model_validate_json(
-            json_data, strict=strict, context=LENIENT if context is None else context, **kwargs
-        )
-
-
 class Experiment(PayloadModel):
     """An experiment as the server reports it: id, status, times and the stored spec.
 
@@ -146,15 +87,9 @@ class Experiment(PayloadModel):
     """When all its replicas were running."""
     finished_time: SubmarineTime | None = None
     """When it succeeded, failed or was deleted."""
-    spec: ExperimentSpec | None = None
-    """The spec as stored, with meta.experimentId filled in."""
-
-    @field_validator("spec", mode="before")
-    @classmethod
-    def _lenient_spec(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, Mapping):
-            return ExperimentSpec.model_validate(value, context=LENIENT)
-        return value
+    spec: ExperimentSpecPayload | None = None
+    """The spec as stored, with meta.experimentId filled in (submit it again through
+    ``ExperimentSpec.model_validate(experiment.spec)`` or ``create_experiment``)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -199,10 +134,9 @@ class ExperimentList(Sequence[Experiment]):
     """Experiments as a server listed them: a sequence validated item by item, when read.
 
     Each item is kept as the server sent it (a dict) and becomes an :class:`Experiment`
-    the first time it is read (parsed leniently, exactly as ``Experiment.model_validate``
-    does), which is then kept. ``len()``, indexing, slicing (another ``ExperimentList``),
-    iteration, ``in`` and ``==`` with a list of experiments work as on a list; ``list(...)``
-    of it is a plain list.
+    the first time it is read (``Experiment.model_validate`` of it), which is then kept.
+    ``len()``, indexing, slicing (another ``ExperimentList``), iteration, ``in`` and ``==``
+    with a list of experiments work as on a list; ``list(...)`` of it is a plain list.
 
     >>> items = ExperimentList([{"experimentId": "experiment-1-0001", "status": "Running"}])
     >>> len(items), items[0].status_name, items.with_status("running") == items
@@ -241,7 +175,7 @@ class ExperimentList(Sequence[Experiment]):
         item = self._items[index]
         if item is None:
             try:
-                item = Experiment.model_validate(self._raw[index], context=LENIENT)
+                item = Experiment.model_validate(self._raw[index])
             except ValidationError as exc:
                 if self._invalid is None:
                     raise

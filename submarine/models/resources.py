@@ -2,7 +2,8 @@
 
 Submarine's server splits ``resources`` on ``,`` and ``=``, silently drops malformed
 items and unknown keys, and computes the memory limit as
-``int(memory[:-1]) * 2 + memory[-1]``. This module refuses everything the server
+``int(memory[:-1]) * 2 + memory[-1]`` (a Java int, so the number is at most
+1073741823). This module refuses everything the server
 would drop or choke on, so a spec that validates here is one the server runs as written.
 """
 
@@ -17,6 +18,8 @@ CPU: Final = "cpu"
 MEMORY: Final = "memory"
 GPU: Final = "nvidia.com/gpu"
 RESOURCE_KEYS: Final = (CPU, MEMORY, GPU)
+MEMORY_NUMBER_MAX: Final = 1073741823
+"""The largest number before a memory unit: Submarine doubles it as a Java int."""
 
 _CPU_RE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[0-9]+m)$")
 _MEMORY_RE = re.compile(r"^[0-9]+[EPTGMK]$")
@@ -58,6 +61,8 @@ def _check_item(key: str, value: str) -> str | None:
                 "unit letter of E, P, T, G, M, K (like '1024M' or '2G'); Submarine computes "
                 "the memory limit from that form, so '1.5G', '1024Mi' or '512' fail there"
             )
+        if int(value[:-1]) > MEMORY_NUMBER_MAX:
+            return _memory_too_large(value)
     elif key == GPU:
         if not _GPU_RE.match(value):
             return f"nvidia.com/gpu={value!r} is not a whole number of GPUs (like '1')"
@@ -68,6 +73,22 @@ def _check_item(key: str, value: str) -> str | None:
             f"unknown resource {key!r}: the keys are cpu, memory and nvidia.com/gpu; {suggestion}"
         )
     return None
+
+
+def _memory_too_large(value: str) -> str:
+    number, unit = int(value[:-1]), value[-1]
+    units = list(_UNITS)
+    larger = units.index(unit) + 1
+    fix = (
+        f"write it in a larger unit, like '{-(-number // 1024)}{units[larger]}'"
+        if larger < len(units)
+        else "ask for less"
+    )
+    return (
+        f"memory={value!r} is refused: the number before the unit is at most "
+        f"{MEMORY_NUMBER_MAX} (Submarine doubles it as a Java int for the memory limit, which "
+        f"overflows above that); {fix}"
+    )
 
 
 def _cpu_millis(value: str) -> int:

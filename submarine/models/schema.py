@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from submarine.models.experiment import Experiment
-from submarine.models.spec import ExperimentSpec, Framework
+from submarine.models.rules import ROLES, SINGLE_ROLES, Framework, any_case
+from submarine.models.spec import ExperimentSpec
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 SPEC_FILE: Final = "experiment-spec.schema.json"
 EXPERIMENT_FILE: Final = "experiment.schema.json"
 
-_CPU = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[0-9]+m)"
-_ITEM = rf"\s*(?:cpu\s*=\s*{_CPU}|memory\s*=\s*[0-9]+[EPTGMK]|nvidia\.com/gpu\s*=\s*[0-9]+)\s*"
-RESOURCES_PATTERN: Final = rf"^{_ITEM}(?:,{_ITEM})*$"
+ROLE_NAMES: Final = tuple(dict.fromkeys(role for roles in ROLES.values() for role in roles))
+"""Every role of any framework."""
 
 EXAMPLE_SPEC: Final[dict[str, Any]] = {
     "meta": {
@@ -38,43 +38,107 @@ EXAMPLE_SPEC: Final[dict[str, Any]] = {
 }
 
 
-def _any_case(word: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+def _has_role(role: str) -> dict[str, Any]:
+    """The object has a key that is ``role`` in any case."""
+    return {"not": {"propertyNames": {"not": {"pattern": f"^{any_case(role)}$"}}}}
+
+
+def _when(framework: Framework, then: dict[str, Any]) -> dict[str, Any]:
+    """``then`` applies to a spec of ``framework`` (named in any case)."""
+    named = {"pattern": rf"^\s*{any_case(framework.value)}\s*$"}
+    return {
+        "if": {
+            "properties": {"meta": {"properties": {"framework": named}, "required": ["framework"]}},
+            "required": ["meta"],
+        },
+        "then": then,
+    }
+
+
+def _roles(rules: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"spec": rules}}
+
+
+def _framework_rules() -> list[dict[str, Any]]:
+    """Roles of each framework, the roles of one replica, and the combinations the
+    training operator or the server refuse."""
+    one = {
+        "properties": {
+            "replicas": {
+                "anyOf": [
+                    {"type": "integer", "maximum": 1},
+                    {"type": "string", "pattern": r"^\s*0*1\s*$"},
+                ]
+            }
+        }
+    }
+    rules = []
+    for framework in Framework:
+        names = "|".join(any_case(role) for role in framework.roles)
+        singles = {f"^{any_case(role)}$": one for role in SINGLE_ROLES[framework]}
+        rules.append(
+            _when(
+                framework,
+                _roles(
+                    {"propertyNames": {"pattern": f"^(?:{names})$"}, "patternProperties": singles}
+                ),
+            )
+        )
+    rules.append(
+        _when(
+            Framework.TENSORFLOW,
+            _roles({"not": {"allOf": [_has_role("Chief"), _has_role("Master")]}}),
+        )
+    )
+    rules.append(_when(Framework.XGBOOST, _roles(_has_role("Master"))))
+    rules.append(
+        _when(
+            Framework.TENSORFLOW,
+            {
+                "anyOf": [
+                    {"properties": {"experimentHandlerSpec": {"type": "null"}}},
+                    {"not": {"required": ["experimentHandlerSpec"]}},
+                    _roles(_has_role("Ps")),
+                ]
+            },
+        )
+    )
+    return rules
+
+
+def _on_every_role_or(section: str, key: str) -> dict[str, Any]:
+    """``section.key`` is a non-empty string, or ``key`` is one on every role."""
+    given = {"required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
+    return {
+        "anyOf": [
+            {"required": [section], "properties": {section: given}},
+            _roles({"additionalProperties": given}),
+        ]
+    }
 
 
 def _tighten(schema: dict[str, Any]) -> None:
-    """Add the rules the validators enforce that pydantic cannot see in the types."""
+    """Add what the model checks and the field types cannot say: no unknown keys, the
+    rules across fields, and a role given by its ``resourceMap`` alone."""
     defs = schema["$defs"]
     for definition in defs.values():
         definition["additionalProperties"] = False
-    task = defs["ExperimentTaskSpec"]["properties"]
-    task["replicas"] = {**task["replicas"], "type": "integer", "minimum": 1}
-    task["resources"] = {
-        "anyOf": [{"type": "string", "pattern": RESOURCES_PATTERN}, {"type": "null"}],
-        "description": task["resources"].get("description", ""),
-        "examples": ["cpu=1,memory=1024M", "cpu=500m,memory=2G,nvidia.com/gpu=1"],
+    task = defs["ExperimentTaskSpec"]
+    task.pop("required")
+    task["anyOf"] = [
+        {"required": ["resources"], "properties": {"resources": {"not": {"type": "null"}}}},
+        {"required": ["resourceMap"], "properties": {"resourceMap": {"minProperties": 1}}},
+    ]
+    roles = "|".join(any_case(r) for r in ROLE_NAMES)
+    schema["properties"]["spec"] |= {
+        "minProperties": 1,
+        "propertyNames": {"pattern": f"^(?:{roles})$"},
     }
-    meta = defs["ExperimentMeta"]["properties"]
-    names = "|".join(_any_case(f.value) for f in Framework)
-    meta["framework"] = {
-        **meta["framework"],
-        "pattern": f"^(?:{names})$",
-        "examples": [f.value for f in Framework],
-    }
-    meta["name"] = {
-        **meta["name"],
-        "maxLength": 63,
-        "pattern": r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
-    }
-    env_names = {"pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"}
-    for holder in (meta, task):
-        holder["envVars"]["anyOf"][0]["propertyNames"] = env_names
-    schema["properties"]["spec"]["minProperties"] = 1
-    schema["properties"]["spec"]["propertyNames"] = {
-        "pattern": "^(?:"
-        + "|".join(_any_case(r) for r in ("Ps", "Worker", "Chief", "Master", "Evaluator"))
-        + ")$"
-    }
+    schema["allOf"] = [
+        *_framework_rules(),
+        _on_every_role_or("meta", "cmd"),
+        _on_every_role_or("environment", "image"),
+    ]
     schema["additionalProperties"] = False
     # Editors that read "$schema" comments also accept it as a key in JSON files.
     schema["properties"]["$schema"] = {"type": "string", "description": "Schema of this file."}
@@ -110,9 +174,9 @@ def experiment_schema() -> dict[str, Any]:
         "experimentId": "experiment-1647192232698-0001",
         "uid": "3513233e-33f2-4399-8fba-2a44ca2af730",
         "status": "Running",
-        "acceptedTime": "2022-03-14T16:03:10.000+08:00",
-        "createdTime": "2022-03-14T16:03:11.000+08:00",
-        "runningTime": "2022-03-14T16:03:15.000+08:00",
+        "acceptedTime": "2023-05-23T09:01:12Z",
+        "createdTime": "2023-05-23T09:01:12Z",
+        "runningTime": "2023-05-23T09:01:15Z",
         "finishedTime": None,
         "spec": EXAMPLE_SPEC,
     }

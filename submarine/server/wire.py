@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from submarine.models import ExperimentSpec, problems_of
+from submarine.models import ExperimentSpec, format_time, problems_of
 from submarine.server.gitsync import strip_credentials
 from submarine.server.http import dumps, envelope_body
 from submarine.server.store import ExperimentRecord, RecordBatch
@@ -45,7 +45,6 @@ __all__ = [
     "ListAnswer",
     "SpecError",
     "experiment_payload",
-    "format_time",
     "keep_credentials",
     "list_response",
     "log_payload",
@@ -87,18 +86,6 @@ MAX_REPLICAS: Final = 512
 """The most replica processes one experiment may ask the local server for."""
 
 logger = logging.getLogger(__name__)
-
-
-def format_time(value: datetime) -> str:
-    """A time as Submarine 0.8.0 writes it: UTC, whole seconds, ``Z`` (naive times are UTC).
-
-    >>> from datetime import timedelta
-    >>> format_time(datetime(2023, 5, 23, 11, 1, 12, 999000, tzinfo=timezone(timedelta(hours=2))))
-    '2023-05-23T09:01:12Z'
-    """
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _time(value: datetime | None) -> str | None:

@@ -253,7 +253,8 @@ def test_an_invalid_spec_is_refused_before_sending(server_url: str, tmp_path: Pa
     bad.write_text(
         "meta:\n  name: bad\n  framework: PyTorch\n  cmd: x\n"
         "environment: {image: x}\n"
-        "spec:\n  Master: {replicas: 1, resources: 'memory=1.5G'}\n  Ps: {replicas: 1}\n"
+        "spec:\n  Master: {replicas: 1, resources: 'memory=1.5G'}\n"
+        "  Ps: {replicas: 1, resources: 'cpu=1'}\n"
     )
     code, out, err = invoke(server_url, "experiment", "create", "-f", str(bad))
     assert (code, out) == (1, "")

@@ -27,9 +27,9 @@ spec:
     replicas: 1
     resources: cpu=1,memory=1024M
   Worker:
-    replicas: "2"
+    replicas: "two"
     resources: cpu=1,mem=1G
-  Bogus: {}
+  Bogus: {resources: cpu=1}
 """
 
 BAD_JSON = """{
@@ -40,7 +40,7 @@ BAD_JSON = """{
   "spec": {
     "Master": {"replicas": 2,
                "resources": "cpu=1,memory=1.5G"},
-    "Worker": {"replicas": 1, "envVars": {"1A": "x"}}
+    "Worker": {"replicas": 1, "resources": "cpu=1", "envVars": {"1A": "x"}}
   }
 }
 """
@@ -81,8 +81,8 @@ def test_validate_gives_every_problem_with_its_json_line(tmp_path: Path) -> None
     code, out, _ = invoke("validate", str(spec))
     assert code == 1
     assert lines_of(out) == [
-        f"{spec}:5: environment.image: no image: set environment.image, the name of a "
-        "predefined environment.name, or an image on every role",
+        f"{spec}:5: environment.image: no image: set environment.image, or an image on every "
+        "role (missing on Master, Worker)",
         f"{spec}:7: spec.Master.replicas: PyTorch Master must have exactly 1 replica, got 2",
         f"{spec}:8: spec.Master.resources: memory='1.5G' is refused: write a whole number "
         "followed by exactly one unit letter of E, P, T, G, M, K (like '1024M' or '2G'); "

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from submarine.client import AsyncExperimentClient, ExperimentClient
-from submarine.models import Experiment, ExperimentSpec
+from submarine.models import Experiment, ExperimentSpecPayload
 
 HOST = "http://submarine.test:8080"
 API = HOST + "/api/v1/experiment"
@@ -65,7 +65,7 @@ def assert_same_experiments(got: Sequence[Experiment], want: Sequence[Experiment
         assert mine.to_dict() == theirs.to_dict()
         assert mine.model_fields_set == theirs.model_fields_set
         if theirs.spec is not None:
-            assert type(mine.spec) is ExperimentSpec
+            assert type(mine.spec) is ExperimentSpecPayload
             assert mine.spec.to_dict() == theirs.spec.to_dict()
 
 

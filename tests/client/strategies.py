@@ -13,7 +13,14 @@ text = st.text(max_size=12)
 maybe = st.one_of(st.none(), text)
 times = st.one_of(
     st.none(),
-    st.sampled_from(["2022-03-14T16:03:10.000+08:00", "2021-07-13T21:29:33.000Z", "yesterday"]),
+    st.sampled_from(
+        [
+            "2023-05-23T09:01:12Z",
+            "2022-03-14T16:03:10.000+08:00",
+            "2021-07-13T21:29:33.000Z",
+            "yesterday",
+        ]
+    ),
 )
 tasks = st.fixed_dictionaries(
     {"replicas": st.one_of(st.integers(-2, 5), st.just("2"))},

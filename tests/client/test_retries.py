@@ -22,7 +22,7 @@ EXP_ID = "experiment-1647192232698-0001"
 SPEC = {
     "meta": {"name": "mnist", "framework": "TensorFlow", "cmd": "python train.py"},
     "environment": {"image": "busybox"},
-    "spec": {"Worker": {"replicas": 1}},
+    "spec": {"Worker": {"replicas": 1, "resources": "cpu=1,memory=1024M"}},
 }
 
 

@@ -29,21 +29,25 @@ VALID_SPECS: dict[str, dict[str, Any]] = {
         "spec": {
             "Ps": {"replicas": 2, "resources": "cpu=500m,memory=512M"},
             "Worker": {"replicas": 4, "resources": "cpu=1,memory=2G,nvidia.com/gpu=1"},
-            "Chief": {"replicas": 1},
-            "Evaluator": {"replicas": 1, "cmd": "python eval.py"},
+            "Chief": {"replicas": 1, "resources": "cpu=1"},
+            "Evaluator": {"replicas": 1, "resources": "memory=1G", "cmd": "python eval.py"},
         },
         "code": {"syncMode": "git", "git": {"url": "https://example.com/repo.git"}},
     },
     "tf-master": {
         "meta": {"name": "m", "framework": "tensorflow", "cmd": "true", "tags": ["a", "b"]},
-        "environment": {"name": "my-env"},
-        "spec": {"Master": {"replicas": 1}, "Worker": {"replicas": 2}},
+        "environment": {"name": "my-env", "image": "tf:2"},
+        "spec": {
+            "Master": {"replicas": 1, "resources": "cpu=1"},
+            "Worker": {"replicas": 2, "resources": "cpu=1"},
+        },
     },
     "pytorch": {
         "meta": {"name": "torch-ddp", "framework": "PyTorch", "cmd": "python ddp.py"},
         "environment": {
             "name": "torch-env",
             "dockerImage": "pytorch:2",
+            "image": "pytorch:2",
             "kernelSpec": {
                 "name": "team",
                 "channels": ["defaults"],
@@ -60,9 +64,15 @@ VALID_SPECS: dict[str, dict[str, Any]] = {
         "meta": {"name": "xgb", "framework": "XGBOOST"},
         "environment": {},
         "spec": {
-            "master": {"replicas": 1, "image": "xgb:1", "cmd": "python xgb.py"},
+            "master": {
+                "replicas": 1,
+                "resources": "cpu=1",
+                "image": "xgb:1",
+                "cmd": "python xgb.py",
+            },
             "worker": {
                 "replicas": 2,
+                "resources": "cpu=1",
                 "image": "xgb:1",
                 "cmd": "python xgb.py --worker",
                 "envVars": {"OMP_NUM_THREADS": "1", "my.var-x": "y"},
@@ -79,7 +89,23 @@ VALID_SPECS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "workbench-form": {
+        "meta": {
+            "name": "mnist-form",
+            "namespace": "default",
+            "framework": "TensorFlow",
+            "cmd": "python /var/tf_mnist/mnist_with_summaries.py --log_dir=/train/log",
+            "envVars": {"ENV1": "ENV1"},
+        },
+        "environment": {"image": "apache/submarine:tf-mnist-with-summaries-1.0"},
+        "spec": {
+            "Ps": {"replicas": "1", "resources": "cpu=1,memory=1024M"},
+            "Worker": {"replicas": 1, "resources": "cpu=1,memory=1024M", "envVars": {"N": 1}},
+        },
+        "code": {"git": {"url": "https://github.com/apache/submarine.git", "branch": None}},
+    },
 }
+"""Specs the model accepts, in the shapes users and Submarine 0.8.0's own tools write."""
 
 
 def spec(**changes: Any) -> dict[str, Any]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from submarine.models import Experiment, ExperimentLog, ExperimentSpec, problems_of
+from submarine.models.schema import spec_schema
 
 from .fixtures import VALID_SPECS
 
@@ -42,6 +44,11 @@ KEYS = [
     "image",
     "syncMode",
     "url",
+    "branch",
+    "resourceMap",
+    "experimentHandlerSpec",
+    "Chief",
+    "Evaluator",
 ]
 
 
@@ -64,13 +71,21 @@ def near_valid_specs(draw: st.DrawFn) -> Any:
     return data
 
 
+SCHEMA = jsonschema.Draft202012Validator(spec_schema())
+
+
 def check_spec(data: Any) -> None:
+    """The spec validates, or every problem has a message; what validates, the JSON Schema
+    accepts too (it never refuses what the model accepts)."""
     try:
         ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         found = problems_of(exc)
         assert found
         assert all(p.message for p in found)
+        return
+    errors = [error.message for error in SCHEMA.iter_errors(data)]
+    assert not errors, errors
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

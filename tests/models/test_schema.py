@@ -21,6 +21,7 @@ from submarine.models.schema import (
 
 from .fixtures import VALID_SPECS, spec
 from .test_experiment import PAYLOADS
+from .validation_table import ROWS, Row
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -61,12 +62,19 @@ def test_spec_schema_accepts_valid_specs(name: str) -> None:
     "bad",
     [
         spec(spec__Worker={"replica": 1}),
-        spec(spec__Worker={"replicas": 0}),
+        spec(spec__Worker={"replicas": 0, "resources": "cpu=1"}),
+        spec(spec__Worker={"replicas": "0", "resources": "cpu=1"}),
+        spec(spec__Worker={"replicas": "2147483648", "resources": "cpu=1"}),
         spec(spec__Worker={"replicas": 1, "resources": "gpu=1"}),
         spec(spec__Worker={"replicas": 1, "resources": "memory=1.5G"}),
         spec(meta__framework="Caffe"),
         spec(meta__name="-x"),
-        spec(spec={"Driver": {"replicas": 1}}),
+        spec(spec={"Driver": {"replicas": 1, "resources": "cpu=1"}}),
+        spec(meta__framework="PyTorch"),
+        spec(meta__cmd=None),
+        spec(meta__envVars={"1A": "x"}),
+        spec(code={"syncMode": "hdfs", "git": {"url": "https://g/r.git"}}),
+        spec(code={"syncMode": "git"}),
     ],
 )
 def test_spec_schema_refuses_what_the_models_refuse(bad: dict[str, Any]) -> None:
@@ -77,3 +85,9 @@ def test_spec_schema_refuses_what_the_models_refuse(bad: dict[str, Any]) -> None
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_experiment_schema_accepts_payloads(name: str) -> None:
     jsonschema.validate(json.loads(json.dumps(PAYLOADS[name])), experiment_schema())
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_spec_schema_judges_every_row_of_the_table_as_the_model_does(row: Row) -> None:
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    assert validator.is_valid(row.given) == row.accepted

@@ -100,7 +100,7 @@ def test_resources_accept_a_mapping_or_typed_object() -> None:
     model = ExperimentSpec.model_validate(data)
     assert model.spec["Worker"].resources == "cpu=2,memory=1G"
     assert model.spec["Worker"].resource_map == {"cpu": "2", "memory": "1G"}
-    typed = ExperimentTaskSpec(resources=Resources.parse("memory=2G,cpu=1"))
+    typed = ExperimentTaskSpec(resources=Resources.parse("memory=2G,cpu=1"))  # type: ignore[arg-type]
     assert typed.resources == "memory=2G,cpu=1"
     assert typed.parsed_resources.memory_bytes == 2 * 1024**3
 
@@ -124,7 +124,9 @@ def test_resources_of_a_wrong_type_are_refused() -> None:
 )
 def test_framework_is_case_insensitive_and_canonicalised(given: str, canonical: str) -> None:
     roles = {"TensorFlow": "Worker", "PyTorch": "Master", "XGBoost": "Master"}
-    data = spec(meta__framework=given, spec={roles[canonical]: {"replicas": 1}})
+    data = spec(
+        meta__framework=given, spec={roles[canonical]: {"replicas": 1, "resources": "cpu=1"}}
+    )
     model = ExperimentSpec.model_validate(data)
     assert model.meta.framework == canonical
     assert model.to_dict()["meta"]["framework"] == canonical
@@ -138,20 +140,29 @@ def test_unknown_framework_lists_the_choices() -> None:
 
 
 def test_roles_are_canonicalised() -> None:
-    data = spec(spec={"ps": {"replicas": 1}, "WORKER": {"replicas": 2}})
+    data = spec(
+        spec={
+            "ps": {"replicas": 1, "resources": "cpu=1"},
+            "WORKER": {"replicas": 2, "resources": "cpu=1"},
+        }
+    )
     model = ExperimentSpec.model_validate(data)
     assert list(model.spec) == ["Ps", "Worker"]
     assert model.to_dict()["spec"]["Worker"]["replicas"] == 2
 
 
 def test_a_role_of_another_framework_is_refused() -> None:
-    found = problems(spec(meta__framework="PyTorch", spec={"Ps": {"replicas": 1}}))
+    found = problems(spec(meta__framework="PyTorch", spec={"Ps": {"resources": "cpu=1"}}))
     assert found["spec.Ps"] == "'Ps' is not a role of PyTorch: its roles are Master, Worker"
 
 
 def test_a_role_given_twice_is_refused() -> None:
-    found = problems(spec(spec={"Worker": {"replicas": 1}, "worker": {"replicas": 1}}))
-    assert "role Worker is given twice" in found["spec.worker"]
+    found = problems(
+        spec(spec={"Worker": {"resources": "cpu=1"}, "worker": {"resources": "cpu=1"}})
+    )
+    assert (
+        "role Worker is given twice ('Worker' and 'worker'): give it once" in found["spec.worker"]
+    )
 
 
 def test_at_least_one_role() -> None:
@@ -160,7 +171,9 @@ def test_at_least_one_role() -> None:
 
 @pytest.mark.parametrize("framework", ["PyTorch", "XGBoost"])
 def test_master_has_exactly_one_replica(framework: str) -> None:
-    found = problems(spec(meta__framework=framework, spec={"Master": {"replicas": 2}}))
+    found = problems(
+        spec(meta__framework=framework, spec={"Master": {"replicas": 2, "resources": "cpu=1"}})
+    )
     assert found["spec.Master.replicas"] == (
         f"{framework} Master must have exactly 1 replica, got 2"
     )
@@ -168,7 +181,9 @@ def test_master_has_exactly_one_replica(framework: str) -> None:
 
 @pytest.mark.parametrize("role", ["Chief", "Master", "Evaluator"])
 def test_tensorflow_single_roles_have_at_most_one(role: str) -> None:
-    found = problems(spec(spec={role: {"replicas": 3}, "Worker": {"replicas": 1}}))
+    found = problems(
+        spec(spec={role: {"replicas": 3, "resources": "cpu=1"}, "Worker": {"resources": "cpu=1"}})
+    )
     assert found[f"spec.{role}.replicas"] == (
         f"TensorFlow {role} must have at most 1 replica, got 3"
     )
@@ -177,20 +192,20 @@ def test_tensorflow_single_roles_have_at_most_one(role: str) -> None:
 # -- replicas, names, cmd, image, env vars ------------------------------------
 
 
-@pytest.mark.parametrize("value", ["2", 2.5, 0, -1, True, None])
+@pytest.mark.parametrize("value", ["2.5", 2.5, 0, -1, True, None])
 def test_replicas_must_be_a_whole_number_of_at_least_one(value: Any) -> None:
-    found = problems(spec(spec__Worker={"replicas": value}))
+    found = problems(spec(spec__Worker={"replicas": value, "resources": "cpu=1"}))
     assert found["spec.Worker.replicas"].startswith(
-        f"replicas must be a whole number of at least 1, got {value!r}"
+        f"replicas must be a whole number of at least 1, like 2, got {value!r}"
     )
 
 
 def test_replicas_default_to_one() -> None:
-    assert ExperimentTaskSpec().replicas == 1
+    assert ExperimentTaskSpec(resources="cpu=1").replicas == 1
 
 
 @pytest.mark.parametrize(
-    "name", ["-lead", "trail-", "has space", "a/b", "x" * 64, "ünïcode", "", "name!"]
+    "name", ["-lead", "trail-", "has space", "a/b", "x" * 64, "ünïcode", "", "name!", "line\n"]
 )
 def test_bad_names_are_refused(name: str) -> None:
     found = problems(spec(meta__name=name))
@@ -204,36 +219,49 @@ def test_good_names_are_accepted(name: str) -> None:
 
 
 def test_name_is_required() -> None:
-    assert problems(spec(meta__name=None))["meta.name"] == "is required"
+    assert problems(spec(meta__name=None))["meta.name"] == (
+        "is required: the experiment's name, like 'mnist'"
+    )
 
 
 def test_cmd_is_required_unless_every_role_has_one() -> None:
-    found = problems(spec(meta__cmd=None, spec__Worker={"replicas": 1, "cmd": "python w.py"}))
+    found = problems(
+        spec(meta__cmd=None, spec__Worker={"resources": "cpu=1", "cmd": "python w.py"})
+    )
     assert found["meta.cmd"] == "no command: set meta.cmd, or a cmd on every role (missing on Ps)"
     every_role = spec(
         meta__cmd=None,
-        spec={"Ps": {"replicas": 1, "cmd": "a"}, "Worker": {"replicas": 1, "cmd": "b"}},
+        spec={
+            "Ps": {"resources": "cpu=1", "cmd": "a"},
+            "Worker": {"resources": "cpu=1", "cmd": "b"},
+        },
     )
     assert ExperimentSpec.model_validate(every_role).meta.cmd is None
 
 
 def test_an_image_is_required() -> None:
     found = problems(spec(environment={}))
-    assert found["environment.image"].startswith("no image: set environment.image")
-    by_name = ExperimentSpec.model_validate(spec(environment={"name": "predefined"}))
-    assert by_name.environment.name == "predefined"
+    assert found["environment.image"] == (
+        "no image: set environment.image, or an image on every role (missing on Ps, Worker)"
+    )
+    found = problems(spec(environment={"name": "predefined"}))
+    assert "only 'image' gives the containers one" in found["environment.image"]
     per_role = spec(
         environment={},
-        spec={"Ps": {"replicas": 1, "image": "a"}, "Worker": {"replicas": 1, "image": "b"}},
+        spec={
+            "Ps": {"resources": "cpu=1", "image": "a"},
+            "Worker": {"resources": "cpu=1", "image": "b"},
+        },
     )
     assert ExperimentSpec.model_validate(per_role).spec["Ps"].image == "a"
 
 
 def test_env_var_names_and_values() -> None:
-    found = problems(spec(meta__envVars={"1BAD": "x", "OK": 3}))
+    found = problems(spec(meta__envVars={"1BAD": "x", "OK": [3], "NL\n": "x"}))
+    assert "'NL\\n' is not an environment variable name" in found["meta.envVars"]
     assert "'1BAD' is not an environment variable name" in found["meta.envVars"]
-    assert "the value of 'OK' is 3: values must be strings" in found["meta.envVars"]
-    found = problems(spec(spec__Worker={"replicas": 1, "envVars": {"A B": "x"}}))
+    assert "the value of 'OK' is [3]: give a string" in found["meta.envVars"]
+    found = problems(spec(spec__Worker={"resources": "cpu=1", "envVars": {"A B": "x"}}))
     assert "'A B'" in found["spec.Worker.envVars"]
 
 
@@ -243,7 +271,11 @@ def test_env_var_names_and_values() -> None:
 @pytest.mark.parametrize(
     ("data", "path", "suggestion"),
     [
-        (spec(spec__Worker={"replica": 1}), "spec.Worker.replica", "did you mean 'replicas'?"),
+        (
+            spec(spec__Worker={"replica": 1, "resources": "cpu=1"}),
+            "spec.Worker.replica",
+            "did you mean 'replicas'?",
+        ),
         (spec(meta__frameWork="TensorFlow"), "meta.frameWork", "did you mean 'framework'?"),
         (spec(meta__env_var={"A": "b"}), "meta.env_var", "did you mean 'envVars'?"),
         (spec(enviroment={"image": "x"}), "enviroment", "did you mean 'environment'?"),
@@ -273,12 +305,17 @@ def test_every_problem_is_reported_together() -> None:
         "spec.master.resources",
         "spec.worker.replicas",
         "spec.worker.replica",
+        "spec.worker.resources",
     }
 
 
 def test_missing_top_level_sections() -> None:
     found = problems({"meta": {"name": "a", "framework": "TensorFlow", "cmd": "x"}})
-    assert found == {"environment": "is required", "spec": "is required"}
+    assert set(found) == {"environment", "spec"}
+    assert found["environment"] == (
+        "is required: where replicas run, like {'image': 'python:3.11'}"
+    )
+    assert found["spec"].startswith("is required: the roles, like {'Worker'")
 
 
 def test_wrong_types_name_the_value() -> None:
@@ -292,17 +329,17 @@ def test_wrong_types_name_the_value() -> None:
 def test_code_sync_modes() -> None:
     assert CodeSpec(sync_mode="GIT", git={"url": "file:///r"}).sync_mode == "git"  # type: ignore[arg-type]
     found = problems(spec(code={"syncMode": "hdfs"}))
-    assert "only 'git'" in found["code.syncMode"]
+    assert "use 'git'" in found["code.syncMode"]
     found = problems(spec(code={"syncMode": "git"}))
-    assert "needs a 'git' section" in found["code.git"]
+    assert "Submarine syncs code only from git" in found["code.git"]
 
 
 def test_git_branch_defaults_to_main() -> None:
-    model = ExperimentSpec.model_validate(spec(code={"syncMode": "git", "git": {"url": "u"}}))
+    data = spec(code={"syncMode": "git", "git": {"url": "https://g/r.git"}})
+    model = ExperimentSpec.model_validate(data)
     assert model.code is not None
-    assert model.code.git is not None
     assert model.code.git.branch == "main"
-    assert model.to_dict()["code"] == {"syncMode": "git", "git": {"url": "u"}}
+    assert model.to_dict()["code"] == {"syncMode": "git", "git": {"url": "https://g/r.git"}}
 
 
 # -- files ----------------------------------------------------------------------

@@ -49,7 +49,7 @@ def make_spec(name: str, cmd: str = "true", **meta: Any) -> dict[str, Any]:
     return {
         "meta": {"name": name, "framework": "TensorFlow", "cmd": cmd, **meta},
         "environment": {"image": "local"},
-        "spec": {"Worker": {"replicas": 1}},
+        "spec": {"Worker": {"replicas": 1, "resources": "cpu=1m"}},
     }
 
 

@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ from submarine.models import (
     parse_status,
     problems_of,
 )
+from submarine.models.schema import spec_schema
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -67,10 +69,14 @@ hostile_text = st.one_of(
     ),
 )
 resources = st.lists(
-    st.sampled_from(["cpu=1", "cpu=500m", "memory=1024M", "memory=2G", "nvidia.com/gpu=1"]),
+    st.sampled_from(
+        ["cpu=1", "cpu=500m", "memory=1024M", "memory=2G", "memory=1073741823K", "nvidia.com/gpu=1"]
+    ),
+    min_size=1,
     max_size=3,
     unique_by=lambda item: item.split("=")[0],
-).map(lambda items: ",".join(items) or None)
+).map(",".join)
+env_values = st.one_of(st.text(max_size=10), st.integers(-(10**6), 10**6))
 
 
 @st.composite
@@ -78,17 +84,22 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A spec that must validate: any framework, its roles in any case, the rules kept."""
     framework = draw(st.sampled_from(list(Framework)))
     roles = draw(st.lists(st.sampled_from(ROLES[framework]), min_size=1, unique=True))
-    if framework is not Framework.TENSORFLOW and "Master" not in roles and draw(st.booleans()):
+    if framework is Framework.XGBOOST and "Master" not in roles:
         roles.append("Master")
+    if framework is Framework.TENSORFLOW and {"Chief", "Master"} <= set(roles):
+        roles.remove(draw(st.sampled_from(["Chief", "Master"])))
     single = {"Chief", "Master", "Evaluator"}
     spec: dict[str, Any] = {}
     for role in roles:
-        task: dict[str, Any] = {"replicas": 1 if role in single else draw(st.integers(1, 8))}
-        res = draw(resources)
-        if res:
-            task["resources"] = res
+        replicas = 1 if role in single else draw(st.integers(1, 8))
+        task: dict[str, Any] = {
+            "replicas": draw(st.sampled_from([replicas, str(replicas)])),
+            "resources": draw(resources),
+        }
         if draw(st.booleans()):
-            task["envVars"] = draw(st.dictionaries(env_names, st.text(max_size=10), max_size=3))
+            task["resourceMap"] = {"cpu": "1"}
+        if draw(st.booleans()):
+            task["envVars"] = draw(st.dictionaries(env_names, env_values, max_size=3))
         spelled = draw(st.sampled_from([role, role.lower(), role.upper()]))
         spec[spelled] = task
     meta: dict[str, Any] = {
@@ -97,7 +108,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "cmd": draw(st.text(min_size=1, max_size=30).filter(str.strip)),
     }
     if draw(st.booleans()):
-        meta["envVars"] = draw(st.dictionaries(env_names, st.text(max_size=10), max_size=3))
+        meta["envVars"] = draw(st.one_of(st.none(), st.dictionaries(env_names, env_values)))
     if draw(st.booleans()):
         meta["tags"] = draw(st.lists(st.text(max_size=8), max_size=3))
     data: dict[str, Any] = {
@@ -106,7 +117,13 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "spec": spec,
     }
     if draw(st.booleans()):
-        data["code"] = {"syncMode": "git", "git": {"url": "https://example.com/r.git"}}
+        git = {
+            "url": "https://example.com/r.git",
+            "branch": draw(st.sampled_from([None, "", "dev"])),
+        }
+        data["code"] = {"git": git} if draw(st.booleans()) else {"syncMode": "git", "git": git}
+    if framework is Framework.TENSORFLOW and "Ps" in roles and draw(st.booleans()):
+        data["experimentHandlerSpec"] = {"FILE_SYSTEM_TYPE": "HDFS"}
     return data
 
 
@@ -169,6 +186,9 @@ def expect_spec_outcome(data: Any) -> ExperimentSpec | None:
 # -- specs ------------------------------------------------------------------------------
 
 
+SPEC_SCHEMA = jsonschema.Draft202012Validator(spec_schema())
+
+
 @FAST
 @given(valid_specs())
 def test_generated_valid_specs_validate_and_are_stable(data: dict[str, Any]) -> None:
@@ -176,12 +196,21 @@ def test_generated_valid_specs_validate_and_are_stable(data: dict[str, Any]) -> 
     framework = spec.framework
     assert framework is not None
     assert set(spec.spec) <= set(framework.roles)
-    assert spec.total_replicas == sum(t["replicas"] for t in data["spec"].values())
+    assert spec.total_replicas == sum(int(t["replicas"]) for t in data["spec"].values())
     again = ExperimentSpec.model_validate(spec.to_dict())
     assert again == spec
     assert again.to_dict() == spec.to_dict()
     wire = json.loads(spec.to_json())
     assert ExperimentSpec.model_validate(wire).to_dict() == spec.to_dict()
+    # What is sent is what 0.8.0 reads: no resourceMap, no null envVars, numbers as numbers.
+    for task in wire["spec"].values():
+        assert "resourceMap" not in task
+        assert isinstance(task["replicas"], int)
+        assert all(isinstance(v, str) for v in (task.get("envVars") or {}).values())
+    assert wire["meta"].get("envVars", {}) is not None
+    # The JSON Schema never refuses what the model accepts, as given or as sent.
+    assert not [e.message for e in SPEC_SCHEMA.iter_errors(data)]
+    assert not [e.message for e in SPEC_SCHEMA.iter_errors(wire)]
 
 
 @FAST
@@ -222,7 +251,7 @@ def test_deeply_nested_values_raise_validation_error(depth: int) -> None:
     data = {
         "meta": {"name": "deep", "framework": "TensorFlow", "cmd": "true"},
         "environment": {"image": "x"},
-        "spec": {"Worker": {"replicas": 1, "image": deep}},
+        "spec": {"Worker": {"replicas": 1, "resources": "cpu=1", "image": deep}},
     }
     problems = problems_of(_raises(ExperimentSpec.model_validate, data))
     assert [p.path for p in problems] == ["spec.Worker.image"]
@@ -364,16 +393,29 @@ aware_datetimes = st.builds(
 
 @FAST
 @given(aware_datetimes)
-def test_times_written_as_submarine_writes_them_read_back_to_the_millisecond(
+def test_times_written_as_submarine_writes_them_read_back_to_the_second(
     moment: datetime,
 ) -> None:
     text = format_time(moment)
+    assert text.endswith("Z")
     parsed = Experiment.model_validate({"experimentId": "e", "acceptedTime": text})
     assert parsed.to_dict()["acceptedTime"] == text
     got = parsed.accepted_time
     assert isinstance(got, datetime)
-    assert got.utcoffset() == moment.utcoffset()
-    assert abs(got - moment) < timedelta(milliseconds=1)
+    assert got.utcoffset() == timedelta(0)
+    assert timedelta(0) <= moment - got < timedelta(seconds=1)
+
+
+@FAST
+@given(aware_datetimes, st.sampled_from(["%Y-%m-%dT%H:%M:%S.{ms}%z", "%Y-%m-%dT%H:%M:%SZ"]))
+def test_any_time_a_server_wrote_is_given_back_as_its_text(moment: datetime, form: str) -> None:
+    text = moment.strftime(form.replace("{ms}", f"{moment.microsecond // 1000:03d}"))
+    if "%z" in form:
+        text = text[:-2] + ":" + text[-2:]  # +0800 -> +08:00, as 0.7 writes it
+    parsed = Experiment.model_validate_json(json.dumps({"experimentId": "e", "createdTime": text}))
+    assert parsed.to_dict()["createdTime"] == text
+    assert isinstance(parsed.created_time, datetime)
+    assert parsed.created_time.tzinfo is not None
 
 
 payload_values = st.recursive(

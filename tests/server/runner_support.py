@@ -81,7 +81,8 @@ def make_spec(
 ) -> dict[str, Any]:
     """A spec whose roles run probe replicas (give each role its ``cmd`` or give ``cmd``).
 
-    Without a ``name`` each spec gets a name of its own.
+    Without a ``name`` each spec gets a name of its own; a role
+    without ``resources`` asks for a megabyte (every role needs resources).
     """
     meta: dict[str, Any] = {"name": name or f"probe-{next(_names)}", "framework": framework}
     if cmd is not None:
@@ -89,7 +90,7 @@ def make_spec(
     return {
         "meta": meta,
         "environment": {"image": "apache/submarine:test"},
-        "spec": roles,
+        "spec": {role: {"resources": "memory=1M", **task} for role, task in roles.items()},
         **extra,
     }
 

@@ -249,7 +249,7 @@ PRINT_LINES = "python -c \"print('first line'); print('second line')\""
 
 def test_logs_of_one_experiment(client: httpx.Client) -> None:
     spec = make_spec(cmd=PRINT_LINES, framework="TensorFlow", role="Worker", replicas=2)
-    spec["spec"]["Ps"] = {"replicas": 1, "cmd": SLEEPER}
+    spec["spec"]["Ps"] = {"replicas": 1, "cmd": SLEEPER, "resources": "cpu=100m,memory=64M"}
     experiment_id = create(client, spec)["experimentId"]
     wait_status(client, experiment_id, {"Succeeded"})
     result = ok(client.get(f"{API}/logs/{experiment_id}"))

@@ -23,7 +23,7 @@ def spec(framework: str, roles: dict[str, int]) -> ExperimentSpec:
         {
             "meta": {"name": "d", "framework": framework, "cmd": "true"},
             "environment": {"image": "i"},
-            "spec": {role: {"replicas": n} for role, n in roles.items()},
+            "spec": {role: {"replicas": n, "resources": "cpu=1"} for role, n in roles.items()},
         }
     )
 

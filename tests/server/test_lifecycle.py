@@ -222,11 +222,7 @@ async def test_the_image_is_reported_once_as_not_honoured(
             cmd=probe(),
         )
         eid = h.submit(spec)
-        plain = make_spec("TensorFlow", {"Worker": {}}, cmd=probe())
-        plain["environment"] = {"name": "predefined-env"}
-        other = h.submit(plain)
         assert await h.until_status(eid) == "Succeeded"
-        assert await h.until_status(other) == "Succeeded"
     about_images = [r.getMessage() for r in caplog.records if "without containers" in r.message]
     assert about_images == [
         f"experiment {eid} asks for image apache/submarine:test, my/ps:1: the local server "

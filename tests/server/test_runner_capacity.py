@@ -28,14 +28,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def test_requests_sum_the_replicas_and_empty_resources_ask_nothing() -> None:
+def test_requests_sum_the_replicas_and_a_zero_request_asks_nothing() -> None:
     spec = ExperimentSpec.model_validate(
         make_spec(
             "TensorFlow",
             {
                 "Ps": {"replicas": 2, "resources": "cpu=500m,memory=1G"},
                 "Worker": {"replicas": 3, "resources": "cpu=2,nvidia.com/gpu=1"},
-                "Chief": {"replicas": 1},
+                "Chief": {"replicas": 1, "resources": "nvidia.com/gpu=0"},
             },
             cmd="true",
         )
