@@ -14,6 +14,9 @@ Differences from the real server, all on purpose:
   empty ``podLog`` lists there); local logs are cheap to read.
 * A spec the models refuse is a 400 whose message lists every problem with its path.
 * Without a valid token the answer is a 401 envelope, not a servlet error page.
+* Requests a browser marks as cross-site, a Host header that names another server and
+  writes whose body is not JSON or YAML are refused (403, 421, 415) before any route:
+  see :mod:`~submarine.server.guard`.
 * ``code.git.password`` and credentials in ``code.git.url`` are kept for the runner but
   never sent back; a patch that repeats the same repository without them keeps them.
 * A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
@@ -43,6 +46,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
+from submarine.server.guard import RequestGuard
 from submarine.server.http import (
     ApiEndpoint,
     ApiError,
@@ -371,7 +375,16 @@ def create_app(settings: Settings) -> Starlette:
         _route(f"{BASE}/{{id:path}}", Experiment),
         _route("/api/auth/token", Token),
     ]
-    middleware = []
+    # The request guard comes first: a browser's cross-site or rebound request is refused
+    # before anything else looks at it (the token route and ping included).
+    middleware = [
+        Middleware(
+            RequestGuard,
+            bound_host=settings.host,
+            allow_origins=settings.allow_origins,
+            allow_hosts=settings.allow_hosts,
+        )
+    ]
     if settings.token:
         middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=OPEN_PATHS))
     return Starlette(

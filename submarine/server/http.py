@@ -43,6 +43,7 @@ __all__ = [
     "envelope",
     "envelope_body",
     "http_error",
+    "is_json_or_yaml",
     "number_param",
     "read_body",
     "read_document",
@@ -53,8 +54,9 @@ logger = logging.getLogger(__name__)
 
 BAD_TOKEN: Final = "The token is not valid."
 """Message of a request without a valid bearer token."""
-JSON_TYPES: Final = frozenset({"", "application/json", "text/json", "text/plain"})
-"""Content types read as JSON (also any ``+json`` type and none at all)."""
+JSON_TYPES: Final = frozenset({"application/json", "text/json"})
+"""Content types read as JSON (also any ``application/*+json`` type). ``text/plain`` and
+none at all are refused: a web page can send those without a CORS preflight."""
 YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 """Content types read as YAML."""
 DRAIN_SECONDS: Final = 5.0
@@ -198,11 +200,30 @@ def _reject_yaml_aliases(text: str) -> None:
         return  # parse_document reports it with line and column
 
 
+def is_json_or_yaml(media: str) -> bool:
+    """Whether a Content-Type (parameters dropped, lower case) is one a body may have.
+
+    >>> is_json_or_yaml("application/json"), is_json_or_yaml("text/plain")
+    (True, False)
+    """
+    return (
+        media in JSON_TYPES
+        or media in YAML_TYPES
+        or (media.startswith("application/") and media.endswith("+json"))
+    )
+
+
 async def read_document(request: Request, limit: int) -> Any:
-    """Parse a JSON or YAML body by its Content-Type (JSON when missing or text/plain)."""
+    """Parse a JSON or YAML body by its Content-Type (refused with 415 when it is neither)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_yaml = media in YAML_TYPES
-    if not (is_yaml or media in JSON_TYPES or media.endswith("+json")):
+    if not is_json_or_yaml(media):
+        headers = request.headers
+        bodiless = "transfer-encoding" not in headers and (
+            headers.get("content-length", "0").strip() == "0"
+        )
+        if not media and bodiless:
+            raise ApiError(400, "the request body is empty: send an experiment spec")
         raise ApiError(
             415,
             f"Content-Type {media!r} is not supported: send application/json or "

@@ -74,6 +74,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--host", "0.0.0.0", "--port", "0", "--data-dir", "data", "--insecure",
         "--username", "ada", "--password", "pw", "--cpus", "1.5", "--memory", "16G",
         "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
+        "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
+        "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {"--token"}
     assert run(["server", *argv]) == 0
@@ -93,6 +95,10 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         gpus=2,
         workdir=(tmp_path / "work").resolve(),
         grace_period=0.25,
+        allow_origins=("http://localhost:3000", "https://a.test"),
+        allow_hosts=("box.lan",),
+        header_timeout=2.5,
+        max_connections=64,
     )
     assert run(["server", "--token", "flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "flag"])
