@@ -100,7 +100,7 @@ class RequestGuard:
         if "*" in self._hosts or name in self._hosts or _is_loopback(name):
             return True
         server = scope.get("server")
-        return bool(server) and name == _bracketed(str(server[0]).lower())
+        return server is not None and name == _bracketed(str(server[0]).lower())
 
     def _problem(self, scope: Scope) -> tuple[int, str] | None:
         headers: dict[bytes, bytes] = {}
