@@ -51,7 +51,14 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from submarine.server.app import create_app
+    from submarine.server.protocol import (
+        default_max_connections,
+        guarded_protocol,
+        quiet_accept_errors,
+    )
 
+    quiet_accept_errors(asyncio.get_running_loop())
+    max_connections = settings.max_connections or default_max_connections()
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -60,6 +67,8 @@ async def _serve(settings: Settings) -> None:
         access_log=False,
         log_config=None,  # library code: logging is configured by whoever runs us
         timeout_graceful_shutdown=3,
+        # Incomplete requests time out and open connections are bounded (see protocol).
+        http=guarded_protocol(settings.header_timeout, max_connections),
     )
     server = uvicorn.Server(config)
     announcer = asyncio.create_task(_announce(server, settings))
