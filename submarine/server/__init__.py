@@ -51,12 +51,14 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from submarine.server.app import create_app
+    from submarine.server.logtext import install_escaping
     from submarine.server.protocol import (
         default_max_connections,
         guarded_protocol,
         quiet_accept_errors,
     )
 
+    install_escaping()  # no request can forge a line of the log, whoever configured it
     quiet_accept_errors(asyncio.get_running_loop())
     max_connections = settings.max_connections or default_max_connections()
     config = uvicorn.Config(

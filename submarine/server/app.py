@@ -30,6 +30,7 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -58,6 +59,8 @@ from submarine.server.http import (
     server_error,
 )
 from submarine.server.logs import LogChunk
+from submarine.server.logtext import log_text
+from submarine.server.ratelimit import LOGIN_WINDOW, FailureLimit
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store import ExperimentRecord, Store
@@ -80,6 +83,8 @@ __all__ = [
     "create_app",
     "envelope",
 ]
+
+logger = logging.getLogger(__name__)
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
@@ -107,6 +112,7 @@ class Services(TypedDict):
     settings: Settings
     store: Store
     runner: Runner
+    logins: FailureLimit
 
 
 def _now() -> datetime:
@@ -132,6 +138,7 @@ class _Endpoint(ApiEndpoint):
             "settings": state["settings"],
             "store": state["store"],
             "runner": state["runner"],
+            "logins": state["logins"],
         }
         return services
 
@@ -311,8 +318,22 @@ class Token(_Endpoint):
     """``/api/auth/token``: the token, for the configured user and password."""
 
     async def post(self, request: Request) -> Response:
-        """Check the user and password; answer the token."""
-        settings = self._services(request)["settings"]
+        """Check the user and password; answer the token.
+
+        An address that failed :data:`~submarine.server.ratelimit.LOGIN_FAILURES` times
+        within a minute is refused (429, ``Retry-After``) whatever it sends; failures are
+        logged with the user name and address, never the password.
+        """
+        services = self._services(request)
+        settings, logins = services["settings"], services["logins"]
+        address = request.client.host if request.client else "unknown"
+        wait = logins.retry_after(address)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many failed logins from {address}: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         if settings.username is None or settings.password is None or settings.token is None:
             raise ApiError(
                 401,
@@ -329,7 +350,16 @@ class Token(_Endpoint):
         user_ok = hmac.compare_digest(username.encode(), settings.username.encode())
         password_ok = hmac.compare_digest(password.encode(), settings.password.encode())
         if not (user_ok and password_ok):
+            failures = logins.failed(address)
+            logger.warning(
+                "failed login as %s from %s (%d in the last %g s)",
+                log_text(username, 64),
+                address,
+                failures,
+                LOGIN_WINDOW,
+            )
             raise ApiError(401, "Invalid username or password.")
+        logins.succeeded(address)
         return envelope(result=settings.token)
 
 
@@ -358,7 +388,12 @@ def create_app(settings: Settings) -> Starlette:
             runner = Runner(store, settings)
             try:
                 await runner.start()
-                yield {"settings": settings, "store": store, "runner": runner}
+                yield {
+                    "settings": settings,
+                    "store": store,
+                    "runner": runner,
+                    "logins": FailureLimit(),
+                }
             finally:
                 await runner.close()
         finally:

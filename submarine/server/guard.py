@@ -32,6 +32,7 @@ from typing import Final
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.server.http import envelope, is_json_or_yaml
+from submarine.server.logtext import log_text
 
 __all__ = ["READ_METHODS", "RequestGuard", "host_name"]
 
@@ -155,9 +156,9 @@ class RequestGuard:
         logger.warning(
             "refused %s %s from %s: %s",
             scope.get("method"),
-            ascii(scope.get("path", "")),
-            f"{client[0]}" if client else "?",
-            ascii(message),
+            log_text(scope.get("path", "")),
+            client[0] if client else "?",
+            log_text(message, 400),
         )
         # The body (if any) is not read: close the connection rather than parse it as
         # the next request.

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from typing import Any, Final
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.models import SpecFileError, parse_document
+from submarine.server.logtext import log_text
 
 __all__ = [
     "BAD_TOKEN",
@@ -244,6 +246,14 @@ async def read_document(request: Request, limit: int) -> Any:
         raise ApiError(400, str(exc)) from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ApiError(
+                400,
+                f"the request body holds a number of more than {sys.get_int_max_str_digits()} "
+                "digits: no field of a spec takes one; write it as a string if it is text",
+            ) from None
+        raise ApiError(400, f"the request body cannot be read: {exc}") from None
 
 
 def number_param(
@@ -284,7 +294,7 @@ class ApiEndpoint(HTTPEndpoint):
             response = envelope(exc.code, message=exc.message, headers=exc.headers)
         except OSError as exc:
             # A full, read-only or failing disk: nothing stored is lost and reads go on.
-            logger.exception("%s %s could not write", request.method, request.url.path)
+            logger.exception("%s %s could not write", request.method, log_text(request.url.path))
             response = envelope(
                 507,
                 message=f"the data dir cannot be written ({exc}): experiments already stored "
@@ -292,7 +302,7 @@ class ApiEndpoint(HTTPEndpoint):
                 "writable, then try again",
             )
         except Exception as exc:
-            logger.exception("%s %s failed", request.method, request.url.path)
+            logger.exception("%s %s failed", request.method, log_text(request.url.path))
             response = envelope(
                 500,
                 message=f"internal server error ({type(exc).__name__}); "
@@ -326,7 +336,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Anything unexpected outside a handler: a 500 envelope (the traceback is logged)."""
-    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    logger.error("%s %s failed", request.method, log_text(request.url.path), exc_info=exc)
     return envelope(500, message=f"internal server error ({type(exc).__name__})")
 
 
