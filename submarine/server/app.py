@@ -36,7 +36,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final, TypedDict
+from typing import Final, TypedDict
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +58,12 @@ from submarine.server.http import (
     read_document,
     server_error,
 )
+from submarine.server.loganswer import (
+    experiment_logs,
+    log_pieces,
+    log_response,
+    pod_log_pieces,
+)
 from submarine.server.logs import LogChunk
 from submarine.server.logtext import log_text
 from submarine.server.ratelimit import LOGIN_WINDOW, FailureLimit
@@ -69,7 +75,6 @@ from submarine.server.wire import (
     experiment_payload,
     keep_credentials,
     list_response,
-    log_payload,
     read_spec,
     stored_spec,
 )
@@ -178,10 +183,6 @@ class _Endpoint(ApiEndpoint):
             raise ApiError(400, f"the experiment can never run on this server: {problem}")
         return spec
 
-    def _log(self, request: Request, record: ExperimentRecord) -> dict[str, Any]:
-        pods = self._runner(request).pod_logs(record.experiment_id)
-        return log_payload(record.experiment_id, pods)
-
 
 class Ping(_Endpoint):
     """``/api/v1/experiment/ping``."""
@@ -257,24 +258,23 @@ class Logs(_Endpoint):
     """``/api/v1/experiment/logs``: the logs of every (matching) experiment."""
 
     async def get(self, request: Request) -> Response:
-        """Each experiment's pods and lines, of one status if ``?status=`` is given."""
+        """Each experiment's pods and lines, of one status if ``?status=`` is given;
+        written while the logs are read, in bounded memory (see :mod:`.loganswer`)."""
         status = self._status_filter(request)
-        store = self._store(request)
-
-        def answer() -> Response:
-            return envelope(result=[self._log(request, r) for r in store.list(status)])
-
-        return await run_in_threadpool(answer)
+        store, runner = self._store(request), self._runner(request)
+        ids = await run_in_threadpool(lambda: [r.experiment_id for r in store.list(status)])
+        return await log_response(log_pieces(experiment_logs(ids, runner.pod_files)))
 
 
 class Log(_Endpoint):
     """``/api/v1/experiment/logs/{id}``: one experiment's logs."""
 
     async def get(self, request: Request) -> Response:
-        """Every pod's lines so far."""
+        """Every pod's lines so far, written while the log files are read, in bounded
+        memory, off the event loop (logs can be hundreds of MB)."""
         record = self._record(request)
-        # Whole logs can be large (tens of MB): read and encode them off the event loop.
-        return await run_in_threadpool(lambda: envelope(result=self._log(request, record)))
+        pods = self._runner(request).pod_files(record.experiment_id)
+        return await log_response(log_pieces(pod_log_pieces(record.experiment_id, pods)))
 
 
 class LogStream(_Endpoint):

@@ -176,6 +176,11 @@ class Runner:
         """Delete the files (logs, synced code, state) of a stopped experiment."""
         self._layout.discard(experiment_id)
 
+    def pod_files(self, experiment_id: str) -> list[tuple[str, Path]]:
+        """(pod name, log file) of every pod of the experiment, in role order (a file may
+        not exist yet); safe to call from worker threads."""
+        return self._scheduler.pod_files(experiment_id)
+
     def pod_logs(self, experiment_id: str) -> list[tuple[str, list[str]]]:
         """(pod name, lines so far) of every pod of the experiment, in role order.
 
