@@ -83,9 +83,7 @@ def test_a_whole_log_of_hundreds_of_mb_is_served_in_bounded_memory(
     module_server: RunningServer, figures: Figures, size_mb: int
 ) -> None:
     with ExperimentClient(module_server.url) as client:
-        experiment_id = client.create_experiment(
-            make_spec("big-log", "echo first")
-        ).experiment_id
+        experiment_id = client.create_experiment(make_spec("big-log", "echo first")).experiment_id
         wait_until(
             lambda: client.get_experiment(experiment_id).status.value == "Succeeded",
             60,

@@ -17,13 +17,9 @@ from submarine.server.wire import log_payload
 
 ID = "experiment-1700000000000-0001"
 
-contents = st.lists(
-    st.sampled_from(
-        [b"\n", b"\r\n", b"a", b"step 1 loss=0.5", b"\xff", b"\xc3", b"\xa9", b'"\\', b"\x00\x1b"]
-        + ["é€😀".encode()]
-    ),
-    max_size=40,
-).map(b"".join)
+PIECES = [b"\n", b"\r\n", b"a", b"step 1 loss=0.5", b"\xff", b"\xc3", b"\xa9", b'"\\']
+PIECES += [b"\x00\x1b", "é€😀".encode()]
+contents = st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join)
 
 
 def _whole(pods: list[tuple[str, Path]]) -> bytes:
