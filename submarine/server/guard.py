@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Iterable
 from typing import Final
 
@@ -34,10 +35,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from submarine.server.http import envelope, is_json_or_yaml
 from submarine.server.logtext import log_text
 
-__all__ = ["READ_METHODS", "RequestGuard", "host_name"]
+__all__ = ["LOGGED_PER_MINUTE", "READ_METHODS", "RequestGuard", "host_name"]
 
 logger = logging.getLogger(__name__)
 
+LOGGED_PER_MINUTE: Final = 20
+"""Refusals logged one by one each minute; the rest are counted."""
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods that change nothing; every other one is a write."""
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.", "ip6-localhost"})
@@ -96,6 +99,9 @@ class RequestGuard:
         if bound not in ("0.0.0.0", "[::]", ""):
             hosts.add(bound)
         self._hosts = frozenset(hosts)
+        self._window_start = -60.0
+        self._logged = 0
+        self._unlogged = 0
 
     def _host_accepted(self, name: str, scope: Scope) -> bool:
         if "*" in self._hosts or name in self._hosts or _is_loopback(name):
@@ -142,6 +148,27 @@ class RequestGuard:
                 )
         return None
 
+    def _log_refusal(self, scope: Scope, message: str) -> None:
+        """Log a refusal; past :data:`LOGGED_PER_MINUTE` a minute, only how many there were
+        (a page looping on requests must not fill the disk with the log)."""
+        now = time.monotonic()
+        if now - self._window_start >= 60.0:
+            if self._unlogged:
+                logger.warning("%d more requests refused in the last minute", self._unlogged)
+            self._window_start, self._logged, self._unlogged = now, 0, 0
+        if self._logged >= LOGGED_PER_MINUTE:
+            self._unlogged += 1
+            return
+        self._logged += 1
+        client = scope.get("client")
+        logger.warning(
+            "refused %s %s from %s: %s",
+            scope.get("method"),
+            log_text(scope.get("path", "")),
+            client[0] if client else "?",
+            log_text(message, 400),
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the refusal, or pass the request on."""
         if scope["type"] != "http":
@@ -152,14 +179,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         code, message = problem
-        client = scope.get("client")
-        logger.warning(
-            "refused %s %s from %s: %s",
-            scope.get("method"),
-            log_text(scope.get("path", "")),
-            client[0] if client else "?",
-            log_text(message, 400),
-        )
+        self._log_refusal(scope, message)
         # The body (if any) is not read: close the connection rather than parse it as
         # the next request.
         response = envelope(code, message=message, headers={"Connection": "close"})
