@@ -9,6 +9,10 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
 Modules: :mod:`~submarine.server.settings` (configuration), :mod:`~submarine.server.app`
 (routes), :mod:`~submarine.server.http` (envelope, errors, bodies, auth),
 :mod:`~submarine.server.wire` (payloads as Submarine 0.8.0 writes them),
+:mod:`~submarine.server.guard` (Host, Origin and body type checks),
+:mod:`~submarine.server.protocol` (header deadline, connection bound),
+:mod:`~submarine.server.loganswer` (whole logs in bounded memory),
+:mod:`~submarine.server.follow` (long polls),
 :mod:`~submarine.server.store` (SQLite), :mod:`~submarine.server.runner` (processes).
 Importing this package is cheap: the server dependencies (the ``server`` extra) load when
 :func:`serve` runs.

@@ -3,7 +3,8 @@
 Both command lines of the server, ``python -m submarine.server`` (:func:`build_parser`)
 and ``submarine server``, are built from one table, :data:`SERVER_OPTIONS`, and both hand
 the values to :func:`settings_from_options`. The environment (``SUBMARINE_HOME``,
-``SUBMARINE_TOKEN``) is read only when settings are built, never at import.
+``SUBMARINE_TOKEN``, ``SUBMARINE_ALLOW_ORIGINS``) is read only when settings are built,
+never at import.
 
 >>> settings = Settings(data_dir=Path("/tmp/sub"), workdir=Path("/tmp"))
 >>> settings.host, settings.port, settings.bind_problem() is None
@@ -179,8 +180,8 @@ def settings_from_options(
         given: by :attr:`ServerOption.field`, the text of each option given (True for a
             switch, a list of texts for a repeatable option); None or False (or no key)
             for an option not given.
-        environ: the environment (default ``os.environ``): ``SUBMARINE_HOME`` and
-            ``SUBMARINE_TOKEN``.
+        environ: the environment (default ``os.environ``): ``SUBMARINE_HOME``,
+            ``SUBMARINE_TOKEN`` and ``SUBMARINE_ALLOW_ORIGINS``.
 
     Paths are made absolute (``workdir`` defaults to the current directory), and a
     configured user without a token gets a random one (handed out by
