@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
+    "ALLOW_ORIGINS_ENV",
     "DATA_DIR_ENV",
     "INSECURE",
     "PORT",
@@ -36,6 +37,8 @@ DATA_DIR_ENV: Final = "SUBMARINE_HOME"
 """Environment variable naming the data dir (default ``~/.submarine``)."""
 TOKEN_ENV: Final = "SUBMARINE_TOKEN"
 """Environment variable holding the bearer token, when ``--token`` is not given."""
+ALLOW_ORIGINS_ENV: Final = "SUBMARINE_ALLOW_ORIGINS"
+"""Environment variable: more origins (comma-separated) allowed to call, as ``--allow-origin``."""
 
 
 def _text(text: str) -> str:
@@ -92,6 +95,45 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _positive_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("is not a whole number of 1 or more")
+    return int(text)
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """Origins like ``http://localhost:3000``, comma-separated; ``*`` allows every one."""
+    origins = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        scheme, sep, rest = item.partition("://")
+        if item != "*" and (
+            not sep or scheme.lower() not in ("http", "https") or not rest or "/" in rest
+        ):
+            raise ValueError(
+                "is not an origin: write scheme://host[:port] like http://localhost:3000 "
+                "(no path), or * for any"
+            )
+        origins.append(item.lower().rstrip("/"))
+    return tuple(origins)
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    """Host names like ``myhost.lan``, comma-separated; ``*`` allows every one."""
+    hosts = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if any(c in item for c in "/ @?#"):
+            raise ValueError(
+                "is not a host name: write the name or address a client puts in its Host "
+                "header, like myhost.lan, 10.0.0.5 or [fd00::5], or * for any"
+            )
+        hosts.append(item.lower())
+    return tuple(hosts)
+
+
 @dataclass(frozen=True)
 class ServerOption:
     """One command-line option of the local server.
@@ -112,6 +154,9 @@ class ServerOption:
     """What the value is, like ``SECONDS``; empty for a switch, which takes no value."""
     convert: Callable[[str], Any] = _text
     """Reads the value's text; raises ``ValueError`` saying what is wrong with it."""
+    repeatable: bool = False
+    """Whether the option may be given more than once (its values are joined with commas
+    and read as one list)."""
 
     @property
     def switch(self) -> bool:
@@ -176,6 +221,39 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         "seconds between SIGTERM and SIGKILL when replicas are stopped (default: 5)",
         "SECONDS",
         _positive_float,
+    ),
+    ServerOption(
+        "--allow-origin",
+        "allow_origins",
+        "a web origin (scheme://host:port) whose pages may call this server; repeatable "
+        f"(also ${ALLOW_ORIGINS_ENV}, comma-separated); other cross-site requests get 403",
+        "ORIGIN",
+        _origins,
+        repeatable=True,
+    ),
+    ServerOption(
+        "--allow-host",
+        "allow_hosts",
+        "a name clients may put in the Host header besides this server's own addresses "
+        "(repeatable); others get 421",
+        "NAME",
+        _hosts,
+        repeatable=True,
+    ),
+    ServerOption(
+        "--header-timeout",
+        "header_timeout",
+        "seconds a connection has to send a request's headers before it is closed (default: 10)",
+        "SECONDS",
+        _positive_float,
+    ),
+    ServerOption(
+        "--max-connections",
+        "max_connections",
+        "open connections at most; past it the oldest idle one is closed "
+        "(default: from the open-file limit, at most 1024)",
+        "N",
+        _positive_count,
     ),
 )
 """Every option of the local server, in ``--help`` order."""

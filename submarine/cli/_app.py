@@ -218,7 +218,7 @@ def schema(
     sys.stdout.flush()
 
 
-def server(**given: str | bool | None) -> None:
+def server(**given: str | bool | list[str] | None) -> None:
     """Run the local Submarine-compatible server in the foreground; Ctrl-C stops it.
 
     Experiments run as local processes from the current directory; images are ignored.
@@ -257,7 +257,7 @@ def _server_parameters() -> inspect.Signature:
             default: Any = False
         else:
             annotation = Annotated[
-                str | None,
+                list[str] | None if option.repeatable else str | None,
                 typer.Option(
                     option.flag, help=option.help, metavar=option.metavar, show_default=False
                 ),

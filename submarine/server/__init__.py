@@ -9,6 +9,10 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
 Modules: :mod:`~submarine.server.settings` (configuration), :mod:`~submarine.server.app`
 (routes), :mod:`~submarine.server.http` (envelope, errors, bodies, auth),
 :mod:`~submarine.server.wire` (payloads as Submarine 0.8.0 writes them),
+:mod:`~submarine.server.guard` (Host, Origin and body type checks),
+:mod:`~submarine.server.protocol` (header deadline, connection bound),
+:mod:`~submarine.server.loganswer` (whole logs in bounded memory),
+:mod:`~submarine.server.follow` (long polls),
 :mod:`~submarine.server.store` (SQLite), :mod:`~submarine.server.runner` (processes).
 Importing this package is cheap: the server dependencies (the ``server`` extra) load when
 :func:`serve` runs.
@@ -51,7 +55,16 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from submarine.server.app import create_app
+    from submarine.server.logtext import install_escaping
+    from submarine.server.protocol import (
+        default_max_connections,
+        guarded_protocol,
+        quiet_accept_errors,
+    )
 
+    install_escaping()  # no request can forge a line of the log, whoever configured it
+    quiet_accept_errors(asyncio.get_running_loop())
+    max_connections = settings.max_connections or default_max_connections()
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -60,6 +73,8 @@ async def _serve(settings: Settings) -> None:
         access_log=False,
         log_config=None,  # library code: logging is configured by whoever runs us
         timeout_graceful_shutdown=3,
+        # Incomplete requests time out and open connections are bounded (see protocol).
+        http=guarded_protocol(settings.header_timeout, max_connections),
     )
     server = uvicorn.Server(config)
     announcer = asyncio.create_task(_announce(server, settings))

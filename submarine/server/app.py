@@ -14,6 +14,9 @@ Differences from the real server, all on purpose:
   empty ``podLog`` lists there); local logs are cheap to read.
 * A spec the models refuse is a 400 whose message lists every problem with its path.
 * Without a valid token the answer is a 401 envelope, not a servlet error page.
+* Requests a browser marks as cross-site, a Host header that names another server and
+  writes whose body is not JSON or YAML are refused (403, 421, 415) before any route:
+  see :mod:`~submarine.server.guard`.
 * ``code.git.password`` and credentials in ``code.git.url`` are kept for the runner but
   never sent back; a patch that repeats the same repository without them keeps them.
 * A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
@@ -27,12 +30,13 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final, TypedDict
+from typing import Final, TypedDict
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
+from submarine.server.guard import RequestGuard
 from submarine.server.http import (
     ApiEndpoint,
     ApiError,
@@ -53,7 +58,15 @@ from submarine.server.http import (
     read_document,
     server_error,
 )
+from submarine.server.loganswer import (
+    experiment_logs,
+    log_pieces,
+    log_response,
+    pod_log_pieces,
+)
 from submarine.server.logs import LogChunk
+from submarine.server.logtext import log_text
+from submarine.server.ratelimit import LOGIN_WINDOW, FailureLimit
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store import ExperimentRecord, Store
@@ -62,7 +75,6 @@ from submarine.server.wire import (
     experiment_payload,
     keep_credentials,
     list_response,
-    log_payload,
     read_spec,
     stored_spec,
 )
@@ -76,6 +88,8 @@ __all__ = [
     "create_app",
     "envelope",
 ]
+
+logger = logging.getLogger(__name__)
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
@@ -103,6 +117,7 @@ class Services(TypedDict):
     settings: Settings
     store: Store
     runner: Runner
+    logins: FailureLimit
 
 
 def _now() -> datetime:
@@ -128,6 +143,7 @@ class _Endpoint(ApiEndpoint):
             "settings": state["settings"],
             "store": state["store"],
             "runner": state["runner"],
+            "logins": state["logins"],
         }
         return services
 
@@ -166,10 +182,6 @@ class _Endpoint(ApiEndpoint):
         if problem is not None:
             raise ApiError(400, f"the experiment can never run on this server: {problem}")
         return spec
-
-    def _log(self, request: Request, record: ExperimentRecord) -> dict[str, Any]:
-        pods = self._runner(request).pod_logs(record.experiment_id)
-        return log_payload(record.experiment_id, pods)
 
 
 class Ping(_Endpoint):
@@ -246,24 +258,23 @@ class Logs(_Endpoint):
     """``/api/v1/experiment/logs``: the logs of every (matching) experiment."""
 
     async def get(self, request: Request) -> Response:
-        """Each experiment's pods and lines, of one status if ``?status=`` is given."""
+        """Each experiment's pods and lines, of one status if ``?status=`` is given;
+        written while the logs are read, in bounded memory (see :mod:`.loganswer`)."""
         status = self._status_filter(request)
-        store = self._store(request)
-
-        def answer() -> Response:
-            return envelope(result=[self._log(request, r) for r in store.list(status)])
-
-        return await run_in_threadpool(answer)
+        store, runner = self._store(request), self._runner(request)
+        ids = await run_in_threadpool(lambda: [r.experiment_id for r in store.list(status)])
+        return await log_response(log_pieces(experiment_logs(ids, runner.pod_files)))
 
 
 class Log(_Endpoint):
     """``/api/v1/experiment/logs/{id}``: one experiment's logs."""
 
     async def get(self, request: Request) -> Response:
-        """Every pod's lines so far."""
+        """Every pod's lines so far, written while the log files are read, in bounded
+        memory, off the event loop (logs can be hundreds of MB)."""
         record = self._record(request)
-        # Whole logs can be large (tens of MB): read and encode them off the event loop.
-        return await run_in_threadpool(lambda: envelope(result=self._log(request, record)))
+        pods = self._runner(request).pod_files(record.experiment_id)
+        return await log_response(log_pieces(pod_log_pieces(record.experiment_id, pods)))
 
 
 class LogStream(_Endpoint):
@@ -307,8 +318,22 @@ class Token(_Endpoint):
     """``/api/auth/token``: the token, for the configured user and password."""
 
     async def post(self, request: Request) -> Response:
-        """Check the user and password; answer the token."""
-        settings = self._services(request)["settings"]
+        """Check the user and password; answer the token.
+
+        An address that failed :data:`~submarine.server.ratelimit.LOGIN_FAILURES` times
+        within a minute is refused (429, ``Retry-After``) whatever it sends; failures are
+        logged with the user name and address, never the password.
+        """
+        services = self._services(request)
+        settings, logins = services["settings"], services["logins"]
+        address = request.client.host if request.client else "unknown"
+        wait = logins.retry_after(address)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many failed logins from {address}: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         if settings.username is None or settings.password is None or settings.token is None:
             raise ApiError(
                 401,
@@ -325,7 +350,16 @@ class Token(_Endpoint):
         user_ok = hmac.compare_digest(username.encode(), settings.username.encode())
         password_ok = hmac.compare_digest(password.encode(), settings.password.encode())
         if not (user_ok and password_ok):
+            failures = logins.failed(address)
+            logger.warning(
+                "failed login as %s from %s (%d in the last %g s)",
+                log_text(username, 64),
+                address,
+                failures,
+                LOGIN_WINDOW,
+            )
             raise ApiError(401, "Invalid username or password.")
+        logins.succeeded(address)
         return envelope(result=settings.token)
 
 
@@ -354,7 +388,12 @@ def create_app(settings: Settings) -> Starlette:
             runner = Runner(store, settings)
             try:
                 await runner.start()
-                yield {"settings": settings, "store": store, "runner": runner}
+                yield {
+                    "settings": settings,
+                    "store": store,
+                    "runner": runner,
+                    "logins": FailureLimit(),
+                }
             finally:
                 await runner.close()
         finally:
@@ -371,7 +410,16 @@ def create_app(settings: Settings) -> Starlette:
         _route(f"{BASE}/{{id:path}}", Experiment),
         _route("/api/auth/token", Token),
     ]
-    middleware = []
+    # The request guard comes first: a browser's cross-site or rebound request is refused
+    # before anything else looks at it (the token route and ping included).
+    middleware = [
+        Middleware(
+            RequestGuard,
+            bound_host=settings.host,
+            allow_origins=settings.allow_origins,
+            allow_hosts=settings.allow_hosts,
+        )
+    ]
     if settings.token:
         middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=OPEN_PATHS))
     return Starlette(

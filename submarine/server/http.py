@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from typing import Any, Final
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.models import SpecFileError, parse_document
+from submarine.server.logtext import log_text
 
 __all__ = [
     "BAD_TOKEN",
@@ -43,6 +45,7 @@ __all__ = [
     "envelope",
     "envelope_body",
     "http_error",
+    "is_json_or_yaml",
     "number_param",
     "read_body",
     "read_document",
@@ -53,8 +56,9 @@ logger = logging.getLogger(__name__)
 
 BAD_TOKEN: Final = "The token is not valid."
 """Message of a request without a valid bearer token."""
-JSON_TYPES: Final = frozenset({"", "application/json", "text/json", "text/plain"})
-"""Content types read as JSON (also any ``+json`` type and none at all)."""
+JSON_TYPES: Final = frozenset({"application/json", "text/json"})
+"""Content types read as JSON (also any ``application/*+json`` type). ``text/plain`` and
+none at all are refused: a web page can send those without a CORS preflight."""
 YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 """Content types read as YAML."""
 DRAIN_SECONDS: Final = 5.0
@@ -198,11 +202,30 @@ def _reject_yaml_aliases(text: str) -> None:
         return  # parse_document reports it with line and column
 
 
+def is_json_or_yaml(media: str) -> bool:
+    """Whether a Content-Type (parameters dropped, lower case) is one a body may have.
+
+    >>> is_json_or_yaml("application/json"), is_json_or_yaml("text/plain")
+    (True, False)
+    """
+    return (
+        media in JSON_TYPES
+        or media in YAML_TYPES
+        or (media.startswith("application/") and media.endswith("+json"))
+    )
+
+
 async def read_document(request: Request, limit: int) -> Any:
-    """Parse a JSON or YAML body by its Content-Type (JSON when missing or text/plain)."""
+    """Parse a JSON or YAML body by its Content-Type (refused with 415 when it is neither)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_yaml = media in YAML_TYPES
-    if not (is_yaml or media in JSON_TYPES or media.endswith("+json")):
+    if not is_json_or_yaml(media):
+        headers = request.headers
+        bodiless = "transfer-encoding" not in headers and (
+            headers.get("content-length", "0").strip() == "0"
+        )
+        if not media and bodiless:
+            raise ApiError(400, "the request body is empty: send an experiment spec")
         raise ApiError(
             415,
             f"Content-Type {media!r} is not supported: send application/json or "
@@ -223,6 +246,14 @@ async def read_document(request: Request, limit: int) -> Any:
         raise ApiError(400, str(exc)) from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ApiError(
+                400,
+                f"the request body holds a number of more than {sys.get_int_max_str_digits()} "
+                "digits: no field of a spec takes one; write it as a string if it is text",
+            ) from None
+        raise ApiError(400, f"the request body cannot be read: {exc}") from None
 
 
 def number_param(
@@ -263,7 +294,7 @@ class ApiEndpoint(HTTPEndpoint):
             response = envelope(exc.code, message=exc.message, headers=exc.headers)
         except OSError as exc:
             # A full, read-only or failing disk: nothing stored is lost and reads go on.
-            logger.exception("%s %s could not write", request.method, request.url.path)
+            logger.exception("%s %s could not write", request.method, log_text(request.url.path))
             response = envelope(
                 507,
                 message=f"the data dir cannot be written ({exc}): experiments already stored "
@@ -271,7 +302,7 @@ class ApiEndpoint(HTTPEndpoint):
                 "writable, then try again",
             )
         except Exception as exc:
-            logger.exception("%s %s failed", request.method, request.url.path)
+            logger.exception("%s %s failed", request.method, log_text(request.url.path))
             response = envelope(
                 500,
                 message=f"internal server error ({type(exc).__name__}); "
@@ -305,7 +336,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Anything unexpected outside a handler: a 500 envelope (the traceback is logged)."""
-    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    logger.error("%s %s failed", request.method, log_text(request.url.path), exc_info=exc)
     return envelope(500, message=f"internal server error ({type(exc).__name__})")
 
 

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Final, Protocol
@@ -23,6 +22,7 @@ from typing import Final, Protocol
 from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server import logs
 from submarine.server.capacity import Capacity, Request, detect_capacity, request_of
+from submarine.server.follow import Watch
 from submarine.server.job import family_of
 from submarine.server.layout import JobLayout
 from submarine.server.logs import LogChunk
@@ -41,8 +41,6 @@ _FINAL: Final = frozenset(
     }
 )
 _INTERRUPTED: Final = (ExperimentStatus.CREATED.value, ExperimentStatus.RUNNING.value)
-_POLL: Final = 0.1
-"""Seconds between looks at log sizes while waiting for output."""
 
 
 class RunnerSettings(Protocol):
@@ -97,6 +95,7 @@ class Runner:
         self._layout = JobLayout(Path(settings.data_dir))
         self._capacity = detect_capacity(settings.cpus, settings.memory_bytes, settings.gpus)
         self._changes = Changes()
+        self._watch = Watch(self._changes)
         self._scheduler = Scheduler(
             store,
             self._capacity,
@@ -176,6 +175,11 @@ class Runner:
         """Delete the files (logs, synced code, state) of a stopped experiment."""
         self._layout.discard(experiment_id)
 
+    def pod_files(self, experiment_id: str) -> list[tuple[str, Path]]:
+        """(pod name, log file) of every pod of the experiment, in role order (a file may
+        not exist yet); safe to call from worker threads."""
+        return self._scheduler.pod_files(experiment_id)
+
     def pod_logs(self, experiment_id: str) -> list[tuple[str, list[str]]]:
         """(pod name, lines so far) of every pod of the experiment, in role order.
 
@@ -217,8 +221,6 @@ class Runner:
             record = self._store.get(experiment_id)
             if record is None or record.status in _FINAL:
                 return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, timeout)
         key = f"{experiment_id}-"
         files = self._scheduler.pod_files(experiment_id)
         if cursor:
@@ -226,21 +228,22 @@ class Runner:
         else:
             baseline = {name.removeprefix(key): _size(path) for name, path in files}
         version = self._changes.version(experiment_id)
-        while True:
+
+        def changed() -> bool:  # called from the watch's worker thread
             if self._changes.version(experiment_id) != version:
-                return
+                return True
             finished = self._scheduler.running(experiment_id) is None
-            if logs.has_news(files, baseline, finished=finished, key=key):
-                return
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            await self._changes.wait(min(_POLL, remaining))
-            files = self._scheduler.pod_files(experiment_id)
+            pods = self._scheduler.pod_files(experiment_id)
+            return logs.has_news(pods, baseline, finished=finished, key=key)
+
+        # One watch looks for every waiting follower: idle followers cost nothing each.
+        what = (experiment_id, version, tuple(sorted(baseline.items())))
+        await self._watch.wait(what, changed, timeout)
 
     async def close(self) -> None:
         """Clean stop: stop every running replica and mark its experiment Failed ("the server
         stopped"), leaving no process; queued experiments stay Accepted for the next start."""
+        await self._watch.close()
         await self._scheduler.close("the server stopped")
 
     # -- recovery -----------------------------------------------------------------

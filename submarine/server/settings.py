@@ -3,7 +3,8 @@
 Both command lines of the server, ``python -m submarine.server`` (:func:`build_parser`)
 and ``submarine server``, are built from one table, :data:`SERVER_OPTIONS`, and both hand
 the values to :func:`settings_from_options`. The environment (``SUBMARINE_HOME``,
-``SUBMARINE_TOKEN``) is read only when settings are built, never at import.
+``SUBMARINE_TOKEN``, ``SUBMARINE_ALLOW_ORIGINS``) is read only when settings are built,
+never at import.
 
 >>> settings = Settings(data_dir=Path("/tmp/sub"), workdir=Path("/tmp"))
 >>> settings.host, settings.port, settings.bind_problem() is None
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from submarine._server_options import (
+    ALLOW_ORIGINS_ENV,
     DATA_DIR_ENV,
     INSECURE,
     SERVER_OPTIONS,
@@ -31,6 +33,7 @@ from submarine._server_options import (
 )
 
 __all__ = [
+    "ALLOW_ORIGINS_ENV",
     "DATA_DIR_ENV",
     "SERVER_OPTIONS",
     "TOKEN_ENV",
@@ -82,6 +85,12 @@ class Settings:
         workdir: working directory of replicas without synced code.
         grace_period: seconds between SIGTERM and SIGKILL when stopping replicas.
         max_body_bytes: request bodies larger than this are refused with 413.
+        allow_origins: web origins (``scheme://host[:port]``, ``*`` for any) whose pages may
+            call; other cross-site requests are refused with 403.
+        allow_hosts: names accepted in the ``Host`` header besides the server's own
+            addresses (``*`` for any); other names are refused with 421.
+        header_timeout: seconds a connection has to send a request's headers.
+        max_connections: open connections at most (None: from the open-file limit).
     """
 
     host: str = "127.0.0.1"
@@ -97,6 +106,10 @@ class Settings:
     workdir: Path = field(default_factory=Path.cwd)
     grace_period: float = 5.0
     max_body_bytes: int = 1 << 20
+    allow_origins: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -107,15 +120,27 @@ class Settings:
             raise SettingsError("the token is empty: give a non-empty token or none")
         if self.max_body_bytes < 1:
             raise SettingsError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+        if not self.header_timeout > 0:
+            raise SettingsError(f"header_timeout must be positive, got {self.header_timeout}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings with the data dir and token taken from the environment, then ``overrides``."""
+        """Settings with the data dir and token taken from the environment, then ``overrides``;
+        origins in ``$SUBMARINE_ALLOW_ORIGINS`` are added to those given."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {"data_dir": default_data_dir(env)}
         if env.get(TOKEN_ENV):
             values["token"] = env[TOKEN_ENV]
         values.update(overrides)
+        if env.get(ALLOW_ORIGINS_ENV):
+            option = next(o for o in SERVER_OPTIONS if o.field == "allow_origins")
+            try:
+                extra = option.read(env[ALLOW_ORIGINS_ENV])
+            except ValueError as exc:
+                raise SettingsError(f"${ALLOW_ORIGINS_ENV}: {exc}") from None
+            values["allow_origins"] = (*values.get("allow_origins", ()), *extra)
         return cls(**values)
 
     @property
@@ -146,15 +171,17 @@ class Settings:
 
 
 def settings_from_options(
-    given: Mapping[str, str | bool | None], environ: Mapping[str, str] | None = None
+    given: Mapping[str, str | bool | Sequence[str] | None],
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from option values as typed, falling back to the environment.
 
     Args:
         given: by :attr:`ServerOption.field`, the text of each option given (True for a
-            switch); None or False (or no key) for an option not given.
-        environ: the environment (default ``os.environ``): ``SUBMARINE_HOME`` and
-            ``SUBMARINE_TOKEN``.
+            switch, a list of texts for a repeatable option); None or False (or no key)
+            for an option not given.
+        environ: the environment (default ``os.environ``): ``SUBMARINE_HOME``,
+            ``SUBMARINE_TOKEN`` and ``SUBMARINE_ALLOW_ORIGINS``.
 
     Paths are made absolute (``workdir`` defaults to the current directory), and a
     configured user without a token gets a random one (handed out by
@@ -165,11 +192,14 @@ def settings_from_options(
         raw = given.get(option.field)
         if raw is None or raw is False:
             continue
-        if option.switch:
+        if option.switch or raw is True:
             values[option.field] = True
             continue
+        text = raw if isinstance(raw, str) else ",".join(str(item) for item in raw)
+        if not text and not isinstance(raw, str):
+            continue  # a repeatable option given no times
         try:
-            values[option.field] = option.read(str(raw))
+            values[option.field] = option.read(text)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
     values["workdir"] = Path(values.get("workdir") or Path.cwd()).resolve()
@@ -192,7 +222,11 @@ def build_parser(prog: str = "python -m submarine.server") -> argparse.ArgumentP
             )
         else:
             parser.add_argument(
-                option.flag, dest=option.field, metavar=option.metavar, help=option.help
+                option.flag,
+                dest=option.field,
+                metavar=option.metavar,
+                help=option.help,
+                action="append" if option.repeatable else "store",
             )
     return parser
 

@@ -245,7 +245,7 @@ BAD_BODIES = [
         {"Content-Type": "application/yaml"},
         id="yaml-python-tag",
     ),
-    pytest.param(b"\x00\x01\x02", {"Content-Type": "text/plain"}, id="control-bytes"),
+    pytest.param(b"\x00\x01\x02", JSON, id="control-bytes"),
     pytest.param(json.dumps(make_spec("a;b")).encode(), JSON, id="metachar-name"),
     pytest.param(json.dumps(make_spec("x" * 64)).encode(), JSON, id="long-name"),
 ]

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -517,8 +518,8 @@ def test_a_list_is_written_off_the_event_loop_thread(
 def test_whole_logs_are_read_off_the_event_loop_thread(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
-    # A whole log can be tens of MB: reading and encoding it must not stall the loop.
-    from submarine.server.runner import Runner
+    # A whole log can be hundreds of MB: reading and encoding it must not stall the loop.
+    from submarine.server import loganswer
     from submarine.server.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
@@ -528,13 +529,13 @@ def test_whole_logs_are_read_off_the_event_loop_thread(
     finally:
         store.close()
     readers: set[int] = set()
-    original = Runner.pod_logs
+    original = loganswer._lines
 
-    def spy(self: Runner, wanted: str) -> list[tuple[str, list[str]]]:
+    def spy(path: Path) -> Iterator[tuple[bool, str]]:
         readers.add(threading.get_ident())
-        return original(self, wanted)
+        return original(path)
 
-    monkeypatch.setattr(Runner, "pod_logs", spy)
+    monkeypatch.setattr(loganswer, "_lines", spy)
     path = f"{API}/logs/{experiment_id}" if which == "one" else f"{API}/logs"
     response = asyncio.run(_get_in_process(settings, path))
     result = ok(response)

@@ -74,6 +74,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--host", "0.0.0.0", "--port", "0", "--data-dir", "data", "--insecure",
         "--username", "ada", "--password", "pw", "--cpus", "1.5", "--memory", "16G",
         "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
+        "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
+        "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {"--token"}
     assert run(["server", *argv]) == 0
@@ -93,6 +95,10 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         gpus=2,
         workdir=(tmp_path / "work").resolve(),
         grace_period=0.25,
+        allow_origins=("http://localhost:3000", "https://a.test"),
+        allow_hosts=("box.lan",),
+        header_timeout=2.5,
+        max_connections=64,
     )
     assert run(["server", "--token", "flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "flag"])
@@ -130,6 +136,11 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--username", "ada"], "give both a username and a password, or neither"),
         (["--token", ""], "the token is empty"),
         (["--data-dir", "a-file"], "--data-dir 'a-file' is a file: give a directory"),
+        (["--allow-origin", "evil.test"], "--allow-origin 'evil.test' is not an origin: write"),
+        (["--allow-origin", "http://a.test/x"], "--allow-origin 'http://a.test/x' is not an"),
+        (["--allow-host", "a b"], "--allow-host 'a b' is not a host name: write the name"),
+        (["--header-timeout", "0"], "--header-timeout '0' is not a positive number"),
+        (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
     ],
 )
 def test_bad_values_get_the_same_message_from_both(
@@ -150,3 +161,15 @@ def test_bad_values_get_the_same_message_from_both(
     assert from_cli.count("\n") == 1
     assert from_module == "python -m submarine.server: " + from_cli.strip()
     assert served.settings == []
+
+
+def test_allowed_origins_add_up_from_flags_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUBMARINE_ALLOW_ORIGINS", "https://B.test, http://c.test:81")
+    settings = settings_from_args(["--allow-origin", "http://a.test", "--allow-host", "x,y"])
+    assert settings.allow_origins == ("http://a.test", "https://b.test", "http://c.test:81")
+    assert settings.allow_hosts == ("x", "y")
+    monkeypatch.setenv("SUBMARINE_ALLOW_ORIGINS", "no-scheme.test")
+    with pytest.raises(SystemExit):
+        settings_from_args([])

@@ -1,0 +1,193 @@
+"""Connection limits of the local server: a deadline for request headers and a bound on
+open connections, below uvicorn's HTTP protocol.
+
+uvicorn times out nothing before a request's headers are complete: a connection that
+sends nothing, or a byte now and then, stays open for ever, and enough of them use up the
+process's file descriptors before any route (or token check) sees a request. Then every
+``accept()`` fails, and asyncio logs a traceback per failure.
+
+:func:`guarded_protocol` makes an h11 protocol class (uvicorn's ``http=`` setting) that
+
+* closes a connection that has not sent a request's complete headers ``header_timeout``
+  seconds after it opened, or after the previous answer (a keep-alive connection must
+  send its next request in that time too, however slowly it dribbles bytes);
+* keeps at most ``max_connections`` open: past it, the connection idle the longest (no
+  request in flight) is closed to make room, and a newcomer is refused only when every
+  other one is busy.
+
+:func:`quiet_accept_errors` makes the loop log "out of file descriptors" once, without a
+traceback, instead of once per failed ``accept()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import resource
+import time
+from typing import Any, ClassVar, Final
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["default_max_connections", "guarded_protocol", "quiet_accept_errors"]
+
+logger = logging.getLogger(__name__)
+
+FD_RESERVE: Final = 128
+"""File descriptors left for everything but connections (the database, logs, processes)."""
+MAX_DEFAULT_CONNECTIONS: Final = 1024
+"""The most connections the default bound allows, whatever the open-file limit."""
+_ACCEPT_REPORT_EVERY: Final = 60.0
+"""Seconds between two log lines about failing accepts."""
+
+
+def default_max_connections() -> int:
+    """A bound on connections that leaves file descriptors for everything else.
+
+    >>> 1 <= default_max_connections() <= MAX_DEFAULT_CONNECTIONS
+    True
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_DEFAULT_CONNECTIONS
+    return max(8, min(MAX_DEFAULT_CONNECTIONS, soft - FD_RESERVE, soft // 2 + 8))
+
+
+class _GuardedProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a header deadline and a bound on open connections."""
+
+    header_timeout: ClassVar[float] = 10.0
+    max_connections: ClassVar[int] = MAX_DEFAULT_CONNECTIONS
+    idle: ClassVar[dict[_GuardedProtocol, None]] = {}
+    """Open connections with no request in flight, the longest idle first."""
+    closed_for_headers: ClassVar[int] = 0
+    closed_for_room: ClassVar[int] = 0
+    closing: ClassVar[int] = 0
+    """Connections this guard closed whose loss uvicorn has not seen yet."""
+
+    _deadline: asyncio.TimerHandle | None = None
+    _closed_here: bool = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Take the connection (making room if needed) and start its header deadline."""
+        assert isinstance(transport, asyncio.Transport)
+        cls = type(self)
+        while self._open_count() >= cls.max_connections and cls.idle:
+            oldest = next(iter(cls.idle))
+            cls.closed_for_room += 1
+            oldest._close("the connection limit was reached")
+        super().connection_made(transport)
+        if self._open_count() > cls.max_connections:
+            cls.closed_for_room += 1
+            if cls.closed_for_room == 1 or cls.closed_for_room % 1000 == 0:
+                logger.warning(
+                    "all %d connections (the limit) are busy: refusing new ones (%d so far)",
+                    cls.max_connections,
+                    cls.closed_for_room,
+                )
+            self._close("every connection is busy")
+            return
+        self._await_headers()
+
+    def _open_count(self) -> int:
+        """Connections open and not being closed by this guard."""
+        return len(self.connections) - type(self).closing
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection."""
+        self._stop_deadline()
+        type(self).idle.pop(self, None)
+        if self._closed_here:
+            self._closed_here = False
+            type(self).closing -= 1
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; once a request's headers are in, its deadline is over."""
+        super().data_received(data)
+        if self._deadline is not None and self.conn.their_state is not h11.IDLE:
+            self._stop_deadline()
+            type(self).idle.pop(self, None)
+
+    def on_response_complete(self) -> None:
+        """After an answer, the next request's headers have the same deadline."""
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._stop_deadline()
+        type(self).idle[self] = None
+        self._deadline = self.loop.call_later(type(self).header_timeout, self._headers_late)
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_late(self) -> None:
+        self._deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            type(self).closed_for_headers += 1
+            self._close("no complete request headers in time")
+
+    def _close(self, why: str) -> None:
+        logger.debug("closing a connection from %s: %s", self.client, why)
+        self._stop_deadline()
+        type(self).idle.pop(self, None)
+        if not self._closed_here and self in self.connections:
+            self._closed_here = True
+            type(self).closing += 1
+        if not self.transport.is_closing():
+            self.transport.abort()  # no lingering: the descriptor is freed now
+
+
+def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Protocol]:
+    """An h11 protocol class for ``uvicorn.Config(http=...)`` with these limits (each
+    server gets its own class, and so its own count of idle connections).
+
+    Args:
+        header_timeout: seconds a connection has to send a request's complete headers.
+        max_connections: open connections at most.
+    """
+
+    class GuardedH11Protocol(_GuardedProtocol):
+        __doc__ = _GuardedProtocol.__doc__
+
+    GuardedH11Protocol.header_timeout = header_timeout
+    GuardedH11Protocol.max_connections = max_connections
+    GuardedH11Protocol.idle = {}
+    return GuardedH11Protocol
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log failing ``accept()`` calls (out of file descriptors, mostly) once a minute, in one
+    line without a traceback; hand every other loop error to the default handler.
+
+    asyncio stops accepting for a second after such a failure and tries again, so the
+    server recovers by itself once connections close.
+    """
+    state: dict[str, Any] = {"last": -_ACCEPT_REPORT_EVERY, "count": 0}
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not (isinstance(exc, OSError) and "accept" in str(context.get("message", ""))):
+            loop.default_exception_handler(context)
+            return
+        state["count"] += 1
+        now = time.monotonic()
+        if now - state["last"] < _ACCEPT_REPORT_EVERY:
+            return
+        state["last"] = now
+        reason = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        logger.error(
+            "cannot accept connections (%s: %s; %d time(s) so far): too many are open; "
+            "accepting again as they close",
+            reason,
+            exc.strerror,
+            state["count"],
+        )
+
+    loop.set_exception_handler(handler)

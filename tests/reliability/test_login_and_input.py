@@ -1,0 +1,120 @@
+"""Password guessing, oversized numbers and forged log lines (issue 11, items 7 and 9).
+
+Before: ``POST /api/auth/token`` took 777 guesses a second with no limit and logged no
+failure; a number of more than 4,300 digits in a body was a 500; a newline in a value the
+server logs started a log line of the sender's choosing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer, ServerFactory
+
+from .conftest import Figures, make_spec, stored_names
+
+pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
+
+API = "/api/v1/experiment"
+TOKEN = "login-test-token"
+USER, PASSWORD = "ada", "the-right-password"
+FORGED = "FORGED-LINE"
+
+
+def _token_url(server: RunningServer) -> str:
+    return f"{server.url}/api/auth/token"
+
+
+def _login(server: RunningServer, password: str, source: str = "127.0.0.1") -> httpx.Response:
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=10) as http:
+        return http.post(_token_url(server), json={"username": USER, "password": password})
+
+
+def test_password_guessing_is_limited_per_address_and_logged(
+    server_factory: ServerFactory, figures: Figures
+) -> None:
+    server = server_factory.start("--token", TOKEN, "--username", USER, "--password", PASSWORD)
+    guesses = [f"guess-{index:04d}" for index in range(40)]
+    codes = []
+    for guess in guesses:
+        answer = _login(server, guess)
+        codes.append(answer.status_code)
+        assert TOKEN not in answer.text
+        if answer.status_code == 429:
+            break
+    figures.set("login: wrong passwords answered before 429", codes.count(401))
+    assert codes[:-1] == [401] * (len(codes) - 1)
+    assert codes[-1] == 429, f"40 wrong passwords in a row and no 429: {codes}"
+    assert len(codes) <= 11
+    # Even the right password is refused from that address now.
+    blocked = _login(server, PASSWORD)
+    assert blocked.status_code == 429
+    body = blocked.json()
+    assert (body["code"], body["success"], body["result"]) == (429, None, None)
+    assert "try again in" in body["message"]
+    assert 1 <= int(blocked.headers["retry-after"]) <= 60
+    assert TOKEN not in blocked.text
+    # Another address is not held back.
+    assert _login(server, PASSWORD, source="127.0.0.2").json()["result"] == TOKEN
+    log = server.log()
+    assert len(re.findall(r"failed login as ada from 127\.0\.0\.1", log)) == codes.count(401)
+    assert not [guess for guess in guesses if guess in log], "a tried password is in the log"
+    assert PASSWORD not in log
+
+
+@pytest.mark.parametrize(
+    ("body", "media"),
+    [
+        pytest.param(
+            '{"meta": {"name": "big", "framework": "TensorFlow", "cmd": "true"},'
+            ' "environment": {"image": "local"},'
+            ' "spec": {"Worker": {"replicas": ' + "9" * 5000 + "}}}",
+            "application/json",
+            id="json replicas",
+        ),
+        pytest.param('{"x": -' + "1" * 4301 + "}", "application/json", id="json anywhere"),
+        pytest.param("meta:\n  name: " + "7" * 10_000 + "\n", "application/yaml", id="yaml"),
+    ],
+)
+def test_a_number_of_thousands_of_digits_is_a_400(
+    module_server: RunningServer, figures: Figures, body: str, media: str
+) -> None:
+    before = sum(stored_names(module_server).values())
+    for method, path in (("POST", API), ("PATCH", f"{API}/experiment-1700000000000-0001")):
+        answer = httpx.request(
+            method, module_server.url + path, content=body, headers={"Content-Type": media}
+        )
+        figures.add("input: oversized numbers refused")
+        if method == "PATCH" and answer.status_code == 404:
+            continue  # an unknown id may be refused first: still no 500
+        assert answer.status_code == 400, answer.text
+        assert "digits" in answer.json()["message"]
+    assert sum(stored_names(module_server).values()) == before
+
+
+def test_values_with_newlines_cannot_forge_server_log_lines(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory.start("--token", TOKEN, "--username", USER, "--password", PASSWORD)
+    forged = f"\n2026-01-01 00:00:00,000 ERROR submarine.server: {FORGED}\r\x1b[2K"
+    spec = make_spec("forge")
+    spec["environment"]["image"] = "local" + forged
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    httpx.post(server.url + API, content=json.dumps(spec), headers=auth)
+    # A failed login logs the user name; a refused cross-site request logs the path.
+    httpx.post(_token_url(server), json={"username": "x" + forged, "password": "no"})
+    httpx.get(
+        f"{server.url}{API}/%0A{FORGED}%0D%1B",
+        headers={"Origin": "http://evil.example", **auth},
+    )
+    log = server.log()
+    assert "failed login as x\\n2026-01-01" in log, log[-2000:]
+    assert f"refused GET {API}/\\n{FORGED}\\r\\x1b" in log, log[-2000:]
+    lines = log.splitlines()
+    assert not [line for line in lines if line.startswith("2026-01-01 00:00:00,000")]
+    assert "\x1b" not in log
