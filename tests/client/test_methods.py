@@ -70,7 +70,7 @@ def test_an_invalid_spec_lists_every_problem_and_sends_nothing(make, method):
 
 def test_a_spec_of_the_wrong_type_is_a_type_error(make):
     script = Script(lambda request: ok(experiment(EXP_ID)))
-    with pytest.raises(TypeError, match="ExperimentSpec, a spec read from a server or a dict, got str"):
+    with pytest.raises(TypeError, match="a spec read from a server or a dict, got str"):
         make(script).create_experiment("meta: {}")
     assert script.requests == []
 
