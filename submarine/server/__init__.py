@@ -78,7 +78,9 @@ def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM; print where it listens (the real port) to stderr.
 
     Raises :class:`SettingsError` when the settings are refused (a non-loopback host without
-    a token or ``insecure``) and :class:`ServerStartError` when the server cannot start.
+    a token or ``insecure``) and :class:`ServerStartError` when the server cannot start
+    (:class:`~submarine.server.datadir.DataDirInUseError` when another server holds the data
+    dir).
 
     Args:
         settings: where to listen, where data lives, who may call.
@@ -86,4 +88,9 @@ def serve(settings: Settings) -> None:
     problem = settings.bind_problem()
     if problem is not None:
         raise SettingsError(problem)
-    asyncio.run(_serve(settings.with_token()))
+    from submarine.server.datadir import claim
+
+    # Claimed before binding: a second server on this data dir (whatever its port) stops
+    # here, before it opens the store or recovers anything.
+    with claim(settings.data_dir):
+        asyncio.run(_serve(settings.with_token()))

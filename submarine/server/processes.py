@@ -80,12 +80,14 @@ async def spawn(
     argv: list[str], *, env: Mapping[str, str], cwd: Path, log: Path
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` in a session (and process group) of its own, stdin empty, stdout and
-    stderr appended straight to ``log`` (the server never pipes a replica's output).
+    stderr appended straight to ``log`` (created with mode 0600; the server never pipes a
+    replica's output).
 
     Raises ``OSError`` when the program cannot be started (not found, not executable).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with open(fd, "ab") as out:
         return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
