@@ -24,11 +24,15 @@ from typing import Any, Final
 
 __all__ = [
     "DATA_DIR_ENV",
+    "DEFAULT_MAX_REPLICAS",
     "INSECURE",
+    "PASSWORD",
     "PORT",
+    "SECRET_FILES",
     "SERVER_OPTIONS",
     "TOKEN",
     "TOKEN_ENV",
+    "TOKEN_FILE",
     "ServerOption",
 ]
 
@@ -36,6 +40,9 @@ DATA_DIR_ENV: Final = "SUBMARINE_HOME"
 """Environment variable naming the data dir (default ``~/.submarine``)."""
 TOKEN_ENV: Final = "SUBMARINE_TOKEN"
 """Environment variable holding the bearer token, when ``--token`` is not given."""
+DEFAULT_MAX_REPLICAS: Final = 512
+"""Replica processes the server runs at once, over all experiments, unless told otherwise
+(as many as one experiment may have, so no experiment that was valid becomes impossible)."""
 
 
 def _text(text: str) -> str:
@@ -92,6 +99,21 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _positive_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("is not a whole number of 1 or more")
+    return int(text)
+
+
+def _file(text: str) -> Path:
+    if not text:
+        raise ValueError("is not a path: give a file")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError("is not a file: give a file that holds the secret on its first line")
+    return path
+
+
 @dataclass(frozen=True)
 class ServerOption:
     """One command-line option of the local server.
@@ -128,8 +150,28 @@ class ServerOption:
 
 
 TOKEN: Final = ServerOption(
-    "--token", "token", f"bearer token every call must carry (default: ${TOKEN_ENV})", "TOKEN"
+    "--token",
+    "token",
+    f"bearer token every call must carry (default: ${TOKEN_ENV}); other users of this "
+    "machine can read it in ps: prefer --token-file or the variable",
+    "TOKEN",
 )
+TOKEN_FILE: Final = ServerOption(
+    "--token-file",
+    "token_file",
+    "file whose first line is the bearer token (instead of --token)",
+    "PATH",
+    _file,
+)
+PASSWORD: Final = ServerOption(
+    "--password",
+    "password",
+    "that user's password; other users of this machine can read it in ps: prefer --password-file",
+    "PASSWORD",
+)
+SECRET_FILES: Final = {"token_file": TOKEN, "password_file": PASSWORD}
+"""Options that read a secret from a file, by field, and the option of that secret: a
+file's first line is the value of the secret's setting (``--token-file`` gives ``token``)."""
 INSECURE: Final = ServerOption(
     "--insecure", "insecure", "allow a host other than loopback without a token"
 )
@@ -153,11 +195,19 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         _directory,
     ),
     TOKEN,
+    TOKEN_FILE,
     INSECURE,
     ServerOption(
         "--username", "username", "user that POST /api/auth/token hands the token to", "NAME"
     ),
-    ServerOption("--password", "password", "that user's password", "PASSWORD"),
+    PASSWORD,
+    ServerOption(
+        "--password-file",
+        "password_file",
+        "file whose first line is that user's password (instead of --password)",
+        "PATH",
+        _file,
+    ),
     ServerOption("--cpus", "cpus", "CPU capacity (default: detect)", "CPUS", _positive_float),
     ServerOption(
         "--memory", "memory_bytes", "memory capacity, like 16G (default: detect)", "SIZE", _memory
@@ -176,6 +226,14 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         "seconds between SIGTERM and SIGKILL when replicas are stopped (default: 5)",
         "SECONDS",
         _positive_float,
+    ),
+    ServerOption(
+        "--max-replicas",
+        "max_replicas",
+        "replica processes run at once over all experiments; more wait in the queue "
+        f"(default: {DEFAULT_MAX_REPLICAS})",
+        "COUNT",
+        _positive_count,
     ),
 )
 """Every option of the local server, in ``--help`` order."""

@@ -13,10 +13,10 @@ from submarine.server.datadir import DataDirInUseError
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, configure logging, serve; the exit status (2: refused settings, or
     the data dir is in use by another server)."""
-    settings = settings_from_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    settings = settings_from_args(argv)
     try:
         serve(settings)
     except (SettingsError, DataDirInUseError) as exc:

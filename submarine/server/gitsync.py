@@ -13,7 +13,7 @@ import os
 import re
 import signal
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +81,7 @@ async def clone(
     *,
     scratch: Path,
     on_spawn: Callable[[int], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Clone ``git.url`` at ``git.branch`` (depth 1) into ``dest``.
 
@@ -90,6 +91,7 @@ async def clone(
         scratch: a private directory for the askpass helper (deleted again).
         on_spawn: called with git's pid (its own process group) so a crash can be
             cleaned up after.
+        environ: the environment git runs in (default: the server's).
 
     Raises:
         CloneError: git failed; the message holds git's last lines, scrubbed of credentials.
@@ -100,7 +102,7 @@ async def clone(
     userinfo = urlsplit(git.url).netloc.rpartition("@")[0]
     secrets = [userinfo if ":" in userinfo else "", remote.password or ""]
     names = (remote.username or "",)
-    env = dict(os.environ)
+    env = dict(os.environ if environ is None else environ)
     env.update(GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     if git.trust_certs:
