@@ -17,6 +17,7 @@ Importing this package is cheap: the server dependencies (the ``server`` extra) 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -89,7 +90,12 @@ def serve(settings: Settings) -> None:
     if problem is not None:
         raise SettingsError(problem)
     from submarine.server.datadir import claim
+    from submarine.server.gitsync import ScrubFilter
 
+    scrubber = ScrubFilter()
+    for handler in logging.getLogger().handlers:  # no log line shows a credential
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(scrubber)
     # Claimed before binding: a second server on this data dir (whatever its port) stops
     # here, before it opens the store or recovers anything.
     with claim(settings.data_dir):

@@ -23,6 +23,7 @@ misses: a password holding an unencoded ``/``, ``?``, ``#`` or ``@`` (everything
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -39,6 +40,7 @@ from submarine.models import GitCodeSpec
 __all__ = [
     "ASKPASS_SCRIPT",
     "CloneError",
+    "ScrubFilter",
     "askpass_env",
     "clone",
     "query_secrets",
@@ -154,6 +156,25 @@ def scrub(text: str, secrets: Iterable[str] = (), names: Iterable[str] = ()) -> 
         for form in {name, quote(name, safe="")}:
             text = re.sub(rf"(?<![\w.-]){re.escape(form)}(?![\w.-])", HIDDEN, text)
     return text
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that passes every record through :func:`scrub` (URLs lose their
+    credentials), so that no log line of the server shows one, whoever wrote it.
+
+    >>> url = "https://a:b@h/r"
+    >>> record = logging.LogRecord("x", logging.INFO, "", 0, "cloning %s", (url,), None)
+    >>> ScrubFilter().filter(record), record.getMessage()
+    (True, 'cloning https://***@h/r')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub the record's message in place; keep the record."""
+        message = record.getMessage()
+        scrubbed = scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
 
 
 def _remote(git: GitCodeSpec) -> _Remote:
