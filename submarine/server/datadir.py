@@ -70,20 +70,28 @@ class DataDirLock:
 
     Raises:
         DataDirInUseError: another process holds the lock.
+        ServerStartError: the data dir cannot be created or locked (read-only, no such
+            parent, a file system without locks).
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.path = data_dir / LOCK_NAME
-        data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        # Opened without truncating: the pid in it is the holder's until the lock is ours.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            # Opened without truncating: the pid in it is the holder's until the lock is ours.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        except OSError as exc:
+            raise ServerStartError(f"cannot lock data dir {data_dir}: {exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = _read_pid(fd)
             os.close(fd)
             raise DataDirInUseError(data_dir, pid) from None
+        except OSError as exc:
+            os.close(fd)
+            raise ServerStartError(f"cannot lock data dir {data_dir}: {exc}") from None
         except BaseException:
             os.close(fd)
             raise
