@@ -111,6 +111,7 @@ FORMS = {
 }
 
 
+@pytest.mark.bounded
 @pytest.mark.parametrize(
     ("url", "shown", "password"),
     [
