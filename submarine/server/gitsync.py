@@ -186,6 +186,8 @@ def _remote(git: GitCodeSpec) -> _Remote:
     if "@" in parts.netloc:
         userinfo, _, host = parts.netloc.rpartition("@")
         user, password = _split_userinfo(userinfo)
+        if user and "ssh" in parts.scheme.lower():
+            host = f"{userinfo.partition(':')[0]}@{host}"  # ssh logs in as the URL's user
         url = parts._replace(netloc=host).geturl()
     elif found is not None and ":" in found[1]:
         # A password with an unencoded / ? or #: git would not find the host; we do.

@@ -7,9 +7,9 @@ when the sum of the requests of the running ones and its own fits the capacity
 replica cap (the ``max-replicas`` setting); those behind it wait, even small ones. An
 experiment that has to wait says why once in its pods' logs (``waiting in the queue:
 needs 4 cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` says it
-at any time. An experiment
-that can never fit, or whose stored spec no longer validates, fails at the head with the
-reason in its pods' logs. GPUs are handed out by index, each to one replica at a time.
+at any time. An experiment that can never fit, or whose stored spec no longer validates,
+fails at the head with the reason in its pods' logs. GPUs are handed out by index, each to
+one replica at a time.
 
 Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.job`
 reports the last three).
@@ -154,11 +154,12 @@ class Scheduler:
     def problem(self, spec: ExperimentSpec) -> str | None:
         """Why ``spec`` can never run here (its need and the capacity, or its replicas and
         the replica cap), or None."""
+        replicas = request_of(spec)
         problems = []
-        capacity = self._capacity.problem(Request.total(r for _, _, r in request_of(spec)))
+        capacity = self._capacity.problem(Request.total(r for _, _, r in replicas))
         if capacity is not None:
             problems.append(capacity)
-        count = len(request_of(spec))
+        count = len(replicas)
         if count > self._max_replicas:
             problems.append(
                 f"has {count} replicas but this server runs at most {self._max_replicas} at "
