@@ -25,11 +25,15 @@ from typing import Any, Final
 __all__ = [
     "ALLOW_ORIGINS_ENV",
     "DATA_DIR_ENV",
+    "DEFAULT_MAX_REPLICAS",
     "INSECURE",
+    "PASSWORD",
     "PORT",
+    "SECRET_FILES",
     "SERVER_OPTIONS",
     "TOKEN",
     "TOKEN_ENV",
+    "TOKEN_FILE",
     "ServerOption",
 ]
 
@@ -39,6 +43,9 @@ TOKEN_ENV: Final = "SUBMARINE_TOKEN"
 """Environment variable holding the bearer token, when ``--token`` is not given."""
 ALLOW_ORIGINS_ENV: Final = "SUBMARINE_ALLOW_ORIGINS"
 """Environment variable: more origins (comma-separated) allowed to call, as ``--allow-origin``."""
+DEFAULT_MAX_REPLICAS: Final = 512
+"""Replica processes the server runs at once, over all experiments, unless told otherwise
+(as many as one experiment may have, so no experiment that was valid becomes impossible)."""
 
 
 def _text(text: str) -> str:
@@ -134,6 +141,15 @@ def _hosts(text: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
+def _file(text: str) -> Path:
+    if not text:
+        raise ValueError("is not a path: give a file")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError("is not a file: give a file that holds the secret on its first line")
+    return path
+
+
 @dataclass(frozen=True)
 class ServerOption:
     """One command-line option of the local server.
@@ -173,8 +189,28 @@ class ServerOption:
 
 
 TOKEN: Final = ServerOption(
-    "--token", "token", f"bearer token every call must carry (default: ${TOKEN_ENV})", "TOKEN"
+    "--token",
+    "token",
+    f"bearer token every call must carry (default: ${TOKEN_ENV}); other users of this "
+    "machine can read it in ps: prefer --token-file or the variable",
+    "TOKEN",
 )
+TOKEN_FILE: Final = ServerOption(
+    "--token-file",
+    "token_file",
+    "file whose first line is the bearer token (instead of --token)",
+    "PATH",
+    _file,
+)
+PASSWORD: Final = ServerOption(
+    "--password",
+    "password",
+    "that user's password; other users of this machine can read it in ps: prefer --password-file",
+    "PASSWORD",
+)
+SECRET_FILES: Final = {"token_file": TOKEN, "password_file": PASSWORD}
+"""Options that read a secret from a file, by field, and the option of that secret: a
+file's first line is the value of the secret's setting (``--token-file`` gives ``token``)."""
 INSECURE: Final = ServerOption(
     "--insecure", "insecure", "allow a host other than loopback without a token"
 )
@@ -198,11 +234,19 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         _directory,
     ),
     TOKEN,
+    TOKEN_FILE,
     INSECURE,
     ServerOption(
         "--username", "username", "user that POST /api/auth/token hands the token to", "NAME"
     ),
-    ServerOption("--password", "password", "that user's password", "PASSWORD"),
+    PASSWORD,
+    ServerOption(
+        "--password-file",
+        "password_file",
+        "file whose first line is that user's password (instead of --password)",
+        "PATH",
+        _file,
+    ),
     ServerOption("--cpus", "cpus", "CPU capacity (default: detect)", "CPUS", _positive_float),
     ServerOption(
         "--memory", "memory_bytes", "memory capacity, like 16G (default: detect)", "SIZE", _memory
@@ -253,6 +297,14 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         "open connections at most; past it the oldest idle one is closed "
         "(default: from the open-file limit, at most 1024)",
         "N",
+        _positive_count,
+    ),
+    ServerOption(
+        "--max-replicas",
+        "max_replicas",
+        "replica processes run at once over all experiments; more wait in the queue "
+        f"(default: {DEFAULT_MAX_REPLICAS})",
+        "COUNT",
         _positive_count,
     ),
 )

@@ -21,6 +21,7 @@ Importing this package is cheap: the server dependencies (the ``server`` extra) 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -93,7 +94,9 @@ def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM; print where it listens (the real port) to stderr.
 
     Raises :class:`SettingsError` when the settings are refused (a non-loopback host without
-    a token or ``insecure``) and :class:`ServerStartError` when the server cannot start.
+    a token or ``insecure``) and :class:`ServerStartError` when the server cannot start
+    (:class:`~submarine.server.datadir.DataDirInUseError` when another server holds the data
+    dir).
 
     Args:
         settings: where to listen, where data lives, who may call.
@@ -101,4 +104,14 @@ def serve(settings: Settings) -> None:
     problem = settings.bind_problem()
     if problem is not None:
         raise SettingsError(problem)
-    asyncio.run(_serve(settings.with_token()))
+    from submarine.server.datadir import claim
+    from submarine.server.gitsync import ScrubFilter
+
+    scrubber = ScrubFilter()
+    for handler in logging.getLogger().handlers:  # no log line shows a credential
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(scrubber)
+    # Claimed before binding: a second server on this data dir (whatever its port) stops
+    # here, before it opens the store or recovers anything.
+    with claim(settings.data_dir):
+        asyncio.run(_serve(settings.with_token()))

@@ -47,6 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
+from submarine.server.datadir import occupy
 from submarine.server.guard import RequestGuard
 from submarine.server.http import (
     ApiEndpoint,
@@ -383,21 +384,23 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
-        store = Store(settings.database)
-        try:
-            runner = Runner(store, settings)
+        # The data dir is locked before anything touches it (a second server stops here).
+        with occupy(settings.data_dir, settings.database):
+            store = Store(settings.database)
             try:
-                await runner.start()
-                yield {
-                    "settings": settings,
-                    "store": store,
-                    "runner": runner,
-                    "logins": FailureLimit(),
-                }
+                runner = Runner(store, settings)
+                try:
+                    await runner.start()
+                    yield {
+                        "settings": settings,
+                        "store": store,
+                        "runner": runner,
+                        "logins": FailureLimit(),
+                    }
+                finally:
+                    await runner.close()
             finally:
-                await runner.close()
-        finally:
-            store.close()
+                store.close()
 
     # Ids are matched with the path converter so that any text after the base reaches the
     # handler and gets the "Not found experiment." answer of an invalid id.

@@ -5,7 +5,9 @@ The scheduler makes a :class:`Job` when the experiment may start; :meth:`Job.run
 1. clones the code (``code.syncMode: git``) into the experiment's ``code/`` directory; a
    stop during the clone cancels it, and the experiment stays Accepted;
 2. starts every replica (:func:`submarine.server.processes.spawn`), with the server's
-   environment, then ``meta.envVars`` (or the role's own ``envVars``), then what the server
+   environment less its secrets (no ``SUBMARINE_*`` variable, nothing holding the
+   server's token or password: :func:`~submarine.server.processes.child_environ`), then
+   ``meta.envVars`` (or the role's own ``envVars``), then what the server
    adds: JOB_ID, SUBMARINE_TENSORBOARD_LOG_DIR, CODE_PATH, PYTHONUNBUFFERED, the framework's
    cluster variables and CUDA_VISIBLE_DEVICES; it reports Created, then Running;
 3. applies the training operators' success policy as replicas exit; a replica that exits
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shlex
 import shutil
 import sys
@@ -45,6 +46,7 @@ from submarine.server.distributed import (
 from submarine.server.layout import JobLayout
 from submarine.server.processes import (
     ProcessFamily,
+    child_environ,
     creation_time,
     exit_text,
     free_ports,
@@ -114,6 +116,7 @@ class Job:
         workdir: the working directory of replicas without synced code.
         grace: seconds between SIGTERM and SIGKILL.
         report: called with (experiment id, status) on every status change.
+        secrets: the server's own secrets (token, password), which no replica inherits.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class Job:
         workdir: Path,
         grace: float,
         report: Callable[[str, str], None],
+        secrets: Sequence[str] = (),
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
@@ -136,6 +140,7 @@ class Job:
         self._workdir = workdir
         self._grace = grace
         self._report = report
+        self._secrets = tuple(secrets)
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
@@ -177,6 +182,7 @@ class Job:
                 code_path,
                 scratch=self._layout.scratch_dir(self.experiment_id),
                 on_spawn=lambda pid: self._record_group(_CLONE_GROUP, pid),
+                environ=child_environ(self._secrets),
             )
             try:
                 cloned = await self._unless_stopped(clone)
@@ -249,7 +255,7 @@ class Job:
         """The server's env, then meta.envVars (or the role's envVars), then the added env."""
         spec = self.spec
         task = self._task(pod.role)
-        env = dict(os.environ)
+        env = child_environ(self._secrets)
         env.update(task.env_vars if task.env_vars is not None else (spec.meta.env_vars or {}))
         env.update(marks_of(self._layout, self.experiment_id))
         env["PYTHONUNBUFFERED"] = "1"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,9 @@ def append_reason(path: Path, message: str) -> None:
     """Append ``[submarine] message`` as a line of its own to a pod's log."""
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = b"\n" if _ends_open(path) else b""
-    with path.open("ab") as file:
+    with open(
+        os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600), "ab"
+    ) as file:
         file.write(prefix + (REASON_PREFIX + message.replace("\n", " ") + "\n").encode())
 
 

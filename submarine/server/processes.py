@@ -22,14 +22,22 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import psutil
 
-__all__ = ["Members", "ProcessFamily", "creation_time", "exit_text", "free_ports", "spawn"]
+__all__ = [
+    "Members",
+    "ProcessFamily",
+    "child_environ",
+    "creation_time",
+    "exit_text",
+    "free_ports",
+    "spawn",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,34 @@ KILL_WAIT: Final = 10.0
 """Seconds to wait for killed processes to disappear before giving up (and logging it)."""
 TIME_SLACK: Final = 0.05
 """Tolerance when comparing process creation times (the kernel counts in ticks)."""
+PRIVATE_PREFIX: Final = "SUBMARINE_"
+"""Variables of the server's environment with this prefix are the server's own (its token,
+its data dir, a client's password): no child process inherits them."""
+_SECRET_IN_VALUE: Final = 8
+"""Secrets at least this long are also looked for inside longer values."""
+
+
+def child_environ(
+    secrets: Iterable[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The server's environment as its child processes (replicas, git) inherit it: without
+    any ``SUBMARINE_*`` variable, and without any variable whose value is one of the
+    server's ``secrets`` (or, for a secret of 8 characters or more, holds it).
+
+    >>> child_environ(["s3cret-token"], {"SUBMARINE_TOKEN": "x", "A": "1", "B": "s3cret-token"})
+    {'A': '1'}
+    """
+    env = os.environ if environ is None else environ
+    hidden = [s for s in secrets if s]
+
+    def leaks(value: str) -> bool:
+        return any(value == s or (len(s) >= _SECRET_IN_VALUE and s in value) for s in hidden)
+
+    return {
+        name: value
+        for name, value in env.items()
+        if not name.upper().startswith(PRIVATE_PREFIX) and not leaks(value)
+    }
 
 
 def exit_text(code: int) -> str:
@@ -80,12 +116,14 @@ async def spawn(
     argv: list[str], *, env: Mapping[str, str], cwd: Path, log: Path
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` in a session (and process group) of its own, stdin empty, stdout and
-    stderr appended straight to ``log`` (the server never pipes a replica's output).
+    stderr appended straight to ``log`` (created with mode 0600; the server never pipes a
+    replica's output).
 
     Raises ``OSError`` when the program cannot be started (not found, not executable).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with open(fd, "ab") as out:
         return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

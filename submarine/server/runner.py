@@ -21,7 +21,7 @@ from typing import Final, Protocol
 
 from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server import logs
-from submarine.server.capacity import Capacity, Request, detect_capacity, request_of
+from submarine.server.capacity import Capacity, detect_capacity
 from submarine.server.follow import Watch
 from submarine.server.job import family_of
 from submarine.server.layout import JobLayout
@@ -70,6 +70,14 @@ class RunnerSettings(Protocol):
     def grace_period(self) -> float:
         """Seconds between SIGTERM and SIGKILL."""
 
+    @property
+    def max_replicas(self) -> int:
+        """Replica processes run at once over all experiments."""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The server's own secrets, which no replica may inherit."""
+
 
 class Runner:
     """Supervises the replica processes of the local server's experiments.
@@ -103,6 +111,8 @@ class Runner:
             workdir=Path(settings.workdir),
             grace=settings.grace_period,
             changes=self._changes,
+            max_replicas=settings.max_replicas,
+            secrets=settings.secrets,
         )
 
     @property
@@ -128,12 +138,22 @@ class Runner:
         self._scheduler.open()
 
     def capacity_problem(self, spec: ExperimentSpec) -> str | None:
-        """Why ``spec`` can never run on this machine (its need and the capacity), or None.
+        """Why ``spec`` can never run on this machine (its need and the capacity, or more
+        replicas than the replica cap), or None.
 
         Check it on create and on patch: a queued experiment patched to need more than the
         machine has is failed with this reason when it reaches the head of the queue.
         """
-        return self._capacity.problem(Request.total(r for _, _, r in request_of(spec)))
+        return self._scheduler.problem(spec)
+
+    def queue_reason(self, experiment_id: str) -> str | None:
+        """What a queued (Accepted) experiment waits for, like ``needs 4 cpus, 1.5 free;
+        2 experiments ahead``; None when it is not in the queue (started, finished, gone).
+
+        Pods' logs get the reason once, when the experiment first has to wait; this is the
+        reason now.
+        """
+        return self._scheduler.queue_reason(experiment_id)
 
     def submit(self, experiment_id: str) -> None:
         """Queue a stored Accepted experiment (first in, first out); returns at once.

@@ -3,9 +3,13 @@ and every status change written to the store (and announced to whoever waits for
 
 Experiments start strictly in the order they were accepted: the head of the queue starts
 when the sum of the requests of the running ones and its own fits the capacity
-(:mod:`submarine.server.capacity`); those behind it wait, even small ones. An experiment
-that can never fit, or whose stored spec no longer validates, fails at the head with the
-reason in its pods' logs. GPUs are handed out by index, each to one replica at a time.
+(:mod:`submarine.server.capacity`), and their replicas and its own are no more than the
+replica cap (the ``max-replicas`` setting); those behind it wait, even small ones. An
+experiment that has to wait says why once in its pods' logs (``waiting in the queue:
+needs 4 cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` says it
+at any time. An experiment that can never fit, or whose stored spec no longer validates,
+fails at the head with the reason in its pods' logs. GPUs are handed out by index, each to
+one replica at a time.
 
 Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.job`
 reports the last three).
@@ -25,7 +29,13 @@ from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server import logs
-from submarine.server.capacity import Capacity, Request, request_of
+from submarine.server.capacity import (
+    Capacity,
+    Request,
+    format_bytes,
+    format_cpus,
+    request_of,
+)
 from submarine.server.distributed import pod_name, replica_roles, stored_pod_names
 from submarine.server.job import Job, Pod
 from submarine.server.layout import JobLayout
@@ -96,6 +106,8 @@ class Scheduler:
         workdir: the working directory of replicas without synced code.
         grace: seconds between SIGTERM and SIGKILL when stopping replicas.
         changes: told of every status change.
+        max_replicas: replica processes run at once over all experiments.
+        secrets: the server's own secrets, kept from replicas.
     """
 
     def __init__(
@@ -107,8 +119,12 @@ class Scheduler:
         workdir: Path,
         grace: float,
         changes: Changes,
+        max_replicas: int,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._store = store
+        self._max_replicas = max_replicas
+        self._secrets = tuple(secrets)
         self._capacity = capacity
         self._layout = layout
         self._workdir = workdir
@@ -117,23 +133,111 @@ class Scheduler:
         self._queue: deque[str] = deque()
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._noted: set[str] = set()
         self._open = False
 
     def open(self) -> None:
         """Start scheduling (what was queued before starts now, if it fits)."""
         self._open = True
         self.schedule()
+        for experiment_id in list(self._queue):
+            self._note_waiting(experiment_id)
 
     def submit(self, experiment_id: str) -> None:
-        """Queue a stored Accepted experiment at the end (once) and start what fits."""
+        """Queue a stored Accepted experiment at the end (once) and start what fits; one
+        that has to wait gets a line saying why in its pods' logs."""
         if experiment_id not in self._queue and experiment_id not in self._jobs:
             self._queue.append(experiment_id)
         self.schedule()
+        self._note_waiting(experiment_id)
+
+    def problem(self, spec: ExperimentSpec) -> str | None:
+        """Why ``spec`` can never run here (its need and the capacity, or its replicas and
+        the replica cap), or None."""
+        replicas = request_of(spec)
+        problems = []
+        capacity = self._capacity.problem(Request.total(r for _, _, r in replicas))
+        if capacity is not None:
+            problems.append(capacity)
+        count = len(replicas)
+        if count > self._max_replicas:
+            problems.append(
+                f"has {count} replicas but this server runs at most {self._max_replicas} at "
+                "once (override it with the max-replicas setting)"
+            )
+        return "; ".join(problems) or None
+
+    def queue_reason(self, experiment_id: str) -> str | None:
+        """What a queued experiment waits for, like ``needs 4 cpus, 1.5 free; 2 experiments
+        ahead``; None for one that is not queued."""
+        if experiment_id not in self._queue:
+            return None
+        position = self._queue.index(experiment_id)
+        record = self._store.get(experiment_id)
+        reasons = []
+        try:
+            spec = ExperimentSpec.model_validate(record.spec) if record is not None else None
+        except ValidationError:
+            spec = None
+        if spec is not None:
+            reasons.extend(self._shortfalls(spec))
+        if position:
+            reasons.append(f"{position} experiment{'s' if position > 1 else ''} ahead")
+        if not self._open:
+            reasons.append("the server is starting")
+        return "; ".join(reasons) or "it starts now"
+
+    def _shortfalls(self, spec: ExperimentSpec) -> list[str]:
+        """What ``spec`` needs that the running experiments leave too little of."""
+        request = Request.total(r for _, _, r in request_of(spec))
+        free = self._free()
+        found = []
+        if request.cpu_millis > free.cpu_millis:
+            found.append(
+                f"needs {format_cpus(request.cpu_millis)} cpus, "
+                f"{format_cpus(max(0, free.cpu_millis))} free"
+            )
+        if request.memory_bytes > free.memory_bytes:
+            found.append(
+                f"needs {format_bytes(request.memory_bytes)} of memory, "
+                f"{format_bytes(max(0, free.memory_bytes))} free"
+            )
+        if request.gpus > free.gpus:
+            found.append(f"needs {request.gpus} gpus, {max(0, free.gpus)} free")
+        replicas = len(request_of(spec))
+        free_replicas = self._max_replicas - self._replicas_in_use()
+        if replicas > free_replicas:
+            found.append(
+                f"needs {replicas} replicas, {max(0, free_replicas)} free "
+                f"(at most {self._max_replicas} run at once)"
+            )
+        return found
+
+    def _free(self) -> Request:
+        in_use = Request.total(job.request for job in self._jobs.values())
+        whole = Request(self._capacity.cpu_millis, self._capacity.memory_bytes, self._capacity.gpus)
+        return whole - in_use
+
+    def _replicas_in_use(self) -> int:
+        return sum(len(job.pods) for job in self._jobs.values())
+
+    def _note_waiting(self, experiment_id: str) -> None:
+        """Say once, in the server's log and the pods' logs, why a queued experiment waits."""
+        if experiment_id in self._noted or not self._open:
+            return
+        reason = self.queue_reason(experiment_id)
+        if reason is None:
+            return
+        self._noted.add(experiment_id)
+        logger.info("experiment %s waits in the queue: %s", experiment_id, reason)
+        for _, path in self.pod_files(experiment_id):
+            logs.append_reason(path, f"waiting in the queue: {reason}")
 
     def withdraw(self, experiment_id: str) -> None:
         """Take an experiment off the queue (nothing happens if it is not queued)."""
         if experiment_id in self._queue:
             self._queue.remove(experiment_id)
+        self._noted.discard(experiment_id)
 
     def running(self, experiment_id: str) -> Job | None:
         """The experiment's job while it runs (from its start until its processes are gone)."""
@@ -197,24 +301,27 @@ class Scheduler:
             record = self._store.get(experiment_id)
             if record is None or record.status != _ACCEPTED or experiment_id in self._jobs:
                 self._queue.popleft()
+                self._noted.discard(experiment_id)
                 continue
             try:
                 spec = ExperimentSpec.model_validate(record.spec)
             except ValidationError as exc:
                 self._queue.popleft()
+                self._noted.discard(experiment_id)
                 problems = "; ".join(str(p) for p in problems_of(exc))
                 self.fail_unstarted(experiment_id, f"the stored spec is invalid: {problems}")
                 continue
             request = Request.total(r for _, _, r in request_of(spec))
-            problem = self._capacity.problem(request)
+            problem = self.problem(spec)
             if problem is not None:
                 self._queue.popleft()
+                self._noted.discard(experiment_id)
                 self.fail_unstarted(experiment_id, f"cannot run here: it {problem}")
                 continue
-            in_use = Request.total(job.request for job in self._jobs.values())
-            if not self._capacity.fits(request, in_use):
+            if self._shortfalls(spec):
                 return
             self._queue.popleft()
+            self._noted.discard(experiment_id)
             self._start(self._new_job(experiment_id, spec, request))
 
     def _start(self, job: Job) -> None:
@@ -250,6 +357,7 @@ class Scheduler:
             workdir=self._workdir,
             grace=self._grace,
             report=self.set_status,
+            secrets=self._secrets,
         )
 
 

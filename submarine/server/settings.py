@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +27,9 @@ from typing import Any
 from submarine._server_options import (
     ALLOW_ORIGINS_ENV,
     DATA_DIR_ENV,
+    DEFAULT_MAX_REPLICAS,
     INSECURE,
+    SECRET_FILES,
     SERVER_OPTIONS,
     TOKEN,
     TOKEN_ENV,
@@ -42,9 +46,12 @@ __all__ = [
     "SettingsError",
     "build_parser",
     "default_data_dir",
+    "read_secret",
     "settings_from_args",
     "settings_from_options",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -91,6 +98,7 @@ class Settings:
             addresses (``*`` for any); other names are refused with 421.
         header_timeout: seconds a connection has to send a request's headers.
         max_connections: open connections at most (None: from the open-file limit).
+        max_replicas: replica processes run at once over all experiments.
     """
 
     host: str = "127.0.0.1"
@@ -110,6 +118,7 @@ class Settings:
     allow_hosts: tuple[str, ...] = ()
     header_timeout: float = 10.0
     max_connections: int | None = None
+    max_replicas: int = DEFAULT_MAX_REPLICAS
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -124,6 +133,8 @@ class Settings:
             raise SettingsError(f"header_timeout must be positive, got {self.header_timeout}")
         if self.max_connections is not None and self.max_connections < 1:
             raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
+        if self.max_replicas < 1:
+            raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -169,6 +180,37 @@ class Settings:
         """The SQLite database file."""
         return self.data_dir / "submarine.db"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The server's own secrets (token, password): kept from replicas and logs."""
+        return tuple(s for s in (self.token, self.password) if s)
+
+
+def read_secret(path: Path, option: ServerOption) -> str:
+    """The secret on the first line of ``path`` (surrounding whitespace dropped).
+
+    Raises :class:`SettingsError` naming the flag and the file when it cannot be read or is
+    empty; warns when other users may read the file.
+    """
+    flag = f"{option.flag}-file"
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{flag} {str(path)!r} cannot be read: {exc}") from None
+    lines = text.splitlines()
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise SettingsError(f"{flag} {str(path)!r} is empty: put the secret on its first line")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning(
+            "%s %s can be read by other users (mode %o): chmod 600 it",
+            flag,
+            path,
+            stat.S_IMODE(mode),
+        )
+    return secret
+
 
 def settings_from_options(
     given: Mapping[str, str | bool | Sequence[str] | None],
@@ -185,7 +227,10 @@ def settings_from_options(
 
     Paths are made absolute (``workdir`` defaults to the current directory), and a
     configured user without a token gets a random one (handed out by
-    ``POST /api/auth/token``). Raises :class:`SettingsError` saying what to change.
+    ``POST /api/auth/token``). ``--token-file`` and ``--password-file`` are read (their
+    first line); ``--token`` and ``--password`` work too but get a warning, since every
+    user of the machine sees them in ``ps``. Raises :class:`SettingsError` saying what to
+    change.
     """
     values: dict[str, Any] = {}
     for option in SERVER_OPTIONS:
@@ -202,6 +247,20 @@ def settings_from_options(
             values[option.field] = option.read(text)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+    for field_name, secret in SECRET_FILES.items():
+        path = values.pop(field_name, None)
+        if path is not None and secret.field in values:
+            raise SettingsError(f"give {secret.flag} or {secret.flag}-file, not both")
+        if secret.field in values:
+            logger.warning(
+                "%s on the command line can be read by every user of this machine (ps): "
+                "give %s-file%s instead",
+                secret.flag,
+                secret.flag,
+                f" or ${TOKEN_ENV}" if secret is TOKEN else "",
+            )
+        elif path is not None:
+            values[secret.field] = read_secret(path, secret)
     values["workdir"] = Path(values.get("workdir") or Path.cwd()).resolve()
     settings = Settings.from_env(environ, **values)
     return replace(settings, data_dir=settings.data_dir.expanduser().resolve()).with_token()

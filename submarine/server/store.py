@@ -32,6 +32,7 @@ from typing import Any, Final, TypeAlias
 from urllib.parse import quote
 
 from submarine.models import ExperimentStatus, parse_status
+from submarine.server.datadir import DIR_MODE, create_private
 
 __all__ = ["ExperimentRecord", "RecordBatch", "StorageError", "Store"]
 
@@ -150,11 +151,15 @@ class Store:
     'experiment-1700000000000-0001'
 
     Args:
-        path: the database file; its directory is created when missing.
+        path: the database file; it (mode 0600) and its directory (0700) are created when
+            missing.
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        # Created private before SQLite opens it: SQLite gives the write-ahead log and the
+        # shared-memory file the database's mode.
+        create_private(path)
         self._path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(

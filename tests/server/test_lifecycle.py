@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -228,3 +229,52 @@ async def test_the_image_is_reported_once_as_not_honoured(
         f"experiment {eid} asks for image apache/submarine:test, my/ps:1: the local server "
         f"runs replicas without containers, in its own Python environment ({sys.executable})"
     ]
+
+
+# -- the data dir's lock ------------------------------------------------------------------
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from submarine.server.datadir import DataDirLock
+lock = DataDirLock(Path(sys.argv[1]))
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_data_dir_lock_names_its_holder_and_is_reentrant_in_one_process(
+    tmp_path: Path,
+) -> None:
+    from submarine.server import ServerStartError
+    from submarine.server.datadir import DataDirInUseError, DataDirLock, claim
+
+    data = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(DataDirInUseError) as caught:
+            DataDirLock(data)
+        assert caught.value.pid == holder.pid
+        assert str(caught.value).startswith(
+            f"data dir {data} is in use by the server with pid {holder.pid}: "
+        )
+        assert (data / "server.lock").read_text() == f"{holder.pid}\n"  # left as it was
+    finally:
+        holder.communicate("", timeout=30)
+    # Its holder gone, the lock is free; within one process claims nest.
+    with claim(data) as outer, claim(data) as inner:
+        assert outer is inner
+        assert (data / "server.lock").read_text() == f"{os.getpid()}\n"
+    assert not outer.held
+    assert (data / "server.lock").read_text() == ""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ServerStartError, match=f"cannot lock data dir {blocker}/data: "):
+        DataDirLock(blocker / "data")

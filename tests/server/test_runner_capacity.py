@@ -184,3 +184,57 @@ async def test_replicas_asking_for_gpus_get_their_own_devices(
             f"{first}-worker-0": None,
             f"{second}-master-0": "2",
         }
+
+
+async def test_a_queued_experiment_says_what_it_waits_for(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    async with harness(tmp_path, cpus=4, memory_bytes=4 << 30, max_replicas=3) as h:
+        running = h.submit(
+            make_spec(
+                "PyTorch",
+                {"Master": {"resources": "cpu=1.5,memory=3G"}},
+                cmd=probe("--wait-file", str(release)),
+            )
+        )
+        await h.until_status(running, "Running")
+        assert h.runner.queue_reason(running) is None
+        big = h.submit(
+            make_spec(
+                "TensorFlow",
+                {"Worker": {"replicas": 3, "resources": "cpu=1,memory=1G"}},
+                cmd=probe(),
+            )
+        )
+        small = h.submit(make_spec("PyTorch", {"Master": {"resources": "cpu=100m"}}, cmd=probe()))
+        big_reason = (
+            "needs 3 cpus, 2.5 free; needs 3G of memory, 1G free; "
+            "needs 3 replicas, 2 free (at most 3 run at once)"
+        )
+        assert h.runner.queue_reason(big) == big_reason
+        assert h.runner.queue_reason(small) == "1 experiment ahead"
+        assert h.runner.queue_reason("experiment-1-0001") is None
+        # Said once in each pod's log, when it first had to wait.
+        for _, lines in h.runner.pod_logs(big):
+            assert lines == [f"[submarine] waiting in the queue: {big_reason}"]
+        release.touch()
+        for experiment_id in (running, big, small):
+            assert await h.until_status(experiment_id) == "Succeeded"
+        assert [h.runner.queue_reason(e) for e in (running, big, small)] == [None] * 3
+        for _, lines in h.runner.pod_logs(big):
+            assert lines[0] == f"[submarine] waiting in the queue: {big_reason}"
+            assert lines.count(lines[0]) == 1
+
+
+async def test_more_replicas_than_the_cap_can_never_run(tmp_path: Path) -> None:
+    async with harness(tmp_path, max_replicas=2) as h:
+        spec = make_spec("TensorFlow", {"Worker": {"replicas": 3}}, cmd=probe())
+        problem = h.runner.capacity_problem(ExperimentSpec.model_validate(spec))
+        assert problem == (
+            "has 3 replicas but this server runs at most 2 at once "
+            "(override it with the max-replicas setting)"
+        )
+        # Queued anyway (a patch can do that): it fails at the head with the reason.
+        experiment_id = h.submit(spec)
+        assert await h.until_status(experiment_id) == "Failed"
+        for _, lines in h.runner.pod_logs(experiment_id):
+            assert lines == [f"[submarine] cannot run here: it {problem}; the experiment failed"]

@@ -11,6 +11,7 @@ MODULES = [
     "submarine._server_options",
     "submarine.server.capacity",
     "submarine.server.distributed",
+    "submarine.server.gitsync",
     "submarine.server.layout",
     "submarine.server.logs",
     "submarine.server.processes",

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from submarine.models import GitCodeSpec
-from submarine.server.gitsync import redact, strip_credentials
+from submarine.server.gitsync import _remote, scrub, strip_credentials
 
 from .runner_support import PROBE, harness, make_spec
 
@@ -181,15 +181,33 @@ async def test_credentials_reach_git_but_never_logs_argv_or_reasons(
     assert not list((tmp_path / "data").rglob("git-askpass.sh"))
 
 
-def test_credentials_are_split_from_urls_and_redacted() -> None:
+def test_credentials_are_split_from_urls_and_scrubbed() -> None:
     assert strip_credentials("https://u:p%40ss@host/r.git") == ("https://host/r.git", "u", "p@ss")
     assert strip_credentials("https://token@host/r.git") == ("https://host/r.git", "token", None)
     assert strip_credentials("file:///srv/repo") == ("file:///srv/repo", None, None)
     text = "fatal: could not read from https://bob:p%40ss@host/ as bob (p@ss); bobby stays"
-    assert redact(text, ["bob:p%40ss", "p@ss"], ("bob",)) == (
+    assert scrub(text, ["bob:p%40ss", "p@ss"], ("bob",)) == (
         "fatal: could not read from https://***@host/ as *** (***); bobby stays"
     )
     assert GitCodeSpec(url="file:///x").branch == "main"
+
+
+@pytest.mark.parametrize(
+    ("url", "cloned", "user", "password"),
+    [
+        ("https://u:p%40ss@host/r.git", "https://host/r.git", "u", "p@ss"),
+        ("https://u:pa/ss@host/r.git", "https://host/r.git", "u", "pa/ss"),
+        ("https://host/a@b/r.git", "https://host/a@b/r.git", None, None),
+        ("https://host/r.git?private_token=t", "https://host/r.git?private_token=t", None, None),
+        ("ssh://git@host:22/r.git", "ssh://git@host:22/r.git", "git", None),
+        ("git@host:r.git", "git@host:r.git", None, None),
+    ],
+)
+def test_git_is_given_the_url_without_credentials_as_git_splits_it(
+    url: str, cloned: str, user: str | None, password: str | None
+) -> None:
+    remote = _remote(GitCodeSpec(url=url))
+    assert (remote.url, remote.username, remote.password) == (cloned, user, password)
 
 
 async def test_a_close_during_the_clone_kills_git_and_keeps_the_experiment_queued(

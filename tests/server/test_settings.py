@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from submarine._server_options import SERVER_OPTIONS
+from submarine._server_options import SECRET_FILES, SERVER_OPTIONS
 from submarine.cli._app import app, run
 from submarine.server import Settings
 from submarine.server.settings import build_parser, settings_from_args
@@ -41,9 +41,11 @@ def test_both_command_lines_take_the_flags_of_the_table() -> None:
     assert cli_flags() == FLAGS
 
 
-def test_every_field_of_the_table_is_a_setting() -> None:
+def test_every_field_of_the_table_is_a_setting_or_the_file_of_one() -> None:
     fields = set(Settings.__dataclass_fields__)
-    assert {option.field for option in SERVER_OPTIONS} <= fields
+    assert {option.field for option in SERVER_OPTIONS} - set(SECRET_FILES) <= fields
+    assert {secret.field for secret in SECRET_FILES.values()} <= fields
+    assert {f"{secret.flag}-file" for secret in SECRET_FILES.values()} <= FLAGS
 
 
 class Served:
@@ -76,8 +78,13 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
         "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
         "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
+        "--max-replicas", "7",
     ]  # fmt: skip
-    assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {"--token"}
+    assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
+        "--token",
+        "--token-file",
+        "--password-file",
+    }
     assert run(["server", *argv]) == 0
     (from_cli,) = served.settings
     from_module = settings_from_args(argv)
@@ -99,6 +106,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         allow_hosts=("box.lan",),
         header_timeout=2.5,
         max_connections=64,
+        max_replicas=7,
     )
     assert run(["server", "--token", "flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "flag"])
@@ -141,6 +149,14 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--allow-host", "a b"], "--allow-host 'a b' is not a host name: write the name"),
         (["--header-timeout", "0"], "--header-timeout '0' is not a positive number"),
         (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
+        (["--max-replicas", "0"], "--max-replicas '0' is not a whole number of 1 or more"),
+        (["--token-file", "missing"], "--token-file 'missing' is not a file: give a file"),
+        (["--token-file", "empty"], "--token-file 'empty' is empty: put the secret on its"),
+        (["--token", "t", "--token-file", "a-file"], "give --token or --token-file, not both"),
+        (
+            ["--username", "u", "--password", "p", "--password-file", "a-file"],
+            "give --password or --password-file, not both",
+        ),
     ],
 )
 def test_bad_values_get_the_same_message_from_both(
@@ -150,7 +166,8 @@ def test_bad_values_get_the_same_message_from_both(
     argv: list[str],
     message: str,
 ) -> None:
-    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-file").write_text("secret\n")
+    (tmp_path / "empty").write_text("\n")
     assert run(["server", *argv]) == 3
     from_cli = capsys.readouterr().err
     with pytest.raises(SystemExit) as caught:
@@ -173,3 +190,45 @@ def test_allowed_origins_add_up_from_flags_and_the_environment(
     monkeypatch.setenv("SUBMARINE_ALLOW_ORIGINS", "no-scheme.test")
     with pytest.raises(SystemExit):
         settings_from_args([])
+
+
+def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
+    served: Served, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_file, password_file = tmp_path / "token", tmp_path / "password"
+    token_file.write_text("tok-from-file\nignored second line\n")
+    password_file.write_text("  pw-from-file  \n")
+    token_file.chmod(0o600)
+    password_file.chmod(0o644)
+    argv = ["--token-file", str(token_file), "--username", "ada"]
+    argv += ["--password-file", str(password_file)]
+    with caplog.at_level("WARNING", logger="submarine.server.settings"):
+        assert run(["server", *argv]) == 0
+        from_module = settings_from_args(argv)
+    assert served.settings == [from_module]
+    assert (from_module.token, from_module.password) == ("tok-from-file", "pw-from-file")
+    assert from_module.secrets == ("tok-from-file", "pw-from-file")
+    warned = [r.getMessage() for r in caplog.records]
+    # The password file is readable by others: said (twice: once per command line).
+    assert len(warned) == 2
+    assert all("--password-file" in w and "chmod 600" in w for w in warned)
+    assert not any("tok-from-file" in w or "pw-from-file" in w for w in warned)
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="submarine.server.settings"):
+        given = settings_from_args(["--token", "tok", "--username", "u", "--password", "pw"])
+    assert (given.token, given.password) == ("tok", "pw")
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2
+    assert "--token on the command line can be read by every user" in warned[0]
+    assert "--token-file or $SUBMARINE_TOKEN" in warned[0]
+    assert "--password on the command line" in warned[1]
+    assert not any(" tok " in w or "pw " in w for w in warned)
+
+
+def test_the_replica_cap_defaults_to_the_per_experiment_limit() -> None:
+    from submarine.server.wire import MAX_REPLICAS
+
+    assert Settings(data_dir=Path("/tmp/x")).max_replicas == MAX_REPLICAS
+    with pytest.raises(ValueError, match="max_replicas must be at least 1, got 0"):
+        Settings(data_dir=Path("/tmp/x"), max_replicas=0)
