@@ -188,7 +188,8 @@ def test_same_origin_pages_and_plain_clients_keep_working(module_server: Running
     answer = httpx.post(
         module_server.url + API,
         content=b"meta: {name: yaml-ok, framework: TensorFlow, cmd: 'true'}\n"
-        b"environment: {image: local}\nspec: {Worker: {replicas: 1}}\n",
+        b"environment: {image: local}\n"
+        b"spec: {Worker: {replicas: 1, resources: 'cpu=100m,memory=64M'}}\n",
         headers={"Content-Type": "application/yaml"},
     )
     assert answer.status_code == 200, answer.text
