@@ -33,7 +33,9 @@ _SHARED = ConfigDict(
     validate_by_name=True,
     validate_by_alias=True,
     serialize_by_alias=True,
-    use_attribute_docstrings=True,
+    # Field docstrings become JSON Schema descriptions in ``schema.py`` (read from the
+    # source only when a schema is made): pydantic's use_attribute_docstrings would read
+    # every model's source at import, about half of what importing the models costs.
     defer_build=True,
 )
 

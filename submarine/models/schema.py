@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+from submarine.models._docs import describe_fields
 from submarine.models.experiment import Experiment
 from submarine.models.rules import ROLES, SINGLE_ROLES, Framework, any_case
 from submarine.models.spec import ExperimentSpec
@@ -155,6 +156,7 @@ def _short_descriptions(schema: dict[str, Any]) -> None:
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of an experiment spec file (what ``create_experiment`` takes)."""
     schema = ExperimentSpec.model_json_schema(by_alias=True, mode="validation")
+    describe_fields(schema, ExperimentSpec)
     _tighten(schema)
     _short_descriptions(schema)
     return {
@@ -169,6 +171,7 @@ def spec_schema() -> dict[str, Any]:
 def experiment_schema() -> dict[str, Any]:
     """The JSON Schema of an experiment as a server reports it."""
     schema = Experiment.model_json_schema(by_alias=True, mode="serialization")
+    describe_fields(schema, Experiment)
     _short_descriptions(schema)
     example = {
         "experimentId": "experiment-1647192232698-0001",

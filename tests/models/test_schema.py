@@ -91,3 +91,18 @@ def test_experiment_schema_accepts_payloads(name: str) -> None:
 def test_spec_schema_judges_every_row_of_the_table_as_the_model_does(row: Row) -> None:
     validator = jsonschema.Draft202012Validator(spec_schema())
     assert validator.is_valid(row.given) == row.accepted
+
+
+def test_field_docstrings_are_the_descriptions_read_only_for_schemas():
+    from submarine.models import Experiment, ExperimentTaskSpec
+    from submarine.models._docs import field_docstrings
+
+    docs = field_docstrings(ExperimentTaskSpec)
+    assert docs["replicas"].startswith("Number of replicas")
+    task = spec_schema()["$defs"]["ExperimentTaskSpec"]["properties"]
+    assert task["replicas"]["description"] == docs["replicas"]
+    assert task["envVars"]["description"] == docs["env_vars"]
+    status = experiment_schema()["properties"]["status"]
+    assert status["description"] == field_docstrings(Experiment)["status"]
+    # Importing the models does not read their source: pydantic holds no description.
+    assert ExperimentTaskSpec.model_fields["replicas"].description is None
