@@ -6,14 +6,21 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
     from submarine.server import serve, settings_from_args
     serve(settings_from_args(["--port", "8080", "--data-dir", "/tmp/submarine"]))
 
-Modules: :mod:`~submarine.server.settings` (configuration), :mod:`~submarine.server.app`
-(routes), :mod:`~submarine.server.http` (envelope, errors, bodies, auth),
-:mod:`~submarine.server.wire` (payloads as Submarine 0.8.0 writes them),
-:mod:`~submarine.server.guard` (Host, Origin and body type checks),
-:mod:`~submarine.server.protocol` (header deadline, connection bound),
-:mod:`~submarine.server.loganswer` (whole logs in bounded memory),
-:mod:`~submarine.server.follow` (long polls),
-:mod:`~submarine.server.store` (SQLite), :mod:`~submarine.server.runner` (processes).
+Modules, by layer:
+
+* HTTP: :mod:`~.app` (routes), :mod:`~.http` (envelope, errors, bodies, auth), :mod:`~.wire`
+  (payloads as Submarine 0.8.0 writes them), :mod:`~.guard` (Host, Origin and body type
+  checks), :mod:`~.protocol` (header deadline, connection bound), :mod:`~.ratelimit`
+  (logins), :mod:`~.loganswer` (whole logs in bounded memory), :mod:`~.follow` (long polls),
+  :mod:`~.logtext` (log lines that cannot be forged).
+* Experiments: :mod:`~.runner` (the facade the routes use), :mod:`~.scheduler` (queue,
+  capacity, status changes), :mod:`~.job` (one experiment's run), :mod:`~.processes`
+  (process groups), :mod:`~.layout` (files on disk), :mod:`~.logs` (pod logs),
+  :mod:`~.distributed` (each framework's environment), :mod:`~.capacity`,
+  :mod:`~.gitsync` (code from git, credentials scrubbed).
+* State: :mod:`~.store` (SQLite), :mod:`~.datadir` (the data dir's lock and modes),
+  :mod:`~.settings` (configuration, from the option table both commands share).
+
 Importing this package is cheap: the server dependencies (the ``server`` extra) load when
 :func:`serve` runs.
 """
