@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ReplicaSpec,
         Resources,
     )
+    from submarine.tracking import log_metric, log_param
 
 _LAZY: dict[str, str] = {
     "APIConnectionError": "submarine.client",
@@ -78,6 +79,8 @@ _LAZY: dict[str, str] = {
     "SpecValidationError": "submarine.client",
     "SubmarineError": "submarine.client",
     "WaitTimeoutError": "submarine.client",
+    "log_metric": "submarine.tracking",
+    "log_param": "submarine.tracking",
 }
 
 __all__ = [
@@ -112,6 +115,8 @@ __all__ = [
     "SubmarineError",
     "WaitTimeoutError",
     "__version__",
+    "log_metric",
+    "log_param",
 ]
 
 

@@ -30,6 +30,7 @@ from submarine.models.spec import (
     KernelSpec,
     ReplicaSpec,
 )
+from submarine.models.tracking import Metric, Param
 
 __all__ = [
     "LENIENT",
@@ -47,6 +48,8 @@ __all__ = [
     "Framework",
     "GitCodeSpec",
     "KernelSpec",
+    "Metric",
+    "Param",
     "PodLog",
     "Problem",
     "ReplicaSpec",

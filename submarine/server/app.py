@@ -57,6 +57,7 @@ from submarine.server.logs import LogChunk
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store import ExperimentRecord, Store
+from submarine.server.tracking import ADD_PATHS, AddressLearner, tracking_for, tracking_routes
 from submarine.server.wire import (
     SpecError,
     experiment_payload,
@@ -66,6 +67,7 @@ from submarine.server.wire import (
     read_spec,
     stored_spec,
 )
+from submarine.server.workbench import PAGE_PATHS, workbench_routes
 
 __all__ = [
     "EXTENSIONS",
@@ -346,23 +348,27 @@ def create_app(settings: Settings) -> Starlette:
         settings: where data lives, who may call, capacity and limits.
     """
     settings = settings.with_token()
+    tracking = tracking_for(settings.database, settings.token, settings.host, settings.port)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
         store = Store(settings.database)
         try:
-            runner = Runner(store, settings)
+            runner = Runner(store, settings, replica_env=tracking.replica_env)
             try:
                 await runner.start()
                 yield {"settings": settings, "store": store, "runner": runner}
             finally:
                 await runner.close()
         finally:
+            tracking.store.close()
             store.close()
 
     # Ids are matched with the path converter so that any text after the base reaches the
     # handler and gets the "Not found experiment." answer of an invalid id.
     routes = [
+        *workbench_routes(),
+        *tracking_routes(tracking, settings.max_body_bytes),
         _route(f"{BASE}/ping", Ping),
         _route(BASE, Experiments),
         _route(f"{BASE}/logs", Logs),
@@ -371,9 +377,10 @@ def create_app(settings: Settings) -> Starlette:
         _route(f"{BASE}/{{id:path}}", Experiment),
         _route("/api/auth/token", Token),
     ]
-    middleware = []
+    middleware = [Middleware(AddressLearner, tracking=tracking)]
     if settings.token:
-        middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=OPEN_PATHS))
+        open_paths = OPEN_PATHS | ADD_PATHS | PAGE_PATHS
+        middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=open_paths))
     return Starlette(
         routes=routes,
         middleware=middleware,

@@ -114,6 +114,7 @@ class Job:
         workdir: the working directory of replicas without synced code.
         grace: seconds between SIGTERM and SIGKILL.
         report: called with (experiment id, status) on every status change.
+        replica_env: more environment for every replica, by experiment id (tracking).
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class Job:
         workdir: Path,
         grace: float,
         report: Callable[[str, str], None],
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
@@ -136,6 +138,7 @@ class Job:
         self._workdir = workdir
         self._grace = grace
         self._report = report
+        self._replica_env = replica_env
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
@@ -252,6 +255,8 @@ class Job:
         env = dict(os.environ)
         env.update(task.env_vars if task.env_vars is not None else (spec.meta.env_vars or {}))
         env.update(marks_of(self._layout, self.experiment_id))
+        if self._replica_env is not None:
+            env.update(self._replica_env(self.experiment_id))
         env["PYTHONUNBUFFERED"] = "1"
         if code_path is not None:
             env["CODE_PATH"] = str(code_path)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -107,6 +107,7 @@ class Scheduler:
         workdir: Path,
         grace: float,
         changes: Changes,
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self._store = store
         self._capacity = capacity
@@ -114,6 +115,7 @@ class Scheduler:
         self._workdir = workdir
         self._grace = grace
         self._changes = changes
+        self._replica_env = replica_env
         self._queue: deque[str] = deque()
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -250,6 +252,7 @@ class Scheduler:
             workdir=self._workdir,
             grace=self._grace,
             report=self.set_status,
+            replica_env=self._replica_env,
         )
 
 

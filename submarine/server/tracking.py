@@ -1,0 +1,382 @@
+"""Experiment tracking on the local server: metrics and params, stored and served.
+
+Replicas send what :func:`submarine.log_metric` and :func:`submarine.log_param` record to
+``POST /api/metric/add`` and ``POST /api/param/add``, in batches (a JSON list; one object
+works too, as on Submarine 0.8.0). Each replica gets, in its environment,
+``SUBMARINE_TRACKING_URI`` (this server) and ``SUBMARINE_TRACKING_TOKEN``: an HMAC of its
+experiment id under a secret of this server process, that lets it add records to that one
+experiment and do nothing else. The server's own token works on these paths too.
+
+Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
+``POST /api/param/selective`` with ``{"id": experimentId}`` (optionally ``key`` and
+``workerIndex``), and ``GET /api/metric/list?id=..&metricKey=..&workerIndex=..``,
+``GET /api/param/list?id=..&paramKey=..``; each answers the envelope with a list of
+``{id, key, value, workerIndex, timestamp, step, isNan}`` (params:
+``{id, key, value, workerIndex}``). Differences from 0.8.0: ``timestamp`` is milliseconds
+since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how many records
+it stored.
+
+Records live in two tables of the server's SQLite database, on a connection of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from submarine.server.http import ApiEndpoint, ApiError, envelope, read_document
+from submarine.tracking import TOKEN_ENV, URI_ENV
+
+__all__ = [
+    "ADD_PATHS",
+    "AddressLearner",
+    "Tracking",
+    "TrackingStore",
+    "tracking_for",
+    "tracking_routes",
+]
+
+ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
+"""Paths a replica's tracking credential may call (they check credentials themselves)."""
+MAX_KEY: Final = 250
+"""The longest metric or param key."""
+MAX_TEXT: Final = 8000
+"""The longest param value or worker index."""
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS metrics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    experiment_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value REAL,
+    worker_index TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    step INTEGER,
+    is_nan INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_experiment ON metrics (experiment_id, key);
+CREATE TABLE IF NOT EXISTS params (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    experiment_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    worker_index TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS params_experiment ON params (experiment_id);
+"""
+_TABLES: Final = {
+    "metric": ("metrics", ("key", "value", "worker_index", "timestamp", "step", "is_nan")),
+    "param": ("params", ("key", "value", "worker_index")),
+}
+
+
+class TrackingStore:
+    """Metrics and params in SQLite (the server's database file, tables of their own)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self._path, check_same_thread=False, timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def add(self, kind: str, experiment_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store records of one experiment (``kind``: metric or param); return how many."""
+        table, columns = _TABLES[kind]
+        names = ", ".join(("experiment_id", *columns))
+        marks = ", ".join("?" * (len(columns) + 1))
+        values = [(experiment_id, *(row[c] for c in columns)) for row in rows]
+        with self._lock:
+            db = self._conn()
+            with db:
+                db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+        return len(values)
+
+    def select(self, kind: str, experiment_id: str, **where: Any) -> list[dict[str, Any]]:
+        """An experiment's records in the order they came, with 0.8.0's wire names."""
+        table, columns = _TABLES[kind]
+        sql = f"SELECT experiment_id, {', '.join(columns)} FROM {table} WHERE experiment_id = ?"
+        args: list[Any] = [experiment_id]
+        for column, value in where.items():
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        with self._lock:
+            rows = self._conn().execute(sql + " ORDER BY seq", args).fetchall()
+        return [_wire(kind, row) for row in rows]
+
+    def forget(self, experiment_id: str) -> None:
+        """Drop an experiment's records."""
+        with self._lock:
+            db = self._conn()
+            with db:
+                for table, _ in _TABLES.values():
+                    db.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _wire(kind: str, row: sqlite3.Row) -> dict[str, Any]:
+    if kind == "param":
+        return {
+            "id": row["experiment_id"],
+            "key": row["key"],
+            "value": row["value"],
+            "workerIndex": row["worker_index"],
+        }
+    return {
+        "id": row["experiment_id"],
+        "key": row["key"],
+        "value": row["value"],
+        "workerIndex": row["worker_index"],
+        "timestamp": row["timestamp"],
+        "step": row["step"],
+        "isNan": bool(row["is_nan"]),
+    }
+
+
+class Tracking:
+    """The tracking side of one server: its store, its secret and its address.
+
+    Args:
+        database: the server's SQLite file.
+        token: the server's own token (also accepted by the add endpoints), or None.
+        address: ``http://host:port`` when known in advance; else learnt from the first
+            request (:class:`AddressLearner`).
+    """
+
+    def __init__(self, database: Path, token: str | None, address: str | None = None) -> None:
+        self.store = TrackingStore(database)
+        self.address = address
+        self._token = token
+        self._secret = secrets.token_bytes(32)
+
+    def credential(self, experiment_id: str) -> str:
+        """The credential that may add records to this experiment only."""
+        digest = hmac.new(self._secret, experiment_id.encode("utf-8"), hashlib.sha256)
+        return digest.hexdigest()
+
+    def replica_env(self, experiment_id: str) -> dict[str, str]:
+        """What a replica of the experiment needs to record metrics and params."""
+        if self.address is None:
+            return {}
+        return {URI_ENV: self.address, TOKEN_ENV: self.credential(experiment_id)}
+
+    def may_add(self, request: Request, experiment_id: str) -> bool:
+        """Whether the request's bearer is the server's token or the experiment's credential
+        (anything goes on a server without a token)."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given = given.strip() if scheme.lower() == "bearer" else ""
+        if hmac.compare_digest(given.encode(), self.credential(experiment_id).encode()):
+            return True
+        if self._token is None:
+            return True
+        return hmac.compare_digest(given.encode(), self._token.encode())
+
+
+class AddressLearner:
+    """ASGI middleware: tells :class:`Tracking` where this server listens, from the first
+    request (the server may have been started on port 0)."""
+
+    def __init__(self, app: ASGIApp, tracking: Tracking) -> None:
+        self.app = app
+        self._tracking = tracking
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Learn the address once, then pass the request on."""
+        if self._tracking.address is None and scope["type"] == "http" and scope.get("server"):
+            host, port = scope["server"]
+            host = f"[{host}]" if ":" in host else host
+            self._tracking.address = f"http://{host}:{port}"
+        await self.app(scope, receive, send)
+
+
+# -- reading bodies -------------------------------------------------------------------------
+
+
+def _text(record: Mapping[str, Any], name: str, where: str, limit: int) -> str:
+    value = record.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ApiError(
+            400,
+            f"{where}.{name}: must be a non-empty string of at most {limit} characters, "
+            f"got {value!r}",
+        )
+    return value
+
+
+def _whole(record: Mapping[str, Any], name: str, where: str) -> int | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"{where}.{name}: must be a whole number or null, got {value!r}")
+    return value
+
+
+def _metric(record: Mapping[str, Any], where: str, now_ms: int) -> dict[str, Any]:
+    value = record.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ApiError(400, f"{where}.value: must be a number or null, got {value!r}")
+    number = None if value is None else float(value)
+    nan = number is None or not math.isfinite(number) or bool(record.get("isNan"))
+    return {
+        "key": _text(record, "key", where, MAX_KEY),
+        "value": None if nan else number,
+        "worker_index": _text(
+            {"workerIndex": record.get("workerIndex") or "worker-0"}, "workerIndex", where, MAX_TEXT
+        ),
+        "timestamp": _whole(record, "timestamp", where) or now_ms,
+        "step": _whole(record, "step", where),
+        "is_nan": nan,
+    }
+
+
+def _param(record: Mapping[str, Any], where: str) -> dict[str, Any]:
+    value = record.get("value")
+    if isinstance(value, (dict, list)) or value is None:
+        raise ApiError(400, f"{where}.value: must be a string, number or boolean, got {value!r}")
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TEXT:
+        raise ApiError(400, f"{where}.value: longer than {MAX_TEXT} characters")
+    return {
+        "key": _text(record, "key", where, MAX_KEY),
+        "value": text,
+        "worker_index": _text(
+            {"workerIndex": record.get("workerIndex") or "worker-0"}, "workerIndex", where, MAX_TEXT
+        ),
+    }
+
+
+def _records(document: Any) -> list[Mapping[str, Any]]:
+    records = document if isinstance(document, list) else [document]
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise ApiError(400, f"[{index}]: must be an object, got {record!r}")
+    if not records:
+        raise ApiError(400, "the body is an empty list: send at least one record")
+    return records
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+
+def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
+    """The metric and param routes, over ``tracking``."""
+
+    def experiment_known(request: Request, experiment_id: str) -> None:
+        store = (request.scope.get("state") or {}).get("store")
+        if store is None:
+            raise ApiError(503, "the server is starting or stopping: try again")
+        if store.get(experiment_id) is None:
+            raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
+
+    class Add(ApiEndpoint):
+        kind = "metric"
+
+        async def post(self, request: Request) -> Response:
+            """Store a record, or a list of records of one experiment."""
+            import time
+
+            records = _records(await read_document(request, max_body_bytes))
+            ids = {record.get("id") for record in records}
+            if len(ids) != 1 or not isinstance(next(iter(ids)), str):
+                raise ApiError(
+                    400,
+                    f"id: every record needs the same experiment id, got {sorted(map(repr, ids))}",
+                )
+            experiment_id = str(next(iter(ids)))
+            if not tracking.may_add(request, experiment_id):
+                raise ApiError(401, "The token is not valid.")
+            experiment_known(request, experiment_id)
+            now_ms = time.time_ns() // 1_000_000
+            rows = [
+                _metric(r, f"[{i}]", now_ms) if self.kind == "metric" else _param(r, f"[{i}]")
+                for i, r in enumerate(records)
+            ]
+            stored = tracking.store.add(self.kind, experiment_id, rows)
+            return envelope(result=True, attributes={"stored": stored})
+
+    class AddParam(Add):
+        kind = "param"
+
+    class Selective(ApiEndpoint):
+        kind = "metric"
+
+        async def post(self, request: Request) -> Response:
+            """The records of ``{"id": ...}``, filtered by ``key`` and ``workerIndex``."""
+            document = await read_document(request, max_body_bytes)
+            if not isinstance(document, Mapping) or not isinstance(document.get("id"), str):
+                raise ApiError(400, 'id: send {"id": "<experiment id>"}')
+            return self._answer_for(
+                document["id"], document.get("key"), document.get("workerIndex")
+            )
+
+        def _answer_for(self, experiment_id: str, key: Any, worker: Any) -> Response:
+            result = tracking.store.select(
+                self.kind,
+                experiment_id,
+                key=key if isinstance(key, str) else None,
+                worker_index=worker if isinstance(worker, str) else None,
+            )
+            return envelope(result=result)
+
+    class SelectiveParam(Selective):
+        kind = "param"
+
+    class List(Selective):
+        async def get(self, request: Request) -> Response:
+            """The records of ``?id=``, filtered by the key and ``workerIndex``."""
+            query = request.query_params
+            experiment_id = query.get("id")
+            if not experiment_id:
+                raise ApiError(400, "id: give ?id=<experiment id>")
+            key = query.get(f"{self.kind}Key") or query.get("key")
+            return self._answer_for(experiment_id, key, query.get("workerIndex"))
+
+    class ListParam(List):
+        kind = "param"
+
+    return [
+        Route("/api/metric/add", Add, methods=["POST"]),
+        Route("/api/param/add", AddParam, methods=["POST"]),
+        Route("/api/metric/selective", Selective, methods=["POST"]),
+        Route("/api/param/selective", SelectiveParam, methods=["POST"]),
+        Route("/api/metric/list", List, methods=["GET"]),
+        Route("/api/param/list", ListParam, methods=["GET"]),
+    ]
+
+
+def tracking_for(database: Path, token: str | None, host: str, port: int) -> Tracking:
+    """The tracking of a server with these settings; its address is known in advance
+    unless the port is 0 (then the first request tells it)."""
+    if port == 0:
+        return Tracking(database, token)
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return Tracking(database, token, f"http://{host}:{port}")
