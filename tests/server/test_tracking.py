@@ -273,3 +273,24 @@ def test_ten_thousand_metrics_are_sent_in_a_few_batches(
     assert result.returncode == 0, result.stderr
     assert sum(posts) == 10_000  # every record arrives, the last ones at exit
     assert len(posts) <= 20, posts  # in batches, not one request a call
+
+
+def test_the_parameter_server_example_charts_its_loss_per_worker(server: Any) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    train = repo / "examples" / "ps_digits" / "train.py"
+    cmd = f"python {train} --steps 40 --batch-size 32 --log-every 10 --step-time 0"
+    spec = make_spec(cmd=cmd, role="Ps")
+    spec["spec"]["Worker"] = {"replicas": 2, "resources": "cpu=100m,memory=64M"}
+    with httpx.Client(base_url=server.url) as http:
+        experiment_id = create(http, spec)["experimentId"]
+        done = wait_status(http, experiment_id, {"Succeeded", "Failed"}, timeout=120)
+        assert done["status"] == "Succeeded", ok(http.get(f"{API}/logs/{experiment_id}"))
+    with ExperimentClient(server.url) as client:
+        metrics = client.get_metrics(experiment_id)
+        params = client.get_params(experiment_id)
+    for worker in ("worker-0", "worker-1"):
+        steps = [m.step for m in metrics if m.key == "loss" and m.worker_index == worker]
+        assert steps == list(range(1, 41))
+        accuracy = [m.step for m in metrics if m.key == "accuracy" and m.worker_index == worker]
+        assert accuracy == [10, 20, 30, 40]
+    assert {(p.key, p.value) for p in params} == {("learning_rate", "0.5"), ("batch_size", "32")}
