@@ -28,6 +28,7 @@ import atexit
 import json
 import math
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -52,13 +53,17 @@ TOKEN_ENV: Final = "SUBMARINE_TRACKING_TOKEN"
 """The replica's tracking credential (set by the server)."""
 FILE_ENV: Final = "SUBMARINE_TRACKING_FILE"
 """A file to append records to instead of sending them (set by the user)."""
-BATCH_SIZE: Final = 1000
+BATCH_SIZE: Final = 5000
 """Records that wake the sender at once; a request carries at most this many."""
 FLUSH_SECONDS: Final = 1.0
 """The longest a record waits in the buffer before it is sent."""
 MAX_BUFFER: Final = 1_000_000
 """Records kept while the server cannot be reached; past this, calls raise."""
 _TIMEOUT: Final = 10.0
+_METRIC_FIELDS: Final = ("key", "value", "step", "timestamp")
+"""A metric row of a compact batch (value null for NaN)."""
+_PARAM_FIELDS: Final = ("key", "value")
+"""A param row of a compact batch."""
 
 
 class TrackingError(RuntimeError):
@@ -86,10 +91,6 @@ def worker_index(environ: Mapping[str, str] | None = None) -> str:
     return f"worker-{int(rank)}" if rank.isdigit() else "worker-0"
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class _Sender:
     """The buffer of one process and the thread that empties it into the server."""
 
@@ -98,8 +99,8 @@ class _Sender:
         self.worker = worker
         self._base = uri.rstrip("/")
         self._token = token
-        self._metrics: deque[dict[str, Any]] = deque()
-        self._params: deque[dict[str, Any]] = deque()
+        self._metrics: deque[tuple[Any, ...]] = deque()
+        self._params: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one batch in flight at a time
         self._error: str | None = None
@@ -107,7 +108,7 @@ class _Sender:
         self._thread = threading.Thread(target=self._run, name="submarine-tracking", daemon=True)
         self._thread.start()
 
-    def add(self, queue: str, record: dict[str, Any]) -> None:
+    def add(self, queue: str, record: tuple[Any, ...]) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise TrackingError(error)
@@ -141,7 +142,7 @@ class _Sender:
                     for _ in range(count):
                         buffer.popleft()
 
-    def _post(self, queue: str, batch: list[dict[str, Any]]) -> None:
+    def _post(self, queue: str, batch: list[tuple[Any, ...]]) -> None:
         import httpx  # here: ``import submarine`` stays cheap
 
         url = f"{self._base}/api/{queue}/add"
@@ -149,9 +150,17 @@ class _Sender:
             headers = {"Content-Type": "application/json"}
             if self._token:
                 headers["Authorization"] = f"Bearer {self._token}"
-            self._client = httpx.Client(headers=headers, timeout=_TIMEOUT, trust_env=False)
+            # No Nagle: a body sent after its headers must not wait for the delayed ACK.
+            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            transport = httpx.HTTPTransport(socket_options=nodelay)
+            self._client = httpx.Client(
+                headers=headers, timeout=_TIMEOUT, trust_env=False, transport=transport
+            )
         try:
-            response = self._client.post(url, content=json.dumps(batch).encode("utf-8"))
+            # The server's compact batch: the experiment and worker once, then one row a record.
+            document = {"id": self.experiment_id, "workerIndex": self.worker, f"{queue}s": batch}
+            body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+            response = self._client.post(url, content=body)
         except httpx.HTTPError as exc:
             raise TrackingError(
                 f"cannot send {len(batch)} {queue}s to {url}: {exc} "
@@ -174,8 +183,13 @@ class _FileWriter:
         self.worker = worker
         self._lock = threading.Lock()
 
-    def add(self, queue: str, record: dict[str, Any]) -> None:
-        line = json.dumps({"kind": queue, **record}) + "\n"
+    def add(self, queue: str, record: tuple[Any, ...]) -> None:
+        names = _METRIC_FIELDS if queue == "metric" else _PARAM_FIELDS
+        fields: dict[str, Any] = {"id": self.experiment_id, "workerIndex": self.worker}
+        fields.update(zip(names, record, strict=True))
+        if queue == "metric":
+            fields["isNan"] = fields["value"] is None
+        line = json.dumps({"kind": queue, **fields}) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write(line)
 
@@ -254,29 +268,22 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
     :param step: the training step (default: none).
     :raises TrackingError: outside a replica, or when an earlier batch was refused.
     """
-    if not isinstance(key, str) or not key:
+    if type(key) is not str or not key:
         raise TypeError(f"key must be a non-empty string like 'loss', got {key!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if type(value) is not float:  # numpy scalars, ints, tensors with __float__
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError(f"value of metric {key!r} must be a number, got {value!r}")
         try:
             value = float(value)
         except (TypeError, ValueError):
             raise TypeError(f"value of metric {key!r} must be a number, got {value!r}") from None
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-        raise TypeError(f"step of metric {key!r} must be a whole number or None, got {step!r}")
-    sink = _sink_now()
-    nan = not math.isfinite(value)
-    sink.add(
-        "metric",
-        {
-            "id": sink.experiment_id,
-            "key": key,
-            "value": None if nan else float(value),
-            "workerIndex": sink.worker,
-            "timestamp": _now_ms(),
-            "step": step,
-            "isNan": nan,
-        },
-    )
+    if step is not None and type(step) is not int:
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise TypeError(f"step of metric {key!r} must be a whole number or None, got {step!r}")
+        step = int(step)
+    sink = _sink or _sink_now()
+    number = value if math.isfinite(value) else None
+    sink.add("metric", (key, number, step, time.time_ns() // 1_000_000))
 
 
 def log_param(key: str, value: object) -> None:
@@ -288,11 +295,7 @@ def log_param(key: str, value: object) -> None:
     """
     if not isinstance(key, str) or not key:
         raise TypeError(f"key must be a non-empty string like 'learning_rate', got {key!r}")
-    sink = _sink_now()
-    sink.add(
-        "param",
-        {"id": sink.experiment_id, "key": key, "value": str(value), "workerIndex": sink.worker},
-    )
+    (_sink or _sink_now()).add("param", (key, str(value)))
 
 
 def flush() -> None:

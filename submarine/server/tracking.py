@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     step INTEGER,
     is_nan INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS metrics_experiment ON metrics (experiment_id, key);
+CREATE INDEX IF NOT EXISTS metrics_experiment ON metrics (experiment_id);
 CREATE TABLE IF NOT EXISTS params (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     experiment_id TEXT NOT NULL,
@@ -99,12 +99,13 @@ class TrackingStore:
             self._db = db
         return self._db
 
-    def add(self, kind: str, experiment_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store records of one experiment (``kind``: metric or param); return how many."""
+    def add(self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store rows of one experiment (``kind``: metric or param, each row its columns in
+        order: see :func:`metric_rows` and :func:`param_rows`); return how many."""
         table, columns = _TABLES[kind]
         names = ", ".join(("experiment_id", *columns))
         marks = ", ".join("?" * (len(columns) + 1))
-        values = [(experiment_id, *(row[c] for c in columns)) for row in rows]
+        values = [(experiment_id, *row) for row in rows]
         with self._lock:
             db = self._conn()
             with db:
@@ -218,58 +219,114 @@ class AddressLearner:
 # -- reading bodies -------------------------------------------------------------------------
 
 
-def _text(record: Mapping[str, Any], name: str, where: str, limit: int) -> str:
-    value = record.get(name)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ApiError(
-            400,
-            f"{where}.{name}: must be a non-empty string of at most {limit} characters, "
-            f"got {value!r}",
+def _refuse(index: int, name: str, value: Any, rule: str) -> ApiError:
+    return ApiError(400, f"[{index}].{name}: must be {rule}, got {value!r}")
+
+
+def _key(index: int, key: Any) -> str:
+    if type(key) is not str or not key or len(key) > MAX_KEY:
+        raise _refuse(index, "key", key, f"a non-empty string of at most {MAX_KEY} characters")
+    return key
+
+
+def _worker(index: int, worker: Any) -> str:
+    if worker is None or worker == "":
+        return "worker-0"
+    if type(worker) is not str or len(worker) > MAX_TEXT:
+        raise _refuse(index, "workerIndex", worker, "a string like 'worker-0'")
+    return worker
+
+
+def _whole(index: int, name: str, value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    raise _refuse(index, name, value, "a whole number or null")
+
+
+def metric_rows(records: Sequence[Mapping[str, Any]], now_ms: int) -> list[tuple[Any, ...]]:
+    """Checked metric records as rows (key, value, worker, timestamp, step, isNan): one
+    pass, since a replica sends them by the thousand."""
+    rows = []
+    for index, record in enumerate(records):
+        value = record.get("value")
+        if isinstance(value, float):
+            nan = not math.isfinite(value)
+        elif value is None:
+            nan = True
+        elif type(value) is int:
+            value, nan = float(value), False
+        else:
+            raise _refuse(index, "value", value, "a number or null")
+        nan = nan or record.get("isNan") is True
+        rows.append(
+            (
+                _key(index, record.get("key")),
+                None if nan else value,
+                _worker(index, record.get("workerIndex")),
+                _whole(index, "timestamp", record.get("timestamp")) or now_ms,
+                _whole(index, "step", record.get("step")),
+                nan,
+            )
         )
-    return value
+    return rows
 
 
-def _whole(record: Mapping[str, Any], name: str, where: str) -> int | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, f"{where}.{name}: must be a whole number or null, got {value!r}")
-    return value
+def param_rows(records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Checked param records as rows (key, value as text, worker)."""
+    rows = []
+    for index, record in enumerate(records):
+        value = record.get("value")
+        if value is None or isinstance(value, (dict, list)):
+            raise _refuse(index, "value", value, "a string, number or boolean")
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_TEXT:
+            raise _refuse(index, "value", text[:40] + "...", f"at most {MAX_TEXT} characters")
+        rows.append(
+            (_key(index, record.get("key")), text, _worker(index, record.get("workerIndex")))
+        )
+    return rows
 
 
-def _metric(record: Mapping[str, Any], where: str, now_ms: int) -> dict[str, Any]:
-    value = record.get("value")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ApiError(400, f"{where}.value: must be a number or null, got {value!r}")
-    number = None if value is None else float(value)
-    nan = number is None or not math.isfinite(number) or bool(record.get("isNan"))
-    return {
-        "key": _text(record, "key", where, MAX_KEY),
-        "value": None if nan else number,
-        "worker_index": _text(
-            {"workerIndex": record.get("workerIndex") or "worker-0"}, "workerIndex", where, MAX_TEXT
-        ),
-        "timestamp": _whole(record, "timestamp", where) or now_ms,
-        "step": _whole(record, "step", where),
-        "is_nan": nan,
-    }
-
-
-def _param(record: Mapping[str, Any], where: str) -> dict[str, Any]:
-    value = record.get("value")
-    if isinstance(value, (dict, list)) or value is None:
-        raise ApiError(400, f"{where}.value: must be a string, number or boolean, got {value!r}")
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TEXT:
-        raise ApiError(400, f"{where}.value: longer than {MAX_TEXT} characters")
-    return {
-        "key": _text(record, "key", where, MAX_KEY),
-        "value": text,
-        "worker_index": _text(
-            {"workerIndex": record.get("workerIndex") or "worker-0"}, "workerIndex", where, MAX_TEXT
-        ),
-    }
+def compact_rows(
+    document: Mapping[str, Any], kind: str, now_ms: int
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The experiment id and checked rows of a compact batch (what ``submarine.tracking``
+    sends): ``{"id", "workerIndex", "metrics": [[key, value, step, timestamp], ...]}`` or
+    ``{"id", "workerIndex", "params": [[key, value], ...]}``."""
+    experiment_id = document.get("id")
+    if not isinstance(experiment_id, str):
+        raise ApiError(400, f"id: must be an experiment id, got {experiment_id!r}")
+    worker = _worker(0, document.get("workerIndex"))
+    items = document.get(f"{kind}s")
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, f"{kind}s: must be a non-empty list of rows, got {items!r}")
+    width = 4 if kind == "metric" else 2
+    for index, item in enumerate(items):
+        if type(item) is not list or len(item) != width:
+            raise ApiError(400, f"{kind}s[{index}]: must be a list of {width} items, got {item!r}")
+    if kind == "param":
+        records: list[dict[str, Any]] = [{"key": k, "value": v} for k, v in items]
+        return experiment_id, [(k, v, worker) for k, v, _ in param_rows(records)]
+    rows = []
+    for index, (key, value, step, timestamp) in enumerate(items):
+        if value is None:
+            nan = True
+        elif type(value) is float or type(value) is int:
+            value = float(value)
+            nan = not math.isfinite(value)
+        else:
+            raise _refuse(index, "value", value, "a number or null")
+        rows.append(
+            (
+                _key(index, key),
+                None if nan else value,
+                worker,
+                _whole(index, "timestamp", timestamp) or now_ms,
+                _whole(index, "step", step),
+                nan,
+            )
+        )
+    return experiment_id, rows
 
 
 def _records(document: Any) -> list[Mapping[str, Any]]:
@@ -302,22 +359,27 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
             """Store a record, or a list of records of one experiment."""
             import time
 
-            records = _records(await read_document(request, max_body_bytes))
-            ids = {record.get("id") for record in records}
-            if len(ids) != 1 or not isinstance(next(iter(ids)), str):
-                raise ApiError(
-                    400,
-                    f"id: every record needs the same experiment id, got {sorted(map(repr, ids))}",
-                )
-            experiment_id = str(next(iter(ids)))
+            document = await read_document(request, max_body_bytes)
+            now_ms = time.time_ns() // 1_000_000
+            if isinstance(document, Mapping) and f"{self.kind}s" in document:
+                experiment_id, rows = compact_rows(document, self.kind, now_ms)
+            else:
+                records = _records(document)
+                ids = {record.get("id") for record in records}
+                if len(ids) != 1 or not isinstance(next(iter(ids)), str):
+                    raise ApiError(
+                        400,
+                        "id: every record needs the same experiment id, got "
+                        f"{sorted(map(repr, ids))}",
+                    )
+                experiment_id = str(next(iter(ids)))
+                if self.kind == "metric":
+                    rows = metric_rows(records, now_ms)
+                else:
+                    rows = param_rows(records)
             if not tracking.may_add(request, experiment_id):
                 raise ApiError(401, "The token is not valid.")
             experiment_known(request, experiment_id)
-            now_ms = time.time_ns() // 1_000_000
-            rows = [
-                _metric(r, f"[{i}]", now_ms) if self.kind == "metric" else _param(r, f"[{i}]")
-                for i, r in enumerate(records)
-            ]
             stored = tracking.store.add(self.kind, experiment_id, rows)
             return envelope(result=True, attributes={"stored": stored})
 
