@@ -341,7 +341,7 @@ function listView(main) {
 function confirmDelete(label) {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-text").textContent =
-    `“${label}” will be stopped and forgotten, with its logs and metrics.`;
+    `“${label}” will be stopped and deleted, with its logs.`;
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
     dialog.returnValue = "cancel";
