@@ -169,7 +169,9 @@ def test_create_through_the_form_with_a_problem_shown_at_its_field(
     page.wait_for_url("**/#/experiment/experiment-*")
     experiment_id = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("heading", level=1)).to_contain_text("form-made")
-    wait_until(lambda: _status(workbench, experiment_id) == "Succeeded", "the form's experiment")
+    wait_until(
+        lambda: _status(workbench, experiment_id) == "Succeeded", "the form's experiment", 120
+    )
     expect(page.locator("#log")).to_contain_text("finished")
     expect(page.locator('#charts figure[data-key="loss"] polyline')).to_have_count(1)
 
@@ -211,7 +213,7 @@ def test_compare_two_experiments_then_delete_one(
     first = _create(workbench, _spec("compare-low", f"python {script} 1"))
     second = _create(workbench, _spec("compare-high", f"python {script} 4"))
     for experiment_id in (first, second):
-        wait_until(lambda e=experiment_id: _status(workbench, e) == "Succeeded", experiment_id)
+        wait_until(lambda e=experiment_id: _status(workbench, e) == "Succeeded", experiment_id, 120)
 
     page.goto(f"{workbench.url}/#/")
     table = page.locator("#experiments")
