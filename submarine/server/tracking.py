@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -380,7 +381,8 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
             if not tracking.may_add(request, experiment_id):
                 raise ApiError(401, "The token is not valid.")
             experiment_known(request, experiment_id)
-            stored = tracking.store.add(self.kind, experiment_id, rows)
+            # A batch of thousands of rows is written off the event loop.
+            stored = await run_in_threadpool(tracking.store.add, self.kind, experiment_id, rows)
             return envelope(result=True, attributes={"stored": stored})
 
     class AddParam(Add):
@@ -394,18 +396,21 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
             document = await read_document(request, max_body_bytes)
             if not isinstance(document, Mapping) or not isinstance(document.get("id"), str):
                 raise ApiError(400, 'id: send {"id": "<experiment id>"}')
-            return self._answer_for(
+            return await self._answer_for(
                 document["id"], document.get("key"), document.get("workerIndex")
             )
 
-        def _answer_for(self, experiment_id: str, key: Any, worker: Any) -> Response:
-            result = tracking.store.select(
-                self.kind,
-                experiment_id,
-                key=key if isinstance(key, str) else None,
-                worker_index=worker if isinstance(worker, str) else None,
-            )
-            return envelope(result=result)
+        async def _answer_for(self, experiment_id: str, key: Any, worker: Any) -> Response:
+            def answer() -> Response:
+                result = tracking.store.select(
+                    self.kind,
+                    experiment_id,
+                    key=key if isinstance(key, str) else None,
+                    worker_index=worker if isinstance(worker, str) else None,
+                )
+                return envelope(result=result)
+
+            return await run_in_threadpool(answer)
 
     class SelectiveParam(Selective):
         kind = "param"
@@ -418,7 +423,7 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
             if not experiment_id:
                 raise ApiError(400, "id: give ?id=<experiment id>")
             key = query.get(f"{self.kind}Key") or query.get("key")
-            return self._answer_for(experiment_id, key, query.get("workerIndex"))
+            return await self._answer_for(experiment_id, key, query.get("workerIndex"))
 
     class ListParam(List):
         kind = "param"
