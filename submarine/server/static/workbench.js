@@ -547,9 +547,17 @@ function drawChart(box, title, series) {
     const label = svg("text", { x: pad.left - 6, y: sy(y) + 4, "text-anchor": "end" });
     label.textContent = Math.abs(y) >= 10000 || (Math.abs(y) < 0.01 && y !== 0) ? y.toExponential(1) : String(+y.toPrecision(3));
     chart.append(label, svg("line", { class: "axis", x1: pad.left - 3, y1: sy(y), x2: pad.left, y2: sy(y) }));
+  }
+  // Steps are whole numbers: ticks on whole numbers, at most five.
+  const whole = xs.every(Number.isInteger);
+  const ticks = new Set();
+  for (let i = 0; i <= 4; i += 1) {
     const x = x0 + ((x1 - x0) * i) / 4;
+    ticks.add(whole ? Math.round(x) : +x.toPrecision(3));
+  }
+  for (const x of ticks) {
     const xl = svg("text", { x: sx(x), y: height - 8, "text-anchor": "middle" });
-    xl.textContent = x1 - x0 >= 8 ? String(Math.round(x)) : String(+x.toPrecision(3));
+    xl.textContent = String(x);
     chart.append(xl);
   }
   const legend = h("figcaption", { class: "legend" });
