@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import secrets
 import sqlite3
@@ -56,34 +57,29 @@ MAX_KEY: Final = 250
 MAX_TEXT: Final = 8000
 """The longest param value or worker index."""
 _SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS metrics (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE TABLE IF NOT EXISTS metric_batches (
+    seq INTEGER PRIMARY KEY,
     experiment_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value REAL,
-    worker_index TEXT NOT NULL,
-    timestamp INTEGER NOT NULL,
-    step INTEGER,
-    is_nan INTEGER NOT NULL
+    rows TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS metrics_experiment ON metrics (experiment_id);
-CREATE TABLE IF NOT EXISTS params (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE INDEX IF NOT EXISTS metric_batches_experiment ON metric_batches (experiment_id);
+CREATE TABLE IF NOT EXISTS param_batches (
+    seq INTEGER PRIMARY KEY,
     experiment_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    worker_index TEXT NOT NULL
+    rows TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS params_experiment ON params (experiment_id);
+CREATE INDEX IF NOT EXISTS param_batches_experiment ON param_batches (experiment_id);
 """
-_TABLES: Final = {
-    "metric": ("metrics", ("key", "value", "worker_index", "timestamp", "step", "is_nan")),
-    "param": ("params", ("key", "value", "worker_index")),
-}
+_TABLES: Final = {"metric": "metric_batches", "param": "param_batches"}
 
 
 class TrackingStore:
-    """Metrics and params in SQLite (the server's database file, tables of their own)."""
+    """Metrics and params in SQLite (the server's database file, tables of their own).
+
+    A replica sends records by the thousand, so a batch is stored as one row (its records
+    as JSON): writing costs one insert a batch, and an experiment's records are read back
+    in the order they came.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -93,7 +89,6 @@ class TrackingStore:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(self._path, check_same_thread=False, timeout=30)
-            db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
@@ -101,37 +96,40 @@ class TrackingStore:
         return self._db
 
     def add(self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Store rows of one experiment (``kind``: metric or param, each row its columns in
-        order: see :func:`metric_rows` and :func:`param_rows`); return how many."""
-        table, columns = _TABLES[kind]
-        names = ", ".join(("experiment_id", *columns))
-        marks = ", ".join("?" * (len(columns) + 1))
-        values = [(experiment_id, *row) for row in rows]
+        """Store rows of one experiment (``kind``: metric or param; each row as made by
+        :func:`metric_rows` or :func:`param_rows`); return how many."""
+        text = json.dumps(rows, separators=(",", ":"))
         with self._lock:
             db = self._conn()
             with db:
-                db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
-        return len(values)
+                db.execute(
+                    f"INSERT INTO {_TABLES[kind]} (experiment_id, rows) VALUES (?, ?)",
+                    (experiment_id, text),
+                )
+        return len(rows)
 
-    def select(self, kind: str, experiment_id: str, **where: Any) -> list[dict[str, Any]]:
-        """An experiment's records in the order they came, with 0.8.0's wire names."""
-        table, columns = _TABLES[kind]
-        sql = f"SELECT experiment_id, {', '.join(columns)} FROM {table} WHERE experiment_id = ?"
-        args: list[Any] = [experiment_id]
-        for column, value in where.items():
-            if value is not None:
-                sql += f" AND {column} = ?"
-                args.append(value)
+    def select(
+        self, kind: str, experiment_id: str, *, key: str | None = None, worker: str | None = None
+    ) -> list[dict[str, Any]]:
+        """An experiment's records in the order they came, with 0.8.0's wire names, of one
+        key and one worker if given."""
+        sql = f"SELECT rows FROM {_TABLES[kind]} WHERE experiment_id = ? ORDER BY seq"
         with self._lock:
-            rows = self._conn().execute(sql + " ORDER BY seq", args).fetchall()
-        return [_wire(kind, row) for row in rows]
+            batches = self._conn().execute(sql, (experiment_id,)).fetchall()
+        wire = _metric_wire if kind == "metric" else _param_wire
+        return [
+            wire(experiment_id, row)
+            for (text,) in batches
+            for row in json.loads(text)
+            if (key is None or row[0] == key) and (worker is None or row[2] == worker)
+        ]
 
     def forget(self, experiment_id: str) -> None:
         """Drop an experiment's records."""
         with self._lock:
             db = self._conn()
             with db:
-                for table, _ in _TABLES.values():
+                for table in _TABLES.values():
                     db.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
 
     def close(self) -> None:
@@ -142,23 +140,22 @@ class TrackingStore:
                 self._db = None
 
 
-def _wire(kind: str, row: sqlite3.Row) -> dict[str, Any]:
-    if kind == "param":
-        return {
-            "id": row["experiment_id"],
-            "key": row["key"],
-            "value": row["value"],
-            "workerIndex": row["worker_index"],
-        }
+def _metric_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
+    key, value, worker, timestamp, step, nan = row
     return {
-        "id": row["experiment_id"],
-        "key": row["key"],
-        "value": row["value"],
-        "workerIndex": row["worker_index"],
-        "timestamp": row["timestamp"],
-        "step": row["step"],
-        "isNan": bool(row["is_nan"]),
+        "id": experiment_id,
+        "key": key,
+        "value": value,
+        "workerIndex": worker,
+        "timestamp": timestamp,
+        "step": step,
+        "isNan": bool(nan),
     }
+
+
+def _param_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
+    key, value, worker = row
+    return {"id": experiment_id, "key": key, "value": value, "workerIndex": worker}
 
 
 class Tracking:
@@ -406,7 +403,7 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
                     self.kind,
                     experiment_id,
                     key=key if isinstance(key, str) else None,
-                    worker_index=worker if isinstance(worker, str) else None,
+                    worker=worker if isinstance(worker, str) else None,
                 )
                 return envelope(result=result)
 
