@@ -57,6 +57,8 @@ BATCH_SIZE: Final = 5000
 """Records that wake the sender at once; a request carries at most this many."""
 FLUSH_SECONDS: Final = 1.0
 """The longest a record waits in the buffer before it is sent."""
+MAX_BODY: Final = 900_000
+"""The largest request body sent (the local server accepts 1 MiB by default)."""
 MAX_BUFFER: Final = 1_000_000
 """Records kept while the server cannot be reached; past this, calls raise."""
 _TIMEOUT: Final = 10.0
@@ -137,12 +139,20 @@ class _Sender:
             for queue, buffer in (("param", self._params), ("metric", self._metrics)):
                 while buffer:
                     count = min(len(buffer), BATCH_SIZE)
-                    batch = [buffer[i] for i in range(count)]
-                    self._post(queue, batch)
+                    body = self._body(queue, [buffer[i] for i in range(count)])
+                    while len(body) > MAX_BODY and count > 1:  # long keys: fewer a request
+                        count //= 2
+                        body = self._body(queue, [buffer[i] for i in range(count)])
+                    self._post(queue, body, count)
                     for _ in range(count):
                         buffer.popleft()
 
-    def _post(self, queue: str, batch: list[tuple[Any, ...]]) -> None:
+    def _body(self, queue: str, batch: list[tuple[Any, ...]]) -> bytes:
+        """The server's compact batch: the experiment and worker once, then a row a record."""
+        document = {"id": self.experiment_id, "workerIndex": self.worker, f"{queue}s": batch}
+        return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+    def _post(self, queue: str, body: bytes, count: int) -> None:
         import httpx  # here: ``import submarine`` stays cheap
 
         url = f"{self._base}/api/{queue}/add"
@@ -157,13 +167,10 @@ class _Sender:
                 headers=headers, timeout=_TIMEOUT, trust_env=False, transport=transport
             )
         try:
-            # The server's compact batch: the experiment and worker once, then one row a record.
-            document = {"id": self.experiment_id, "workerIndex": self.worker, f"{queue}s": batch}
-            body = json.dumps(document, separators=(",", ":")).encode("utf-8")
             response = self._client.post(url, content=body)
         except httpx.HTTPError as exc:
             raise TrackingError(
-                f"cannot send {len(batch)} {queue}s to {url}: {exc} "
+                f"cannot send {count} {queue}s to {url}: {exc} "
                 "(is the Submarine server that started this replica still running?)"
             ) from exc
         if response.status_code >= 300:
@@ -171,7 +178,7 @@ class _Sender:
                 message = response.json().get("message")
             except ValueError:
                 message = response.text[:200]
-            raise TrackingError(f"the server refused {len(batch)} {queue}s: {message}")
+            raise TrackingError(f"the server refused {count} {queue}s: {message}")
 
 
 class _FileWriter:

@@ -294,3 +294,17 @@ def test_the_parameter_server_example_charts_its_loss_per_worker(server: Any) ->
         accuracy = [m.step for m in metrics if m.key == "accuracy" and m.worker_index == worker]
         assert accuracy == [10, 20, 30, 40]
     assert {(p.key, p.value) for p in params} == {("learning_rate", "0.5"), ("batch_size", "32")}
+
+
+def test_batches_stay_under_the_body_limit_with_long_keys(server: Any) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        experiment_id = create(http, make_spec())["experimentId"]
+    key = "k" * 240  # 5,000 such records would be a body of about 1.3 MB
+    code = f"import submarine\nfor s in range(6000): submarine.log_metric({key!r}, s, step=s)\n"
+    result = _python(code, {"JOB_ID": experiment_id, "SUBMARINE_TRACKING_URI": server.url})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    with ExperimentClient(server.url) as client:
+        metrics = client.get_metrics(experiment_id)
+    assert [m.step for m in metrics] == list(range(6000))
+    assert {m.key for m in metrics} == {key}
