@@ -35,6 +35,8 @@ STATIC: Final = Path(__file__).with_name("static")
 _FILES: Final = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/workbench.js": ("workbench.js", "text/javascript; charset=utf-8"),
+    "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
+    "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
     "/workbench.css": ("workbench.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }

@@ -278,7 +278,14 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for path in ("/", "/workbench.js", "/workbench.css", "/favicon.svg"):
+    for path in (
+        "/",
+        "/workbench.js",
+        "/workbench-views.js",
+        "/workbench-new.js",
+        "/workbench.css",
+        "/favicon.svg",
+    ):
         text = httpx.get(f"{workbench.url}{path}").text
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
         assert "https://" not in text.replace("https://github.com/you/repo.git", "")

@@ -31,7 +31,14 @@ TOKEN = "s3cret-token-for-tests"
 USER, PASSWORD = "alice", "wonderland-pw"
 SAMPLE_ID = "experiment-1700000000000-0001"
 EXPECTED_OPEN = {"/api/v1/experiment/ping", "/api/auth/token"}
-PAGE = {"/", "/workbench.js", "/workbench.css", "/favicon.svg"}
+PAGE = {
+    "/",
+    "/workbench.js",
+    "/workbench-views.js",
+    "/workbench-new.js",
+    "/workbench.css",
+    "/favicon.svg",
+}
 """The workbench page's files: they hold no data, and the page must load to ask for a token."""
 TRACKING_ADD = {"/api/metric/add", "/api/param/add"}
 """Replicas add metrics with a per-experiment credential, which these routes check themselves

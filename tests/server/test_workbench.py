@@ -27,6 +27,8 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
     assert '<script src="/workbench.js" defer></script>' in page.text
     for path, media in (
         ("/workbench.js", "text/javascript"),
+        ("/workbench-views.js", "text/javascript"),
+        ("/workbench-new.js", "text/javascript"),
         ("/workbench.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
     ):
@@ -82,7 +84,14 @@ def test_validate_says_when_the_machine_can_never_run_it(server: Any) -> None:
 def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) -> None:
     server = server_factory.start("--token", TOKEN)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    for path in ("/", "/workbench.js", "/workbench.css", "/favicon.svg"):
+    for path in (
+        "/",
+        "/workbench.js",
+        "/workbench-views.js",
+        "/workbench-new.js",
+        "/workbench.css",
+        "/favicon.svg",
+    ):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
     with httpx.Client(base_url=server.url) as anonymous:
         fail(anonymous.post(f"{API}/validate", json=make_spec()), 401)
