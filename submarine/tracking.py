@@ -121,7 +121,7 @@ class _Sender:
                 "it cannot keep up or cannot be reached"
             )
         buffer.append(record)
-        if len(buffer) >= BATCH_SIZE:
+        if len(buffer) >= BATCH_SIZE and not self._wake.is_set():
             self._wake.set()
 
     def _run(self) -> None:
