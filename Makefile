@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test lint typecheck unit test-reliability bench schemas clean
 
@@ -26,8 +27,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/pytest -m "not reliability or bounded"
+
+# The workbench's browser tests drive Debian's chromium; install it when it is missing
+# (CI runs as root; elsewhere, say what to run).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	else \
+		echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
 
 ## make test-reliability: the full fault, fuzz and load suite.
 test-reliability: $(STAMP)

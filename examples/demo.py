@@ -8,6 +8,8 @@
    ``submarine experiment create -f examples/ps-digits.yaml --follow``, which prints the
    replicas' log lines as they are written, interleaved and prefixed by pod, above a live
    status line.
+   Once the experiment exists, print its page in the workbench (``<server>/#/experiment/<id>``),
+   where its loss and accuracy curves, one per worker, grow while it trains.
 3. Print the final status and every worker's ``final accuracy``.
 4. Stop the server, whatever happened (an error, Ctrl-C).
 
@@ -26,11 +28,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from submarine.client import ExperimentClient
+from submarine.client import ExperimentClient, SubmarineError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "ps-digits.yaml"
@@ -74,8 +77,8 @@ def wait_for_url(server: subprocess.Popen[bytes], log: Path) -> str:
 
 
 def dashboard_url(log: Path) -> str | None:
-    """The URL of the server's dashboard, if its log names one (the local server has none
-    yet; a server that serves one says so in a ``dashboard on URL`` line)."""
+    """The URL of the server's dashboard, if its log names one (the local server says
+    ``workbench at URL``)."""
     match = DASHBOARD.search(log.read_text(encoding="utf-8", errors="replace"))
     return match.group(1) if match else None
 
@@ -117,6 +120,19 @@ def local_server(data_dir: Path) -> Iterator[str]:
                 server.kill()
                 server.wait()
         say("server stopped")
+
+
+def announce_workbench(url: str, stop: threading.Event) -> None:
+    """Print the workbench page of the first experiment, as soon as the server has it."""
+    with ExperimentClient(url, max_retries=0) as client:
+        while not stop.wait(0.2):
+            try:
+                experiments = client.list_experiments()
+            except SubmarineError:
+                continue
+            if experiments:
+                say(f"watch it in the workbench: {url}/#/experiment/{experiments[0].experiment_id}")
+                return
 
 
 def paced_spec(step_time: float | None, data_dir: Path) -> Path:
@@ -172,7 +188,14 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--follow", "--timeout", f"{RUN_TIMEOUT_S:g}"]
             shown = " ".join(command[command.index("--host") :])
             say("submarine " + shown.replace(str(ROOT), ".").replace(str(data_dir), "<tmp>"))
-            cli = subprocess.run(command, cwd=ROOT, check=False)
+            stop = threading.Event()
+            watcher = threading.Thread(target=announce_workbench, args=(url, stop), daemon=True)
+            watcher.start()
+            try:
+                cli = subprocess.run(command, cwd=ROOT, check=False)
+            finally:
+                stop.set()
+                watcher.join()
             status, accuracies = final_report(url)
     except KeyboardInterrupt:
         say("interrupted")

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         ResourceError,
         Resources,
     )
+    from submarine.tracking import log_metric, log_param
 
 _LAZY: dict[str, str] = {
     "APIConnectionError": "submarine.client",
@@ -84,6 +85,8 @@ _LAZY: dict[str, str] = {
     "SpecValidationError": "submarine.client",
     "SubmarineError": "submarine.client",
     "WaitTimeoutError": "submarine.client",
+    "log_metric": "submarine.tracking",
+    "log_param": "submarine.tracking",
 }
 
 __all__ = [
@@ -121,6 +124,8 @@ __all__ = [
     "SubmarineError",
     "WaitTimeoutError",
     "__version__",
+    "log_metric",
+    "log_param",
 ]
 
 

@@ -45,7 +45,16 @@ from numpy.typing import NDArray
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+try:  # the workbench's charts: metrics go to the Submarine server that runs this replica
+    from submarine import log_metric, log_param
+except ImportError:  # the example also runs on its own, without the SDK
+    log_metric = log_param = None
+
 Array = NDArray[np.float64]
+TRACKING = log_metric is not None and bool(
+    os.environ.get("SUBMARINE_TRACKING_URI") or os.environ.get("SUBMARINE_TRACKING_FILE")
+)
+"""Whether metrics are recorded: in a replica of a Submarine server, or to a file if asked."""
 
 SEED = 0
 NUM_FEATURES = 64
@@ -422,13 +431,21 @@ def train(store: ParameterStore, data: Dataset, args: argparse.Namespace, seed: 
     """
     rng = np.random.default_rng(seed)
     started = time.monotonic()
+    if TRACKING:
+        log_param("learning_rate", args.learning_rate)
+        log_param("batch_size", args.batch_size)
     for step in range(1, args.steps + 1):
         params = store.pull()
         rows = rng.choice(len(data.y), size=min(args.batch_size, len(data.y)), replace=False)
         loss, gradients = loss_and_gradients(params, Dataset(data.x[rows], data.y[rows]))
         store.push(gradients)
+        if TRACKING:
+            log_metric("loss", loss, step=step)
         if step % args.log_every == 0 or step == args.steps:
-            print(f"step {step} loss {loss:.3f} accuracy {accuracy(params, data):.3f}", flush=True)
+            train_accuracy = accuracy(params, data)
+            print(f"step {step} loss {loss:.3f} accuracy {train_accuracy:.3f}", flush=True)
+            if TRACKING:
+                log_metric("accuracy", train_accuracy, step=step)
         ahead = started + step * args.step_time - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)

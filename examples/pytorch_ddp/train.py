@@ -26,6 +26,16 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+try:  # the workbench's charts: metrics go to the Submarine server that runs this replica
+    from submarine import log_metric
+except ImportError:  # the example also runs on its own, without the SDK
+    log_metric = None
+
+TRACKING = log_metric is not None and bool(
+    os.environ.get("SUBMARINE_TRACKING_URI") or os.environ.get("SUBMARINE_TRACKING_FILE")
+)
+"""Whether metrics are recorded: in a replica of a Submarine server, or to a file if asked."""
+
 SEED = 0
 
 
@@ -104,10 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             loss.backward()
             optimizer.step()
             total += loss.item() * len(rows)
+        if TRACKING:
+            log_metric("loss", total / per_rank, step=epoch)
         if rank == 0:
             train_accuracy = accuracy(net, x_shard, y_shard)
             mean_loss = total / per_rank
             print(f"epoch {epoch} loss {mean_loss:.3f} accuracy {train_accuracy:.3f}", flush=True)
+            if TRACKING:
+                log_metric("accuracy", train_accuracy, step=epoch)
 
     if rank == 0:
         print(f"final accuracy: {accuracy(net, x_test, y_test):.3f}", flush=True)

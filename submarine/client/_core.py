@@ -8,6 +8,7 @@ sleep, so they cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -45,6 +46,8 @@ from submarine.models import (
     ExperimentSpec,
     ExperimentSpecPayload,
     ExperimentStatus,
+    Metric,
+    Param,
     parse_status,
     problems_of,
 )
@@ -112,6 +115,12 @@ def check_id(experiment_id: str) -> str:
             f"got {experiment_id!r}"
         )
     return quote(experiment_id, safe="")
+
+
+def _plain_id(experiment_id: str) -> str:
+    """The id as given, after the checks of :func:`check_id`."""
+    check_id(experiment_id)
+    return experiment_id
 
 
 def status_param(status: str | ExperimentStatus) -> ExperimentStatus:
@@ -310,6 +319,18 @@ class ClientCore:
         wanted = status_param(status).value
         read: Callable[[httpx.Response], list[ExperimentLog]] = partial(decode, list[ExperimentLog])
         return Call("GET", f"{self.api}/logs", read, params={"status": wanted})
+
+    def metrics_call(self, id: str) -> Call[list[Metric]]:
+        """An experiment's metrics (the workbench's ``POST /api/metric/selective``)."""
+        body = json.dumps({"id": _plain_id(id)}).encode("utf-8")
+        read: Callable[[httpx.Response], list[Metric]] = partial(decode, list[Metric])
+        return Call("POST", f"{self.host}/api/metric/selective", read, content=body)
+
+    def params_call(self, id: str) -> Call[list[Param]]:
+        """An experiment's params (the workbench's ``POST /api/param/selective``)."""
+        body = json.dumps({"id": _plain_id(id)}).encode("utf-8")
+        read: Callable[[httpx.Response], list[Param]] = partial(decode, list[Param])
+        return Call("POST", f"{self.host}/api/param/selective", read, content=body)
 
     def ping_call(self) -> Call[bool]:
         """Ask whether a server answers (False for a server error); remember its

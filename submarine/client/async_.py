@@ -22,6 +22,8 @@ from submarine.models import (
     ExperimentList,
     ExperimentLog,
     ExperimentStatus,
+    Metric,
+    Param,
 )
 
 __all__ = ["AsyncExperimentClient"]
@@ -218,6 +220,22 @@ class AsyncExperimentClient:
         :param status: Accepted, Created, Running, Succeeded, Failed or Deleted (any case).
         """
         return await self._call(self._core.list_log_call(status))
+
+    async def get_metrics(self, id: str) -> list[Metric]:
+        """Every metric value the experiment's replicas recorded, in the order they came.
+
+        :param id: the experiment id.
+        :returns: :class:`~submarine.models.Metric` values (key, value, worker, step, time).
+        """
+        return await self._call(self._core.metrics_call(id))
+
+    async def get_params(self, id: str) -> list[Param]:
+        """Every param the experiment's replicas recorded.
+
+        :param id: the experiment id.
+        :returns: :class:`~submarine.models.Param` values (key, value, worker).
+        """
+        return await self._call(self._core.params_call(id))
 
     async def ping(self) -> bool:
         """Whether a Submarine server answers at ``host``.

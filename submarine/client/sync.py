@@ -21,6 +21,8 @@ from submarine.models import (
     ExperimentList,
     ExperimentLog,
     ExperimentStatus,
+    Metric,
+    Param,
 )
 
 __all__ = ["ExperimentClient"]
@@ -212,6 +214,22 @@ class ExperimentClient:
         :param status: Accepted, Created, Running, Succeeded, Failed or Deleted (any case).
         """
         return self._call(self._core.list_log_call(status))
+
+    def get_metrics(self, id: str) -> list[Metric]:
+        """Every metric value the experiment's replicas recorded, in the order they came.
+
+        :param id: the experiment id.
+        :returns: :class:`~submarine.models.Metric` values (key, value, worker, step, time).
+        """
+        return self._call(self._core.metrics_call(id))
+
+    def get_params(self, id: str) -> list[Param]:
+        """Every param the experiment's replicas recorded.
+
+        :param id: the experiment id.
+        :returns: :class:`~submarine.models.Param` values (key, value, worker).
+        """
+        return self._call(self._core.params_call(id))
 
     def ping(self) -> bool:
         """Whether a Submarine server answers at ``host``.

@@ -56,6 +56,7 @@ from submarine.models.spec import (
     ReplicaSpec,
 )
 from submarine.models.times import WireTime, format_time
+from submarine.models.tracking import Metric, Param
 
 __all__ = [
     "ROLES",
@@ -80,6 +81,8 @@ __all__ = [
     "InputModel",
     "KernelSpec",
     "KernelSpecPayload",
+    "Metric",
+    "Param",
     "PayloadModel",
     "PodLog",
     "Problem",

@@ -51,9 +51,10 @@ async def _announce(server: Any, settings: Settings) -> None:
         await asyncio.sleep(0.01)
     sockets = [s for srv in server.servers for s in srv.sockets]
     port = sockets[0].getsockname()[1] if sockets else settings.port
-    print(
-        f"Submarine local server listening on {_url(settings.host, port)} "
-        f"(data: {settings.data_dir})",
+    url = _url(settings.host, port)
+    print(  # one write: whoever reads the first line finds the second too
+        f"Submarine local server listening on {url} (data: {settings.data_dir})\n"
+        f"Submarine workbench at {url}/",
         file=sys.stderr,
         flush=True,
     )

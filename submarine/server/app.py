@@ -71,6 +71,7 @@ from submarine.server.ratelimit import LOGIN_WINDOW, FailureLimit
 from submarine.server.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store import ExperimentRecord, Store
+from submarine.server.tracking import ADD_PATHS, AddressLearner, tracking_for, tracking_routes
 from submarine.server.wire import (
     SpecError,
     experiment_payload,
@@ -79,6 +80,7 @@ from submarine.server.wire import (
     read_spec,
     stored_spec,
 )
+from submarine.server.workbench import PAGE_PATHS, workbench_routes
 
 __all__ = [
     "EXTENSIONS",
@@ -381,6 +383,7 @@ def create_app(settings: Settings) -> Starlette:
         settings: where data lives, who may call, capacity and limits.
     """
     settings = settings.with_token()
+    tracking = tracking_for(settings.database, settings.token, settings.host, settings.port)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
@@ -388,7 +391,7 @@ def create_app(settings: Settings) -> Starlette:
         with occupy(settings.data_dir, settings.database):
             store = Store(settings.database)
             try:
-                runner = Runner(store, settings)
+                runner = Runner(store, settings, replica_env=tracking.replica_env)
                 try:
                     await runner.start()
                     yield {
@@ -400,11 +403,14 @@ def create_app(settings: Settings) -> Starlette:
                 finally:
                     await runner.close()
             finally:
+                tracking.store.close()
                 store.close()
 
     # Ids are matched with the path converter so that any text after the base reaches the
     # handler and gets the "Not found experiment." answer of an invalid id.
     routes = [
+        *workbench_routes(),
+        *tracking_routes(tracking, settings.max_body_bytes),
         _route(f"{BASE}/ping", Ping),
         _route(BASE, Experiments),
         _route(f"{BASE}/logs", Logs),
@@ -421,10 +427,12 @@ def create_app(settings: Settings) -> Starlette:
             bound_host=settings.host,
             allow_origins=settings.allow_origins,
             allow_hosts=settings.allow_hosts,
-        )
+        ),
+        Middleware(AddressLearner, tracking=tracking),
     ]
     if settings.token:
-        middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=OPEN_PATHS))
+        open_paths = OPEN_PATHS | ADD_PATHS | PAGE_PATHS
+        middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=open_paths))
     return Starlette(
         routes=routes,
         middleware=middleware,

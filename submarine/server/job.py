@@ -117,6 +117,7 @@ class Job:
         grace: seconds between SIGTERM and SIGKILL.
         report: called with (experiment id, status) on every status change.
         secrets: the server's own secrets (token, password), which no replica inherits.
+        replica_env: more environment for every replica, by experiment id (tracking).
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class Job:
         grace: float,
         report: Callable[[str, str], None],
         secrets: Sequence[str] = (),
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
@@ -141,6 +143,7 @@ class Job:
         self._grace = grace
         self._report = report
         self._secrets = tuple(secrets)
+        self._replica_env = replica_env
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
@@ -258,6 +261,8 @@ class Job:
         env = child_environ(self._secrets)
         env.update(task.env_vars if task.env_vars is not None else (spec.meta.env_vars or {}))
         env.update(marks_of(self._layout, self.experiment_id))
+        if self._replica_env is not None:
+            env.update(self._replica_env(self.experiment_id))
         env["PYTHONUNBUFFERED"] = "1"
         if code_path is not None:
             env["CODE_PATH"] = str(code_path)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -95,9 +96,15 @@ class Runner:
         store: the experiments' storage (see :class:`RunnerStore`).
         settings: data dir, working dir, capacity overrides and grace period (see
             :class:`RunnerSettings`).
+        replica_env: more environment for every replica, by experiment id (tracking).
     """
 
-    def __init__(self, store: RunnerStore, settings: RunnerSettings) -> None:
+    def __init__(
+        self,
+        store: RunnerStore,
+        settings: RunnerSettings,
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
+    ) -> None:
         self._store = store
         self._grace = settings.grace_period
         self._layout = JobLayout(Path(settings.data_dir))
@@ -113,6 +120,7 @@ class Runner:
             changes=self._changes,
             max_replicas=settings.max_replicas,
             secrets=settings.secrets,
+            replica_env=replica_env,
         )
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -121,6 +121,7 @@ class Scheduler:
         changes: Changes,
         max_replicas: int,
         secrets: Sequence[str] = (),
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self._store = store
         self._max_replicas = max_replicas
@@ -130,6 +131,7 @@ class Scheduler:
         self._workdir = workdir
         self._grace = grace
         self._changes = changes
+        self._replica_env = replica_env
         self._queue: deque[str] = deque()
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -358,6 +360,7 @@ class Scheduler:
             grace=self._grace,
             report=self.set_status,
             secrets=self._secrets,
+            replica_env=self._replica_env,
         )
 
 

@@ -31,6 +31,18 @@ TOKEN = "s3cret-token-for-tests"
 USER, PASSWORD = "alice", "wonderland-pw"
 SAMPLE_ID = "experiment-1700000000000-0001"
 EXPECTED_OPEN = {"/api/v1/experiment/ping", "/api/auth/token"}
+PAGE = {
+    "/",
+    "/workbench.js",
+    "/workbench-views.js",
+    "/workbench-new.js",
+    "/workbench.css",
+    "/favicon.svg",
+}
+"""The workbench page's files: they hold no data, and the page must load to ask for a token."""
+TRACKING_ADD = {"/api/metric/add", "/api/param/add"}
+"""Replicas add metrics with a per-experiment credential, which these routes check themselves
+(tests/server/test_tracking.py)."""
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -71,6 +83,7 @@ def test_the_route_table_is_what_this_suite_expects() -> None:
     assert len(paths) >= 7
     assert {"/api/v1/experiment", "/api/auth/token", "/api/v1/experiment/{id}/log-stream"} <= paths
     assert set(OPEN_PATHS) == EXPECTED_OPEN
+    assert paths >= PAGE | TRACKING_ADD
 
 
 BAD_CREDENTIALS = {
@@ -105,7 +118,7 @@ def test_every_route_needs_the_token(
     for label, headers in BAD_CREDENTIALS.items():
         answer = httpx.request(method, url, headers=headers, content=body or None, timeout=10)
         figures.add("security: requests with bad credentials")
-        if path in EXPECTED_OPEN:
+        if path in EXPECTED_OPEN | PAGE | TRACKING_ADD:
             assert answer.status_code != 401 or template == "/api/auth/token", label
             continue
         assert answer.status_code == 401, f"{method} {path} with {label}: {answer.status_code}"
@@ -122,7 +135,8 @@ def test_every_route_needs_the_token(
 
 @pytest.mark.bounded
 @pytest.mark.parametrize(
-    "path", ["/", "/api", "/api/v1/other", "/api/v1/experiment/ping/", "//api/auth/token"]
+    "path",
+    ["/index.html", "/api", "/api/v1/other", "/api/v1/experiment/ping/", "//api/auth/token"],
 )
 def test_paths_that_are_no_route_need_the_token_too(guarded: RunningServer, path: str) -> None:
     answer = httpx.get(guarded.url + path, timeout=10)

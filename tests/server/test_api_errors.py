@@ -34,7 +34,9 @@ JSON = {"content-type": "application/json"}
 # -- routes ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/api/v1/nothing", "/api/v2/experiment", "/api/auth"])
+@pytest.mark.parametrize(
+    "path", ["/index.html", "/api/v1/nothing", "/api/v2/experiment", "/api/auth"]
+)
 def test_unknown_routes_are_404_envelopes(client: httpx.Client, path: str) -> None:
     message = fail(client.get(path), 404)
     assert path in message

@@ -1,0 +1,395 @@
+// The workbench's views of experiments: the list, one experiment, charts, comparing.
+"use strict";
+
+// -- the experiment list ---------------------------------------------------------------------
+
+function listView(main) {
+  document.title = "Experiments · Submarine workbench";
+  const selected = new Set();
+  const rows = new Map();
+  const status = h("select", { id: "filter-status", "aria-label": "Status" },
+    h("option", { value: "", text: "All statuses" }),
+    STATUSES.map((s) => h("option", { value: s, text: s })));
+  const name = h("input", { id: "filter-name", type: "search", placeholder: "Filter by name", "aria-label": "Name" });
+  const compare = h("button", { id: "compare", type: "button", disabled: true, onclick: () => {
+    location.hash = `#/compare?ids=${[...selected].join(",")}`;
+  } }, "Compare selected");
+  const count = h("span", { class: "muted", id: "count" });
+  const body = h("tbody");
+  const empty = h("p", { class: "muted", hidden: true, text: "No experiments yet. Create one with “New experiment”." });
+  main.append(
+    h("h1", { text: "Experiments" }),
+    h("div", { class: "toolbar" },
+      h("label", {}, "Status", status), h("label", {}, "Name", name), compare, count),
+    h("div", { class: "table-wrap" }, h("table", { id: "experiments" },
+      h("caption", { class: "skip", text: "Experiments" }),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, h("span", { class: "skip", text: "Compare" })),
+        ["Id", "Name", "Framework", "Status", "Accepted", "Running", "Finished", "Duration", ""].map(
+          (title, i) => h("th", { scope: "col", class: i >= 4 && i <= 6 ? "hide-narrow" : null, text: title })))),
+      body)),
+    empty);
+  let experiments = [];
+
+  const refreshCompare = () => {
+    compare.disabled = selected.size < 2;
+  };
+
+  const render = () => {
+    const wantedStatus = status.value;
+    const wantedName = name.value.trim().toLowerCase();
+    const shown = experiments.filter((e) =>
+      (!wantedStatus || e.status === wantedStatus) &&
+      (!wantedName || ((e.spec && e.spec.meta && e.spec.meta.name) || "").includes(wantedName)));
+    const seen = new Set();
+    shown.forEach((experiment, index) => {
+      const id = experiment.experimentId;
+      seen.add(id);
+      let row = rows.get(id);
+      if (!row) {
+        row = makeRow(experiment);
+        rows.set(id, row);
+      }
+      updateRow(row, experiment);
+      if (body.children[index] !== row) body.insertBefore(row, body.children[index] || null);
+    });
+    for (const [id, row] of rows) {
+      if (!seen.has(id)) {
+        row.remove();
+        rows.delete(id);
+      }
+    }
+    count.textContent = `${shown.length} of ${experiments.length}`;
+    empty.hidden = experiments.length > 0;
+  };
+
+  const makeRow = (experiment) => {
+    const id = experiment.experimentId;
+    const meta = (experiment.spec && experiment.spec.meta) || {};
+    const check = h("input", { type: "checkbox", "aria-label": `Select ${meta.name || id} to compare`,
+      onchange: () => {
+        if (check.checked) selected.add(id); else selected.delete(id);
+        refreshCompare();
+      } });
+    const remove = h("button", { type: "button", class: "danger", "aria-label": `Delete ${meta.name || id}`,
+      onclick: () => removeExperiment(id, meta.name || id) }, "Delete");
+    const row = h("tr", { "data-id": id },
+      h("td", {}, check),
+      h("td", { class: "id" }, h("a", { href: `#/experiment/${id}`, text: id })),
+      h("td", { "data-col": "name", text: meta.name || "" }),
+      h("td", { text: meta.framework || "" }),
+      h("td", { "data-col": "status" }),
+      h("td", { "data-col": "accepted", class: "hide-narrow" }),
+      h("td", { "data-col": "running", class: "hide-narrow" }),
+      h("td", { "data-col": "finished", class: "hide-narrow" }),
+      h("td", { "data-col": "duration" }),
+      h("td", {}, remove));
+    return row;
+  };
+
+  const updateRow = (row, experiment) => {
+    const cell = (col) => row.querySelector(`[data-col="${col}"]`);
+    if (cell("status").textContent !== experiment.status) cell("status").replaceChildren(badge(experiment.status));
+    cell("accepted").textContent = fmtTime(experiment.acceptedTime);
+    cell("running").textContent = fmtTime(experiment.runningTime);
+    cell("finished").textContent = fmtTime(experiment.finishedTime);
+    cell("duration").textContent = duration(experiment);
+  };
+
+  const removeExperiment = async (id, label) => {
+    if (!(await confirmDelete(label))) return;
+    try {
+      await api("DELETE", `${API}/${encodeURIComponent(id)}`);
+      experiments = experiments.filter((e) => e.experimentId !== id);
+      selected.delete(id);
+      refreshCompare();
+      render();
+      toast(`Deleted ${label}`);
+    } catch (exc) {
+      toast(exc.message);
+    }
+  };
+
+  status.addEventListener("change", render);
+  name.addEventListener("input", render);
+  return poller(async () => {
+    experiments = (await api("GET", API)) || [];
+    experiments.sort((a, b) => (a.acceptedTime < b.acceptedTime ? 1 : a.acceptedTime > b.acceptedTime ? -1 : 0));
+    render();
+  }, 2000);
+}
+
+function confirmDelete(label) {
+  const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-text").textContent =
+    `“${label}” will be stopped and deleted, with its logs.`;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "cancel";
+    dialog.showModal();
+    document.getElementById("confirm-cancel").focus();
+  });
+}
+
+// -- one experiment -------------------------------------------------------------------------
+
+function experimentView(main, id) {
+  document.title = `${id} · Submarine workbench`;
+  const header = h("div");
+  const facts = h("dl", { class: "facts" });
+  const specBox = h("pre", { id: "spec", tabindex: "0" });
+  let specFormat = "yaml";
+  let experiment = null;
+  const specTabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Spec format" },
+    ["yaml", "json"].map((format) => h("button", { type: "button", role: "tab", "data-format": format,
+      "aria-selected": String(format === specFormat), onclick: () => {
+        specFormat = format;
+        specTabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.format === format)));
+        showSpec();
+      } }, format.toUpperCase())));
+  const pods = h("tbody");
+  const logTabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Pods" });
+  const logBox = h("pre", { class: "log", id: "log", tabindex: "0", "aria-live": "off" });
+  const params = h("tbody");
+  const charts = h("div", { class: "grid", id: "charts" });
+  const noMetrics = h("p", { class: "muted", id: "no-metrics", text: "No metrics recorded yet." });
+  main.append(header, facts,
+    h("h2", { text: "Metrics" }), noMetrics, charts,
+    h("h2", { text: "Logs" }), logTabs, logBox,
+    h("h2", { text: "Pods" }), h("div", { class: "table-wrap" }, h("table", { id: "pods" },
+      h("thead", {}, h("tr", {}, ["Pod", "Role", "Status", "Lines"].map((t) => h("th", { scope: "col", text: t })))), pods)),
+    h("h2", { text: "Params" }), h("div", { class: "table-wrap" }, h("table", { id: "params" },
+      h("thead", {}, h("tr", {}, ["Key", "Value", "Worker"].map((t) => h("th", { scope: "col", text: t })))), params)),
+    h("h2", { text: "Spec" }), specTabs, specBox);
+
+  const showSpec = () => {
+    if (!experiment) return;
+    specBox.textContent = specFormat === "json"
+      ? JSON.stringify(experiment.spec, null, 2)
+      : toYaml(experiment.spec).replace(/^\n/, "");
+  };
+
+  const showExperiment = () => {
+    const meta = experiment.spec.meta || {};
+    header.replaceChildren(h("h1", {}, `${meta.name || id} `, badge(experiment.status)));
+    facts.replaceChildren(...[
+      ["Id", id], ["Framework", meta.framework], ["Command", meta.cmd],
+      ["Accepted", fmtTime(experiment.acceptedTime)], ["Running", fmtTime(experiment.runningTime)],
+      ["Finished", fmtTime(experiment.finishedTime)], ["Duration", duration(experiment)],
+    ].map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v || "–" }))));
+    showSpec();
+  };
+
+  // Logs, followed through the log-stream extension (a cursor and a long poll).
+  const lines = new Map();
+  let shownPod = null;
+  const podStatus = (name) => {
+    const text = (lines.get(name) || []).slice(-3).join("\n");
+    if (/exited with 0|exit code 0|succeeded/i.test(text) && experiment && TERMINAL.has(experiment.status)) return "Succeeded";
+    return experiment ? experiment.status : "";
+  };
+  const showPods = () => {
+    for (const name of lines.keys()) {
+      let row = pods.querySelector(`tr[data-pod="${name}"]`);
+      if (!row) {
+        const role = (name.match(/-([a-z]+)-(\d+)$/) || [])[1] || "";
+        row = h("tr", { "data-pod": name }, h("td", { class: "id", text: name }), h("td", { text: role }),
+          h("td", { "data-col": "status" }), h("td", { "data-col": "lines" }));
+        pods.append(row);
+        logTabs.append(h("button", { type: "button", role: "tab", "data-pod": name, "aria-selected": "false",
+          onclick: () => selectPod(name) }, name.slice(id.length + 1) || name));
+      }
+      row.querySelector('[data-col="status"]').replaceChildren(badge(podStatus(name)));
+      row.querySelector('[data-col="lines"]').textContent = String(lines.get(name).length);
+    }
+    if (!shownPod && lines.size) selectPod([...lines.keys()][0]);
+  };
+  const selectPod = (name) => {
+    shownPod = name;
+    logTabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.pod === name)));
+    logBox.textContent = (lines.get(name) || []).join("\n");
+    logBox.scrollTop = logBox.scrollHeight;
+  };
+  const appendLines = (name, added) => {
+    if (!lines.has(name)) lines.set(name, []);
+    lines.get(name).push(...added);
+    if (name === shownPod && added.length) {
+      const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 4;
+      logBox.append((logBox.textContent ? "\n" : "") + added.join("\n"));
+      if (atEnd) logBox.scrollTop = logBox.scrollHeight;
+    }
+  };
+
+  let stopped = false;
+  const follow = async () => {
+    let cursor = "";
+    while (!stopped) {
+      let chunk;
+      try {
+        const query = new URLSearchParams({ wait: "10" });
+        if (cursor) query.set("cursor", cursor);
+        chunk = await api("GET", `${API}/${encodeURIComponent(id)}/log-stream?${query}`);
+      } catch (exc) {
+        if (stopped) return;
+        if (exc.status === 404) return;
+        toast(exc.message);
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      if (stopped) return;
+      for (const pod of chunk.pods) appendLines(pod.podName, pod.lines);
+      cursor = chunk.cursor || cursor;
+      showPods();
+      if (TERMINAL.has(chunk.status) && !chunk.more) return;
+    }
+  };
+
+  // Metrics and params, read again while the experiment runs.
+  const chartsByKey = new Map();
+  const refreshMetrics = async () => {
+    const [metrics, recorded] = await Promise.all([
+      api("POST", "/api/metric/selective", { id }),
+      api("POST", "/api/param/selective", { id }),
+    ]);
+    const byKey = groupMetrics(metrics || [], (m) => m.workerIndex || "worker-0");
+    noMetrics.hidden = byKey.size > 0;
+    for (const [key, series] of byKey) {
+      if (!chartsByKey.has(key)) {
+        const box = h("figure", { class: "chart", "data-key": key });
+        chartsByKey.set(key, box);
+        charts.append(box);
+      }
+      drawChart(chartsByKey.get(key), key, series);
+    }
+    params.replaceChildren(...(recorded || []).map((p) =>
+      h("tr", {}, h("td", { text: p.key }), h("td", { text: p.value }), h("td", { text: p.workerIndex }))));
+    if (!recorded || !recorded.length) params.append(h("tr", {}, h("td", { colspan: "3", class: "muted", text: "No params recorded." })));
+  };
+
+  let finishedReads = 0;
+  const stopPolling = poller(async () => {
+    try {
+      experiment = await api("GET", `${API}/${encodeURIComponent(id)}`);
+    } catch (exc) {
+      if (exc.status === 404) {
+        header.replaceChildren(h("h1", { text: id }), h("p", { class: "error", text: "There is no such experiment (deleted?)." }));
+        return false;
+      }
+      throw exc;
+    }
+    showExperiment();
+    showPods();
+    await refreshMetrics();
+    if (TERMINAL.has(experiment.status)) finishedReads += 1;
+    return finishedReads < 2;
+  }, 1500);
+  follow();
+  return () => {
+    stopped = true;
+    stopPolling();
+  };
+}
+
+function groupMetrics(metrics, seriesName) {
+  const byKey = new Map();
+  for (const metric of metrics) {
+    if (!byKey.has(metric.key)) byKey.set(metric.key, new Map());
+    const series = byKey.get(metric.key);
+    const name = seriesName(metric);
+    if (!series.has(name)) series.set(name, []);
+    const points = series.get(name);
+    const x = metric.step === null || metric.step === undefined ? points.length : metric.step;
+    if (metric.value !== null && metric.value !== undefined) points.push([x, metric.value]);
+  }
+  return byKey;
+}
+
+// A line chart: one polyline per series, axes with a few ticks, a legend.
+function drawChart(box, title, series) {
+  const width = 560;
+  const height = 260;
+  const pad = { left: 52, right: 12, top: 10, bottom: 28 };
+  const all = [...series.values()].flat();
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
+  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  if (!all.length) [x0, x1, y0, y1] = [0, 1, 0, 1];
+  if (x0 === x1) x1 = x0 + 1;
+  if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const sx = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
+  const sy = (y) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `${title}: ${series.size} line(s), ${all.length} points` });
+  chart.append(svg("line", { class: "axis", x1: pad.left, y1: height - pad.bottom, x2: width - pad.right, y2: height - pad.bottom }));
+  chart.append(svg("line", { class: "axis", x1: pad.left, y1: pad.top, x2: pad.left, y2: height - pad.bottom }));
+  for (let i = 0; i <= 4; i += 1) {
+    const y = y0 + ((y1 - y0) * i) / 4;
+    const label = svg("text", { x: pad.left - 6, y: sy(y) + 4, "text-anchor": "end" });
+    label.textContent = Math.abs(y) >= 10000 || (Math.abs(y) < 0.01 && y !== 0) ? y.toExponential(1) : String(+y.toPrecision(3));
+    chart.append(label, svg("line", { class: "axis", x1: pad.left - 3, y1: sy(y), x2: pad.left, y2: sy(y) }));
+  }
+  // Steps are whole numbers: ticks on whole numbers, at most five.
+  const whole = xs.every(Number.isInteger);
+  const ticks = new Set();
+  for (let i = 0; i <= 4; i += 1) {
+    const x = x0 + ((x1 - x0) * i) / 4;
+    ticks.add(whole ? Math.round(x) : +x.toPrecision(3));
+  }
+  for (const x of ticks) {
+    const xl = svg("text", { x: sx(x), y: height - 8, "text-anchor": "middle" });
+    xl.textContent = String(x);
+    chart.append(xl);
+  }
+  const legend = h("figcaption", { class: "legend" });
+  let index = 0;
+  for (const [name, points] of series) {
+    const color = PALETTE[index % PALETTE.length];
+    index += 1;
+    const sorted = [...points].sort((a, b) => a[0] - b[0]);
+    const line = svg("polyline", { fill: "none", stroke: color, "stroke-width": "2", "data-series": name,
+      points: sorted.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ") });
+    chart.append(line);
+    if (sorted.length === 1) chart.append(svg("circle", { cx: sx(sorted[0][0]), cy: sy(sorted[0][1]), r: 3, fill: color }));
+    const item = h("span", { text: `${name} (${points.length})` });
+    item.style.setProperty("--swatch", color);
+    legend.append(item);
+  }
+  box.replaceChildren(h("h3", { text: title }), chart, legend);
+}
+
+// -- comparing experiments ------------------------------------------------------------------
+
+function compareView(main, ids) {
+  document.title = "Compare · Submarine workbench";
+  const charts = h("div", { class: "grid", id: "compare-charts" });
+  main.append(h("h1", { text: `Comparing ${ids.length} experiments` }),
+    h("p", {}, ids.map((id, i) => [i ? ", " : "", h("a", { href: `#/experiment/${id}`, text: id })])),
+    charts);
+  const boxes = new Map();
+  return poller(async () => {
+    const results = await Promise.all(ids.map(async (id) => {
+      const [experiment, metrics] = await Promise.all([
+        api("GET", `${API}/${encodeURIComponent(id)}`),
+        api("POST", "/api/metric/selective", { id }),
+      ]);
+      return { experiment, metrics: metrics || [] };
+    }));
+    const merged = [];
+    for (const { experiment, metrics } of results) {
+      const label = (experiment.spec.meta && experiment.spec.meta.name) || experiment.experimentId;
+      for (const metric of metrics) merged.push({ ...metric, series: `${label} ${metric.workerIndex || ""}`.trim() });
+    }
+    const byKey = groupMetrics(merged, (m) => m.series);
+    if (!byKey.size) charts.replaceChildren(h("p", { class: "muted", text: "None of these experiments recorded metrics." }));
+    for (const [key, series] of byKey) {
+      if (!boxes.has(key)) {
+        boxes.set(key, h("figure", { class: "chart", "data-key": key }));
+        charts.append(boxes.get(key));
+      }
+      drawChart(boxes.get(key), key, series);
+    }
+    return results.some(({ experiment }) => !TERMINAL.has(experiment.status));
+  }, 2000);
+}
+

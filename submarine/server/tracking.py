@@ -1,0 +1,446 @@
+"""Experiment tracking on the local server: metrics and params, stored and served.
+
+Replicas send what :func:`submarine.log_metric` and :func:`submarine.log_param` record to
+``POST /api/metric/add`` and ``POST /api/param/add``, in batches (a JSON list; one object
+works too, as on Submarine 0.8.0). Each replica gets, in its environment,
+``SUBMARINE_TRACKING_URI`` (this server) and ``SUBMARINE_TRACKING_TOKEN``: an HMAC of its
+experiment id under a secret of this server process, that lets it add records to that one
+experiment and do nothing else. The server's own token works on these paths too.
+
+Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
+``POST /api/param/selective`` with ``{"id": experimentId}`` (optionally ``key`` and
+``workerIndex``), and ``GET /api/metric/list?id=..&metricKey=..&workerIndex=..``,
+``GET /api/param/list?id=..&paramKey=..``; each answers the envelope with a list of
+``{id, key, value, workerIndex, timestamp, step, isNan}`` (params:
+``{id, key, value, workerIndex}``). Differences from 0.8.0: ``timestamp`` is milliseconds
+since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how many records
+it stored.
+
+Records live in two tables of the server's SQLite database, on a connection of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from submarine.server.http import ApiEndpoint, ApiError, envelope, read_document
+from submarine.tracking import TOKEN_ENV, URI_ENV
+
+__all__ = [
+    "ADD_PATHS",
+    "AddressLearner",
+    "Tracking",
+    "TrackingStore",
+    "tracking_for",
+    "tracking_routes",
+]
+
+ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
+"""Paths a replica's tracking credential may call (they check credentials themselves)."""
+MAX_KEY: Final = 250
+"""The longest metric or param key."""
+MAX_TEXT: Final = 8000
+"""The longest param value or worker index."""
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS metric_batches (
+    seq INTEGER PRIMARY KEY,
+    experiment_id TEXT NOT NULL,
+    rows TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_batches_experiment ON metric_batches (experiment_id);
+CREATE TABLE IF NOT EXISTS param_batches (
+    seq INTEGER PRIMARY KEY,
+    experiment_id TEXT NOT NULL,
+    rows TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS param_batches_experiment ON param_batches (experiment_id);
+"""
+_TABLES: Final = {"metric": "metric_batches", "param": "param_batches"}
+
+
+class TrackingStore:
+    """Metrics and params in SQLite (the server's database file, tables of their own).
+
+    A replica sends records by the thousand, so a batch is stored as one row (its records
+    as JSON): writing costs one insert a batch, and an experiment's records are read back
+    in the order they came.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self._path, check_same_thread=False, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def add(self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store rows of one experiment (``kind``: metric or param; each row as made by
+        :func:`metric_rows` or :func:`param_rows`); return how many."""
+        text = json.dumps(rows, separators=(",", ":"))
+        with self._lock:
+            db = self._conn()
+            with db:
+                db.execute(
+                    f"INSERT INTO {_TABLES[kind]} (experiment_id, rows) VALUES (?, ?)",
+                    (experiment_id, text),
+                )
+        return len(rows)
+
+    def select(
+        self, kind: str, experiment_id: str, *, key: str | None = None, worker: str | None = None
+    ) -> list[dict[str, Any]]:
+        """An experiment's records in the order they came, with 0.8.0's wire names, of one
+        key and one worker if given."""
+        sql = f"SELECT rows FROM {_TABLES[kind]} WHERE experiment_id = ? ORDER BY seq"
+        with self._lock:
+            batches = self._conn().execute(sql, (experiment_id,)).fetchall()
+        wire = _metric_wire if kind == "metric" else _param_wire
+        return [
+            wire(experiment_id, row)
+            for (text,) in batches
+            for row in json.loads(text)
+            if (key is None or row[0] == key) and (worker is None or row[2] == worker)
+        ]
+
+    def forget(self, experiment_id: str) -> None:
+        """Drop an experiment's records."""
+        with self._lock:
+            db = self._conn()
+            with db:
+                for table in _TABLES.values():
+                    db.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _metric_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
+    key, value, worker, timestamp, step, nan = row
+    return {
+        "id": experiment_id,
+        "key": key,
+        "value": value,
+        "workerIndex": worker,
+        "timestamp": timestamp,
+        "step": step,
+        "isNan": bool(nan),
+    }
+
+
+def _param_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
+    key, value, worker = row
+    return {"id": experiment_id, "key": key, "value": value, "workerIndex": worker}
+
+
+class Tracking:
+    """The tracking side of one server: its store, its secret and its address.
+
+    Args:
+        database: the server's SQLite file.
+        token: the server's own token (also accepted by the add endpoints), or None.
+        address: ``http://host:port`` when known in advance; else learnt from the first
+            request (:class:`AddressLearner`).
+    """
+
+    def __init__(self, database: Path, token: str | None, address: str | None = None) -> None:
+        self.store = TrackingStore(database)
+        self.address = address
+        self._token = token
+        self._secret = secrets.token_bytes(32)
+
+    def credential(self, experiment_id: str) -> str:
+        """The credential that may add records to this experiment only."""
+        digest = hmac.new(self._secret, experiment_id.encode("utf-8"), hashlib.sha256)
+        return digest.hexdigest()
+
+    def replica_env(self, experiment_id: str) -> dict[str, str]:
+        """What a replica of the experiment needs to record metrics and params."""
+        if self.address is None:
+            return {}
+        return {URI_ENV: self.address, TOKEN_ENV: self.credential(experiment_id)}
+
+    def may_add(self, request: Request, experiment_id: str) -> bool:
+        """Whether the request's bearer is the server's token or the experiment's credential
+        (anything goes on a server without a token)."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given = given.strip() if scheme.lower() == "bearer" else ""
+        if hmac.compare_digest(given.encode(), self.credential(experiment_id).encode()):
+            return True
+        if self._token is None:
+            return True
+        return hmac.compare_digest(given.encode(), self._token.encode())
+
+
+class AddressLearner:
+    """ASGI middleware: tells :class:`Tracking` where this server listens, from the first
+    request (the server may have been started on port 0)."""
+
+    def __init__(self, app: ASGIApp, tracking: Tracking) -> None:
+        self.app = app
+        self._tracking = tracking
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Learn the address once, then pass the request on."""
+        if self._tracking.address is None and scope["type"] == "http" and scope.get("server"):
+            host, port = scope["server"]
+            host = f"[{host}]" if ":" in host else host
+            self._tracking.address = f"http://{host}:{port}"
+        await self.app(scope, receive, send)
+
+
+# -- reading bodies -------------------------------------------------------------------------
+
+
+def _refuse(index: int, name: str, value: Any, rule: str) -> ApiError:
+    return ApiError(400, f"[{index}].{name}: must be {rule}, got {value!r}")
+
+
+def _key(index: int, key: Any) -> str:
+    if type(key) is not str or not key or len(key) > MAX_KEY:
+        raise _refuse(index, "key", key, f"a non-empty string of at most {MAX_KEY} characters")
+    return key
+
+
+def _worker(index: int, worker: Any) -> str:
+    if worker is None or worker == "":
+        return "worker-0"
+    if type(worker) is not str or len(worker) > MAX_TEXT:
+        raise _refuse(index, "workerIndex", worker, "a string like 'worker-0'")
+    return worker
+
+
+def _whole(index: int, name: str, value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    raise _refuse(index, name, value, "a whole number or null")
+
+
+def metric_rows(records: Sequence[Mapping[str, Any]], now_ms: int) -> list[tuple[Any, ...]]:
+    """Checked metric records as rows (key, value, worker, timestamp, step, isNan): one
+    pass, since a replica sends them by the thousand."""
+    rows = []
+    for index, record in enumerate(records):
+        value = record.get("value")
+        if isinstance(value, float):
+            nan = not math.isfinite(value)
+        elif value is None:
+            nan = True
+        elif type(value) is int:
+            value, nan = float(value), False
+        else:
+            raise _refuse(index, "value", value, "a number or null")
+        nan = nan or record.get("isNan") is True
+        rows.append(
+            (
+                _key(index, record.get("key")),
+                None if nan else value,
+                _worker(index, record.get("workerIndex")),
+                _whole(index, "timestamp", record.get("timestamp")) or now_ms,
+                _whole(index, "step", record.get("step")),
+                nan,
+            )
+        )
+    return rows
+
+
+def param_rows(records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Checked param records as rows (key, value as text, worker)."""
+    rows = []
+    for index, record in enumerate(records):
+        value = record.get("value")
+        if value is None or isinstance(value, (dict, list)):
+            raise _refuse(index, "value", value, "a string, number or boolean")
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_TEXT:
+            raise _refuse(index, "value", text[:40] + "...", f"at most {MAX_TEXT} characters")
+        rows.append(
+            (_key(index, record.get("key")), text, _worker(index, record.get("workerIndex")))
+        )
+    return rows
+
+
+def compact_rows(
+    document: Mapping[str, Any], kind: str, now_ms: int
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The experiment id and checked rows of a compact batch (what ``submarine.tracking``
+    sends): ``{"id", "workerIndex", "metrics": [[key, value, step, timestamp], ...]}`` or
+    ``{"id", "workerIndex", "params": [[key, value], ...]}``."""
+    experiment_id = document.get("id")
+    if not isinstance(experiment_id, str):
+        raise ApiError(400, f"id: must be an experiment id, got {experiment_id!r}")
+    worker = _worker(0, document.get("workerIndex"))
+    items = document.get(f"{kind}s")
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, f"{kind}s: must be a non-empty list of rows, got {items!r}")
+    width = 4 if kind == "metric" else 2
+    for index, item in enumerate(items):
+        if type(item) is not list or len(item) != width:
+            raise ApiError(400, f"{kind}s[{index}]: must be a list of {width} items, got {item!r}")
+    if kind == "param":
+        records: list[dict[str, Any]] = [{"key": k, "value": v} for k, v in items]
+        return experiment_id, [(k, v, worker) for k, v, _ in param_rows(records)]
+    rows = []
+    for index, (key, value, step, timestamp) in enumerate(items):
+        if value is None:
+            nan = True
+        elif type(value) is float or type(value) is int:
+            value = float(value)
+            nan = not math.isfinite(value)
+        else:
+            raise _refuse(index, "value", value, "a number or null")
+        rows.append(
+            (
+                _key(index, key),
+                None if nan else value,
+                worker,
+                _whole(index, "timestamp", timestamp) or now_ms,
+                _whole(index, "step", step),
+                nan,
+            )
+        )
+    return experiment_id, rows
+
+
+def _records(document: Any) -> list[Mapping[str, Any]]:
+    records = document if isinstance(document, list) else [document]
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise ApiError(400, f"[{index}]: must be an object, got {record!r}")
+    if not records:
+        raise ApiError(400, "the body is an empty list: send at least one record")
+    return records
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+
+def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
+    """The metric and param routes, over ``tracking``."""
+
+    def experiment_known(request: Request, experiment_id: str) -> None:
+        store = (request.scope.get("state") or {}).get("store")
+        if store is None:
+            raise ApiError(503, "the server is starting or stopping: try again")
+        if store.get(experiment_id) is None:
+            raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
+
+    class Add(ApiEndpoint):
+        kind = "metric"
+
+        async def post(self, request: Request) -> Response:
+            """Store a record, or a list of records of one experiment."""
+            import time
+
+            document = await read_document(request, max_body_bytes)
+            now_ms = time.time_ns() // 1_000_000
+            if isinstance(document, Mapping) and f"{self.kind}s" in document:
+                experiment_id, rows = compact_rows(document, self.kind, now_ms)
+            else:
+                records = _records(document)
+                ids = {record.get("id") for record in records}
+                if len(ids) != 1 or not isinstance(next(iter(ids)), str):
+                    raise ApiError(
+                        400,
+                        "id: every record needs the same experiment id, got "
+                        f"{sorted(map(repr, ids))}",
+                    )
+                experiment_id = str(next(iter(ids)))
+                if self.kind == "metric":
+                    rows = metric_rows(records, now_ms)
+                else:
+                    rows = param_rows(records)
+            if not tracking.may_add(request, experiment_id):
+                raise ApiError(401, "The token is not valid.")
+            experiment_known(request, experiment_id)
+            # A batch of thousands of rows is written off the event loop.
+            stored = await run_in_threadpool(tracking.store.add, self.kind, experiment_id, rows)
+            return envelope(result=True, attributes={"stored": stored})
+
+    class AddParam(Add):
+        kind = "param"
+
+    class Selective(ApiEndpoint):
+        kind = "metric"
+
+        async def post(self, request: Request) -> Response:
+            """The records of ``{"id": ...}``, filtered by ``key`` and ``workerIndex``."""
+            document = await read_document(request, max_body_bytes)
+            if not isinstance(document, Mapping) or not isinstance(document.get("id"), str):
+                raise ApiError(400, 'id: send {"id": "<experiment id>"}')
+            return await self._answer_for(
+                document["id"], document.get("key"), document.get("workerIndex")
+            )
+
+        async def _answer_for(self, experiment_id: str, key: Any, worker: Any) -> Response:
+            def answer() -> Response:
+                result = tracking.store.select(
+                    self.kind,
+                    experiment_id,
+                    key=key if isinstance(key, str) else None,
+                    worker=worker if isinstance(worker, str) else None,
+                )
+                return envelope(result=result)
+
+            return await run_in_threadpool(answer)
+
+    class SelectiveParam(Selective):
+        kind = "param"
+
+    class List(Selective):
+        async def get(self, request: Request) -> Response:
+            """The records of ``?id=``, filtered by the key and ``workerIndex``."""
+            query = request.query_params
+            experiment_id = query.get("id")
+            if not experiment_id:
+                raise ApiError(400, "id: give ?id=<experiment id>")
+            key = query.get(f"{self.kind}Key") or query.get("key")
+            return await self._answer_for(experiment_id, key, query.get("workerIndex"))
+
+    class ListParam(List):
+        kind = "param"
+
+    return [
+        Route("/api/metric/add", Add, methods=["POST"]),
+        Route("/api/param/add", AddParam, methods=["POST"]),
+        Route("/api/metric/selective", Selective, methods=["POST"]),
+        Route("/api/param/selective", SelectiveParam, methods=["POST"]),
+        Route("/api/metric/list", List, methods=["GET"]),
+        Route("/api/param/list", ListParam, methods=["GET"]),
+    ]
+
+
+def tracking_for(database: Path, token: str | None, host: str, port: int) -> Tracking:
+    """The tracking of a server with these settings; its address is known in advance
+    unless the port is 0 (then the first request tells it)."""
+    if port == 0:
+        return Tracking(database, token)
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return Tracking(database, token, f"http://{host}:{port}")
