@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit test-reliability bench schemas clean
+.PHONY: demo test lint typecheck unit test-reliability bench schemas screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ $(CHROMIUM):
 	else \
 		echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
+
+## make screenshots: the README's pictures of the workbench (docs/), taken by its browser tests.
+screenshots: $(STAMP) $(CHROMIUM)
+	SUBMARINE_SCREENSHOTS=docs $(VENV)/bin/pytest tests/e2e/test_workbench.py -q
 
 ## make test-reliability: the full fault, fuzz and load suite.
 test-reliability: $(STAMP)

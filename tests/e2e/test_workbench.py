@@ -4,7 +4,8 @@ update while an experiment runs, compare two experiments, delete one, sign in.
 
 Every wait polls the page (Playwright's ``expect``) or the API until a condition holds; a
 running experiment moves on only when the test creates its gate file. Each page is saved
-as a screenshot under ``docs/`` for the README.
+as a screenshot: into the test's temporary directory, or into the directory named by
+``SUBMARINE_SCREENSHOTS`` (``make screenshots`` writes the README's, under ``docs/``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from tests.conftest import RunningServer, ServerFactory, wait_until
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-DOCS = REPO / "docs"
 CHROMIUM = os.environ.get("SUBMARINE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -111,10 +110,11 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, errors
 
 
-def _script(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+def _script(server: RunningServer, name: str, text: str) -> str:
+    """Write a replica's script into the directory replicas run in; its relative name (so
+    commands, and the screenshots that show them, name no directory of this machine)."""
+    (server.workdir / name).write_text(text)
+    return name
 
 
 def _spec(name: str, cmd: str, workers: int = 1) -> dict[str, Any]:
@@ -136,15 +136,19 @@ def _status(server: RunningServer, experiment_id: str) -> str:
     return str(answer["result"]["status"]) if answer["result"] else "gone"
 
 
-def _shot(page: Page, name: str, *, full: bool = False) -> None:
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"workbench-{name}.png"), full_page=full)
+def _shot(page: Page, into: Path, name: str, *, full: bool = False) -> None:
+    """Save the page as ``workbench-NAME.png`` (see the module docstring for where)."""
+    chosen = os.environ.get("SUBMARINE_SCREENSHOTS")
+    directory = Path(chosen) if chosen else into
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(directory / f"workbench-{name}.png"), full_page=full)
+    assert (directory / f"workbench-{name}.png").stat().st_size > 0
 
 
 def test_create_through_the_form_with_a_problem_shown_at_its_field(
     page: Page, workbench: RunningServer, tmp_path: Path
 ) -> None:
-    script = _script(tmp_path, "quick.py", QUICK_LOGGER)
+    script = _script(workbench, "quick.py", QUICK_LOGGER)
     page.goto(f"{workbench.url}/#/new")
     expect(page.get_by_role("heading", name="New experiment")).to_be_visible()
     page.fill("#f-name", "form-made")
@@ -159,7 +163,7 @@ def test_create_through_the_form_with_a_problem_shown_at_its_field(
     page.fill("#f-name", "")
     expect(page.locator("#f-name-error")).not_to_have_text("")
     expect(page.locator("#f-name")).to_have_attribute("aria-invalid", "true")
-    _shot(page, "new")
+    _shot(page, tmp_path, "new")
 
     page.fill("#f-name", "form-made")
     resources.fill("cpu=100m,memory=64M")
@@ -179,9 +183,11 @@ def test_create_through_the_form_with_a_problem_shown_at_its_field(
 def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     page: Page, workbench: RunningServer, tmp_path: Path
 ) -> None:
-    gate = tmp_path / "gate"
-    script = _script(tmp_path, "gated.py", GATED_LOGGER)
-    experiment_id = _create(workbench, _spec("live-chart", f"python {script} {gate}", workers=2))
+    gate = workbench.workdir / "gate-live-chart"
+    script = _script(workbench, "gated.py", GATED_LOGGER)
+    experiment_id = _create(
+        workbench, _spec("live-chart", f"python {script} {gate.name}", workers=2)
+    )
     page.goto(f"{workbench.url}/#/experiment/{experiment_id}")
     expect(page.locator("h1 .badge")).to_have_text("Running")
     log = page.locator("#log")
@@ -193,7 +199,7 @@ def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     expect(page.locator("#params")).to_contain_text("learning_rate")
     expect(page.locator("#pods tbody tr")).to_have_count(2)
     assert "phase two done" not in log.inner_text()
-    _shot(page, "running")
+    _shot(page, tmp_path, "running")
 
     gate.write_text("go")
     expect(log).to_contain_text("phase two done")
@@ -203,13 +209,13 @@ def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     # The other worker's log, through its tab.
     page.get_by_role("tab", name="worker-1").click()
     expect(log).to_contain_text("step 9")
-    _shot(page, "experiment", full=True)
+    _shot(page, tmp_path, "experiment", full=True)
 
 
 def test_compare_two_experiments_then_delete_one(
     page: Page, workbench: RunningServer, tmp_path: Path
 ) -> None:
-    script = _script(tmp_path, "quick.py", QUICK_LOGGER)
+    script = _script(workbench, "quick.py", QUICK_LOGGER)
     first = _create(workbench, _spec("compare-low", f"python {script} 1"))
     second = _create(workbench, _spec("compare-high", f"python {script} 4"))
     for experiment_id in (first, second):
@@ -221,7 +227,7 @@ def test_compare_two_experiments_then_delete_one(
     page.select_option("#filter-status", "Succeeded")
     page.fill("#filter-name", "compare-")
     expect(table.locator("tbody tr")).to_have_count(2)
-    _shot(page, "list")
+    _shot(page, tmp_path, "list")
     page.get_by_label("Select compare-low to compare").check()
     page.get_by_label("Select compare-high to compare").check()
     page.click("#compare")
@@ -229,7 +235,7 @@ def test_compare_two_experiments_then_delete_one(
     expect(chart.locator("polyline")).to_have_count(2)
     expect(chart.locator(".legend")).to_contain_text("compare-low worker-0 (8)")
     expect(chart.locator(".legend")).to_contain_text("compare-high worker-0 (8)")
-    _shot(page, "compare")
+    _shot(page, tmp_path, "compare")
 
     page.goto(f"{workbench.url}/#/")
     row = table.locator(f'tr[data-id="{first}"]')
@@ -247,7 +253,7 @@ def test_compare_two_experiments_then_delete_one(
 
 
 def test_with_a_token_the_page_asks_for_it_and_keeps_it_for_the_session(
-    browser: Browser, server_factory: ServerFactory
+    browser: Browser, server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     server = server_factory.start("--token", TOKEN)
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
@@ -268,7 +274,7 @@ def test_with_a_token_the_page_asks_for_it_and_keeps_it_for_the_session(
         page.goto(f"{server.url}/#/new")
         page.fill("#f-name", "Bad Name!")
         expect(page.locator("#f-name-error")).not_to_have_text("")
-        _shot(page, "phone-dark")
+        _shot(page, tmp_path, "phone-dark")
     finally:
         context.close()
 
