@@ -26,12 +26,14 @@ __all__ = [
     "RESOURCES_PATTERN",
     "ROLES",
     "SINGLE_ROLES",
+    "Command",
     "EnvVars",
     "ExperimentName",
     "Framework",
     "FrameworkName",
     "GitBranch",
     "GitUrl",
+    "ImageName",
     "Replicas",
     "ResourceText",
     "SyncMode",
@@ -161,9 +163,65 @@ ExperimentName = Annotated[
 """An experiment name: at most 63 of letters, digits, '-', '_', '.'; alphanumeric ends."""
 
 
+def _control(text: str, allowed: str = "") -> str | None:
+    """The first control character of ``text`` (C0, DEL or C1) not in ``allowed``, or None."""
+    for char in text:
+        code = ord(char)
+        if (code < 0x20 or 0x7F <= code < 0xA0) and char not in allowed:
+            return char
+    return None
+
+
+def _describe(char: str) -> str:
+    return f"{char!r} (U+{ord(char):04X})"
+
+
+def _command(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise _error(
+            "command",
+            f"command {value[:40]!r} holds a NUL byte (U+0000), which no process can be given "
+            "in its arguments: remove it",
+        )
+    return value
+
+
+Command = Annotated[
+    str,
+    BeforeValidator(_command),
+    WithJsonSchema({"type": "string", "pattern": r"^[^\x00]*$"}),
+]
+"""A command line: any text but a NUL byte (the server splits it on spaces and runs it)."""
+
+
+def _image(value: Any) -> Any:
+    if isinstance(value, str):
+        char = _control(value)
+        if char is not None:
+            raise _error(
+                "image",
+                f"image {value[:60]!r} holds the control character {_describe(char)}: an image "
+                "reference is one line of printable text, like 'python:3.11'",
+            )
+    return value
+
+
+ImageName = Annotated[
+    str,
+    BeforeValidator(_image),
+    WithJsonSchema({"type": "string", "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}),
+]
+"""A container image reference: printable text on one line."""
+
+
 def _env_value(key: str, item: Any) -> tuple[str | None, str | None]:
     """The value as sent (a string) and the problem with it, one of them None."""
     if isinstance(item, str):
+        if "\x00" in item:
+            return None, (
+                f"the value of {key!r} holds a NUL byte (U+0000), which no environment "
+                "variable can hold: remove it"
+            )
         return item, None
     if isinstance(item, int) and not isinstance(item, bool):
         return str(item), None
@@ -199,7 +257,9 @@ EnvVars = Annotated[
         {
             "type": "object",
             "propertyNames": {"pattern": _ENV_NAME_RE.pattern},
-            "additionalProperties": {"type": ["string", "number"]},
+            "additionalProperties": {
+                "anyOf": [{"type": "string", "pattern": r"^[^\x00]*$"}, {"type": "number"}]
+            },
         }
     ),
 ]

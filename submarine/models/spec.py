@@ -23,12 +23,14 @@ from submarine.models.resources import Resources
 from submarine.models.rules import (
     ROLES,
     SINGLE_ROLES,
+    Command,
     EnvVars,
     ExperimentName,
     Framework,
     FrameworkName,
     GitBranch,
     GitUrl,
+    ImageName,
     Replicas,
     ResourceText,
     SyncMode,
@@ -80,7 +82,7 @@ class EnvironmentSpec(InputModel):
     """Conda/pip kernel of a predefined environment."""
     description: str | None = None
     """Free text about the environment."""
-    image: str | None = None
+    image: ImageName | None = None
     """Container image of every replica."""
 
 
@@ -140,9 +142,9 @@ class ExperimentTaskSpec(InputModel):
     """Requests of each replica: 'cpu=1,memory=1024M,nvidia.com/gpu=1'."""
     name: str | None = None
     """Optional display name of the role."""
-    image: str | None = None
+    image: ImageName | None = None
     """Container image of this role; overrides environment.image."""
-    cmd: str | None = None
+    cmd: Command | None = None
     """Command of this role; overrides meta.cmd."""
     env_vars: EnvVars | None = None
     """Environment of this role; replaces meta.envVars (and the server's JOB_ID) for it."""
@@ -191,7 +193,7 @@ class ExperimentMeta(InputModel):
     """Kubernetes namespace; the server uses its own."""
     framework: FrameworkName
     """Training framework: TensorFlow, PyTorch or XGBoost (any case; sent canonical)."""
-    cmd: str | None = None
+    cmd: Command | None = None
     """Entry command of every role that has no cmd of its own."""
     env_vars: EnvVars | None = None
     """Default environment of every role that has no envVars of its own."""

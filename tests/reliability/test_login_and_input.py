@@ -1,8 +1,10 @@
-"""Password guessing, oversized numbers and forged log lines (issue 11, items 7 and 9).
+"""Password guessing, hostile values and forged log lines (issue 11, items 7 and 9).
 
 Before: ``POST /api/auth/token`` took 777 guesses a second with no limit and logged no
-failure; a number of more than 4,300 digits in a body was a 500; a newline in a value the
-server logs started a log line of the sender's choosing.
+failure; a number of more than 4,300 digits in a body was a 500; a NUL byte in ``cmd`` or an
+env value was accepted and then failed the experiment as an internal error; a newline at the
+end of ``meta.name`` or an env var name was accepted; a newline in a value the server logs
+(``environment.image``) started a log line of the sender's choosing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import httpx
 import pytest
 
+from submarine.client import ExperimentClient, SpecValidationError
 from tests.conftest import RunningServer, ServerFactory
 
 from .conftest import Figures, make_spec, stored_names
@@ -94,6 +97,48 @@ def test_a_number_of_thousands_of_digits_is_a_400(
             continue  # an unknown id may be refused first: still no 500
         assert answer.status_code == 400, answer.text
         assert "digits" in answer.json()["message"]
+    assert sum(stored_names(module_server).values()) == before
+
+
+HOSTILE_VALUES = [
+    (("meta", "cmd"), "python\x00 -c pass", "meta.cmd"),
+    (("meta", "envVars"), {"A": "x\x00y"}, "meta.envVars"),
+    (("spec", "Worker", "cmd"), "true\x00", "spec.Worker.cmd"),
+    (("environment", "image"), "local\nFORGED", "environment.image"),
+    (("spec", "Worker", "image"), "local\x1b[2K", "spec.Worker.image"),
+    (("meta", "name"), "trailing-newline\n", "meta.name"),
+    (("meta", "envVars"), {"NAME\n": "x"}, "meta.envVars"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "path"), HOSTILE_VALUES)
+def test_control_characters_that_cannot_be_meant_are_refused_before_anything_runs(
+    module_server: RunningServer, figures: Figures, where: tuple[str, ...], value: object, path: str
+) -> None:
+    spec = make_spec("hostile")
+    target = spec
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    before = sum(stored_names(module_server).values())
+    answer = httpx.post(
+        module_server.url + API,
+        content=json.dumps(spec),
+        headers={"Content-Type": "application/json"},
+    )
+    figures.add("input: control characters refused")
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert (body["success"], body["result"]) == (None, None)
+    assert body["message"].startswith(f"{path}: ") or f"\n{path}: " in body["message"], body
+    assert sum(stored_names(module_server).values()) == before
+    # The client refuses the same spec before it sends anything.
+    with (
+        ExperimentClient(module_server.url) as client,
+        pytest.raises(SpecValidationError) as caught,
+    ):
+        client.create_experiment(spec)
+    assert any(problem.path == path for problem in caught.value.problems)
     assert sum(stored_names(module_server).values()) == before
 
 
