@@ -42,6 +42,15 @@ _RAY: Final[Any] = ray
 """Ray, for its calls that carry no type annotations."""
 
 
+def _node_address(node_id: str) -> str:
+    """The address the node joined the cluster with (``--node-ip-address``), which its
+    peers reach it at."""
+    for node in _RAY.nodes():
+        if node.get("NodeID") == node_id and node.get("NodeManagerAddress"):
+            return str(node["NodeManagerAddress"])
+    return str(_RAY.util.get_node_ip_address())
+
+
 class Replica:
     """Runs one replica's command on the node the actor was placed on.
 
@@ -54,9 +63,9 @@ class Replica:
         self._pod = pod
         self._marks = tuple((str(k), str(v)) for k, v in marks)
         self._node_id = ray.get_runtime_context().get_node_id()
-        self._host = str(_RAY.util.get_node_ip_address())
+        self._host = _node_address(self._node_id)
         self._socket: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind((self._host, 0))
+        self._socket.bind(("", 0))
         self._port = int(self._socket.getsockname()[1])
         self._scratch = Path(tempfile.mkdtemp(prefix=f"submarine-{pod}-"))
         self._groups: list[tuple[int, float]] = []
