@@ -346,7 +346,7 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
     ServerOption(
         "--ray-address",
         "ray_address",
-        "the Ray cluster of --backend ray: host:port of its head, ray://host:port, or auto "
+        "the Ray cluster of --backend ray: host:port of its head's GCS, or auto "
         "(default: $RAY_ADDRESS, else auto)",
         "ADDRESS",
         _ray_address,

@@ -10,7 +10,10 @@
 * :mod:`~submarine.server.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
   start stop what a crashed server left behind;
-* :mod:`~submarine.server.logs` reads pod logs, whole or by cursor.
+* :mod:`~submarine.server.logs` reads pod logs, whole or by cursor;
+* :mod:`~submarine.server.backend` chooses where replicas run: local processes (the
+  default), or a Ray cluster (``--backend ray``, :mod:`submarine.server.raybackend`), where
+  experiments are not queued here but wait, Accepted, until Ray places them.
 """
 
 from __future__ import annotations

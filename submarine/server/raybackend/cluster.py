@@ -73,13 +73,19 @@ class RayBackend:
     async def start(self) -> None:
         """Connect to the cluster and remove what a previous run of this server left there
         (blocks the loop while Ray connects: the server is not serving yet)."""
-        ray.init(
-            address=self._address,
-            namespace=self.namespace,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-            configure_logging=False,
-        )
+        try:
+            ray.init(
+                address=self._address,
+                namespace=self.namespace,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                configure_logging=False,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise RuntimeError(
+                f"cannot connect to the Ray cluster at {self._address!r}: {exc} (start one "
+                "with 'ray start --head', or give its head's host:port with --ray-address)"
+            ) from None
         removed = self._clean_leftovers()
         resources = _RAY.cluster_resources()
         logger.info(
