@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,37 @@ def test_pytorch_master_and_worker_reach_each_other(
     assert master[0].split()[1] != worker[0].split()[1]  # distinct nodes
     assert "master got rank 1" in master
     assert "worker got hello worker" in worker
+
+
+def test_each_node_clones_the_git_code_and_runs_in_it(
+    ray_server: RunningServer, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hello.py").write_text(
+        "import os\n"
+        "print('in', os.getcwd() == os.environ['CODE_PATH'], os.environ['SUBMARINE_NODE'])\n"
+    )
+    for args in (
+        ("init", "--quiet", "--initial-branch", "main"),
+        ("add", "."),
+        ("commit", "-qm", "x"),
+    ):
+        subprocess.run(
+            ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+    spec = make_spec("python hello.py", roles={"Worker": 2})
+    spec["code"] = {"syncMode": "git", "git": {"url": repo.as_uri(), "branch": "main"}}
+    experiment_id = create(ray_server, spec)
+
+    assert wait_for_status(ray_server, experiment_id, "Succeeded", "Failed") == "Succeeded"
+    logs = pod_logs(ray_server, experiment_id)
+    firsts = [lines[0].split() for lines in logs.values()]
+    assert [words[:2] for words in firsts] == [["in", "True"], ["in", "True"]], logs
+    assert firsts[0][2] != firsts[1][2]  # cloned on two nodes
 
 
 def test_delete_mid_run_leaves_nothing(

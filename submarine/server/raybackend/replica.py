@@ -73,6 +73,7 @@ class Replica:
         self._buffer = bytearray()
         self._arrived: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def address(self) -> tuple[str, str, int]:
         """(Ray node id, node address, a port free on it for this replica)."""
@@ -147,6 +148,8 @@ class Replica:
         if self._arrived is None or self._reader is None or self._proc is None:
             return b"", None
         await self._arrived.wait()
+        if self._stopping:
+            return b"", None  # the output left goes to the answer of stop
         self._arrived.clear()
         data = bytes(self._buffer)
         self._buffer.clear()
@@ -159,6 +162,9 @@ class Replica:
     async def stop(self, grace: float) -> tuple[bytes, int | None]:
         """Stop every process of the replica (grace, then kill); the output not yet taken
         and the exit code (None if the command never started)."""
+        self._stopping = True
+        if self._arrived is not None:
+            self._arrived.set()  # a pending output call returns empty-handed
         family = ProcessFamily(tuple(self._groups), self._marks)
         await family.terminate(grace)
         code: int | None = None
