@@ -164,7 +164,8 @@ def _placement(text: str) -> str:
 def _ray_address(text: str) -> str:
     if not text.strip() or any(c.isspace() for c in text):
         raise ValueError(
-            "is not a Ray address: give host:port of the head node's GCS, ray://host:port, or auto"
+            "is not a Ray address: give host:port of the head node's GCS (like 10.0.0.5:6379), "
+            "or auto"
         )
     return text.strip()
 
