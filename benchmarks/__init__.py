@@ -35,6 +35,7 @@ AREAS: dict[str, Callable[[Context], None]] = {
     "scale": _area("bench_scale"),
     "logs": _area("bench_logs"),
     "tracking": _area("bench_tracking"),
+    "ray": _area("bench_ray"),
 }
 """Every area, in the order a full run takes them."""
 
@@ -51,5 +52,6 @@ GOAL_AREAS: dict[str, str] = {
     "9": "logs",
     "10": "scale",
     "11": "tracking",
+    "12": "ray",
 }
 """Which area measures each goal of the issue (10 is measured by scale and logs)."""

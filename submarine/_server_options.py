@@ -24,10 +24,12 @@ from typing import Any, Final
 
 __all__ = [
     "ALLOW_ORIGINS_ENV",
+    "BACKENDS",
     "DATA_DIR_ENV",
     "DEFAULT_MAX_REPLICAS",
     "INSECURE",
     "PASSWORD",
+    "PLACEMENTS",
     "PORT",
     "SECRET_FILES",
     "SERVER_OPTIONS",
@@ -139,6 +141,33 @@ def _hosts(text: str) -> tuple[str, ...]:
             )
         hosts.append(item.lower())
     return tuple(hosts)
+
+
+BACKENDS: Final = ("local", "ray")
+"""Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
+PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
+"""How a Ray placement group lays an experiment's replicas over the cluster's nodes."""
+
+
+def _backend(text: str) -> str:
+    if text.lower() not in BACKENDS:
+        raise ValueError(f"is not a backend: use one of {', '.join(BACKENDS)}")
+    return text.lower()
+
+
+def _placement(text: str) -> str:
+    if text.upper() not in PLACEMENTS:
+        raise ValueError(f"is not a placement strategy: use one of {', '.join(PLACEMENTS)}")
+    return text.upper()
+
+
+def _ray_address(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise ValueError(
+            "is not a Ray address: give host:port of the head node's GCS (like 10.0.0.5:6379), "
+            "or auto"
+        )
+    return text.strip()
 
 
 def _file(text: str) -> Path:
@@ -306,6 +335,30 @@ SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
         f"(default: {DEFAULT_MAX_REPLICAS})",
         "COUNT",
         _positive_count,
+    ),
+    ServerOption(
+        "--backend",
+        "backend",
+        "where replicas run: local (processes of this machine) or ray (a Ray cluster; "
+        "needs the ray extra) (default: local)",
+        "BACKEND",
+        _backend,
+    ),
+    ServerOption(
+        "--ray-address",
+        "ray_address",
+        "the Ray cluster of --backend ray: host:port of its head's GCS, or auto "
+        "(default: $RAY_ADDRESS, else auto)",
+        "ADDRESS",
+        _ray_address,
+    ),
+    ServerOption(
+        "--ray-placement",
+        "ray_placement",
+        "how --backend ray spreads an experiment's replicas over nodes: SPREAD, PACK or "
+        "STRICT_SPREAD (default: SPREAD)",
+        "STRATEGY",
+        _placement,
     ),
 )
 """Every option of the local server, in ``--help`` order."""

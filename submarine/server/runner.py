@@ -10,7 +10,10 @@
 * :mod:`~submarine.server.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
   start stop what a crashed server left behind;
-* :mod:`~submarine.server.logs` reads pod logs, whole or by cursor.
+* :mod:`~submarine.server.logs` reads pod logs, whole or by cursor;
+* :mod:`~submarine.server.backend` chooses where replicas run: local processes (the
+  default), or a Ray cluster (``--backend ray``, :mod:`submarine.server.raybackend`), where
+  experiments are not queued here but wait, Accepted, until Ray places them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Final, Protocol
 
 from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server import logs
+from submarine.server.backend import Backend, load_backend
 from submarine.server.capacity import Capacity, detect_capacity
 from submarine.server.follow import Watch
 from submarine.server.job import family_of
@@ -111,6 +115,11 @@ class Runner:
         self._capacity = detect_capacity(settings.cpus, settings.memory_bytes, settings.gpus)
         self._changes = Changes()
         self._watch = Watch(self._changes)
+        self._backend: Backend | None = load_backend(
+            settings,
+            layout=self._layout,
+            report=lambda experiment_id, status: self._scheduler.set_status(experiment_id, status),
+        )
         self._scheduler = Scheduler(
             store,
             self._capacity,
@@ -121,6 +130,8 @@ class Runner:
             max_replicas=settings.max_replicas,
             secrets=settings.secrets,
             replica_env=replica_env,
+            make_job=self._backend.make_job if self._backend is not None else None,
+            gated=self._backend is None,
         )
 
     @property
@@ -133,9 +144,12 @@ class Runner:
 
         Experiments a crash left Created or Running get their leftover processes stopped
         and are marked Failed, with the reason in their pod logs; Accepted ones are queued
-        again, in accepted order, from a clean directory.
+        again, in accepted order, from a clean directory. A cluster backend connects first and
+        removes what the previous run left on the cluster.
         """
         self._layout.root.mkdir(parents=True, exist_ok=True)
+        if self._backend is not None:
+            await self._backend.start()
         for status in _INTERRUPTED:
             for record in self._store.list(status):
                 await self._recover(record)
@@ -161,7 +175,10 @@ class Runner:
         Pods' logs get the reason once, when the experiment first has to wait; this is the
         reason now.
         """
-        return self._scheduler.queue_reason(experiment_id)
+        reason = self._scheduler.queue_reason(experiment_id)
+        if reason is None and self._backend is not None:
+            return self._backend.waiting_reason(experiment_id)
+        return reason
 
     def submit(self, experiment_id: str) -> None:
         """Queue a stored Accepted experiment (first in, first out); returns at once.
@@ -273,6 +290,8 @@ class Runner:
         stopped"), leaving no process; queued experiments stay Accepted for the next start."""
         await self._watch.close()
         await self._scheduler.close("the server stopped")
+        if self._backend is not None:
+            await self._backend.close()
 
     # -- recovery -----------------------------------------------------------------
 

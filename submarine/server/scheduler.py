@@ -40,7 +40,7 @@ from submarine.server.distributed import pod_name, replica_roles, stored_pod_nam
 from submarine.server.job import Job, Pod
 from submarine.server.layout import JobLayout
 
-__all__ = ["Changes", "RunnerRecord", "RunnerStore", "Scheduler"]
+__all__ = ["Changes", "JobFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,28 @@ class RunnerStore(Protocol):
 
     def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
         """Record a status change and its time."""
+
+
+class RunningJob(Protocol):
+    """One experiment's run as the scheduler sees it, whatever backend runs its replicas
+    (:class:`~submarine.server.job.Job` for local processes, a Ray job for a cluster)."""
+
+    experiment_id: str
+    request: Request
+    pods: list[Pod]
+
+    def stop(self, reason: str) -> None:
+        """Stop the replicas and fail the experiment with ``reason`` (returns at once)."""
+
+    def abandon(self) -> None:
+        """Stop the replicas and report nothing more (the experiment is being deleted)."""
+
+    async def run(self) -> None:
+        """Run the experiment to its end, reporting its statuses."""
+
+
+JobFactory = Callable[[str, ExperimentSpec, Request, list[Pod]], RunningJob]
+"""Makes the run of an experiment from its id, spec, request and pods (a backend's)."""
 
 
 class Changes:
@@ -108,6 +130,11 @@ class Scheduler:
         changes: told of every status change.
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
+        make_job: makes an experiment's run (default: local processes, a
+            :class:`~submarine.server.job.Job`).
+        gated: whether experiments wait for ``capacity`` here; a backend that places
+            replicas itself (a Ray cluster) starts every experiment at once and keeps it
+            Accepted until it is placed. Ungated, no GPU indices are handed out.
     """
 
     def __init__(
@@ -122,8 +149,12 @@ class Scheduler:
         max_replicas: int,
         secrets: Sequence[str] = (),
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
+        make_job: JobFactory | None = None,
+        gated: bool = True,
     ) -> None:
         self._store = store
+        self._make_job = make_job
+        self._gated = gated
         self._max_replicas = max_replicas
         self._secrets = tuple(secrets)
         self._capacity = capacity
@@ -133,7 +164,7 @@ class Scheduler:
         self._changes = changes
         self._replica_env = replica_env
         self._queue: deque[str] = deque()
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, RunningJob] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._noted: set[str] = set()
         self._open = False
@@ -158,7 +189,8 @@ class Scheduler:
         the replica cap), or None."""
         replicas = request_of(spec)
         problems = []
-        capacity = self._capacity.problem(Request.total(r for _, _, r in replicas))
+        total = Request.total(r for _, _, r in replicas)
+        capacity = self._capacity.problem(total) if self._gated else None
         if capacity is not None:
             problems.append(capacity)
         count = len(replicas)
@@ -191,9 +223,11 @@ class Scheduler:
 
     def _shortfalls(self, spec: ExperimentSpec) -> list[str]:
         """What ``spec`` needs that the running experiments leave too little of."""
+        found = []
+        if not self._gated:
+            return self._replica_shortfall(spec)
         request = Request.total(r for _, _, r in request_of(spec))
         free = self._free()
-        found = []
         if request.cpu_millis > free.cpu_millis:
             found.append(
                 f"needs {format_cpus(request.cpu_millis)} cpus, "
@@ -206,6 +240,11 @@ class Scheduler:
             )
         if request.gpus > free.gpus:
             found.append(f"needs {request.gpus} gpus, {max(0, free.gpus)} free")
+        return found + self._replica_shortfall(spec)
+
+    def _replica_shortfall(self, spec: ExperimentSpec) -> list[str]:
+        """Whether ``spec``'s replicas exceed what the replica cap leaves."""
+        found = []
         replicas = len(request_of(spec))
         free_replicas = self._max_replicas - self._replicas_in_use()
         if replicas > free_replicas:
@@ -241,7 +280,7 @@ class Scheduler:
             self._queue.remove(experiment_id)
         self._noted.discard(experiment_id)
 
-    def running(self, experiment_id: str) -> Job | None:
+    def running(self, experiment_id: str) -> RunningJob | None:
         """The experiment's job while it runs (from its start until its processes are gone)."""
         return self._jobs.get(experiment_id)
 
@@ -326,13 +365,13 @@ class Scheduler:
             self._noted.discard(experiment_id)
             self._start(self._new_job(experiment_id, spec, request))
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: RunningJob) -> None:
         self._jobs[job.experiment_id] = job
         self._tasks[job.experiment_id] = asyncio.get_running_loop().create_task(
             self._run(job), name=f"submarine-runner-{job.experiment_id}"
         )
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: RunningJob) -> None:
         try:
             await job.run()
         finally:
@@ -341,15 +380,17 @@ class Scheduler:
             self._changes.bump(job.experiment_id)
             self.schedule()
 
-    def _new_job(self, experiment_id: str, spec: ExperimentSpec, request: Request) -> Job:
+    def _new_job(self, experiment_id: str, spec: ExperimentSpec, request: Request) -> RunningJob:
         used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
-        free = [g for g in range(self._capacity.gpus) if g not in used]
+        free = [g for g in range(self._capacity.gpus) if g not in used] if self._gated else []
         pods = []
         for role, index, pod_request in sorted(request_of(spec), key=_role_order(spec)):
             name = pod_name(experiment_id, role, index)
             gpus, free = free[: pod_request.gpus], free[pod_request.gpus :]
             log = self._layout.log_path(experiment_id, name)
             pods.append(Pod(name, role, index, log, gpus))
+        if self._make_job is not None:
+            return self._make_job(experiment_id, spec, request, pods)
         return Job(
             experiment_id,
             spec,

@@ -26,9 +26,11 @@ from typing import Any
 
 from submarine._server_options import (
     ALLOW_ORIGINS_ENV,
+    BACKENDS,
     DATA_DIR_ENV,
     DEFAULT_MAX_REPLICAS,
     INSECURE,
+    PLACEMENTS,
     SECRET_FILES,
     SERVER_OPTIONS,
     TOKEN,
@@ -99,6 +101,10 @@ class Settings:
         header_timeout: seconds a connection has to send a request's headers.
         max_connections: open connections at most (None: from the open-file limit).
         max_replicas: replica processes run at once over all experiments.
+        backend: where replicas run: ``local`` processes, or a ``ray`` cluster.
+        ray_address: the Ray cluster's address (None: ``$RAY_ADDRESS``, else ``auto``).
+        ray_placement: how a Ray placement group spreads an experiment's replicas:
+            ``SPREAD``, ``PACK`` or ``STRICT_SPREAD``.
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +125,9 @@ class Settings:
     header_timeout: float = 10.0
     max_connections: int | None = None
     max_replicas: int = DEFAULT_MAX_REPLICAS
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_placement: str = "SPREAD"
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -135,6 +144,15 @@ class Settings:
             raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
         if self.max_replicas < 1:
             raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(
+                f"backend {self.backend!r} is unknown: use one of {', '.join(BACKENDS)}"
+            )
+        if self.ray_placement not in PLACEMENTS:
+            raise SettingsError(
+                f"ray_placement {self.ray_placement!r} is unknown: use one of "
+                f"{', '.join(PLACEMENTS)}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

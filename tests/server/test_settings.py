@@ -78,7 +78,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
         "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
         "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
-        "--max-replicas", "7",
+        "--max-replicas", "7", "--backend", "ray", "--ray-address", "127.0.0.1:6379",
+        "--ray-placement", "pack",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -107,6 +108,9 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         header_timeout=2.5,
         max_connections=64,
         max_replicas=7,
+        backend="ray",
+        ray_address="127.0.0.1:6379",
+        ray_placement="PACK",
     )
     assert run(["server", "--token", "flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "flag"])

@@ -1,0 +1,62 @@
+"""Where an experiment's replicas run: the backend seam of the runner.
+
+The default backend is local processes (:class:`~submarine.server.job.Job`, queued by the
+:class:`~submarine.server.scheduler.Scheduler` against this machine's capacity); no object
+stands for it. The ``ray`` backend (``--backend ray``) runs replicas as actors of a Ray
+cluster (:mod:`submarine.server.raybackend`, imported only when chosen, from the ``ray``
+extra). The REST API, the store and the client are the same with either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from submarine.models import ExperimentSpec
+from submarine.server.capacity import Request
+from submarine.server.job import Pod
+from submarine.server.layout import JobLayout
+from submarine.server.scheduler import RunningJob
+
+__all__ = ["Backend", "load_backend"]
+
+
+class Backend(Protocol):
+    """A place other than this machine's processes where replicas run (a cluster)."""
+
+    async def start(self) -> None:
+        """Connect, and remove whatever a previous run of this server left on the cluster."""
+
+    def make_job(
+        self, experiment_id: str, spec: ExperimentSpec, request: Request, pods: list[Pod]
+    ) -> RunningJob:
+        """The run of an experiment on the cluster."""
+
+    def waiting_reason(self, experiment_id: str) -> str | None:
+        """Why a started experiment is still Accepted (the cluster cannot place it yet),
+        or None."""
+
+    async def close(self) -> None:
+        """Disconnect (after every job has ended)."""
+
+
+def load_backend(
+    settings: object, *, layout: JobLayout, report: Callable[[str, str], None]
+) -> Backend | None:
+    """The backend the settings choose (``settings.backend``); None for local processes.
+
+    Raises ``RuntimeError`` saying what to install when the ``ray`` backend is chosen
+    without Ray.
+    """
+    name = str(getattr(settings, "backend", "local"))
+    if name == "local":
+        return None
+    if name != "ray":
+        raise ValueError(f"backend {name!r} is unknown: use local or ray")
+    try:
+        from submarine.server.raybackend import RayBackend
+    except ImportError as exc:
+        raise RuntimeError(
+            f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"
+        ) from None
+    return RayBackend(settings, layout=layout, report=report)

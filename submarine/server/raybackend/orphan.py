@@ -1,0 +1,42 @@
+"""Runs a replica's command so that it dies with the Ray actor that started it.
+
+``python -m submarine.server.raybackend.orphan PARENT_PID PROGRAM [ARGS...]`` asks Linux to
+kill this process when its parent (the actor's worker) dies (``PR_SET_PDEATHSIG``), then
+becomes ``PROGRAM``. A node that leaves the cluster takes its actors, and so its replicas,
+with it, instead of leaving them running. Elsewhere than Linux it just becomes ``PROGRAM``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(137)
+
+
+def main(argv: list[str]) -> None:
+    """Become ``argv[1:]`` after arranging to die with process ``argv[0]``."""
+    if len(argv) < 2:
+        sys.exit("usage: python -m submarine.server.raybackend.orphan PARENT_PID PROGRAM [ARGS]")
+    _die_with_parent(int(argv[0]))
+    try:
+        os.execvp(argv[1], argv[1:])
+    except OSError as exc:
+        print(f"cannot start {argv[1]!r}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        os._exit(127)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
