@@ -9,7 +9,7 @@ extra). The REST API, the store and the client are the same with either.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from submarine.models import ExperimentSpec
@@ -41,7 +41,11 @@ class Backend(Protocol):
 
 
 def load_backend(
-    settings: object, *, layout: JobLayout, report: Callable[[str, str], None]
+    settings: object,
+    *,
+    layout: JobLayout,
+    report: Callable[[str, str], None],
+    replica_env: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Backend | None:
     """The backend the settings choose (``settings.backend``); None for local processes.
 
@@ -59,4 +63,4 @@ def load_backend(
         raise RuntimeError(
             f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"
         ) from None
-    return RayBackend(settings, layout=layout, report=report)
+    return RayBackend(settings, layout=layout, report=report, replica_env=replica_env)

@@ -119,6 +119,7 @@ class Runner:
             settings,
             layout=self._layout,
             report=lambda experiment_id, status: self._scheduler.set_status(experiment_id, status),
+            replica_env=replica_env,
         )
         self._scheduler = Scheduler(
             store,

@@ -55,7 +55,12 @@ class RayBackend:
     """
 
     def __init__(
-        self, settings: Any, *, layout: JobLayout, report: Callable[[str, str], None]
+        self,
+        settings: Any,
+        *,
+        layout: JobLayout,
+        report: Callable[[str, str], None],
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self._address = (
             getattr(settings, "ray_address", None) or os.environ.get("RAY_ADDRESS") or "auto"
@@ -68,6 +73,7 @@ class RayBackend:
         self._grace = float(settings.grace_period)
         self._layout = layout
         self._report = report
+        self._replica_env = replica_env
         self._jobs: dict[str, RayJob] = {}
 
     async def start(self) -> None:
@@ -132,6 +138,7 @@ class RayBackend:
             report=self._report,
             backend=self,
             on_end=self._ended,
+            replica_env=self._replica_env,
         )
         self._jobs[experiment_id] = job
         return job

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import os
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -84,6 +84,7 @@ class RayJob(Job):
         report: Callable[[str, str], None],
         backend: RayBackend,
         on_end: Callable[[str], None],
+        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__(
             experiment_id,
@@ -94,6 +95,7 @@ class RayJob(Job):
             workdir=workdir,
             grace=grace,
             report=report,
+            replica_env=replica_env,
         )
         self._backend = backend
         self._on_end = on_end
@@ -207,7 +209,7 @@ class RayJob(Job):
                 return _Outcome(_FAILED, pod, f"{cannot}: {exc} in command {command!r}")
             if not argv:
                 return _Outcome(_FAILED, pod, f"{cannot}: its command is empty")
-            env = self._replica_env(pod, cluster)
+            env = self._node_env(pod, cluster)
             actor = self._actors[pod.name]
             starts.append(actor.start.remote(argv, env, str(self._workdir), self._git()))
         try:
@@ -235,7 +237,7 @@ class RayJob(Job):
             return None
         return code.git.model_dump(mode="json", by_alias=True, exclude_none=True)
 
-    def _replica_env(self, pod: Pod, cluster: dict[str, list[str]]) -> dict[str, str]:
+    def _node_env(self, pod: Pod, cluster: dict[str, list[str]]) -> dict[str, str]:
         """meta.envVars (or the role's envVars), then what the server adds (on the node,
         after the node's own environment)."""
         task = self._task(pod.role)
@@ -245,6 +247,8 @@ class RayJob(Job):
         if self.spec.framework is not None:
             env.update(framework_env(self.spec.framework, cluster, pod.role, pod.index))
         env["SUBMARINE_NODE"] = self._nodes[pod.name][0]
+        if self._replica_env is not None:  # tracking: where to send metrics, and the key
+            env.update(self._replica_env(self.experiment_id))
         return env
 
     async def _relay(self, pod: Pod) -> int:
