@@ -25,6 +25,7 @@ from rich.text import Text
 from submarine.cli._errors import CliError, ExitCode
 from submarine.cli._output import error_console, short_pod_name, status_style
 from submarine.client import NotFoundError, WaitTimeoutError
+from submarine.client._terminal import printable
 from submarine.models import ExperimentStatus
 
 if TYPE_CHECKING:
@@ -95,14 +96,14 @@ class _LiveLine:
             text.append(f" · {progress.lines} line{'s' if progress.lines != 1 else ''}")
         if progress.latest is not None:
             pod, line = progress.latest
-            text.append(f" · {pod}: ", style="dim")
-            text.append(line, style="dim")
+            text.append(f" · {printable(pod)}: ", style="dim")
+            text.append(printable(line), style="dim")
         self.spinner.update(text=text)
         yield self.spinner
 
 
 def _print_line(pod: str, line: str) -> None:
-    sys.stdout.write(f"[{pod}] {line}\n")
+    sys.stdout.write(f"[{printable(pod)}] {printable(line)}\n")
     sys.stdout.flush()
 
 

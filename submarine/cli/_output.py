@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from submarine.client._terminal import printable
 from submarine.models import Experiment, ExperimentLog
 
 __all__ = [
@@ -101,7 +102,9 @@ def emit(
         elif isinstance(items, Sequence):
             print_table(experiments_table(items))
         else:
-            sys.stdout.writelines(f"[{pod}] {line}\n" for pod, line in log_lines(items))
+            sys.stdout.writelines(
+                f"[{printable(pod)}] {printable(line)}\n" for pod, line in log_lines(items)
+            )
             sys.stdout.flush()
         return
     if isinstance(items, Sequence):

@@ -32,7 +32,14 @@ from submarine.client._decode import (
 from submarine.client._follow import Follower
 from submarine.client._retry import RetryPolicy
 from submarine.client._steps import Call
-from submarine.client.config import Timeout, resolve_credentials, resolve_host
+from submarine.client._terminal import printable
+from submarine.client.config import (
+    Timeout,
+    is_loopback,
+    redact_url,
+    resolve_credentials,
+    resolve_host,
+)
 from submarine.client.errors import (
     APIStatusError,
     InvalidResponseError,
@@ -69,12 +76,15 @@ def needs_tls_context(host: str, environ: Mapping[str, str] | None = None) -> bo
     """Whether a client of ``host`` may ever speak TLS, and so must verify certificates.
 
     Not for a plain ``http://`` host, unless a proxy for it is itself reached over
-    ``https://``: httpx follows no redirects by default, so nothing else can lead to TLS.
+    ``https://`` (never for a loopback host, which no proxy is used for): httpx follows no
+    redirects by default, so nothing else can lead to TLS.
     Building the verifying context loads the CA bundle (tens of milliseconds), which a
     client of a local ``http://`` server does not need.
     """
     if not host.lower().startswith("http://"):
         return True
+    if is_loopback(host):
+        return False
     env = os.environ if environ is None else environ
     for key, value in env.items():
         if key.lower() in _PROXY_VARIABLES and value.strip().lower().startswith("https://"):
@@ -175,9 +185,9 @@ def master_only(log: ExperimentLog) -> ExperimentLog:
 def print_log(log: ExperimentLog, stream: IO[str]) -> None:
     """Print every pod's log under a ``The logs of Pod <name>:`` header, as the seed does."""
     for pod in log.pods:
-        stream.write(f"The logs of Pod {pod.pod_name}:\n")
+        stream.write(f"The logs of Pod {printable(pod.pod_name)}:\n")
         for line in pod.lines:
-            stream.write(line + "\n")
+            stream.write(printable(line) + "\n")
     stream.flush()
 
 
@@ -213,6 +223,8 @@ class ClientCore:
         retry_backoff: float,
     ) -> None:
         self.host: str = resolve_host(host)
+        self.shown_host: str = redact_url(self.host)
+        """The host to show: credentials in it replaced by ``***``."""
         self.credentials = resolve_credentials(token, username, password)
         self.api = self.host + API_PATH
         self.timeout = Timeout.of(timeout)
@@ -224,13 +236,24 @@ class ClientCore:
         """What the server announced at ping; None until asked."""
 
     def http_options(self) -> dict[str, Any]:
-        """Keyword arguments of the ``httpx.Client`` or ``httpx.AsyncClient`` to make."""
-        return {
+        """Keyword arguments of the ``httpx.Client`` or ``httpx.AsyncClient`` to make.
+
+        A loopback host is reached directly whatever ``HTTP_PROXY``, ``HTTPS_PROXY`` or
+        ``ALL_PROXY`` say: a proxy would see the token of a local server, and could not
+        reach this machine's loopback anyway. The other settings of the environment
+        (``SSL_CERT_FILE``, ``NO_PROXY``, proxies for other hosts) still apply.
+        """
+        options: dict[str, Any] = {
             "headers": self.headers,
             "timeout": httpx.Timeout(**self.timeout.as_dict()),
             "auth": self.auth,
             "verify": self.verify,
         }
+        if is_loopback(self.host):
+            # A mount of None is the client's own transport, which has no proxy.
+            netloc = httpx.URL(self.host).netloc.decode("ascii")
+            options["mounts"] = {f"all://{netloc}": None}
+        return options
 
     # -- retries -------------------------------------------------------------------------
 
@@ -239,7 +262,7 @@ class ClientCore:
         ours (``from`` the error) when it is not sent again."""
         pause = self.retry.pause(attempt, call.idempotent, error=exc)
         if pause is None:
-            raise transport_error(exc, call.method, call.url) from exc
+            raise transport_error(exc, call.method, redact_url(call.url)) from exc
         self._log_retry(call, type(exc).__name__, pause, attempt)
         return pause
 
@@ -257,7 +280,7 @@ class ClientCore:
         logger.info(
             "retrying %s %s in %.2f s after %s (retry %d of %d)",
             call.method,
-            call.url,
+            redact_url(call.url),
             pause,
             why,
             attempt + 1,

@@ -19,6 +19,7 @@ import httpx
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from submarine.client.config import redact_url
 from submarine.client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -120,7 +121,7 @@ def excerpt(body: bytes, limit: int = _EXCERPT) -> str:
 def describe(response: httpx.Response) -> str:
     """``METHOD URL`` of the request an answer belongs to."""
     request = response.request
-    return f"{request.method} {request.url}"
+    return redact_url(f"{request.method} {request.url}")
 
 
 def _status_class(status: int) -> type[APIStatusError]:
@@ -268,7 +269,7 @@ def decode_experiments(response: httpx.Response) -> ExperimentList:
 
 def transport_error(exc: httpx.RequestError, method: str, url: str) -> APIConnectionError:
     """Our exception for a transport failure; raise it ``from`` the original."""
-    detail = str(exc) or type(exc).__name__
+    detail = redact_url(str(exc)) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
             f"{method} {url} timed out ({type(exc).__name__}: {detail}); pass a larger "

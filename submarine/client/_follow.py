@@ -22,6 +22,7 @@ from typing_extensions import Self
 
 from submarine.client._decode import decode
 from submarine.client._steps import Call, Flow, Lines, Sleep
+from submarine.client._terminal import printable
 from submarine.client.errors import ExperimentFailedError, NotFoundError, WaitTimeoutError
 from submarine.models import ExperimentLog
 
@@ -316,9 +317,9 @@ class LinePrinter:
     def write(self, pod: str, line: str) -> None:
         """Print one new line of ``pod``."""
         if pod != self.last_pod:
-            self.stream.write(f"The logs of Pod {pod}:\n")
+            self.stream.write(f"The logs of Pod {printable(pod)}:\n")
             self.last_pod = pod
-        self.stream.write(line + "\n")
+        self.stream.write(printable(line) + "\n")
         self.stream.flush()
 
 

@@ -11,8 +11,10 @@ Credentials: ``token`` or ``SUBMARINE_TOKEN``; ``username``/``password`` or
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,7 +25,9 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Credentials",
     "Timeout",
+    "is_loopback",
     "normalize_host",
+    "redact_url",
     "resolve_credentials",
     "resolve_host",
 ]
@@ -65,6 +69,54 @@ def normalize_host(host: str) -> str:
             "'http://localhost:8080' (a scheme, a host name and an optional port)"
         )
     return text
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@")
+
+
+def _hidden(match: re.Match[str]) -> str:
+    user, colon, _secret = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:***@" if colon else f"{match.group(1)}***@"
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the credentials of every URL in it hidden, to show in a message or repr.
+
+    >>> redact_url("GET http://user:secret@127.0.0.1:8080/api failed")
+    'GET http://user:***@127.0.0.1:8080/api failed'
+    >>> redact_url("https://token@host/")
+    'https://***@host/'
+    """
+    if "@" not in text:
+        return text
+    return _USERINFO.sub(_hidden, text)
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine only: ``localhost``, an address in
+    ``127.0.0.0/8``, ``::1``, or ``::ffff:127.x.x.x``.
+
+    >>> is_loopback("http://127.1.2.3:8080"), is_loopback("http://[::1]:80")
+    (True, True)
+    >>> is_loopback("http://localhost.example.com")
+    False
+    """
+    try:
+        hostname = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not hostname:
+        return False
+    name = hostname.rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def resolve_host(host: str | None, environ: Mapping[str, str] | None = None) -> str:

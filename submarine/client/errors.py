@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from submarine.client._terminal import printable
+
 if TYPE_CHECKING:
     from submarine.models import ExperimentLog, Problem
 
@@ -164,6 +166,10 @@ class ExperimentFailedError(SubmarineError):
         self.experiment_id = experiment_id
         self.status = status
         self.log = log
-        tail = [f"{pod.pod_name}: {line}" for pod in log.pods for line in pod.lines[-3:]]
+        tail = [
+            f"{printable(pod.pod_name)}: {printable(line)}"
+            for pod in log.pods
+            for line in pod.lines[-3:]
+        ]
         detail = ("; last lines:\n  " + "\n  ".join(tail)) if tail else ""
         super().__init__(f"experiment {experiment_id} ended with status {status}{detail}")

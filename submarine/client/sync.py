@@ -82,8 +82,9 @@ class ExperimentClient:
             headers=headers,
             retry_backoff=retry_backoff,
         )
-        self.host: str = self._core.host
-        """The server's base URL, like ``http://localhost:8080``."""
+        self.host: str = self._core.shown_host
+        """The server's base URL, like ``http://localhost:8080`` (a password or token in it
+        shown as ``***``)."""
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._http = httpx.Client(transport=transport, **self._core.http_options())

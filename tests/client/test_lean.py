@@ -49,8 +49,11 @@ def test_annotations_resolve():
         ("HTTPS://submarine.example.com", {}, True),
         ("http://localhost:8080", {"HTTPS_PROXY": "https://proxy:3128"}, False),
         ("http://localhost:8080", {"HTTP_PROXY": "http://proxy:3128"}, False),
-        ("http://localhost:8080", {"http_proxy": "https://proxy:3128"}, True),
-        ("http://localhost:8080", {"ALL_PROXY": " HTTPS://proxy:3128"}, True),
+        ("http://submarine:8080", {"http_proxy": "https://proxy:3128"}, True),
+        ("http://submarine:8080", {"ALL_PROXY": " HTTPS://proxy:3128"}, True),
+        # No proxy is used for a loopback host, so an https:// one does not matter.
+        ("http://localhost:8080", {"http_proxy": "https://proxy:3128"}, False),
+        ("http://127.0.0.1:8080", {"ALL_PROXY": "https://proxy:3128"}, False),
     ],
 )
 def test_a_tls_context_only_when_tls_may_be_spoken(host, environ, tls):
