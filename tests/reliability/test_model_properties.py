@@ -76,7 +76,11 @@ resources = st.lists(
     max_size=3,
     unique_by=lambda item: item.split("=")[0],
 ).map(",".join)
-env_values = st.one_of(st.text(max_size=10), st.integers(-(10**6), 10**6))
+no_nul = st.characters(exclude_characters="\x00")
+"""Any character a process can be given: commands and env values hold no NUL byte."""
+env_values = st.one_of(st.text(no_nul, max_size=10), st.integers(-(10**6), 10**6))
+images = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20)
+"""Image references: printable text on one line (no control character)."""
 
 
 @st.composite
@@ -105,7 +109,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": draw(names),
         "framework": draw(st.sampled_from([framework.value, framework.value.lower()])),
-        "cmd": draw(st.text(min_size=1, max_size=30).filter(str.strip)),
+        "cmd": draw(st.text(no_nul, min_size=1, max_size=30).filter(str.strip)),
     }
     if draw(st.booleans()):
         meta["envVars"] = draw(st.one_of(st.none(), st.dictionaries(env_names, env_values)))
@@ -113,7 +117,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         meta["tags"] = draw(st.lists(st.text(max_size=8), max_size=3))
     data: dict[str, Any] = {
         "meta": meta,
-        "environment": {"image": draw(st.text(min_size=1, max_size=20))},
+        "environment": {"image": draw(images)},
         "spec": spec,
     }
     if draw(st.booleans()):
@@ -287,9 +291,15 @@ def test_raw_bytes_to_json_entry_points_raise_only_validation_error(body: bytes)
         assert problems
 
 
+def _lists_of(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # A named function: hypothesis checks from the source that ``extend`` uses its argument,
+    # and a lambda among other lambdas of one statement can be taken for another.
+    return st.lists(children, max_size=3)
+
+
 documents = st.one_of(
     st.text(max_size=300),
-    st.builds(json.dumps, st.recursive(st.text(max_size=5), lambda c: st.lists(c, max_size=3))),
+    st.builds(json.dumps, st.recursive(st.text(max_size=5), _lists_of)),
     # Shallow here (a YAML parser takes ~0.5 s to give up on a deep one); deep ones below.
     st.builds(lambda n: "[" * n + "]" * n, st.integers(1, 300)),
     st.builds(lambda n: "- " * n + "x", st.integers(1, 300)),
