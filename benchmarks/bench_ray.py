@@ -5,7 +5,7 @@ A Ray cluster of three nodes (``ray start --block`` each, in process groups this
 owns and kills; never ``ray stop``) runs on this machine, and two servers on the same spec
 take turns: one with ``--backend ray`` on the cluster, one with local processes. Each
 sample is one experiment, from the create call until ``get_experiment`` (polled every
-5 ms) says Running; it is then deleted. 11.1 is one replica; 11.2 is three (Ps + 2 Workers,
+5 ms) says Running; it is then deleted. 12.1 is one replica; 12.2 is three (Ps + 2 Workers,
 one per node with ``--ray-placement STRICT_SPREAD``). The overhead is the difference of the
 medians.
 """
@@ -76,8 +76,8 @@ def run(ctx: Context) -> None:
             Server(ctx.scratch("ray-local"), "--grace-period", "1") as local,
         ):
             for key, roles, label in (
-                ("11.1", {"Worker": 1}, "one replica"),
-                ("11.2", {"Ps": 1, "Worker": 2}, "Ps + 2 Workers, one per node"),
+                ("12.1", {"Worker": 1}, "one replica"),
+                ("12.2", {"Ps": 1, "Worker": 2}, "Ps + 2 Workers, one per node"),
             ):
                 ctx.log(f"ray: create to Running, {label}")
                 spec = _spec(roles)
