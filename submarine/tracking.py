@@ -25,20 +25,27 @@ to it as one JSON line.
 from __future__ import annotations
 
 import atexit
+import base64
+import http.client
 import json
 import math
+import operator
 import os
-import socket
+import sys
 import threading
-import time
-from collections import deque
+from array import array
 from collections.abc import Mapping
 from pathlib import Path
+from time import time_ns as _time_ns
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 __all__ = [
     "BATCH_SIZE",
     "FLUSH_SECONDS",
+    "MAX_KEY",
+    "MAX_TEXT",
+    "NO_STEP",
     "TrackingError",
     "flush",
     "log_metric",
@@ -62,10 +69,10 @@ MAX_BODY: Final = 900_000
 MAX_BUFFER: Final = 1_000_000
 """Records kept while the server cannot be reached; past this, calls raise."""
 _TIMEOUT: Final = 10.0
-_METRIC_FIELDS: Final = ("key", "value", "step", "timestamp")
-"""A metric row of a compact batch (value null for NaN)."""
-_PARAM_FIELDS: Final = ("key", "value")
-"""A param row of a compact batch."""
+MAX_KEY: Final = 250
+"""The longest metric or param key the server takes."""
+MAX_TEXT: Final = 8000
+"""The longest param value (as text) or worker index the server takes."""
 
 
 class TrackingError(RuntimeError):
@@ -93,36 +100,103 @@ def worker_index(environ: Mapping[str, str] | None = None) -> str:
     return f"worker-{int(rank)}" if rank.isdigit() else "worker-0"
 
 
+NO_STEP: Final = -(2**63)
+"""A metric without a step, in the step column."""
+_MAX_STEP: Final = 2**63 - 1
+
+
+def _little_endian(column: array[Any]) -> bytes:
+    """A column's bytes, least significant first (the batch's byte order on every host)."""
+    if sys.byteorder == "big":
+        column = array(column.typecode, column)
+        column.byteswap()
+    return column.tobytes()
+
+
+def _columns(records: list[tuple[str, float, int, int]]) -> bytes:
+    """Metric records as the JSON of the server's column batch: the keys once, then a
+    column of numbers a field, as bytes (base64 in the JSON) rather than as text a number at
+    a time, which would cost the training process far more."""
+    names, values, steps, stamps = zip(*records, strict=True)
+    keys = list(dict.fromkeys(names))
+    if len(keys) == 1:
+        ids = array("I", bytes(4 * len(names)))
+    else:
+        ids = array("I", map({key: index for index, key in enumerate(keys)}.__getitem__, names))
+    parts = [b'{"keys":', json.dumps(keys).encode("utf-8")]
+    for field, column in (
+        ("key", ids),
+        ("value", array("d", values)),
+        ("step", array("q", steps)),
+        ("timestamp", array("q", stamps)),
+    ):  # base64 needs no escaping in a JSON string
+        parts += (
+            b',"',
+            field.encode("ascii"),
+            b'":"',
+            base64.b64encode(_little_endian(column)),
+            b'"',
+        )
+    parts.append(b"}")
+    return b"".join(parts)
+
+
 class _Sender:
     """The buffer of one process and the thread that empties it into the server."""
 
     def __init__(self, uri: str, token: str | None, experiment_id: str, worker: str) -> None:
         self.experiment_id = experiment_id
         self.worker = worker
-        self._base = uri.rstrip("/")
-        self._token = token
-        self._metrics: deque[tuple[Any, ...]] = deque()
-        self._params: deque[tuple[Any, ...]] = deque()
+        self._url = urlsplit(uri.rstrip("/"))
+        if self._url.scheme not in ("http", "https") or not self._url.hostname:
+            raise TrackingError(f"{URI_ENV} must be an http(s) URL of a server, got {uri!r}")
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        # Lists, appended to by the training threads and emptied from the front by the
+        # sender; each append and each deletion is one atomic step.
+        self.metrics: list[tuple[str, float, int, int]] = []
+        """Metric records waiting: (key, value, step, timestamp)."""
+        self._params: list[tuple[str, str]] = []
         self._wake = threading.Event()
-        self._lock = threading.Lock()  # one batch in flight at a time
+        self._sending = threading.Lock()  # one batch in flight at a time
         self._error: str | None = None
-        self._client: Any = None
+        self._connection: http.client.HTTPConnection | None = None
         self._thread = threading.Thread(target=self._run, name="submarine-tracking", daemon=True)
         self._thread.start()
 
-    def add(self, queue: str, record: tuple[Any, ...]) -> None:
+    def metric(self, key: str, value: float, step: int, timestamp: int) -> None:
         if self._error is not None:
-            error, self._error = self._error, None
-            raise TrackingError(error)
-        buffer = self._metrics if queue == "metric" else self._params
-        if len(buffer) >= MAX_BUFFER:
-            raise TrackingError(
-                f"{MAX_BUFFER} records are waiting for the server at {self._base}: "
-                "it cannot keep up or cannot be reached"
-            )
-        buffer.append(record)
-        if len(buffer) >= BATCH_SIZE and not self._wake.is_set():
-            self._wake.set()
+            self._raise()
+        metrics = self.metrics
+        if len(metrics) >= BATCH_SIZE:
+            if len(metrics) >= MAX_BUFFER:
+                raise self._full()
+            if not self._wake.is_set():
+                self._wake.set()
+        metrics.append((key, value, step, timestamp))
+
+    def param(self, key: str, value: str) -> None:
+        if self._error is not None:
+            self._raise()
+        if len(self._params) >= MAX_BUFFER:
+            raise self._full()
+        self._params.append((key, value))
+
+    @property
+    def failed(self) -> bool:
+        """Whether a batch failed and the next call must raise."""
+        return self._error is not None
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        raise TrackingError(error)
+
+    def _full(self) -> TrackingError:
+        return TrackingError(
+            f"{MAX_BUFFER} records are waiting for the server at {self._url.geturl()}: "
+            "it cannot keep up or cannot be reached"
+        )
 
     def _run(self) -> None:
         while True:
@@ -132,53 +206,83 @@ class _Sender:
                 self.send()
             except TrackingError as exc:
                 self._error = str(exc)
+                _use_fast_path(None)  # the next call takes the slow path, which raises
 
     def send(self) -> None:
-        """Send everything waiting, batch by batch; raise on the first refused batch."""
-        with self._lock:
-            for queue, buffer in (("param", self._params), ("metric", self._metrics)):
-                while buffer:
-                    count = min(len(buffer), BATCH_SIZE)
-                    body = self._body(queue, [buffer[i] for i in range(count)])
+        """Send what is waiting now, batch by batch; raise on the first refused batch.
+
+        Records added while it sends wait for the next round: chasing them would send a
+        request for every few records of a busy training loop.
+        """
+        with self._sending:
+            for queue, buffer in (("param", self._params), ("metric", self.metrics)):
+                waiting = len(buffer)
+                while waiting:
+                    count = min(waiting, BATCH_SIZE)
+                    body = self._body(queue, buffer[:count])
                     while len(body) > MAX_BODY and count > 1:  # long keys: fewer a request
                         count //= 2
-                        body = self._body(queue, [buffer[i] for i in range(count)])
+                        body = self._body(queue, buffer[:count])
                     self._post(queue, body, count)
-                    for _ in range(count):
-                        buffer.popleft()
+                    del buffer[:count]
+                    waiting -= count
 
-    def _body(self, queue: str, batch: list[tuple[Any, ...]]) -> bytes:
-        """The server's compact batch: the experiment and worker once, then a row a record."""
-        document = {"id": self.experiment_id, "workerIndex": self.worker, f"{queue}s": batch}
-        return json.dumps(document, separators=(",", ":")).encode("utf-8")
+    def _body(self, queue: str, batch: list[Any]) -> bytes:
+        """The server's compact batch: the experiment and worker once, then the records."""
+        head = {"id": self.experiment_id, "workerIndex": self.worker}
+        if queue == "param":
+            return json.dumps({**head, "params": batch}, separators=(",", ":")).encode("utf-8")
+        return b"".join(
+            (json.dumps(head).encode("utf-8")[:-1], b',"columns":', _columns(batch), b"}")
+        )
 
     def _post(self, queue: str, body: bytes, count: int) -> None:
-        import httpx  # here: ``import submarine`` stays cheap
-
-        url = f"{self._base}/api/{queue}/add"
-        if self._client is None:
-            headers = {"Content-Type": "application/json"}
-            if self._token:
-                headers["Authorization"] = f"Bearer {self._token}"
-            # No Nagle: a body sent after its headers must not wait for the delayed ACK.
-            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-            transport = httpx.HTTPTransport(socket_options=nodelay)
-            self._client = httpx.Client(
-                headers=headers, timeout=_TIMEOUT, trust_env=False, transport=transport
-            )
+        path = f"{self._url.path}/api/{queue}/add"
+        url = f"{self._url.scheme}://{self._url.netloc}{path}"
         try:
-            response = self._client.post(url, content=body)
-        except httpx.HTTPError as exc:
+            status, answer = self._request(path, body)
+        except (OSError, http.client.HTTPException) as exc:
             raise TrackingError(
-                f"cannot send {count} {queue}s to {url}: {exc} "
+                f"cannot send {count} {queue}s to {url}: {exc or type(exc).__name__} "
                 "(is the Submarine server that started this replica still running?)"
             ) from exc
-        if response.status_code >= 300:
+        if status >= 300:
             try:
-                message = response.json().get("message")
-            except ValueError:
-                message = response.text[:200]
+                message = json.loads(answer).get("message")
+            except (ValueError, AttributeError):
+                message = answer[:200].decode("utf-8", "replace")
             raise TrackingError(f"the server refused {count} {queue}s: {message}")
+
+    def _request(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST over a kept-alive connection; a kept connection the server has closed in
+        the meantime is replaced once."""
+        while True:
+            connection, kept = self._connection, self._connection is not None
+            if connection is None:
+                kind = (
+                    http.client.HTTPSConnection
+                    if self._url.scheme == "https"
+                    else http.client.HTTPConnection
+                )
+                connection = kind(self._url.hostname or "", self._url.port, timeout=_TIMEOUT)
+            self._connection = None
+            try:
+                connection.request("POST", path, body=body, headers=self._headers)
+                response = connection.getresponse()
+                answer = response.read()
+            except (ConnectionError, http.client.RemoteDisconnected):
+                connection.close()
+                if kept:
+                    continue
+                raise
+            except BaseException:
+                connection.close()
+                raise
+            if not response.will_close:
+                self._connection = connection
+            else:
+                connection.close()
+            return response.status, answer
 
 
 class _FileWriter:
@@ -190,13 +294,23 @@ class _FileWriter:
         self.worker = worker
         self._lock = threading.Lock()
 
-    def add(self, queue: str, record: tuple[Any, ...]) -> None:
-        names = _METRIC_FIELDS if queue == "metric" else _PARAM_FIELDS
-        fields: dict[str, Any] = {"id": self.experiment_id, "workerIndex": self.worker}
-        fields.update(zip(names, record, strict=True))
-        if queue == "metric":
-            fields["isNan"] = fields["value"] is None
-        line = json.dumps({"kind": queue, **fields}) + "\n"
+    def metric(self, key: str, value: float, step: int, timestamp: int) -> None:
+        finite = math.isfinite(value)
+        self._write(
+            "metric",
+            key=key,
+            value=value if finite else None,
+            step=None if step == NO_STEP else step,
+            timestamp=timestamp,
+            isNan=not finite,
+        )
+
+    def param(self, key: str, value: str) -> None:
+        self._write("param", key=key, value=value)
+
+    def _write(self, kind: str, **fields: Any) -> None:
+        record = {"kind": kind, "id": self.experiment_id, "workerIndex": self.worker, **fields}
+        line = json.dumps(record) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write(line)
 
@@ -206,6 +320,14 @@ class _FileWriter:
 
 _sink: _Sender | _FileWriter | None = None
 _sink_lock = threading.Lock()
+_fast: list[tuple[str, float, int, int]] | None = None
+"""The sender's metric buffer while nothing needs saying: ``log_metric`` appends to it
+directly (the call is most of what tracking costs a training loop)."""
+
+
+def _use_fast_path(buffer: list[tuple[str, float, int, int]] | None) -> None:
+    global _fast
+    _fast = buffer
 
 
 def track_to_file(path: str | os.PathLike[str] | None) -> None:
@@ -216,6 +338,7 @@ def track_to_file(path: str | os.PathLike[str] | None) -> None:
     """
     global _sink
     with _sink_lock:
+        _use_fast_path(None)
         if _sink is not None:
             _sink.send()
         _sink = None if path is None else _file_sink(Path(path), os.environ)
@@ -260,8 +383,6 @@ def _flush_at_exit() -> None:
     try:
         sink.send()
     except TrackingError as exc:
-        import sys
-
         print(f"submarine tracking: {exc}", file=sys.stderr, flush=True)
 
 
@@ -275,22 +396,59 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
     :param step: the training step (default: none).
     :raises TrackingError: outside a replica, or when an earlier batch was refused.
     """
-    if type(key) is not str or not key:
-        raise TypeError(f"key must be a non-empty string like 'loss', got {key!r}")
-    if type(value) is not float:  # numpy scalars, ints, tensors with __float__
-        if isinstance(value, (bool, str, bytes)):
-            raise TypeError(f"value of metric {key!r} must be a number, got {value!r}")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"value of metric {key!r} must be a number, got {value!r}") from None
-    if step is not None and type(step) is not int:
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise TypeError(f"step of metric {key!r} must be a whole number or None, got {step!r}")
-        step = int(step)
+    if type(key) is not str or not key or len(key) > MAX_KEY:
+        raise _bad_key(key, "loss")
+    if type(value) is not float:
+        value = _number(key, value)
+    if step is None:
+        step = NO_STEP
+    elif type(step) is not int or not -0x7FFFFFFFFFFFFFFF <= step <= 0x7FFFFFFFFFFFFFFF:
+        step = _whole(key, step)
+    buffer = _fast
+    if buffer is not None and len(buffer) < BATCH_SIZE:
+        buffer.append((key, value, step, _time_ns() // 1_000_000))
+        return
     sink = _sink or _sink_now()
-    number = value if math.isfinite(value) else None
-    sink.add("metric", (key, number, step, time.time_ns() // 1_000_000))
+    sink.metric(key, value, step, _time_ns() // 1_000_000)  # raises what needs saying
+    if isinstance(sink, _Sender) and sink is _sink:
+        _use_fast_path(sink.metrics)
+        if sink.failed:  # the sender failed meanwhile: its next call must say so
+            _use_fast_path(None)
+
+
+def _number(key: str, value: object) -> float:
+    """A metric's value as a float: ints, numpy scalars, tensors with ``__float__``."""
+    if isinstance(value, float):  # numpy's float64 is one already
+        return value
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"value of metric {key!r} must be a number, got {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"value of metric {key!r} must be a number, got {value!r}") from None
+
+
+def _whole(key: str, step: object) -> int:
+    """A metric's step as an int of 64 bits (numpy's integers too)."""
+    try:
+        if isinstance(step, bool):
+            raise TypeError
+        whole = operator.index(step)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"step of metric {key!r} must be a whole number or None, got {step!r}"
+        ) from None
+    if not NO_STEP < whole <= _MAX_STEP:
+        raise ValueError(f"step of metric {key!r} must fit in 64 bits, got {whole}")
+    return whole
+
+
+def _bad_key(key: object, example: str) -> Exception:
+    if isinstance(key, str) and key:
+        return ValueError(
+            f"key must be at most {MAX_KEY} characters, got {len(key)}: {key[:40]!r}..."
+        )
+    return TypeError(f"key must be a non-empty string like {example!r}, got {key!r}")
 
 
 def log_param(key: str, value: object) -> None:
@@ -300,9 +458,15 @@ def log_param(key: str, value: object) -> None:
     :param value: its value; recorded as text (``str(value)``).
     :raises TrackingError: outside a replica, or when an earlier batch was refused.
     """
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"key must be a non-empty string like 'learning_rate', got {key!r}")
-    (_sink or _sink_now()).add("param", (key, str(value)))
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise _bad_key(key, "learning_rate")
+    text = str(value)
+    if len(text) > MAX_TEXT:
+        raise ValueError(
+            f"value of param {key!r} must be at most {MAX_TEXT} characters as text, "
+            f"got {len(text)}: {text[:40]!r}..."
+        )
+    (_sink or _sink_now()).param(key, text)
 
 
 def flush() -> None:

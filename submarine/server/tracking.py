@@ -21,13 +21,17 @@ Records live in two tables of the server's SQLite database, on a connection of t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import math
 import secrets
 import sqlite3
+import sys
 import threading
+import time
+from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -39,7 +43,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.server.http import ApiEndpoint, ApiError, envelope, read_document
-from submarine.tracking import TOKEN_ENV, URI_ENV
+from submarine.tracking import MAX_KEY, MAX_TEXT, NO_STEP, TOKEN_ENV, URI_ENV
 
 __all__ = [
     "ADD_PATHS",
@@ -52,10 +56,6 @@ __all__ = [
 
 ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
 """Paths a replica's tracking credential may call (they check credentials themselves)."""
-MAX_KEY: Final = 250
-"""The longest metric or param key."""
-MAX_TEXT: Final = 8000
-"""The longest param value or worker index."""
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS metric_batches (
     seq INTEGER PRIMARY KEY,
@@ -77,8 +77,8 @@ class TrackingStore:
     """Metrics and params in SQLite (the server's database file, tables of their own).
 
     A replica sends records by the thousand, so a batch is stored as one row (its records
-    as JSON): writing costs one insert a batch, and an experiment's records are read back
-    in the order they came.
+    as a JSON list of rows, or a :class:`ColumnBatch` as received): writing costs one insert
+    a batch, and an experiment's records are read back in the order they came.
     """
 
     def __init__(self, path: Path) -> None:
@@ -95,10 +95,15 @@ class TrackingStore:
             self._db = db
         return self._db
 
-    def add(self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Store rows of one experiment (``kind``: metric or param; each row as made by
-        :func:`metric_rows` or :func:`param_rows`); return how many."""
-        text = json.dumps(rows, separators=(",", ":"))
+    def add(
+        self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]] | ColumnBatch
+    ) -> None:
+        """Store a batch of one experiment (``kind``: metric or param): rows as made by
+        :func:`metric_rows` or :func:`param_rows`, or metrics in columns."""
+        if isinstance(rows, ColumnBatch):
+            text = rows.stored()
+        else:
+            text = json.dumps(rows, separators=(",", ":"))
         with self._lock:
             db = self._conn()
             with db:
@@ -106,7 +111,6 @@ class TrackingStore:
                     f"INSERT INTO {_TABLES[kind]} (experiment_id, rows) VALUES (?, ?)",
                     (experiment_id, text),
                 )
-        return len(rows)
 
     def select(
         self, kind: str, experiment_id: str, *, key: str | None = None, worker: str | None = None
@@ -120,7 +124,7 @@ class TrackingStore:
         return [
             wire(experiment_id, row)
             for (text,) in batches
-            for row in json.loads(text)
+            for row in (ColumnBatch.load(text).rows() if text[:1] == "{" else json.loads(text))
             if (key is None or row[0] == key) and (worker is None or row[2] == worker)
         ]
 
@@ -327,6 +331,123 @@ def compact_rows(
     return experiment_id, rows
 
 
+_COLUMNS: Final = (("key", "I"), ("value", "d"), ("step", "q"), ("timestamp", "q"))
+"""A column batch's columns and their array type codes."""
+
+
+class ColumnBatch:
+    """A checked batch of metrics in columns, as ``submarine.tracking`` sends them and as
+    the store keeps them: ``keys`` once, then a column a field, each the base64 of
+    little-endian numbers: key (uint32, an index into keys), value (float64), step (int64,
+    :data:`~submarine.tracking.NO_STEP` for none), timestamp (int64 milliseconds, 0 for the
+    time the server received it, ``now``).
+
+    Kept as received: storing a batch of thousands of records costs no work per record.
+    """
+
+    def __init__(self, worker: str, keys: list[str], columns: dict[str, str], now: int) -> None:
+        self.worker = worker
+        self.keys = keys
+        self.columns = columns
+        self.now = now
+
+    @classmethod
+    def parse(cls, document: Mapping[str, Any], now_ms: int) -> tuple[str, ColumnBatch, int]:
+        """The experiment id, the batch and its record count of a body
+        ``{"id", "workerIndex", "columns": {"keys": [...], "key", "value", "step",
+        "timestamp"}}``; :class:`ApiError` names what is wrong."""
+        experiment_id = document.get("id")
+        if not isinstance(experiment_id, str):
+            raise ApiError(400, f"id: must be an experiment id, got {experiment_id!r}")
+        worker = _worker(0, document.get("workerIndex"))
+        columns = document.get("columns")
+        if not isinstance(columns, Mapping):
+            raise ApiError(400, f"columns: must be an object of columns, got {columns!r}")
+        given = columns.get("keys")
+        if not isinstance(given, list) or not given:
+            raise ApiError(400, f"columns.keys: must be a non-empty list of keys, got {given!r}")
+        keys = [_key(index, key) for index, key in enumerate(given)]
+        decoded = {name: _column(columns, name, code) for name, code in _COLUMNS}
+        counts = [len(column) for column in decoded.values()]
+        if len(set(counts)) != 1 or not counts[0]:
+            raise ApiError(
+                400,
+                "columns: key, value, step and timestamp must hold as many records, at least "
+                f"one; got {', '.join(map(str, counts))}",
+            )
+        if max(decoded["key"]) >= len(keys):
+            raise ApiError(400, f"columns.key: must index columns.keys (0..{len(keys) - 1})")
+        texts = {name: str(columns[name]) for name, _ in _COLUMNS}
+        return experiment_id, cls(worker, keys, texts, now_ms), counts[0]
+
+    def stored(self) -> str:
+        """The batch as the store keeps it (a JSON object)."""
+        document = {"worker": self.worker, "keys": self.keys, "now": self.now, **self.columns}
+        return json.dumps(document, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> ColumnBatch:
+        """A batch the store kept."""
+        document = json.loads(text)
+        columns = {name: document[name] for name, _ in _COLUMNS}
+        return cls(document["worker"], document["keys"], columns, document["now"])
+
+    def rows(self) -> list[list[Any]]:
+        """The records as stored rows: [key, value, worker, timestamp, step, isNan]."""
+        decoded = [_decode(self.columns[name], code) for name, code in _COLUMNS]
+        keys, worker, now, isfinite = self.keys, self.worker, self.now, math.isfinite
+        return [
+            [
+                keys[ident],
+                value if isfinite(value) else None,
+                worker,
+                stamp or now,
+                None if step == NO_STEP else step,
+                not isfinite(value),
+            ]
+            for ident, value, step, stamp in zip(*decoded, strict=True)
+        ]
+
+
+def _decode(text: str, code: str) -> array[Any]:
+    column = array(code)
+    column.frombytes(base64.b64decode(text, validate=True))
+    if sys.byteorder == "big":
+        column.byteswap()
+    return column
+
+
+def _column(columns: Mapping[str, Any], name: str, code: str) -> array[Any]:
+    text = columns.get(name)
+    try:
+        if not isinstance(text, str):
+            raise ValueError(name)
+        return _decode(text, code)
+    except ValueError:
+        raise ApiError(
+            400,
+            f"columns.{name}: must be the base64 of little-endian "
+            f"{array(code).itemsize * 8}-bit numbers, got {str(text)[:40]!r}",
+        ) from None
+
+
+def _rows(document: Any, kind: str, now_ms: int) -> tuple[str, list[tuple[Any, ...]]]:
+    """The experiment id and checked rows of a body of records: a compact batch, one
+    record, or a list of records of one experiment."""
+    if isinstance(document, Mapping) and f"{kind}s" in document:
+        return compact_rows(document, kind, now_ms)
+    records = _records(document)
+    ids = {record.get("id") for record in records}
+    if len(ids) != 1 or not isinstance(next(iter(ids)), str):
+        raise ApiError(
+            400, f"id: every record needs the same experiment id, got {sorted(map(repr, ids))}"
+        )
+    experiment_id = str(next(iter(ids)))
+    if kind == "metric":
+        return experiment_id, metric_rows(records, now_ms)
+    return experiment_id, param_rows(records)
+
+
 def _records(document: Any) -> list[Mapping[str, Any]]:
     records = document if isinstance(document, list) else [document]
     for index, record in enumerate(records):
@@ -355,32 +476,20 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
 
         async def post(self, request: Request) -> Response:
             """Store a record, or a list of records of one experiment."""
-            import time
-
             document = await read_document(request, max_body_bytes)
             now_ms = time.time_ns() // 1_000_000
-            if isinstance(document, Mapping) and f"{self.kind}s" in document:
-                experiment_id, rows = compact_rows(document, self.kind, now_ms)
+            batch: ColumnBatch | list[tuple[Any, ...]]
+            if self.kind == "metric" and isinstance(document, Mapping) and "columns" in document:
+                experiment_id, batch, count = ColumnBatch.parse(document, now_ms)
             else:
-                records = _records(document)
-                ids = {record.get("id") for record in records}
-                if len(ids) != 1 or not isinstance(next(iter(ids)), str):
-                    raise ApiError(
-                        400,
-                        "id: every record needs the same experiment id, got "
-                        f"{sorted(map(repr, ids))}",
-                    )
-                experiment_id = str(next(iter(ids)))
-                if self.kind == "metric":
-                    rows = metric_rows(records, now_ms)
-                else:
-                    rows = param_rows(records)
+                experiment_id, batch = _rows(document, self.kind, now_ms)
+                count = len(batch)
             if not tracking.may_add(request, experiment_id):
                 raise ApiError(401, "The token is not valid.")
             experiment_known(request, experiment_id)
-            # A batch of thousands of rows is written off the event loop.
-            stored = await run_in_threadpool(tracking.store.add, self.kind, experiment_id, rows)
-            return envelope(result=True, attributes={"stored": stored})
+            # A batch of thousands of records is written off the event loop.
+            await run_in_threadpool(tracking.store.add, self.kind, experiment_id, batch)
+            return envelope(result=True, attributes={"stored": count})
 
     class AddParam(Add):
         kind = "param"

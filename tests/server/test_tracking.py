@@ -3,11 +3,13 @@ local server stores them, the 0.8.0 workbench reads and the typed clients give t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 import threading
+from array import array
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -234,17 +236,24 @@ def test_a_server_that_cannot_be_reached_is_a_clear_error() -> None:
 
 
 class _Counter(BaseHTTPRequestHandler):
+    """Counts the records of each column batch; keeps connections alive as HTTP/1.1 does,
+    but drops each one after its answer without saying so (as a server's idle timeout
+    does), so the sender must notice and open another."""
+
+    protocol_version = "HTTP/1.1"
     posts: list[int]
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.posts.append(len(json.loads(body)["metrics"]))  # the compact batch
+        column = json.loads(body)["columns"]["key"]  # uint32s: 4 bytes a record
+        self.posts.append(len(base64.b64decode(column)) // 4)
         answer = json.dumps({"status": "OK", "code": 200, "success": True, "result": True})
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer.encode())
+        self.close_connection = True
 
     def log_message(self, *args: Any) -> None:
         return
@@ -308,3 +317,131 @@ def test_batches_stay_under_the_body_limit_with_long_keys(server: Any) -> None:
         metrics = client.get_metrics(experiment_id)
     assert [m.step for m in metrics] == list(range(6000))
     assert {m.key for m in metrics} == {key}
+
+
+THREADS = """
+import threading
+import numpy as np
+import submarine
+def log(name):
+    for step in range(5000):
+        submarine.log_metric(name, step * 0.5, step=np.int64(step))
+workers = [threading.Thread(target=log, args=(f"t{n}",)) for n in range(4)]
+for worker in workers: worker.start()
+for worker in workers: worker.join()
+submarine.log_metric("edge", float("inf"))
+submarine.log_metric("edge", -0.0, step=-(2**63) + 1)
+"""
+
+
+def test_records_from_several_threads_all_arrive_whole(server: Any) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        experiment_id = create(http, make_spec())["experimentId"]
+    result = _python(THREADS, {"JOB_ID": experiment_id, "SUBMARINE_TRACKING_URI": server.url})
+    assert result.returncode == 0, result.stderr
+    with ExperimentClient(server.url) as client:
+        metrics = client.get_metrics(experiment_id)
+    for name in ("t0", "t1", "t2", "t3"):
+        mine = [(m.step, m.value) for m in metrics if m.key == name]
+        assert mine == [(step, step * 0.5) for step in range(5000)]  # no record torn apart
+    edge = [(m.value, m.is_nan, m.step) for m in metrics if m.key == "edge"]
+    assert edge == [(None, True, None), (0.0, False, -(2**63) + 1)]
+
+
+def _columns(count: int, **changes: Any) -> dict[str, Any]:
+    def encoded(code: str, values: list[Any]) -> str:
+        return base64.b64encode(array(code, values).tobytes()).decode()
+
+    columns = {
+        "keys": ["loss"],
+        "key": encoded("I", [0] * count),
+        "value": encoded("d", [0.5] * count),
+        "step": encoded("q", list(range(count))),
+        "timestamp": encoded("q", [0] * count),
+    }
+    return {**columns, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"value": "not base64!"}, "columns.value: must be the base64 of little-endian 64-bit"),
+        ({"step": base64.b64encode(b"12345").decode()}, "columns.step"),
+        ({"key": base64.b64encode(array("I", [0, 0]).tobytes()).decode()}, "got 2, 3, 3"),
+        ({"key": base64.b64encode(array("I", [0, 1, 0]).tobytes()).decode()}, "columns.key"),
+        ({"keys": []}, "columns.keys: must be a non-empty list"),
+        ({"keys": ["x" * 251]}, "[0].key: must be a non-empty string of at most 250"),
+    ],
+)
+def test_a_bad_column_batch_is_refused_naming_the_column(
+    server: Any, changes: dict[str, Any], named: str
+) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        experiment_id = create(http, make_spec())["experimentId"]
+        good = {"id": experiment_id, "workerIndex": "worker-0", "columns": _columns(3)}
+        assert ok(http.post("/api/metric/add", json=good)) is True
+        bad = {**good, "columns": _columns(3, **changes)}
+        assert named in fail(http.post("/api/metric/add", json=bad), 400)
+        stored = ok(http.post("/api/metric/selective", json={"id": experiment_id}))
+        assert [m["step"] for m in stored] == [0, 1, 2]  # the good batch only
+        assert {m["timestamp"] for m in stored} != {0}  # 0 is "when the server got it"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("log_metric('k' * 251, 1.0)", "ValueError: key must be at most 250 characters, got 251"),
+        ("log_metric('', 1.0)", "TypeError: key must be a non-empty string like 'loss'"),
+        ("log_metric('loss', 1.0, step=2**63)", "ValueError: step of metric 'loss' must fit"),
+        ("log_metric('loss', 1.0, step=1.5)", "TypeError: step of metric 'loss' must be a whole"),
+        ("log_metric('loss', '1')", "TypeError: value of metric 'loss' must be a number"),
+        ("log_param('lr', 'x' * 8001)", "ValueError: value of param 'lr' must be at most 8000"),
+    ],
+)
+def test_bad_calls_are_refused_at_once_naming_the_argument(call: str, message: str) -> None:
+    env = {"JOB_ID": "experiment-1-0001", "SUBMARINE_TRACKING_URI": "http://127.0.0.1:9"}
+    result = _python(f"import submarine\nsubmarine.{call}\n", env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+class _Refuser(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        answer = json.dumps({"status": "ERROR", "code": 400, "message": "no room for loss"})
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+REFUSED = """
+import time, submarine
+from submarine.tracking import TrackingError
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:  # the sender posts within a second, in the background
+    try:
+        submarine.log_metric("loss", 1.0)
+    except TrackingError as exc:
+        print("RAISED", exc, flush=True)
+        break
+    time.sleep(0.02)
+"""
+
+
+def test_a_batch_refused_in_the_background_makes_the_next_call_raise() -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuser)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        result = _python(REFUSED, {"JOB_ID": "experiment-1-0001", "SUBMARINE_TRACKING_URI": url})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "RAISED the server refused" in result.stdout, result.stdout + result.stderr
+    assert "no room for loss" in result.stdout
