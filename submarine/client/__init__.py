@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from submarine._exports import lazy_exports
 
 if TYPE_CHECKING:
-    from submarine.client._follow import AsyncLogStream, LogStream
+    from submarine.client._stream import AsyncLogStream, LogStream
     from submarine.client.async_ import AsyncExperimentClient
     from submarine.client.config import Timeout
     from submarine.client.errors import (
@@ -43,14 +43,14 @@ _LAZY: dict[str, str] = {
     "APIStatusError": _ERRORS,
     "APITimeoutError": _ERRORS,
     "AsyncExperimentClient": "submarine.client.async_",
-    "AsyncLogStream": "submarine.client._follow",
+    "AsyncLogStream": "submarine.client._stream",
     "AuthenticationError": _ERRORS,
     "BadRequestError": _ERRORS,
     "ConflictError": _ERRORS,
     "ExperimentClient": "submarine.client.sync",
     "ExperimentFailedError": _ERRORS,
     "InvalidResponseError": _ERRORS,
-    "LogStream": "submarine.client._follow",
+    "LogStream": "submarine.client._stream",
     "NotFoundError": _ERRORS,
     "ServerError": _ERRORS,
     "SpecValidationError": _ERRORS,

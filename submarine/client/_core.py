@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import IO, Any, Final, TypeAlias
+from typing import IO, Any, Final
 from urllib.parse import quote
 
 import httpx
@@ -31,7 +31,7 @@ from submarine.client._decode import (
 )
 from submarine.client._follow import Follower
 from submarine.client._retry import RetryPolicy
-from submarine.client._steps import Call
+from submarine.client._steps import JSON_HEADERS, Call, SpecInput
 from submarine.client._terminal import printable
 from submarine.client.config import (
     Timeout,
@@ -93,10 +93,6 @@ def needs_tls_context(host: str, environ: Mapping[str, str] | None = None) -> bo
 
 
 # -- what goes out ---------------------------------------------------------------------------
-
-
-SpecInput: TypeAlias = ExperimentSpec | ExperimentSpecPayload | Mapping[str, Any]
-"""What create and patch take: a spec, a spec read back from a server, or a dict."""
 
 
 def spec_body(experiment_spec: SpecInput) -> bytes:
@@ -254,6 +250,25 @@ class ClientCore:
             netloc = httpx.URL(self.host).netloc.decode("ascii")
             options["mounts"] = {f"all://{netloc}": None}
         return options
+
+    @staticmethod
+    def request_options(call: Call[Any]) -> dict[str, Any]:
+        """The keyword arguments of ``httpx.Client.request`` for a call."""
+        return {
+            "method": call.method,
+            "url": call.url,
+            "params": call.params,
+            "content": call.content,
+            "headers": JSON_HEADERS if call.content is not None else None,
+            "timeout": (
+                httpx.USE_CLIENT_DEFAULT
+                if call.timeout is None
+                else httpx.Timeout(**call.timeout.as_dict())
+            ),
+        }
+
+    REQUEST_ERROR: Final = httpx.RequestError
+    """What sending a request raises when no answer came (the retry policy decides)."""
 
     # -- retries -------------------------------------------------------------------------
 

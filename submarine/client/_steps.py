@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeAlias, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from submarine.client.config import Timeout
 from submarine.client.errors import SubmarineError
+from submarine.models import ExperimentSpec, ExperimentSpecPayload
 
-__all__ = ["JSON_HEADERS", "Call", "Flow", "Lines", "Sleep", "Step", "Steps"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["JSON_HEADERS", "Call", "Flow", "Lines", "Sleep", "SpecInput", "Step", "Steps"]
 
 T = TypeVar("T")
 
@@ -42,21 +44,6 @@ class Call(Generic[T]):
     timeout: Timeout | None = None
     """This request's timeout, instead of the client's."""
 
-    def request_options(self) -> dict[str, Any]:
-        """The keyword arguments of ``httpx.Client.request`` for this call."""
-        return {
-            "method": self.method,
-            "url": self.url,
-            "params": self.params,
-            "content": self.content,
-            "headers": JSON_HEADERS if self.content is not None else None,
-            "timeout": (
-                httpx.USE_CLIENT_DEFAULT
-                if self.timeout is None
-                else httpx.Timeout(**self.timeout.as_dict())
-            ),
-        }
-
 
 @dataclass(frozen=True)
 class Sleep:
@@ -64,6 +51,9 @@ class Sleep:
 
     seconds: float
 
+
+SpecInput: TypeAlias = ExperimentSpec | ExperimentSpecPayload | Mapping[str, Any]
+"""What create and patch take: a spec, a spec read back from a server, or a dict."""
 
 Lines: TypeAlias = list[tuple[str, str]]
 """New log lines, as ``(pod name, line)``, for the caller."""

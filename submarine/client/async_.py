@@ -6,15 +6,13 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import httpx
 from typing_extensions import Self
 
-from submarine.client._core import ClientCore, SpecInput
-from submarine.client._follow import AsyncLogStream, Follower, LinePrinter
-from submarine.client._steps import Call, Sleep, Steps
+from submarine.client._steps import Call, Sleep, SpecInput, Steps
+from submarine.client._stream import AsyncLogStream, LinePrinter
 from submarine.client.config import DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
@@ -25,6 +23,11 @@ from submarine.models import (
     Metric,
     Param,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from submarine.client._follow import Follower
 
 __all__ = ["AsyncExperimentClient"]
 
@@ -75,6 +78,13 @@ class AsyncExperimentClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry_backoff: float = 0.5,
     ) -> None:
+        # The client core and httpx are loaded with the first client rather than with
+        # ``from submarine import AsyncExperimentClient``: a script that only builds specs, or a
+        # tool that imports the package to read its models, never pays for a transport.
+        import httpx
+
+        from submarine.client._core import ClientCore
+
         self._core = ClientCore(
             host,
             token=token,
@@ -119,8 +129,8 @@ class AsyncExperimentClient:
         attempt = 0
         while True:
             try:
-                response = await self._http.request(**call.request_options())
-            except httpx.RequestError as exc:
+                response = await self._http.request(**self._core.request_options(call))
+            except self._core.REQUEST_ERROR as exc:
                 await self._sleep(self._core.pause_after_error(call, attempt, exc))
             else:
                 pause = self._core.pause_after_answer(call, attempt, response)

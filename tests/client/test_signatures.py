@@ -64,8 +64,10 @@ def test_same_constructor_except_the_transport_type():
     assert sync_params == async_params
     assert sync_transport.default is None
     assert async_transport.default is None
-    hints_sync = typing.get_type_hints(ExperimentClient.__init__)
-    hints_async = typing.get_type_hints(AsyncExperimentClient.__init__)
+    # httpx is imported for type checkers only (it loads with the first client), so its
+    # names are supplied here, as documentation tools do for such imports.
+    hints_sync = typing.get_type_hints(ExperimentClient.__init__, localns={"httpx": httpx})
+    hints_async = typing.get_type_hints(AsyncExperimentClient.__init__, localns={"httpx": httpx})
     assert hints_sync["transport"] == httpx.BaseTransport | None
     assert hints_async["transport"] == httpx.AsyncBaseTransport | None
 
