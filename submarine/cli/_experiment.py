@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from submarine.cli._errors import CliError, ExitCode, report
-from submarine.cli._live import exit_code_of, watch
 from submarine.cli._output import OutputFormat, emit, error_console, null_stream
 from submarine.cli._specfile import check_file
 from submarine.client import ExperimentClient, NotFoundError
@@ -130,6 +129,8 @@ def _wait(
     follow: bool,
     output: OutputFormat | None,
 ) -> None:
+    from submarine.cli._live import exit_code_of, watch  # the live display: only when waiting
+
     with _about(experiment_id):
         final = watch(client, experiment_id, interval=interval, timeout=timeout, print_lines=follow)
     if output is not None:
@@ -263,6 +264,8 @@ def logs(
             log = client.get_log(experiment_id, master_only, stream=null_stream())
             emit(log, output or OutputFormat.TABLE)
             return
+        from submarine.cli._live import watch  # the live display: only when following
+
         watch(
             client,
             experiment_id,

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import IO, Any, cast
 
 import pydantic_core
-import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -70,6 +69,8 @@ def error_console() -> Console:
 def dump(data: Any, fmt: OutputFormat) -> str:
     """Plain data as a JSON or YAML document (ending with a newline)."""
     if fmt is OutputFormat.YAML:
+        import yaml  # the YAML emitter: only for -o yaml
+
         return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return to_json(data)
 

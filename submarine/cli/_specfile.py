@@ -8,7 +8,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from submarine.cli._locate import line_of, tree_of
 from submarine.models import ExperimentSpec, SpecFileError, load_document, problems_of
 
 __all__ = ["FileProblem", "check_file"]
@@ -56,6 +55,8 @@ def check_file(path: str | Path) -> tuple[ExperimentSpec | None, list[FileProble
         return ExperimentSpec.model_validate(document), []
     except ValidationError as exc:
         problems = problems_of(exc)
+    from submarine.cli._locate import line_of, tree_of  # a YAML node tree: only for problems
+
     tree = tree_of(
         file.read_text(encoding="utf-8"), yaml_syntax=file.suffix.lower() in _YAML_SUFFIXES
     )

@@ -42,7 +42,15 @@ class SubmarineAuth(httpx.Auth):
         self._login_headers.pop("Authorization", None)
         self._token = credentials.token
         self._thread_lock = threading.Lock()
-        self._async_lock = anyio.Lock()
+        self._async_lock: anyio.Lock | None = None
+
+    @property
+    def _login_lock(self) -> anyio.Lock:
+        """The asyncio client's login lock, made on first use: making one loads asyncio,
+        which a blocking client never needs (one event loop, so no race to make it)."""
+        if self._async_lock is None:
+            self._async_lock = anyio.Lock()
+        return self._async_lock
 
     def _login_request(self, request: httpx.Request) -> httpx.Request:
         creds = self.credentials
@@ -116,7 +124,7 @@ class SubmarineAuth(httpx.Auth):
         """Authenticate a request of the asyncio client (the same steps as the blocking one)."""
         token, fresh = self._token, False
         if token is None and self._must_login(None):
-            async with self._async_lock:
+            async with self._login_lock:
                 if self._must_login(None):
                     login = yield self._login_request(request)
                     await login.aread()
@@ -127,7 +135,7 @@ class SubmarineAuth(httpx.Auth):
         response = yield self._authorized(request, token)
         if response.status_code != 401 or fresh or not self.credentials.can_login:
             return
-        async with self._async_lock:
+        async with self._login_lock:
             if self._must_login(token):
                 login = yield self._login_request(request)
                 await login.aread()
