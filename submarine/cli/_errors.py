@@ -6,9 +6,6 @@ import enum
 import sys
 from typing import Final
 
-from rich.console import Console
-from rich.text import Text
-
 from submarine.client import errors
 
 __all__ = ["CliError", "ExitCode", "describe", "report"]
@@ -85,9 +82,12 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
 
 def report(message: str) -> None:
     """Write ``error: <message>`` as one line on standard error (red on a terminal)."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
     line = " ".join(message.split())
-    if console.is_terminal:
+    if sys.stderr.isatty():
+        from rich.console import Console  # Rich is loaded when something is drawn
+        from rich.text import Text
+
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
         console.print(Text.assemble(("error:", "bold red"), " ", line))
     else:
         sys.stderr.write(f"error: {line}\n")

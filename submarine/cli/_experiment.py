@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Annotated
 import typer
 
 from submarine.cli._errors import CliError, ExitCode, report
-from submarine.cli._output import OutputFormat, emit, error_console, null_stream
+from submarine.cli._output import OutputFormat, emit, null_stream
 from submarine.cli._specfile import check_file
 from submarine.client import ExperimentClient, NotFoundError
+from submarine.client._terminal import printable
 from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
 
 __all__ = ["STATE", "State", "experiment_app"]
@@ -167,7 +169,7 @@ def create(
             emit(experiment, output)
             return
         name = spec.meta.name
-        error_console().print(f"created {experiment.experiment_id} ({name})", markup=False)
+        sys.stderr.write(f"created {experiment.experiment_id} ({printable(name or '')})\n")
         _wait(
             client,
             experiment.experiment_id,

@@ -23,7 +23,8 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from submarine.cli._errors import CliError, ExitCode
-from submarine.cli._output import error_console, short_pod_name, status_style
+from submarine.cli._output import short_pod_name
+from submarine.cli._tables import error_console, status_style
 from submarine.client import NotFoundError, WaitTimeoutError
 from submarine.client._terminal import printable
 from submarine.models import ExperimentStatus

@@ -1,0 +1,150 @@
+"""The CLI's Rich side: tables of experiments, status colours and the consoles."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from submarine.models import Experiment
+
+__all__ = [
+    "data_console",
+    "error_console",
+    "experiment_table",
+    "experiments_table",
+    "print_table",
+    "status_style",
+]
+
+
+def data_console() -> Console:
+    """A console on standard output; never wraps lines when it is not a terminal."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=1000)
+    return console
+
+
+def error_console() -> Console:
+    """A console on standard error for progress and error lines."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_table(table: Table) -> None:
+    """Print a table: as Rich draws it on a terminal, without trailing blanks elsewhere."""
+    console = data_console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as capture:
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
+    sys.stdout.flush()
+
+
+_STATUS_STYLES = {
+    "accepted": "yellow",
+    "created": "yellow",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "bold red",
+    "deleted": "dim",
+}
+
+
+def status_style(status: str) -> str:
+    """The Rich style of a status name."""
+    return _STATUS_STYLES.get(status.lower(), "")
+
+
+def _time(value: datetime | str | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def _roles(experiment: Experiment) -> str:
+    spec = experiment.spec
+    if spec is None:
+        return "-"
+    return ", ".join(f"{role} {task.replicas}" for role, task in spec.roles.items()) or "-"
+
+
+def _framework(experiment: Experiment) -> str:
+    return (experiment.spec.meta.framework if experiment.spec is not None else None) or "-"
+
+
+def _name(experiment: Experiment) -> str:
+    if experiment.spec is not None and experiment.spec.meta.name:
+        return experiment.spec.meta.name
+    return experiment.name or "-"
+
+
+def _cells(*values: Any) -> list[Any]:
+    """Table cells: strings are shown as they are, never read as Rich markup."""
+    return [Text(value) if isinstance(value, str) else value for value in values]
+
+
+def _status(experiment: Experiment) -> Any:
+    name = experiment.status_name or "-"
+    return Text(name, style=status_style(name))
+
+
+def experiments_table(experiments: Sequence[Experiment]) -> Table:
+    """One row an experiment: id, name, framework, roles, status and times."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED"):
+        table.add_column(column, no_wrap=column in ("ID", "STATUS"))
+    for exp in experiments:
+        table.add_row(
+            *_cells(
+                exp.experiment_id,
+                _name(exp),
+                _framework(exp),
+                _roles(exp),
+                _status(exp),
+                _time(exp.accepted_time),
+                _time(exp.finished_time),
+            )
+        )
+    return table
+
+
+def experiment_table(experiment: Experiment) -> Table:
+    """One experiment in detail: its fields, then a row a role."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    spec = experiment.spec
+    rows: list[tuple[str, Any]] = [
+        ("ID", experiment.experiment_id),
+        ("Name", _name(experiment)),
+        ("Framework", _framework(experiment)),
+        ("Status", _status(experiment)),
+        ("Accepted", _time(experiment.accepted_time)),
+        ("Created", _time(experiment.created_time)),
+        ("Running", _time(experiment.running_time)),
+        ("Finished", _time(experiment.finished_time)),
+    ]
+    if spec is not None:
+        rows.append(("Image", spec.environment.image or spec.environment.name or "-"))
+        rows.append(("Command", spec.meta.cmd or "-"))
+    for label, value in rows:
+        grid.add_row(*_cells(label, value))
+    if spec is not None and spec.spec:
+        roles = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("ROLE", "REPLICAS", "RESOURCES", "COMMAND"):
+            roles.add_column(column)
+        for role, task in spec.spec.items():
+            roles.add_row(*_cells(role, str(task.replicas), task.resources or "-", task.cmd or "-"))
+        grid.add_row("", "")
+        grid.add_row("Roles", roles)
+    return grid
