@@ -25,7 +25,11 @@ def format_time(value: datetime) -> str:
     """
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    # %-formatting: twice as fast as strftime or an f-string (a list answer formats four
+    # times an experiment), with four-digit years (glibc's %Y writes year 5 as "5").
+    fields = (u.year, u.month, u.day, u.hour, u.minute, u.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % fields  # noqa: UP031
 
 
 class WireTime(datetime):

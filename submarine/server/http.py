@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import math
 import sys
@@ -26,6 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from typing import Any, Final
 
+from pydantic_core import to_json
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -41,6 +41,7 @@ __all__ = [
     "ApiEndpoint",
     "ApiError",
     "TokenGuard",
+    "dump_bytes",
     "dumps",
     "envelope",
     "envelope_body",
@@ -77,9 +78,15 @@ class ApiError(Exception):
         super().__init__(message)
 
 
+def dump_bytes(value: Any) -> bytes:
+    """JSON as every answer writes it, UTF-8 encoded: compact, as Submarine's Gson writes
+    it, with characters kept (not ``\\u`` escaped) and NaN/Infinity as Python writes them."""
+    return to_json(value, inf_nan_mode="constants")
+
+
 def dumps(value: Any) -> str:
-    """JSON text as every answer writes it (UTF-8 kept, Python's default separators)."""
-    return json.dumps(value, ensure_ascii=False)
+    """:func:`dump_bytes` as text."""
+    return to_json(value, inf_nan_mode="constants").decode("utf-8")
 
 
 def _status_name(code: int) -> str:
@@ -120,7 +127,7 @@ def envelope(
     """A response in Submarine's envelope (nulls kept), see :func:`envelope_body`."""
     body = envelope_body(code, result=result, message=message, attributes=attributes)
     return Response(
-        dumps(body).encode("utf-8"),
+        dump_bytes(body),
         status_code=code,
         headers=dict(headers or {}),
         media_type="application/json",

@@ -15,7 +15,6 @@ reader holds back the reading (the server does not buffer ahead of the socket).
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,7 +48,7 @@ PodFiles = Callable[[str], list[tuple[str, Path]]]
 
 def _escaped(text: str) -> str:
     """``text`` as the inside of a JSON string (as :func:`dumps` writes it)."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    return dumps(text)[1:-1]
 
 
 def _lines(path: Path) -> Iterator[tuple[bool, str]]:
@@ -83,12 +82,12 @@ def _lines(path: Path) -> Iterator[tuple[bool, str]]:
 
 def pod_log_pieces(experiment_id: str, pods: Iterable[tuple[str, Path]]) -> Iterator[str]:
     """The JSON text of one ExperimentLog (``experimentId``, ``logContent``), in pieces."""
-    yield "{" + f'"experimentId": {dumps(experiment_id)}, "logContent": ['
+    yield "{" + f'"experimentId":{dumps(experiment_id)},"logContent":['
     for index, (name, path) in enumerate(pods):
-        yield (", " if index else "") + f'{{"podName": {dumps(name)}, "podLog": ['
+        yield ("," if index else "") + f'{{"podName":{dumps(name)},"podLog":['
         first = True
         for new_line, piece in _lines(path):
-            yield piece if first or not new_line else ", " + piece
+            yield piece if first or not new_line else "," + piece
             first = False
         yield "]}"
     yield "]}"
@@ -126,7 +125,7 @@ def experiment_logs(experiment_ids: Iterable[str], pod_files: PodFiles) -> Itera
     yield "["
     for index, experiment_id in enumerate(experiment_ids):
         if index:
-            yield ", "
+            yield ","
         yield from pod_log_pieces(experiment_id, pod_files(experiment_id))
     yield "]"
 

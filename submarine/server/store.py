@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Final, TypeAlias
 from urllib.parse import quote
 
+from pydantic_core import from_json
+
 from submarine.models import ExperimentStatus, parse_status
 from submarine.server.datadir import DIR_MODE, create_private
 
@@ -126,7 +128,7 @@ def _record(row: sqlite3.Row) -> ExperimentRecord:
         uid=row["uid"],
         name=row["name"],
         status=row["status"],
-        spec=json.loads(row["spec"]),
+        spec=from_json(row["spec"]),
         accepted_time=accepted,
         created_time=_time(row["created_time"]),
         running_time=_time(row["running_time"]),

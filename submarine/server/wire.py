@@ -28,7 +28,7 @@ from starlette.responses import Response, StreamingResponse
 
 from submarine.models import ExperimentSpec, format_time, problems_of
 from submarine.server.gitsync import strip_credentials
-from submarine.server.http import dumps, envelope_body
+from submarine.server.http import dump_bytes, envelope_body
 from submarine.server.store import ExperimentRecord, RecordBatch
 
 __all__ = [
@@ -100,7 +100,7 @@ def _fields(
 ) -> Any:
     """``value`` with exactly the keys ``names``, a missing or null one null or its default;
     anything that is not an object is given back as it is."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict: the fast check
         return value
     written = {name: value.get(name) for name in names}
     for name, default in (defaults or {}).items():
@@ -284,9 +284,9 @@ class ListAnswer:
     def __init__(self, batches: Iterator[RecordBatch]) -> None:
         self._batches = batches
         self._batch: RecordBatch | None = None
-        head, _, tail = dumps(envelope_body(result=[])).partition("[]")
-        self._head = head + "["
-        self._tail = "]" + tail
+        head, _, tail = dump_bytes(envelope_body(result=[])).partition(b"[]")
+        self._head = head + b"["
+        self._tail = b"]" + tail
         self.done = False
 
     def read(self) -> bytes:
@@ -294,14 +294,15 @@ class ListAnswer:
         if self._batch is None:
             self._batch = next(self._batches, [])
         following = next(self._batches, None)
-        text = self._head + ", ".join([dumps(experiment_payload(r)) for r in self._batch])
-        self._head = ", "
+        body = b",".join([dump_bytes(experiment_payload(r)) for r in self._batch])
+        text = self._head + body
+        self._head = b","
         if following is None:
             self.done = True
             self.close()
-            return (text + self._tail).encode("utf-8")
+            return text + self._tail
         self._batch = following
-        return text.encode("utf-8")
+        return text
 
     def close(self) -> None:
         """Stop reading (closes the store's reader); safe to call more than once."""

@@ -322,6 +322,8 @@ def test_format_time_writes_0_8_0_form_in_utc() -> None:
         "2022-03-14T08:03:10Z"
     )
     assert format_time(datetime(2022, 1, 2, 3, 4, 5)) == "2022-01-02T03:04:05Z"
+    # Four-digit years, as ISO 8601 and Java write them (glibc's strftime writes "5-...").
+    assert format_time(datetime(5, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "0005-01-02T03:04:05Z"
 
 
 def test_status_is_typed_with_terminal_notion() -> None:

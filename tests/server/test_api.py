@@ -342,7 +342,7 @@ def test_envelope_keeps_nulls_in_order(client: httpx.Client) -> None:
     raw = client.get(f"{API}/ping").text
     assert list(json.loads(raw)) == ENVELOPE_KEYS
     missing = client.get(f"{API}/experiment-1-1").text
-    assert '"result": null' in missing
+    assert '"result":null' in missing
 
 
 def test_git_credentials_are_kept_but_never_shown(server_factory: Any) -> None:
