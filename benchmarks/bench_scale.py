@@ -93,7 +93,7 @@ def _server_side(ctx: Context, data: Path, size: int, series: dict[str, Series])
     database = Settings(data_dir=data, workdir=data).database
     if json.loads(_whole_text(database)) != json.loads(_whole(database)):
         raise RuntimeError(f"the streamed list of {size:,} experiments differs from the whole")
-    repeats = ctx.size(2 if size >= 100_000 else 3 if size >= 10_000 else 7, 1)
+    repeats = ctx.size(4 if size >= 10_000 else 9, 1)  # 100k: ~15 s a repeat for the three
     ctx.log(f"scale: building the list body of {size:,} in process x {repeats}")
     stats = rotate(
         [partial(_timed, build, database) for build in (_streamed, _whole, _sqlite)],
