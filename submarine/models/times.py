@@ -25,11 +25,10 @@ def format_time(value: datetime) -> str:
     """
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    u = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
-    # %-formatting: twice as fast as strftime or an f-string (a list answer formats four
-    # times an experiment), with four-digit years (glibc's %Y writes year 5 as "5").
-    fields = (u.year, u.month, u.day, u.hour, u.minute, u.second)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % fields  # noqa: UP031
+    utc = value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    # isoformat, not strftime: faster (a list answer formats four times an experiment), and
+    # years of four digits, as Java's yyyy writes them (glibc's %Y writes year 5 as "5").
+    return utc.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 class WireTime(datetime):

@@ -86,7 +86,7 @@ def dump_bytes(value: Any) -> bytes:
 
 def dumps(value: Any) -> str:
     """:func:`dump_bytes` as text."""
-    return to_json(value, inf_nan_mode="constants").decode("utf-8")
+    return dump_bytes(value).decode("utf-8")
 
 
 def _status_name(code: int) -> str:
