@@ -21,11 +21,11 @@ from pathlib import Path
 from benchmarks.context import Context
 from benchmarks.harness import Goal, Pair, Row, Series, Stats, rotate
 from benchmarks.servers import Server, Worker, fill_store, peak_rss_of
-from submarine.server.app import LIST_BATCH
-from submarine.server.http import envelope
+from submarine.server.api.experiments import LIST_BATCH
+from submarine.server.api.rest import envelope
+from submarine.server.api.wire import ListAnswer, experiment_payload
 from submarine.server.settings import Settings
-from submarine.server.store import Store
-from submarine.server.wire import ListAnswer, experiment_payload
+from submarine.server.store.experiments import Store
 
 __all__ = ["run"]
 

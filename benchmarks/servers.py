@@ -87,7 +87,7 @@ def fill_store(
     They are named ``bench-<start>`` onwards, so a store can be filled in steps.
     """
     from submarine.server.settings import Settings
-    from submarine.server.store import ExperimentRecord, Store
+    from submarine.server.store.experiments import ExperimentRecord, Store
 
     database = Settings(data_dir=data_dir, workdir=data_dir).database
     store = Store(database)

@@ -6,20 +6,18 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
     from submarine.server import serve, settings_from_args
     serve(settings_from_args(["--port", "8080", "--data-dir", "/tmp/submarine"]))
 
-Modules, by layer:
+Wings, one folder each (arrows are the only imports allowed between them):
 
-* HTTP: :mod:`~.app` (routes), :mod:`~.http` (envelope, errors, bodies, auth), :mod:`~.wire`
-  (payloads as Submarine 0.8.0 writes them), :mod:`~.guard` (Host, Origin and body type
-  checks), :mod:`~.protocol` (header deadline, connection bound), :mod:`~.ratelimit`
-  (logins), :mod:`~.loganswer` (whole logs in bounded memory), :mod:`~.follow` (long polls),
-  :mod:`~.logtext` (log lines that cannot be forged).
-* Experiments: :mod:`~.runner` (the facade the routes use), :mod:`~.scheduler` (queue,
-  capacity, status changes), :mod:`~.job` (one experiment's run), :mod:`~.processes`
-  (process groups), :mod:`~.layout` (files on disk), :mod:`~.logs` (pod logs),
-  :mod:`~.distributed` (each framework's environment), :mod:`~.capacity`,
-  :mod:`~.gitsync` (code from git, credentials scrubbed).
-* State: :mod:`~.store` (SQLite), :mod:`~.datadir` (the data dir's lock and modes),
-  :mod:`~.settings` (configuration, from the option table both commands share).
+* :mod:`~.api` the experiment API over HTTP (routes, envelope, wire shapes, guards,
+  connection and login limits) -> ``run``, ``store``.
+* :mod:`~.run` experiments from spec to processes: runner, scheduler, the job policy,
+  processes, layout, pod logs, each framework's env, capacity, git, and the backends (local
+  processes, :mod:`~.run.raybackend`) -> ``store``.
+* :mod:`~.store` SQLite and the data dir.
+* :mod:`~.tracking` metrics and params (Submarine's tracking endpoints) -> ``api``.
+* :mod:`~.workbench` the page -> ``api``.
+* :mod:`~.app` the composition root that wires them; :mod:`~.settings` configuration;
+  :mod:`~.errors` and :mod:`~.scrub` (credentials out of every message) for all.
 
 Importing this package is cheap: the server dependencies (the ``server`` extra) load when
 :func:`serve` runs.
@@ -32,13 +30,10 @@ import logging
 import sys
 from typing import Any
 
+from submarine.server.errors import ServerStartError
 from submarine.server.settings import Settings, SettingsError, settings_from_args
 
 __all__ = ["ServerStartError", "Settings", "SettingsError", "serve", "settings_from_args"]
-
-
-class ServerStartError(RuntimeError):
-    """The server could not start (the address is in use, the data dir is unusable, ...)."""
 
 
 def _url(host: str, port: int) -> str:
@@ -63,13 +58,13 @@ async def _announce(server: Any, settings: Settings) -> None:
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from submarine.server.app import create_app
-    from submarine.server.logtext import install_escaping
-    from submarine.server.protocol import (
+    from submarine.server.api.connections import (
         default_max_connections,
         guarded_protocol,
         quiet_accept_errors,
     )
+    from submarine.server.api.logtext import install_escaping
+    from submarine.server.app import create_app
 
     install_escaping()  # no request can forge a line of the log, whoever configured it
     quiet_accept_errors(asyncio.get_running_loop())
@@ -103,7 +98,7 @@ def serve(settings: Settings) -> None:
 
     Raises :class:`SettingsError` when the settings are refused (a non-loopback host without
     a token or ``insecure``) and :class:`ServerStartError` when the server cannot start
-    (:class:`~submarine.server.datadir.DataDirInUseError` when another server holds the data
+    (:class:`~submarine.server.store.datadir.DataDirInUseError` when another server holds the data
     dir).
 
     Args:
@@ -112,8 +107,8 @@ def serve(settings: Settings) -> None:
     problem = settings.bind_problem()
     if problem is not None:
         raise SettingsError(problem)
-    from submarine.server.datadir import claim
-    from submarine.server.gitsync import ScrubFilter
+    from submarine.server.scrub import ScrubFilter
+    from submarine.server.store.datadir import claim
 
     scrubber = ScrubFilter()
     for handler in logging.getLogger().handlers:  # no log line shows a credential

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from submarine.server import ServerStartError, SettingsError, serve, settings_from_args
-from submarine.server.datadir import DataDirInUseError
+from submarine.server.store.datadir import DataDirInUseError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

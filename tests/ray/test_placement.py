@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from submarine.server.capacity import Request
-from submarine.server.raybackend.cluster import namespace_of
-from submarine.server.raybackend.placement import bundle_of, unplaced_reason
+from submarine.server.run.capacity import Request
+from submarine.server.run.raybackend.cluster import namespace_of
+from submarine.server.run.raybackend.placement import bundle_of, unplaced_reason
 from submarine.server.settings import Settings, settings_from_args
 
 GIB = 1 << 30

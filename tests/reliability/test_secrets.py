@@ -28,7 +28,8 @@ import httpx
 import pytest
 
 from submarine.client import ExperimentClient
-from submarine.server.gitsync import ASKPASS_SCRIPT, askpass_env, scrub, strip_credentials
+from submarine.server.run.gitsync import ASKPASS_SCRIPT, askpass_env
+from submarine.server.scrub import scrub, strip_credentials
 from tests.conftest import RunningServer, ServerFactory
 
 from .conftest import Figures, make_spec, python_cmd

@@ -19,7 +19,8 @@ import pytest
 from starlette.routing import Route
 
 from submarine.client import AuthenticationError, ExperimentClient
-from submarine.server.app import OPEN_PATHS, create_app
+from submarine.server.api.experiments import OPEN_PATHS
+from submarine.server.app import create_app
 from submarine.server.settings import Settings
 from tests.conftest import RunningServer, ServerFactory
 

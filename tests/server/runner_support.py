@@ -18,10 +18,10 @@ from typing import Any
 import psutil
 
 from submarine.models import ExperimentSpec
-from submarine.server.runner import Runner
+from submarine.server.api.wire import stored_spec
+from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
-from submarine.server.store import ExperimentRecord, Store
-from submarine.server.wire import stored_spec
+from submarine.server.store.experiments import ExperimentRecord, Store
 
 PROBE = Path(__file__).with_name("replica_probe.py")
 TERMINAL = {"Succeeded", "Failed"}

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from submarine.server.app import LIST_BATCH
-from submarine.server.http import envelope
-from submarine.server.store import ExperimentRecord, Store
-from submarine.server.wire import EXPERIMENT_FIELDS, experiment_payload
+from submarine.server.api.experiments import LIST_BATCH
+from submarine.server.api.rest import envelope
+from submarine.server.api.wire import EXPERIMENT_FIELDS, experiment_payload
+from submarine.server.store.experiments import ExperimentRecord, Store
 
 from .api_support import (
     API,
@@ -491,7 +491,7 @@ async def _get_in_process(settings: Any, path: str) -> httpx.Response:
 def test_a_list_is_written_off_the_event_loop_thread(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from submarine.server import wire
+    from submarine.server.api import wire
     from submarine.server.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)
@@ -519,7 +519,7 @@ def test_whole_logs_are_read_off_the_event_loop_thread(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
     # A whole log can be hundreds of MB: reading and encoding it must not stall the loop.
-    from submarine.server import loganswer
+    from submarine.server.api import logs as loganswer
     from submarine.server.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", workdir=tmp_path)

@@ -288,7 +288,7 @@ def test_a_declared_too_large_body_sent_whole_reads_its_413(server_url: str, siz
 def test_a_declared_too_large_body_that_never_comes_is_refused(server_url: str) -> None:
     """Draining is bounded in time: a client that declares a refused body and sends only a
     part of it still gets its 413 (after at most the drain bound)."""
-    from submarine.server.http import DRAIN_SECONDS
+    from submarine.server.api.rest import DRAIN_SECONDS
 
     head = (
         f"POST {API} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
@@ -328,7 +328,7 @@ def test_an_unexpected_error_is_a_logged_500_envelope(
 ) -> None:
     # A healthy server cannot fail, so this app runs in-process with a broken store.
     from submarine.server.settings import Settings
-    from submarine.server.store import Store
+    from submarine.server.store.experiments import Store
 
     def broken(*args: Any, **kwargs: Any) -> list[Any]:
         raise RuntimeError("disk on fire")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from submarine.server import loganswer
-from submarine.server.http import dumps, envelope_body
-from submarine.server.logs import read_lines
-from submarine.server.wire import log_payload
+from submarine.server.api import logs as loganswer
+from submarine.server.api.rest import dumps, envelope_body
+from submarine.server.api.wire import log_payload
+from submarine.server.run.podlogs import read_lines
 
 ID = "experiment-1700000000000-0001"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from submarine.models import ExperimentSpec, Framework
-from submarine.server.distributed import (
+from submarine.server.run.distributed import (
     cluster_addresses,
     framework_env,
     ordered_roles,

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from submarine.models import ExperimentSpec
-from submarine.server.wire import stored_spec
+from submarine.server.api.wire import stored_spec
 
 from .runner_support import RecordingStore, alive, grandchildren, harness, make_spec, probe
 
@@ -33,9 +33,9 @@ def anyio_backend() -> str:
 CRASHING_SERVER = """
 import asyncio, json, sys
 from pathlib import Path
-from submarine.server.runner import Runner
+from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
-from submarine.server.store import Store
+from submarine.server.store.experiments import Store
 
 async def main():
     values = json.loads(sys.argv[1])
@@ -236,7 +236,7 @@ async def test_the_image_is_reported_once_as_not_honoured(
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from submarine.server.datadir import DataDirLock
+from submarine.server.store.datadir import DataDirLock
 lock = DataDirLock(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
@@ -247,7 +247,7 @@ def test_the_data_dir_lock_names_its_holder_and_is_reentrant_in_one_process(
     tmp_path: Path,
 ) -> None:
     from submarine.server import ServerStartError
-    from submarine.server.datadir import DataDirInUseError, DataDirLock, claim
+    from submarine.server.store.datadir import DataDirInUseError, DataDirLock, claim
 
     data = tmp_path / "data"
     holder = subprocess.Popen(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from submarine.server.processes import Members, ProcessFamily
+from submarine.server.run.processes import Members, ProcessFamily
 
 from .runner_support import alive, grandchildren, group_members, harness, make_spec, probe
 

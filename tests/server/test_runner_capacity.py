@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from submarine.models import ExperimentSpec
-from submarine.server.capacity import (
+from submarine.server.run.capacity import (
     Capacity,
     Request,
     count_gpus,

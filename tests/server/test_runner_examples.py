@@ -9,12 +9,12 @@ import pytest
 
 MODULES = [
     "submarine._server_options",
-    "submarine.server.capacity",
-    "submarine.server.distributed",
-    "submarine.server.gitsync",
-    "submarine.server.layout",
-    "submarine.server.logs",
-    "submarine.server.processes",
+    "submarine.server.run.capacity",
+    "submarine.server.run.distributed",
+    "submarine.server.scrub",
+    "submarine.server.run.layout",
+    "submarine.server.run.podlogs",
+    "submarine.server.run.processes",
     "submarine.server.settings",
 ]
 

@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from submarine.models import GitCodeSpec
-from submarine.server.gitsync import _remote, scrub, strip_credentials
+from submarine.server.run.gitsync import _remote
+from submarine.server.scrub import scrub, strip_credentials
 
 from .runner_support import PROBE, harness, make_spec
 

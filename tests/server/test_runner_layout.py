@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from submarine.server.layout import JobLayout, JobState
+from submarine.server.run.layout import JobLayout, JobState
 
 
 def test_everything_of_an_experiment_is_under_its_id(tmp_path: Path) -> None:
@@ -67,6 +67,6 @@ def test_what_cannot_be_read_of_a_state_is_left_out(
     eid = "experiment-1-0003"
     layout.prepare(eid)
     (layout.directory(eid) / "state.json").write_text(text)
-    with caplog.at_level(logging.WARNING, logger="submarine.server.layout"):
+    with caplog.at_level(logging.WARNING, logger="submarine.server.run.layout"):
         assert layout.read_state(eid) == expected
     assert ("unreadable process records" in caplog.text) is warned

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from submarine.server import logs
+from submarine.server.run import podlogs as logs
 
 from .runner_support import harness, make_spec, probe
 

@@ -231,7 +231,7 @@ def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
 
 
 def test_the_replica_cap_defaults_to_the_per_experiment_limit() -> None:
-    from submarine.server.wire import MAX_REPLICAS
+    from submarine.server.api.wire import MAX_REPLICAS
 
     assert Settings(data_dir=Path("/tmp/x")).max_replicas == MAX_REPLICAS
     with pytest.raises(ValueError, match="max_replicas must be at least 1, got 0"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from submarine.server.store import ExperimentRecord, StorageError, Store
+from submarine.server.store.experiments import ExperimentRecord, StorageError, Store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=8)))
 

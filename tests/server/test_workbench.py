@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from submarine.server.tracking import Tracking, tracking_for
+from submarine.server.tracking.routes import Tracking, tracking_for
 from submarine.tracking import worker_index
 
 from .api_support import API, create, fail, make_spec, ok

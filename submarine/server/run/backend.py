@@ -1,9 +1,9 @@
 """Where an experiment's replicas run: the backend seam of the runner.
 
-The default backend is local processes (:class:`~submarine.server.job.Job`, queued by the
-:class:`~submarine.server.scheduler.Scheduler` against this machine's capacity); no object
+The default backend is local processes (:class:`~submarine.server.run.job.Job`, queued by the
+:class:`~submarine.server.run.scheduler.Scheduler` against this machine's capacity); no object
 stands for it. The ``ray`` backend (``--backend ray``) runs replicas as actors of a Ray
-cluster (:mod:`submarine.server.raybackend`, imported only when chosen, from the ``ray``
+cluster (:mod:`submarine.server.run.raybackend`, imported only when chosen, from the ``ray``
 extra). The REST API, the store and the client are the same with either.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from submarine.models import ExperimentSpec
-from submarine.server.capacity import Request
-from submarine.server.job import Pod
-from submarine.server.layout import JobLayout
-from submarine.server.scheduler import RunningJob
+from submarine.server.run.capacity import Request
+from submarine.server.run.job import Pod
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.scheduler import RunningJob
 
 __all__ = ["Backend", "load_backend"]
 
@@ -58,7 +58,7 @@ def load_backend(
     if name != "ray":
         raise ValueError(f"backend {name!r} is unknown: use local or ray")
     try:
-        from submarine.server.raybackend import RayBackend
+        from submarine.server.run.raybackend import RayBackend
     except ImportError as exc:
         raise RuntimeError(
             f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"

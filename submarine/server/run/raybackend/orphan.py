@@ -1,6 +1,6 @@
 """Runs a replica's command so that it dies with the Ray actor that started it.
 
-``python -m submarine.server.raybackend.orphan PARENT_PID PROGRAM [ARGS...]`` asks Linux to
+``python -m submarine.server.run.raybackend.orphan PARENT_PID PROGRAM [ARGS...]`` asks Linux to
 kill this process when its parent (the actor's worker) dies (``PR_SET_PDEATHSIG``), then
 becomes ``PROGRAM``. A node that leaves the cluster takes its actors, and so its replicas,
 with it, instead of leaving them running. Elsewhere than Linux it just becomes ``PROGRAM``.
@@ -29,7 +29,9 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: list[str]) -> None:
     """Become ``argv[1:]`` after arranging to die with process ``argv[0]``."""
     if len(argv) < 2:
-        sys.exit("usage: python -m submarine.server.raybackend.orphan PARENT_PID PROGRAM [ARGS]")
+        sys.exit(
+            "usage: python -m submarine.server.run.raybackend.orphan PARENT_PID PROGRAM [ARGS]",
+        )
     _die_with_parent(int(argv[0]))
     try:
         os.execvp(argv[1], argv[1:])

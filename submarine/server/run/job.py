@@ -4,9 +4,9 @@ The scheduler makes a :class:`Job` when the experiment may start; :meth:`Job.run
 
 1. clones the code (``code.syncMode: git``) into the experiment's ``code/`` directory; a
    stop during the clone cancels it, and the experiment stays Accepted;
-2. starts every replica (:func:`submarine.server.processes.spawn`), with the server's
+2. starts every replica (:func:`submarine.server.run.processes.spawn`), with the server's
    environment less its secrets (no ``SUBMARINE_*`` variable, nothing holding the
-   server's token or password: :func:`~submarine.server.processes.child_environ`), then
+   server's token or password: :func:`~submarine.server.run.processes.child_environ`), then
    ``meta.envVars`` (or the role's own ``envVars``), then what the server
    adds: JOB_ID, SUBMARINE_TENSORBOARD_LOG_DIR, CODE_PATH, PYTHONUNBUFFERED, the framework's
    cluster variables and CUDA_VISIBLE_DEVICES; it reports Created, then Running;
@@ -34,17 +34,17 @@ from pathlib import Path
 from typing import Final
 
 from submarine.models import ExperimentSpec, ExperimentStatus, ExperimentTaskSpec
-from submarine.server import gitsync, logs
-from submarine.server.capacity import Request
-from submarine.server.distributed import (
+from submarine.server.run import gitsync, podlogs
+from submarine.server.run.capacity import Request
+from submarine.server.run.distributed import (
     LOCALHOST,
     cluster_addresses,
     framework_env,
     replica_roles,
     success_policy_met,
 )
-from submarine.server.layout import JobLayout
-from submarine.server.processes import (
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.processes import (
     ProcessFamily,
     child_environ,
     creation_time,
@@ -332,14 +332,14 @@ class Job:
         """Say in the logs of the culprit and of the pods that were ``running`` why they
         ended (the culprit's exit, or the stop)."""
         if outcome.culprit is not None:
-            logs.append_reason(outcome.culprit.log, f"{outcome.reason}; the experiment failed")
+            podlogs.append_reason(outcome.culprit.log, f"{outcome.reason}; the experiment failed")
         for pod in running:
             if pod is outcome.culprit:
                 continue
             if outcome.status == _SUCCEEDED:
-                logs.append_reason(pod.log, "stopped: the experiment succeeded")
+                podlogs.append_reason(pod.log, "stopped: the experiment succeeded")
             else:
-                logs.append_reason(pod.log, f"stopped: {outcome.reason}; the experiment failed")
+                podlogs.append_reason(pod.log, f"stopped: {outcome.reason}; the experiment failed")
 
     async def _stop_processes(self) -> None:
         """Stop every process group of the job (grace, then kill) and reap its leaders."""
@@ -362,8 +362,8 @@ class Job:
         assert outcome.status is not None
         for pod in self.pods:
             if outcome.status == _FAILED and pod.process is None and pod is not outcome.culprit:
-                logs.append_reason(pod.log, f"{outcome.reason}; the experiment failed")
-            logs.end_line(pod.log)
+                podlogs.append_reason(pod.log, f"{outcome.reason}; the experiment failed")
+            podlogs.end_line(pod.log)
         if outcome.status == _FAILED:
             logger.warning("experiment %s failed: %s", self.experiment_id, outcome.reason)
         else:

@@ -38,8 +38,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from submarine.server.http import ApiEndpoint, ApiError, envelope, read_document
-from submarine.server.trackrecords import ColumnBatch, rows_of
+from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
+from submarine.server.tracking.records import ColumnBatch, rows_of
 from submarine.tracking import TOKEN_ENV, URI_ENV
 
 __all__ = [

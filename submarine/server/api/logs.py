@@ -23,7 +23,7 @@ from typing import Any, Final
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from submarine.server.http import dumps, envelope_body
+from submarine.server.api.rest import dumps, envelope_body
 
 __all__ = [
     "BLOCK",
@@ -54,7 +54,7 @@ def _escaped(text: str) -> str:
 def _lines(path: Path) -> Iterator[tuple[bool, str]]:
     """A log file's lines as JSON string pieces: (True, piece) opens a line with ``"``,
     (False, piece) continues or closes it; lines are split on ``\\n`` and decoded as
-    :func:`submarine.server.logs.read_lines` does (invalid UTF-8 replaced)."""
+    :func:`submarine.server.run.podlogs.read_lines` does (invalid UTF-8 replaced)."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pending = ""
     opened = False

@@ -3,7 +3,7 @@
 ``GET /`` serves one hand-written page (HTML, CSS, JavaScript and an SVG icon from
 ``static/``; nothing is fetched from anywhere else). The page speaks only this server's API,
 same-origin, with JSON bodies: the experiment API, the log-stream extension, the metric and
-param reads of :mod:`submarine.server.tracking`, and one endpoint of its own:
+param reads of :mod:`submarine.server.tracking.routes`, and one endpoint of its own:
 
 ``POST /api/v1/experiment/validate`` with a spec (JSON or YAML) answers, without creating
 anything, ``{"valid": bool, "problems": [{"path": "spec.Worker.resources", "loc": [...],
@@ -25,8 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import ExperimentSpec, problems_of
-from submarine.server.http import ApiEndpoint, ApiError, envelope, read_document
-from submarine.server.wire import SpecError, read_spec
+from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
+from submarine.server.api.wire import SpecError, read_spec
 
 __all__ = ["PAGE_PATHS", "VALIDATE_PATH", "workbench_routes"]
 

@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.models import SpecFileError, parse_document
-from submarine.server.logtext import log_text
+from submarine.server.api.logtext import log_text
 
 __all__ = [
     "BAD_TOKEN",

@@ -3,7 +3,7 @@ and every status change written to the store (and announced to whoever waits for
 
 Experiments start strictly in the order they were accepted: the head of the queue starts
 when the sum of the requests of the running ones and its own fits the capacity
-(:mod:`submarine.server.capacity`), and their replicas and its own are no more than the
+(:mod:`submarine.server.run.capacity`), and their replicas and its own are no more than the
 replica cap (the ``max-replicas`` setting); those behind it wait, even small ones. An
 experiment that has to wait says why once in its pods' logs (``waiting in the queue:
 needs 4 cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` says it
@@ -11,7 +11,7 @@ at any time. An experiment that can never fit, or whose stored spec no longer va
 fails at the head with the reason in its pods' logs. GPUs are handed out by index, each to
 one replica at a time.
 
-Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.job`
+Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.run.job`
 reports the last three).
 """
 
@@ -28,17 +28,17 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
-from submarine.server import logs
-from submarine.server.capacity import (
+from submarine.server.run import podlogs
+from submarine.server.run.capacity import (
     Capacity,
     Request,
     format_bytes,
     format_cpus,
     request_of,
 )
-from submarine.server.distributed import pod_name, replica_roles, stored_pod_names
-from submarine.server.job import Job, Pod
-from submarine.server.layout import JobLayout
+from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
+from submarine.server.run.job import Job, Pod
+from submarine.server.run.layout import JobLayout
 
 __all__ = ["Changes", "JobFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
@@ -71,7 +71,7 @@ class RunnerStore(Protocol):
 
 class RunningJob(Protocol):
     """One experiment's run as the scheduler sees it, whatever backend runs its replicas
-    (:class:`~submarine.server.job.Job` for local processes, a Ray job for a cluster)."""
+    (:class:`~submarine.server.run.job.Job` for local processes, a Ray job for a cluster)."""
 
     experiment_id: str
     request: Request
@@ -131,7 +131,7 @@ class Scheduler:
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
         make_job: makes an experiment's run (default: local processes, a
-            :class:`~submarine.server.job.Job`).
+            :class:`~submarine.server.run.job.Job`).
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) starts every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
@@ -272,7 +272,7 @@ class Scheduler:
         self._noted.add(experiment_id)
         logger.info("experiment %s waits in the queue: %s", experiment_id, reason)
         for _, path in self.pod_files(experiment_id):
-            logs.append_reason(path, f"waiting in the queue: {reason}")
+            podlogs.append_reason(path, f"waiting in the queue: {reason}")
 
     def withdraw(self, experiment_id: str) -> None:
         """Take an experiment off the queue (nothing happens if it is not queued)."""
@@ -327,7 +327,7 @@ class Scheduler:
         """Fail an experiment that never ran, with the reason in its pods' logs."""
         record = self._store.get(experiment_id)
         for _, path in self.pod_files(experiment_id, record):
-            logs.append_reason(path, f"{reason}; the experiment failed")
+            podlogs.append_reason(path, f"{reason}; the experiment failed")
         logger.warning("experiment %s failed: %s", experiment_id, reason)
         self.set_status(experiment_id, _FAILED)
 

@@ -2,7 +2,7 @@
 
 One table of experiments (the stored spec as JSON) and one of server facts (the id epoch).
 Rows are read by column name into :class:`ExperimentRecord`; what the API writes of them
-is :mod:`submarine.server.wire`'s job. Names need not be unique (as on Submarine 0.8.0):
+is :mod:`submarine.server.api.wire`'s job. Names need not be unique (as on Submarine 0.8.0):
 experiments are told apart by id only.
 The database runs in WAL mode; every method commits before it returns, so a state change
 the API reports has been written (``synchronous=NORMAL``: it survives a crash or kill of
@@ -34,7 +34,7 @@ from urllib.parse import quote
 from pydantic_core import from_json
 
 from submarine.models import ExperimentStatus, parse_status
-from submarine.server.datadir import DIR_MODE, create_private
+from submarine.server.store.datadir import DIR_MODE, create_private
 
 __all__ = ["ExperimentRecord", "RecordBatch", "StorageError", "Store"]
 

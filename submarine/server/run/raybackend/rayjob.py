@@ -1,12 +1,12 @@
 """One experiment's run on a Ray cluster: place it, start its replicas' actors, relay their
 output into the pod logs, apply the success policy, remove everything.
 
-:meth:`RayJob.run` (the steps of :class:`~submarine.server.job.Job`, on the cluster)
+:meth:`RayJob.run` (the steps of :class:`~submarine.server.run.job.Job`, on the cluster)
 
 1. makes the experiment's placement group, one bundle per replica, and waits until Ray has
    placed all of them (gang): meanwhile the experiment stays Accepted and
    :attr:`RayJob.waiting` (and, once, its pods' logs) says why;
-2. starts one :class:`~submarine.server.raybackend.replica.Replica` actor per bundle, named
+2. starts one :class:`~submarine.server.run.raybackend.replica.Replica` actor per bundle, named
    after its pod in the server's namespace; each reports its node and a free port, and
    the framework's cluster is built from those real addresses;
 3. starts every command (each actor syncs the git code on its node first), reports
@@ -31,17 +31,17 @@ import ray
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from submarine.models import ExperimentSpec, ExperimentStatus
-from submarine.server import logs
-from submarine.server.capacity import Request, request_of
-from submarine.server.distributed import framework_env, replica_roles, success_policy_met
-from submarine.server.job import Job, Pod, _Outcome, marks_of
-from submarine.server.layout import JobLayout
-from submarine.server.processes import exit_text
-from submarine.server.raybackend.placement import Bundle, bundle_of
-from submarine.server.raybackend.replica import Replica
+from submarine.server.run import podlogs
+from submarine.server.run.capacity import Request, request_of
+from submarine.server.run.distributed import framework_env, replica_roles, success_policy_met
+from submarine.server.run.job import Job, Pod, _Outcome, marks_of
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.processes import exit_text
+from submarine.server.run.raybackend.placement import Bundle, bundle_of
+from submarine.server.run.raybackend.replica import Replica
 
 if TYPE_CHECKING:
-    from submarine.server.raybackend.cluster import RayBackend
+    from submarine.server.run.raybackend.cluster import RayBackend
 
 __all__ = ["RayJob"]
 
@@ -66,7 +66,7 @@ class RayJob(Job):
 
     Args:
         experiment_id, spec, request, pods, layout, workdir, grace, report: as for
-            :class:`~submarine.server.job.Job`.
+            :class:`~submarine.server.run.job.Job`.
         backend: the connected cluster.
         on_end: called once the run is over (everything on the cluster removed).
     """
@@ -164,7 +164,7 @@ class RayJob(Job):
                 if reason != self.waiting:
                     logger.info("experiment %s waits: %s", self.experiment_id, reason)
                     for pod in self.pods:
-                        logs.append_reason(pod.log, f"waiting for the Ray cluster: {reason}")
+                        podlogs.append_reason(pod.log, f"waiting for the Ray cluster: {reason}")
                 self.waiting = reason
                 timeout = _LOOK_AGAIN
         finally:
@@ -316,8 +316,8 @@ class RayJob(Job):
         for pod in self.pods:
             unstarted = pod.name not in self._started and pod is not outcome.culprit
             if outcome.status == _FAILED and unstarted:
-                logs.append_reason(pod.log, f"{outcome.reason}; the experiment failed")
-            logs.end_line(pod.log)
+                podlogs.append_reason(pod.log, f"{outcome.reason}; the experiment failed")
+            podlogs.end_line(pod.log)
         if outcome.status == _FAILED:
             logger.warning("experiment %s failed: %s", self.experiment_id, outcome.reason)
         else:

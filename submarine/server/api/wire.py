@@ -27,9 +27,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from submarine.models import ExperimentSpec, format_time, problems_of
-from submarine.server.gitsync import strip_credentials
-from submarine.server.http import dump_bytes, envelope_body
-from submarine.server.store import ExperimentRecord, RecordBatch
+from submarine.server.api.rest import dump_bytes, envelope_body
+from submarine.server.scrub import strip_credentials
+from submarine.server.store.experiments import ExperimentRecord, RecordBatch
 
 __all__ = [
     "CODE_FIELDS",

@@ -3,7 +3,7 @@ batches of :mod:`submarine.tracking`.
 
 A stored metric row is ``(key, value, worker, timestamp, step, isNan)`` (value None for
 NaN); a param row is ``(key, value as text, worker)``. Every refusal is an
-:class:`~submarine.server.http.ApiError` 400 naming the record and the field.
+:class:`~submarine.server.api.rest.ApiError` 400 naming the record and the field.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from submarine.server.http import ApiError
+from submarine.server.api.rest import ApiError
 from submarine.tracking import MAX_KEY, MAX_TEXT, NO_STEP
 
 __all__ = ["ColumnBatch", "compact_rows", "metric_rows", "param_rows", "rows_of"]

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from submarine.server import ServerStartError
+from submarine.server.errors import ServerStartError
 
 __all__ = [
     "DIR_MODE",

@@ -2,17 +2,17 @@
 
 :class:`Runner` is what the HTTP layer talks to. Behind it:
 
-* :mod:`~submarine.server.scheduler` queues experiments first in, first out against the
+* :mod:`~submarine.server.run.scheduler` queues experiments first in, first out against the
   machine's capacity and writes every status change to the store;
-* :mod:`~submarine.server.job` runs one experiment: clones its code, starts its replicas
+* :mod:`~submarine.server.run.job` runs one experiment: clones its code, starts its replicas
   with their framework's environment, applies the success policy, stops what is left;
-* :mod:`~submarine.server.processes` starts, finds and signals processes;
-* :mod:`~submarine.server.layout` says where an experiment's files live
+* :mod:`~submarine.server.run.processes` starts, finds and signals processes;
+* :mod:`~submarine.server.run.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
   start stop what a crashed server left behind;
-* :mod:`~submarine.server.logs` reads pod logs, whole or by cursor;
-* :mod:`~submarine.server.backend` chooses where replicas run: local processes (the
-  default), or a Ray cluster (``--backend ray``, :mod:`submarine.server.raybackend`), where
+* :mod:`~submarine.server.run.podlogs` reads pod logs, whole or by cursor;
+* :mod:`~submarine.server.run.backend` chooses where replicas run: local processes (the
+  default), or a Ray cluster (``--backend ray``, :mod:`submarine.server.run.raybackend`), where
   experiments are not queued here but wait, Accepted, until Ray places them.
 """
 
@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from submarine.models import ExperimentSpec, ExperimentStatus
-from submarine.server import logs
-from submarine.server.backend import Backend, load_backend
-from submarine.server.capacity import Capacity, detect_capacity
-from submarine.server.follow import Watch
-from submarine.server.job import family_of
-from submarine.server.layout import JobLayout
-from submarine.server.logs import LogChunk
-from submarine.server.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
+from submarine.server.run import podlogs
+from submarine.server.run.backend import Backend, load_backend
+from submarine.server.run.capacity import Capacity, detect_capacity
+from submarine.server.run.job import family_of
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.podlogs import LogChunk
+from submarine.server.run.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
+from submarine.server.run.watch import Watch
 
 __all__ = ["LogChunk", "Runner", "RunnerRecord", "RunnerSettings", "RunnerStore"]
 
@@ -186,7 +186,7 @@ class Runner:
 
         The spec is read from the store when the experiment starts. It must keep the git
         credentials (``code.git.password``, a ``user:password@`` in ``code.git.url``): the
-        clone needs them. Payloads hide them (:func:`submarine.server.gitsync.strip_credentials`
+        clone needs them. Payloads hide them (:func:`submarine.server.scrub.strip_credentials`
         splits a URL).
         """
         self._scheduler.submit(experiment_id)
@@ -232,7 +232,7 @@ class Runner:
         Pods that never started (or an experiment with no files) have no lines.
         """
         files = self._scheduler.pod_files(experiment_id)
-        return [(name, logs.read_lines(path)) for name, path in files]
+        return [(name, podlogs.read_lines(path)) for name, path in files]
 
     def read_chunk(self, experiment_id: str, cursor: str | None, limit: int) -> LogChunk:
         """New complete lines of every pod since ``cursor`` (None: from the start).
@@ -243,15 +243,15 @@ class Runner:
         Raises ``ValueError``, with a message for the user, for a cursor this runner did
         not make.
         """
-        offsets = logs.decode_cursor(cursor)
-        pods, positions, more = logs.read_chunk(
+        offsets = podlogs.decode_cursor(cursor)
+        pods, positions, more = podlogs.read_chunk(
             self._scheduler.pod_files(experiment_id),
             offsets,
             limit,
             finished=self._scheduler.running(experiment_id) is None,
             key=f"{experiment_id}-",
         )
-        return LogChunk(pods=pods, cursor=logs.encode_cursor(positions), more=more)
+        return LogChunk(pods=pods, cursor=podlogs.encode_cursor(positions), more=more)
 
     async def wait_for_change(
         self, experiment_id: str, timeout: float, cursor: str | None = None
@@ -270,7 +270,7 @@ class Runner:
         key = f"{experiment_id}-"
         files = self._scheduler.pod_files(experiment_id)
         if cursor:
-            baseline = logs.decode_cursor(cursor)
+            baseline = podlogs.decode_cursor(cursor)
         else:
             baseline = {name.removeprefix(key): _size(path) for name, path in files}
         version = self._changes.version(experiment_id)
@@ -280,7 +280,7 @@ class Runner:
                 return True
             finished = self._scheduler.running(experiment_id) is None
             pods = self._scheduler.pod_files(experiment_id)
-            return logs.has_news(pods, baseline, finished=finished, key=key)
+            return podlogs.has_news(pods, baseline, finished=finished, key=key)
 
         # One watch looks for every waiting follower: idle followers cost nothing each.
         what = (experiment_id, version, tuple(sorted(baseline.items())))
@@ -306,7 +306,7 @@ class Runner:
             f"ran{leftovers}; the experiment failed"
         )
         for _, path in self._scheduler.pod_files(experiment_id, record):
-            logs.append_reason(path, reason)
+            podlogs.append_reason(path, reason)
         logger.warning("experiment %s: %s", experiment_id, reason)
         self._scheduler.set_status(experiment_id, ExperimentStatus.FAILED.value)
 

@@ -19,11 +19,11 @@ from typing import Any, Final
 import ray
 
 from submarine.models import ExperimentSpec
-from submarine.server.capacity import Request
-from submarine.server.job import Pod
-from submarine.server.layout import JobLayout
-from submarine.server.raybackend.placement import unplaced_reason
-from submarine.server.raybackend.rayjob import RayJob
+from submarine.server.run.capacity import Request
+from submarine.server.run.job import Pod
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.raybackend.placement import unplaced_reason
+from submarine.server.run.raybackend.rayjob import RayJob
 
 __all__ = ["RayBackend", "namespace_of"]
 

@@ -32,8 +32,8 @@ from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from submarine.server.http import envelope, is_json_or_yaml
-from submarine.server.logtext import log_text
+from submarine.server.api.logtext import log_text
+from submarine.server.api.rest import envelope, is_json_or_yaml
 
 __all__ = ["LOGGED_PER_MINUTE", "READ_METHODS", "RequestGuard", "host_name"]
 

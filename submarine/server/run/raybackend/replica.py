@@ -12,7 +12,7 @@ after the pod in the server's namespace. In order, the server calls
 4. :meth:`Replica.stop`: stop the process group (SIGTERM, SIGKILL after the grace period)
    and any process carrying the experiment's marks, and delete the node's scratch files.
 
-The command runs through :mod:`submarine.server.raybackend.orphan`, so it dies with the
+The command runs through :mod:`submarine.server.run.raybackend.orphan`, so it dies with the
 actor's worker when the node goes away.
 """
 
@@ -31,8 +31,8 @@ from typing import Any, Final
 import ray
 
 from submarine.models import GitCodeSpec
-from submarine.server import gitsync
-from submarine.server.processes import ProcessFamily, child_environ, creation_time
+from submarine.server.run import gitsync
+from submarine.server.run.processes import ProcessFamily, child_environ, creation_time
 
 __all__ = ["Replica"]
 
@@ -108,7 +108,12 @@ class Replica:
         if self._socket is not None:
             self._socket.close()  # the port is the replica's from now on
             self._socket = None
-        launcher = [sys.executable, "-m", "submarine.server.raybackend.orphan", str(os.getpid())]
+        launcher = [
+            sys.executable,
+            "-m",
+            "submarine.server.run.raybackend.orphan",
+            str(os.getpid()),
+        ]
         self._arrived = asyncio.Event()
         try:
             self._proc = await asyncio.create_subprocess_exec(

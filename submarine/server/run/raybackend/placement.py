@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from submarine.server.capacity import Request, format_bytes, format_cpus
+from submarine.server.run.capacity import Request, format_bytes, format_cpus
 
 __all__ = ["Bundle", "bundle_of", "unplaced_reason"]
 

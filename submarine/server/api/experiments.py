@@ -1,0 +1,282 @@
+"""Submarine's experiment API over the store and the runner (``/api/v1/experiment``).
+
+Built on Starlette (not FastAPI): a handful of routes, full control of Submarine's envelope
+and error mapping, JSON and YAML bodies, and no 422 shapes to override. Each route is an
+``HTTPEndpoint`` whose handlers parse and validate, call the store and the runner, and wrap
+the answer; the envelope, bodies and errors are :mod:`~submarine.server.api.rest`'s job, the
+payloads :mod:`~submarine.server.api.wire`'s. The lifespan opens the store and starts the runner
+and hands both to the handlers as lifespan state.
+
+Differences from the real server, all on purpose:
+
+* ``GET /api/v1/experiment?status=S`` filters (the real server ignores ``status``).
+* ``GET /api/v1/experiment/logs?status=S`` returns each pod's lines (the real server sends
+  empty ``podLog`` lists there); local logs are cheap to read.
+* A spec the models refuse is a 400 whose message lists every problem with its path.
+* Without a valid token the answer is a 401 envelope, not a servlet error page.
+* Requests a browser marks as cross-site, a Host header that names another server and
+  writes whose body is not JSON or YAML are refused (403, 421, 415) before any route:
+  see :mod:`~submarine.server.api.guard`.
+* ``code.git.password`` and credentials in ``code.git.url`` are kept for the runner but
+  never sent back; a patch that repeats the same repository without them keeps them.
+* A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
+  Content-Length): the same JSON, written batch by batch in a worker thread from the stored
+  records, so a big list neither blocks the event loop nor is held whole in memory.
+* Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
+  log lines since a cursor, long-polling up to ``wait`` seconds; ping advertises it in
+  ``attributes.extensions``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
+from submarine.server.api.logs import (
+    experiment_logs,
+    log_pieces,
+    log_response,
+    pod_log_pieces,
+)
+from submarine.server.api.rest import (
+    ApiError,
+    envelope,
+    number_param,
+    read_document,
+)
+from submarine.server.api.services import ServiceEndpoint, route
+from submarine.server.api.wire import (
+    SpecError,
+    experiment_payload,
+    keep_credentials,
+    list_response,
+    read_spec,
+    stored_spec,
+)
+from submarine.server.run.podlogs import LogChunk
+from submarine.server.store.experiments import ExperimentRecord
+
+__all__ = [
+    "BASE",
+    "EXTENSIONS",
+    "ID_PATTERN",
+    "LIST_BATCH",
+    "OPEN_PATHS",
+    "experiment_routes",
+]
+
+ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
+"""Experiment ids this server accepts in paths (both Submarine spellings)."""
+EXTENSIONS: Final = ("log-stream",)
+"""Extensions of the Submarine API this server offers, advertised by ping."""
+NOT_FOUND: Final = "Not found experiment."
+"""Message of an unknown or malformed experiment id (as the real server words it)."""
+OPEN_PATHS: Final = frozenset({"/api/v1/experiment/ping", "/api/auth/token"})
+"""Paths that need no token (ping, and the login of :mod:`.logins`)."""
+MAX_WAIT: Final = 30.0
+"""Longest long-poll of the log-stream extension, in seconds."""
+DEFAULT_CHUNK: Final = 1 << 20
+"""Bytes of log lines a log-stream answer holds when no ``limit`` is given."""
+MAX_CHUNK: Final = 8 << 20
+"""The largest ``limit`` of a log-stream answer (larger ones are clamped)."""
+LIST_BATCH: Final = 500
+"""Experiments per piece of a list answer; a list of more is streamed piece by piece."""
+BASE: Final = "/api/v1/experiment"
+"""Where Submarine's experiment API lives."""
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _check_id(experiment_id: str) -> str:
+    """The id, if it has the shape of an experiment id; else the 404 of an unknown one."""
+    if not ID_PATTERN.fullmatch(experiment_id):
+        raise ApiError(404, NOT_FOUND)
+    return experiment_id
+
+
+class _Endpoint(ServiceEndpoint):
+    """What the experiment routes share: lookups by id, the status filter, the spec."""
+
+    def _record(self, request: Request) -> ExperimentRecord:
+        """The experiment of the path's id, or the 404 of an unknown one."""
+        record = self._store(request).get(_check_id(request.path_params["id"]))
+        if record is None:
+            raise ApiError(404, NOT_FOUND)
+        return record
+
+    @staticmethod
+    def _status_filter(request: Request) -> str | None:
+        status = request.query_params.get("status")
+        if status is None or not status.strip():
+            return None
+        try:
+            return parse_status(status).value
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    async def _read_spec(self, request: Request) -> ExperimentSpec:
+        """The validated spec of a create or patch body, that this server can run."""
+        services = self._services(request)
+        document = await read_document(request, services["settings"].max_body_bytes)
+        try:
+            spec = read_spec(document)
+        except SpecError as exc:
+            raise ApiError(400, str(exc)) from None
+        problem = services["runner"].capacity_problem(spec)
+        if problem is not None:
+            raise ApiError(400, f"the experiment can never run on this server: {problem}")
+        return spec
+
+
+class Ping(_Endpoint):
+    """``/api/v1/experiment/ping``."""
+
+    async def get(self, request: Request) -> Response:
+        """ "Pong", and the extensions this server offers."""
+        return envelope(result="Pong", attributes={"extensions": list(EXTENSIONS)})
+
+
+class Experiments(_Endpoint):
+    """``/api/v1/experiment``: list and create."""
+
+    async def get(self, request: Request) -> Response:
+        """Experiments, of one status if ``?status=`` is given."""
+        batches = self._store(request).scan(self._status_filter(request), batch=LIST_BATCH)
+        return await list_response(batches)
+
+    async def post(self, request: Request) -> Response:
+        """Validate, store as Accepted (created at once, as on 0.8.0), queue."""
+        spec = await self._read_spec(request)
+        store, runner = self._store(request), self._runner(request)
+        experiment_id = store.next_experiment_id()
+        accepted = _now()
+        record = ExperimentRecord(
+            experiment_id=experiment_id,
+            uid=str(uuid.uuid4()),
+            name=spec.meta.name.lower(),
+            status=ExperimentStatus.ACCEPTED.value,
+            spec=stored_spec(spec, experiment_id),
+            accepted_time=accepted,
+            created_time=accepted,
+        )
+        store.insert(record)
+        runner.submit(experiment_id)
+        return envelope(result=experiment_payload(record))
+
+
+class Experiment(_Endpoint):
+    """``/api/v1/experiment/{id}``: get, patch, delete."""
+
+    async def get(self, request: Request) -> Response:
+        """The experiment."""
+        return envelope(result=experiment_payload(self._record(request)))
+
+    async def patch(self, request: Request) -> Response:
+        """Replace the whole spec (validated like create)."""
+        record = self._record(request)
+        spec = await self._read_spec(request)
+        store = self._store(request)
+        wire = stored_spec(spec, record.experiment_id)
+        keep_credentials(wire, record.spec)
+        store.replace_spec(record.experiment_id, wire)
+        self._runner(request).spec_changed(record.experiment_id)
+        updated = store.get(record.experiment_id)
+        if updated is None:  # deleted meanwhile
+            raise ApiError(404, NOT_FOUND)
+        return envelope(result=experiment_payload(updated))
+
+    async def delete(self, request: Request) -> Response:
+        """Stop its processes, forget it, answer it Deleted (every time null, as on 0.8.0)."""
+        record = self._record(request)
+        runner = self._runner(request)
+        await runner.stop(record.experiment_id)
+        # The record goes before the files: a store that cannot write refuses the delete
+        # and the experiment keeps its logs.
+        self._store(request).delete(record.experiment_id)
+        runner.discard_files(record.experiment_id)
+        record.status = ExperimentStatus.DELETED.value
+        return envelope(result=experiment_payload(record, deleted=True))
+
+
+class Logs(_Endpoint):
+    """``/api/v1/experiment/logs``: the logs of every (matching) experiment."""
+
+    async def get(self, request: Request) -> Response:
+        """Each experiment's pods and lines, of one status if ``?status=`` is given;
+        written while the logs are read, in bounded memory (see :mod:`.loganswer`)."""
+        status = self._status_filter(request)
+        store, runner = self._store(request), self._runner(request)
+        ids = await run_in_threadpool(lambda: [r.experiment_id for r in store.list(status)])
+        return await log_response(log_pieces(experiment_logs(ids, runner.pod_files)))
+
+
+class Log(_Endpoint):
+    """``/api/v1/experiment/logs/{id}``: one experiment's logs."""
+
+    async def get(self, request: Request) -> Response:
+        """Every pod's lines so far, written while the log files are read, in bounded
+        memory, off the event loop (logs can be hundreds of MB)."""
+        record = self._record(request)
+        pods = self._runner(request).pod_files(record.experiment_id)
+        return await log_response(log_pieces(pod_log_pieces(record.experiment_id, pods)))
+
+
+class LogStream(_Endpoint):
+    """``/api/v1/experiment/{id}/log-stream?cursor=C&wait=S&limit=B`` (extension)."""
+
+    async def get(self, request: Request) -> Response:
+        """New lines since the cursor, waiting up to ``wait`` seconds for some."""
+        experiment_id = _check_id(request.path_params["id"])
+        cursor = request.query_params.get("cursor") or None
+        wait = number_param(request, "wait", 0.0, low=0.0, high=MAX_WAIT)
+        limit = int(
+            number_param(request, "limit", DEFAULT_CHUNK, low=1, high=MAX_CHUNK, whole=True)
+        )
+        # The status is read before the lines: once it is terminal, every line is written.
+        record = self._record(request)
+        chunk = self._chunk(request, cursor, limit)
+        quiet = not chunk.more and not any(lines for _, lines in chunk.pods)
+        terminal = parse_status(record.status) in TERMINAL_STATUSES
+        if wait > 0 and quiet and not terminal:
+            await self._runner(request).wait_for_change(experiment_id, wait, cursor=chunk.cursor)
+            record = self._record(request)
+            chunk = self._chunk(request, cursor, limit)
+        return envelope(
+            result={
+                "experimentId": experiment_id,
+                "status": record.status,
+                "pods": [{"podName": name, "lines": lines} for name, lines in chunk.pods],
+                "cursor": chunk.cursor,
+                "more": chunk.more,
+            }
+        )
+
+    def _chunk(self, request: Request, cursor: str | None, limit: int) -> LogChunk:
+        try:
+            return self._runner(request).read_chunk(request.path_params["id"], cursor, limit)
+        except ValueError as exc:
+            raise ApiError(400, f"cursor {cursor!r} is not valid: {exc}") from None
+
+
+def experiment_routes() -> list[Route]:
+    """The routes of Submarine's experiment API. Ids are matched with the path converter so
+    that any text after the base reaches the handler and gets the "Not found experiment."
+    answer of an invalid id."""
+    return [
+        route(f"{BASE}/ping", Ping),
+        route(BASE, Experiments),
+        route(f"{BASE}/logs", Logs),
+        route(f"{BASE}/logs/{{id:path}}", Log),
+        route(f"{BASE}/{{id}}/log-stream", LogStream),
+        route(f"{BASE}/{{id:path}}", Experiment),
+    ]

@@ -1,0 +1,79 @@
+"""``POST /api/auth/token``: a user and password exchanged for the token, with failed
+logins limited per address (:mod:`.logins`)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from submarine.server.api.logins import LOGIN_WINDOW
+from submarine.server.api.logtext import log_text
+from submarine.server.api.rest import ApiError, envelope, read_document
+from submarine.server.api.services import ServiceEndpoint, route
+
+__all__ = ["TOKEN_PATH", "Token", "token_route"]
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH: Final = "/api/auth/token"
+"""Where a user and password are exchanged for the token."""
+
+
+class Token(ServiceEndpoint):
+    """``/api/auth/token``: the token, for the configured user and password."""
+
+    async def post(self, request: Request) -> Response:
+        """Check the user and password; answer the token.
+
+        An address that failed :data:`~submarine.server.api.logins.LOGIN_FAILURES` times
+        within a minute is refused (429, ``Retry-After``) whatever it sends; failures are
+        logged with the user name and address, never the password.
+        """
+        services = self._services(request)
+        settings, logins = services["settings"], services["logins"]
+        address = request.client.host if request.client else "unknown"
+        wait = logins.retry_after(address)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many failed logins from {address}: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        if settings.username is None or settings.password is None or settings.token is None:
+            raise ApiError(
+                401,
+                "this server has no user: start it with --username and --password "
+                "(and --token) to hand out tokens",
+            )
+        document = await read_document(request, settings.max_body_bytes)
+        if not isinstance(document, Mapping):
+            raise ApiError(400, 'send {"username": "...", "password": "..."}')
+        username, password = document.get("username"), document.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ApiError(400, 'send {"username": "...", "password": "..."} as strings')
+        # Both comparisons run every time, so timing tells nothing about which one failed.
+        user_ok = hmac.compare_digest(username.encode(), settings.username.encode())
+        password_ok = hmac.compare_digest(password.encode(), settings.password.encode())
+        if not (user_ok and password_ok):
+            failures = logins.failed(address)
+            logger.warning(
+                "failed login as %s from %s (%d in the last %g s)",
+                log_text(username, 64),
+                address,
+                failures,
+                LOGIN_WINDOW,
+            )
+            raise ApiError(401, "Invalid username or password.")
+        logins.succeeded(address)
+        return envelope(result=settings.token)
+
+
+def token_route() -> Route:
+    """The login route."""
+    return route(TOKEN_PATH, Token)

@@ -1,0 +1,16 @@
+"""The Ray backend of the local server (``submarine server --backend ray``).
+
+Each experiment is one placement group on a Ray cluster, one bundle per replica; each
+replica is an actor on its bundle that runs the replica's command on its node. Imported only
+when the backend is chosen; needs the ``ray`` extra.
+
+* :mod:`~submarine.server.run.raybackend.cluster`: the connection, the namespace, leftovers;
+* :mod:`~submarine.server.run.raybackend.rayjob`: one experiment's run on the cluster;
+* :mod:`~submarine.server.run.raybackend.replica`: the actor that runs one replica;
+* :mod:`~submarine.server.run.raybackend.placement`: bundles and why Ray cannot place them;
+* :mod:`~submarine.server.run.raybackend.orphan`: makes a replica die with its actor.
+"""
+
+from submarine.server.run.raybackend.cluster import RayBackend
+
+__all__ = ["RayBackend"]
