@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from submarine._server_options import SECRET_FILES, SERVER_OPTIONS
+from submarine._server_options import SERVER_OPTIONS
 from submarine.cli._app import app, run
 from submarine.server import Settings
 from submarine.server.settings import build_parser, settings_from_args
@@ -41,11 +41,13 @@ def test_both_command_lines_take_the_flags_of_the_table() -> None:
     assert cli_flags() == FLAGS
 
 
-def test_every_field_of_the_table_is_a_setting_or_the_file_of_one() -> None:
+def test_every_option_sets_a_setting_or_is_the_file_of_a_secret() -> None:
     fields = set(Settings.__dataclass_fields__)
-    assert {option.field for option in SERVER_OPTIONS} - set(SECRET_FILES) <= fields
-    assert {secret.field for secret in SECRET_FILES.values()} <= fields
-    assert {f"{secret.flag}-file" for secret in SECRET_FILES.values()} <= FLAGS
+    secrets = [option for option in SERVER_OPTIONS if option.secret]
+    assert [option.flag for option in secrets] == ["--token", "--password"]
+    assert {f"{option.flag}-file" for option in secrets} <= FLAGS
+    files = {f"{option.field}_file" for option in secrets}
+    assert {option.field for option in SERVER_OPTIONS} - files <= fields
 
 
 class Served:
