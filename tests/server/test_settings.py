@@ -198,6 +198,34 @@ def test_allowed_origins_add_up_from_flags_and_the_environment(
         settings_from_args([])
 
 
+def test_the_environment_is_read_as_the_flags_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SystemExit):
+        settings_from_args([], {"SUBMARINE_HOME": str(tmp_path / "a-file")})
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"error: $SUBMARINE_HOME: --data-dir {str(tmp_path / 'a-file')!r} is a file: give a "
+            "directory"
+        )
+    )
+    env = {"SUBMARINE_HOME": "~/elsewhere", "SUBMARINE_TOKEN": "t"}
+    settings = settings_from_args(["--data-dir", str(tmp_path)], env)
+    assert (settings.data_dir, settings.token) == (tmp_path.resolve(), "t")
+    assert settings_from_args([], env).data_dir == (Path.home() / "elsewhere").resolve()
+
+
+def test_both_helps_give_every_option_with_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["server", "--help"]) == 0
+    helps = [capsys.readouterr().out, build_parser().format_help()]
+    for text in ("".join(help.split()) for help in helps):  # as wrapped, anywhere
+        for option in SERVER_OPTIONS:
+            assert f"{option.flag}{option.metavar}{''.join(option.help.split())}" in text
+
+
 def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
     served: Served, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
