@@ -1,53 +1,52 @@
-"""The command-line options of the local server, defined once for its two front-ends.
+"""The local server's settings, declared once: each field that can be given from outside
+says its flag, help, environment variable and how its text is read.
 
-``python -m submarine.server`` (argparse, :func:`submarine.server.settings.build_parser`)
-and ``submarine server`` (Typer, in :mod:`submarine.cli`) are both built from
-:data:`SERVER_OPTIONS`, so they take the same flags, and
-:func:`submarine.server.settings.settings_from_options` reads the values of both.
+:data:`SERVER_OPTIONS` lists those declarations (with a ``--FLAG-file`` option for each
+secret); ``python -m submarine.server`` (argparse) and ``submarine server`` (Typer) build
+their options from it, and :func:`submarine.server.settings.settings_from_options` reads
+the values of both, and the environment, into :class:`Settings`.
 
-The table lives outside both packages and imports nothing heavy: ``submarine`` builds its
-``server`` command from it on every start, and must not load the server (asyncio) or the
-models (pydantic) to do so.
+This lives outside both packages and imports nothing heavy: ``submarine`` builds its
+``server`` command from it on every start, and must not load the server (asyncio) to do so.
 
->>> [option.flag for option in SERVER_OPTIONS][:3]
-['--host', '--port', '--data-dir']
->>> PORT.read("0")
+>>> [option.flag for option in SERVER_OPTIONS][:5]
+['--host', '--port', '--data-dir', '--token', '--token-file']
+>>> SERVER_OPTIONS[1].read("0")
 0
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import ipaddress
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
-    "ALLOW_ORIGINS_ENV",
     "BACKENDS",
-    "DATA_DIR_ENV",
-    "DEFAULT_MAX_REPLICAS",
-    "INSECURE",
-    "PASSWORD",
     "PLACEMENTS",
-    "PORT",
-    "SECRET_FILES",
     "SERVER_OPTIONS",
-    "TOKEN",
-    "TOKEN_ENV",
-    "TOKEN_FILE",
     "ServerOption",
+    "Settings",
+    "SettingsError",
+    "default_data_dir",
 ]
 
 DATA_DIR_ENV: Final = "SUBMARINE_HOME"
-"""Environment variable naming the data dir (default ``~/.submarine``)."""
 TOKEN_ENV: Final = "SUBMARINE_TOKEN"
-"""Environment variable holding the bearer token, when ``--token`` is not given."""
 ALLOW_ORIGINS_ENV: Final = "SUBMARINE_ALLOW_ORIGINS"
-"""Environment variable: more origins (comma-separated) allowed to call, as ``--allow-origin``."""
-DEFAULT_MAX_REPLICAS: Final = 512
-"""Replica processes the server runs at once, over all experiments, unless told otherwise
-(as many as one experiment may have, so no experiment that was valid becomes impossible)."""
+DEFAULT_MAX_REPLICAS: Final = 512  # as many as one experiment may have
+BACKENDS: Final = ("local", "ray")
+"""Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
+PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
+"""How a Ray placement group lays an experiment's replicas over the cluster's nodes."""
+
+
+class SettingsError(ValueError):
+    """Settings the server refuses to start with; the message says what to change."""
 
 
 def _text(text: str) -> str:
@@ -63,17 +62,25 @@ def _port(text: str) -> int:
 def _directory(text: str) -> Path:
     if not text:
         raise ValueError("is not a path: give a directory")
-    path = Path(text).expanduser()
+    path = Path(text).expanduser().resolve()
     if path.exists() and not path.is_dir():
         raise ValueError("is a file: give a directory")
+    return path
+
+
+def _file(text: str) -> Path:
+    if not text:
+        raise ValueError("is not a path: give a file")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError("is not a file: give a file that holds the secret on its first line")
     return path
 
 
 def _memory(text: str) -> int:
     if text.isdigit():
         return int(text)
-    # The one import not at the top: this module is loaded by every `submarine` command,
-    # the models (pydantic) only by the commands that need them.
+    # The one import not at the top: the models load only when a size is to be read.
     from submarine.models import ResourceError, Resources
 
     try:
@@ -98,24 +105,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError("is not a whole number of 0 or more")
-    return int(text)
+def _whole(least: int) -> Callable[[str], int]:
+    def read(text: str) -> int:
+        if not text.isdigit() or int(text) < least:
+            raise ValueError(f"is not a whole number of {least} or more")
+        return int(text)
+
+    return read
 
 
-def _positive_count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError("is not a whole number of 1 or more")
-    return int(text)
+def _items(text: str) -> list[str]:
+    return [item for item in (part.strip() for part in text.split(",")) if item]
 
 
 def _origins(text: str) -> tuple[str, ...]:
     """Origins like ``http://localhost:3000``, comma-separated; ``*`` allows every one."""
-    origins = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
+    for item in _items(text):
         scheme, sep, rest = item.partition("://")
         if item != "*" and (
             not sep or scheme.lower() not in ("http", "https") or not rest or "/" in rest
@@ -124,41 +129,28 @@ def _origins(text: str) -> tuple[str, ...]:
                 "is not an origin: write scheme://host[:port] like http://localhost:3000 "
                 "(no path), or * for any"
             )
-        origins.append(item.lower().rstrip("/"))
-    return tuple(origins)
+    return tuple(item.lower().rstrip("/") for item in _items(text))
 
 
 def _hosts(text: str) -> tuple[str, ...]:
     """Host names like ``myhost.lan``, comma-separated; ``*`` allows every one."""
-    hosts = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        if any(c in item for c in "/ @?#"):
-            raise ValueError(
-                "is not a host name: write the name or address a client puts in its Host "
-                "header, like myhost.lan, 10.0.0.5 or [fd00::5], or * for any"
-            )
-        hosts.append(item.lower())
-    return tuple(hosts)
+    if any(c in item for item in _items(text) for c in "/ @?#"):
+        raise ValueError(
+            "is not a host name: write the name or address a client puts in its Host "
+            "header, like myhost.lan, 10.0.0.5 or [fd00::5], or * for any"
+        )
+    return tuple(item.lower() for item in _items(text))
 
 
-BACKENDS: Final = ("local", "ray")
-"""Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
-PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
-"""How a Ray placement group lays an experiment's replicas over the cluster's nodes."""
+def _one_of(
+    what: str, choices: tuple[str, ...], fold: Callable[[str], str]
+) -> Callable[[str], str]:
+    def read(text: str) -> str:
+        if fold(text) not in choices:
+            raise ValueError(f"is not a {what}: use one of {', '.join(choices)}")
+        return fold(text)
 
-
-def _backend(text: str) -> str:
-    if text.lower() not in BACKENDS:
-        raise ValueError(f"is not a backend: use one of {', '.join(BACKENDS)}")
-    return text.lower()
-
-
-def _placement(text: str) -> str:
-    if text.upper() not in PLACEMENTS:
-        raise ValueError(f"is not a placement strategy: use one of {', '.join(PLACEMENTS)}")
-    return text.upper()
+    return read
 
 
 def _ray_address(text: str) -> str:
@@ -170,20 +162,11 @@ def _ray_address(text: str) -> str:
     return text.strip()
 
 
-def _file(text: str) -> Path:
-    if not text:
-        raise ValueError("is not a path: give a file")
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ValueError("is not a file: give a file that holds the secret on its first line")
-    return path
-
-
 @dataclass(frozen=True)
 class ServerOption:
-    """One command-line option of the local server.
+    """How a setting is given from outside: declared on a field of :class:`Settings`.
 
-    >>> ServerOption("--gpus", "gpus", "GPU capacity", "GPUS", _count).read("two")
+    >>> ServerOption("--gpus", "GPU capacity", "GPUS", _whole(0)).read("two")
     Traceback (most recent call last):
     ...
     ValueError: --gpus 'two' is not a whole number of 0 or more
@@ -191,8 +174,6 @@ class ServerOption:
 
     flag: str
     """The flag as typed, like ``--grace-period``."""
-    field: str
-    """The server setting it sets (a field of ``submarine.server.Settings``)."""
     help: str
     """One line for ``--help``, with the default."""
     metavar: str = ""
@@ -202,6 +183,14 @@ class ServerOption:
     repeatable: bool = False
     """Whether the option may be given more than once (its values are joined with commas
     and read as one list)."""
+    env: str = ""
+    """The environment variable read when the flag is not given (a repeatable option's
+    adds to the flags' values)."""
+    secret: str = ""
+    """For a secret, what it is: then a ``--FLAG-file`` option (field ``FIELD_file``)
+    gives it instead, as the first line of a file."""
+    field: str = ""
+    """The field of :class:`Settings` it sets (``token_file`` for ``--token-file``)."""
 
     @property
     def switch(self) -> bool:
@@ -217,148 +206,249 @@ class ServerOption:
             raise ValueError(f"{self.flag} {text!r} {exc}") from None
 
 
-TOKEN: Final = ServerOption(
-    "--token",
-    "token",
-    f"bearer token every call must carry (default: ${TOKEN_ENV}); other users of this "
-    "machine can read it in ps: prefer --token-file or the variable",
-    "TOKEN",
-)
-TOKEN_FILE: Final = ServerOption(
-    "--token-file",
-    "token_file",
-    "file whose first line is the bearer token (instead of --token)",
-    "PATH",
-    _file,
-)
-PASSWORD: Final = ServerOption(
-    "--password",
-    "password",
-    "that user's password; other users of this machine can read it in ps: prefer --password-file",
-    "PASSWORD",
-)
-SECRET_FILES: Final = {"token_file": TOKEN, "password_file": PASSWORD}
-"""Options that read a secret from a file, by field, and the option of that secret: a
-file's first line is the value of the secret's setting (``--token-file`` gives ``token``)."""
-INSECURE: Final = ServerOption(
-    "--insecure", "insecure", "allow a host other than loopback without a token"
-)
-PORT: Final = ServerOption(
-    "--port", "port", "port to listen on; 0 picks a free one (default: 8080)", "PORT", _port
-)
-SERVER_OPTIONS: Final[tuple[ServerOption, ...]] = (
-    ServerOption(
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$SUBMARINE_HOME``, or ``~/.submarine`` when it is not set."""
+    home = (os.environ if environ is None else environ).get(DATA_DIR_ENV)
+    return Path(home).expanduser() if home else Path.home() / ".submarine"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _option(
+    default: Any,
+    flag: str,
+    help: str,
+    metavar: str = "",
+    convert: Callable[[str], Any] = _text,
+    *,
+    repeatable: bool = False,
+    env: str = "",
+    secret: str = "",
+) -> Any:
+    """A field of :class:`Settings` given by ``flag`` (a callable ``default`` is a factory)."""
+    option = ServerOption(flag, help, metavar, convert, repeatable, env, secret)
+    if callable(default):
+        return field(default_factory=default, metadata={"option": option})
+    return field(default=default, metadata={"option": option})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the local server needs to know: where to listen, where data lives, who may call.
+
+    Each field that can be given from outside declares its :class:`ServerOption` (in its
+    metadata), whose help says what the field is. Values are checked here too, however
+    they came.
+    """
+
+    host: str = _option(
+        "127.0.0.1",
         "--host",
-        "host",
-        f"address to bind; other than loopback needs {TOKEN.flag} or {INSECURE.flag} "
-        "(default: 127.0.0.1)",
+        "address to bind; other than loopback needs --token or --insecure (default: 127.0.0.1)",
         "ADDRESS",
-    ),
-    PORT,
-    ServerOption(
+    )
+    port: int = _option(
+        8080, "--port", "port to listen on; 0 picks a free one (default: 8080)", "PORT", _port
+    )
+    data_dir: Path = _option(
+        default_data_dir,
         "--data-dir",
-        "data_dir",
         f"where experiments are kept (default: ${DATA_DIR_ENV}, else ~/.submarine)",
         "DIR",
         _directory,
-    ),
-    TOKEN,
-    TOKEN_FILE,
-    INSECURE,
-    ServerOption(
-        "--username", "username", "user that POST /api/auth/token hands the token to", "NAME"
-    ),
-    PASSWORD,
-    ServerOption(
+        env=DATA_DIR_ENV,
+    )
+    token: str | None = _option(
+        None,
+        "--token",
+        f"bearer token every call must carry (default: ${TOKEN_ENV}); other users of "
+        "this machine can read it in ps: prefer --token-file or the variable",
+        "TOKEN",
+        env=TOKEN_ENV,
+        secret="the bearer token",
+    )
+    insecure: bool = _option(
+        False, "--insecure", "allow a host other than loopback without a token"
+    )
+    username: str | None = _option(
+        None, "--username", "user that POST /api/auth/token hands the token to", "NAME"
+    )
+    password: str | None = _option(
+        None,
+        "--password",
+        "that user's password; other users of this machine can read it in ps: prefer "
         "--password-file",
-        "password_file",
-        "file whose first line is that user's password (instead of --password)",
-        "PATH",
-        _file,
-    ),
-    ServerOption("--cpus", "cpus", "CPU capacity (default: detect)", "CPUS", _positive_float),
-    ServerOption(
-        "--memory", "memory_bytes", "memory capacity, like 16G (default: detect)", "SIZE", _memory
-    ),
-    ServerOption("--gpus", "gpus", "GPU capacity (default: detect)", "GPUS", _count),
-    ServerOption(
+        "PASSWORD",
+        secret="that user's password",
+    )
+    cpus: float | None = _option(
+        None, "--cpus", "CPU capacity (default: detect)", "CPUS", _positive_float
+    )
+    memory_bytes: int | None = _option(
+        None, "--memory", "memory capacity, like 16G (default: detect)", "SIZE", _memory
+    )
+    gpus: int | None = _option(None, "--gpus", "GPU capacity (default: detect)", "GPUS", _whole(0))
+    workdir: Path = _option(
+        Path.cwd,
         "--workdir",
-        "workdir",
         "working directory of replicas without synced code (default: the current directory)",
         "DIR",
         _directory,
-    ),
-    ServerOption(
+    )
+    grace_period: float = _option(
+        5.0,
         "--grace-period",
-        "grace_period",
         "seconds between SIGTERM and SIGKILL when replicas are stopped (default: 5)",
         "SECONDS",
         _positive_float,
-    ),
-    ServerOption(
+    )
+    max_body_bytes: int = 1 << 20
+    """Request bodies larger than this are refused with 413."""
+    allow_origins: tuple[str, ...] = _option(
+        (),
         "--allow-origin",
-        "allow_origins",
         "a web origin (scheme://host:port) whose pages may call this server; repeatable "
         f"(also ${ALLOW_ORIGINS_ENV}, comma-separated); other cross-site requests get 403",
         "ORIGIN",
         _origins,
         repeatable=True,
-    ),
-    ServerOption(
+        env=ALLOW_ORIGINS_ENV,
+    )
+    allow_hosts: tuple[str, ...] = _option(
+        (),
         "--allow-host",
-        "allow_hosts",
         "a name clients may put in the Host header besides this server's own addresses "
         "(repeatable); others get 421",
         "NAME",
         _hosts,
         repeatable=True,
-    ),
-    ServerOption(
+    )
+    header_timeout: float = _option(
+        10.0,
         "--header-timeout",
-        "header_timeout",
         "seconds a connection has to send a request's headers before it is closed (default: 10)",
         "SECONDS",
         _positive_float,
-    ),
-    ServerOption(
+    )
+    max_connections: int | None = _option(
+        None,
         "--max-connections",
-        "max_connections",
         "open connections at most; past it the oldest idle one is closed "
         "(default: from the open-file limit, at most 1024)",
         "N",
-        _positive_count,
-    ),
-    ServerOption(
+        _whole(1),
+    )
+    max_replicas: int = _option(
+        DEFAULT_MAX_REPLICAS,
         "--max-replicas",
-        "max_replicas",
         "replica processes run at once over all experiments; more wait in the queue "
         f"(default: {DEFAULT_MAX_REPLICAS})",
         "COUNT",
-        _positive_count,
-    ),
-    ServerOption(
+        _whole(1),
+    )
+    backend: str = _option(
+        "local",
         "--backend",
-        "backend",
         "where replicas run: local (processes of this machine) or ray (a Ray cluster; "
         "needs the ray extra) (default: local)",
         "BACKEND",
-        _backend,
-    ),
-    ServerOption(
+        _one_of("backend", BACKENDS, str.lower),
+    )
+    ray_address: str | None = _option(
+        None,
         "--ray-address",
-        "ray_address",
         "the Ray cluster of --backend ray: host:port of its head's GCS, or auto "
         "(default: $RAY_ADDRESS, else auto)",
         "ADDRESS",
         _ray_address,
-    ),
-    ServerOption(
+    )
+    ray_placement: str = _option(
+        "SPREAD",
         "--ray-placement",
-        "ray_placement",
         "how --backend ray spreads an experiment's replicas over nodes: SPREAD, PACK or "
         "STRICT_SPREAD (default: SPREAD)",
         "STRATEGY",
-        _placement,
-    ),
-)
-"""Every option of the local server, in ``--help`` order."""
+        _one_of("placement strategy", PLACEMENTS, str.upper),
+    )
+
+    def __post_init__(self) -> None:
+        if (self.username is None) != (self.password is None):
+            raise SettingsError("give both a username and a password, or neither")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port {self.port} is out of range: use 0 to 65535")
+        if self.token is not None and not self.token:
+            raise SettingsError("the token is empty: give a non-empty token or none")
+        if self.max_body_bytes < 1:
+            raise SettingsError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+        if not self.header_timeout > 0:
+            raise SettingsError(f"header_timeout must be positive, got {self.header_timeout}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
+        if self.max_replicas < 1:
+            raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(
+                f"backend {self.backend!r} is unknown: use one of {', '.join(BACKENDS)}"
+            )
+        if self.ray_placement not in PLACEMENTS:
+            raise SettingsError(
+                f"ray_placement {self.ray_placement!r} is unknown: use one of "
+                f"{', '.join(PLACEMENTS)}"
+            )
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the server binds a loopback address only."""
+        return _is_loopback(self.host)
+
+    def bind_problem(self) -> str | None:
+        """Why binding ``host`` is refused (non-loopback without token or insecure), or None."""
+        if self.loopback or self.token or self.insecure:
+            return None
+        return (
+            f"refusing to listen on {self.host}: anyone who can reach it could run commands "
+            f"on this machine; give --token (or {TOKEN_ENV}), or --insecure if you mean it, "
+            "or bind 127.0.0.1"
+        )
+
+    def with_token(self) -> Settings:
+        """These settings, with a random token when a user is configured but no token is."""
+        if self.username is not None and self.token is None:
+            return replace(self, token=secrets.token_urlsafe(32))
+        return self
+
+    @property
+    def database(self) -> Path:
+        """The SQLite database file."""
+        return self.data_dir / "submarine.db"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The server's own secrets (token, password): kept from replicas and logs."""
+        return tuple(s for s in (self.token, self.password) if s)
+
+
+def _declared() -> tuple[ServerOption, ...]:
+    options = []
+    for declared in fields(Settings):
+        option = declared.metadata.get("option")
+        if option is None:
+            continue
+        options.append(replace(option, field=declared.name))
+        if option.secret:
+            text = f"file whose first line is {option.secret} (instead of {option.flag})"
+            file = f"{declared.name}_file"
+            options.append(ServerOption(f"{option.flag}-file", text, "PATH", _file, field=file))
+    return tuple(options)
+
+
+SERVER_OPTIONS: Final = _declared()
+"""Every option of the local server, in ``--help`` order: those declared on the fields of
+:class:`Settings`, each secret's followed by its ``--FLAG-file``."""

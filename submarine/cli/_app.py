@@ -248,8 +248,9 @@ def server(**given: str | bool | list[str] | None) -> None:
 
 
 def _server_parameters() -> inspect.Signature:
-    """The options of ``submarine server``: those of ``python -m submarine.server``, from
-    the one table of both (values are read, and checked, by ``settings_from_options``)."""
+    """The options of ``submarine server``: those of ``python -m submarine.server``, as
+    declared on the server's settings (values are read, and checked, by
+    ``settings_from_options``)."""
     parameters = []
     for option in SERVER_OPTIONS:
         if option.switch:

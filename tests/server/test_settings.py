@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from submarine._server_options import SECRET_FILES, SERVER_OPTIONS
+from submarine._server_options import SERVER_OPTIONS
 from submarine.cli._app import app, run
 from submarine.server import Settings
 from submarine.server.settings import build_parser, settings_from_args
@@ -41,11 +41,13 @@ def test_both_command_lines_take_the_flags_of_the_table() -> None:
     assert cli_flags() == FLAGS
 
 
-def test_every_field_of_the_table_is_a_setting_or_the_file_of_one() -> None:
+def test_every_option_sets_a_setting_or_is_the_file_of_a_secret() -> None:
     fields = set(Settings.__dataclass_fields__)
-    assert {option.field for option in SERVER_OPTIONS} - set(SECRET_FILES) <= fields
-    assert {secret.field for secret in SECRET_FILES.values()} <= fields
-    assert {f"{secret.flag}-file" for secret in SECRET_FILES.values()} <= FLAGS
+    secrets = [option for option in SERVER_OPTIONS if option.secret]
+    assert [option.flag for option in secrets] == ["--token", "--password"]
+    assert {f"{option.flag}-file" for option in secrets} <= FLAGS
+    files = {f"{option.field}_file" for option in secrets}
+    assert {option.field for option in SERVER_OPTIONS} - files <= fields
 
 
 class Served:
@@ -194,6 +196,34 @@ def test_allowed_origins_add_up_from_flags_and_the_environment(
     monkeypatch.setenv("SUBMARINE_ALLOW_ORIGINS", "no-scheme.test")
     with pytest.raises(SystemExit):
         settings_from_args([])
+
+
+def test_the_environment_is_read_as_the_flags_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SystemExit):
+        settings_from_args([], {"SUBMARINE_HOME": str(tmp_path / "a-file")})
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"error: $SUBMARINE_HOME: --data-dir {str(tmp_path / 'a-file')!r} is a file: give a "
+            "directory"
+        )
+    )
+    env = {"SUBMARINE_HOME": "~/elsewhere", "SUBMARINE_TOKEN": "t"}
+    settings = settings_from_args(["--data-dir", str(tmp_path)], env)
+    assert (settings.data_dir, settings.token) == (tmp_path.resolve(), "t")
+    assert settings_from_args([], env).data_dir == (Path.home() / "elsewhere").resolve()
+
+
+def test_both_helps_give_every_option_with_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["server", "--help"]) == 0
+    helps = [capsys.readouterr().out, build_parser().format_help()]
+    for text in ("".join(help.split()) for help in helps):  # as wrapped, anywhere
+        for option in SERVER_OPTIONS:
+            assert f"{option.flag}{option.metavar}{''.join(option.help.split())}" in text
 
 
 def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
