@@ -17,7 +17,8 @@ since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how 
 it stored.
 
 Records live in the server's SQLite database (:mod:`.store`); what bodies may hold is the
-tracking contract, :mod:`submarine.models.trackwire`.
+tracking contract, :mod:`submarine.models.trackwire`. Deleting an experiment forgets its
+records (:meth:`Tracking.forget`, which the app calls).
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class Tracking:
         self.address = address
         self._token = token
         self._secret = secrets.token_bytes(32)
+
+    def forget(self, experiment_id: str) -> None:
+        """Drop the metrics and params of an experiment that was deleted."""
+        self.store.forget(experiment_id)
 
     def credential(self, experiment_id: str) -> str:
         """The credential that may add records to this experiment only."""
@@ -138,6 +143,11 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
                 raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
             # A batch of thousands of records is written off the event loop.
             await run_in_threadpool(tracking.store.add, self.kind, experiment_id, batch)
+            if not experiment_known(request, experiment_id):
+                # Deleted while the batch was written, perhaps after it forgot the
+                # experiment's records: forget them again, this batch with them.
+                await run_in_threadpool(tracking.forget, experiment_id)
+                raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
             return envelope(result=True, attributes={"stored": count})
 
     class AddParam(Add):
