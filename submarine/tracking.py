@@ -25,7 +25,6 @@ to it as one JSON line.
 from __future__ import annotations
 
 import atexit
-import base64
 import http.client
 import json
 import math
@@ -33,12 +32,24 @@ import operator
 import os
 import sys
 import threading
-from array import array
 from collections.abc import Mapping
 from pathlib import Path
 from time import time_ns as _time_ns
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+from submarine.models.trackwire import (
+    MAX_KEY,
+    MAX_STEP,
+    MAX_TEXT,
+    NO_STEP,
+    TOKEN_ENV,
+    URI_ENV,
+    MetricRecord,
+    ParamRecord,
+    encode_metrics,
+    encode_params,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -54,10 +65,6 @@ __all__ = [
     "worker_index",
 ]
 
-URI_ENV: Final = "SUBMARINE_TRACKING_URI"
-"""Where the server that started the replica listens (set by the server)."""
-TOKEN_ENV: Final = "SUBMARINE_TRACKING_TOKEN"
-"""The replica's tracking credential (set by the server)."""
 FILE_ENV: Final = "SUBMARINE_TRACKING_FILE"
 """A file to append records to instead of sending them (set by the user)."""
 BATCH_SIZE: Final = 5000
@@ -69,10 +76,6 @@ MAX_BODY: Final = 900_000
 MAX_BUFFER: Final = 1_000_000
 """Records kept while the server cannot be reached; past this, calls raise."""
 _TIMEOUT: Final = 10.0
-MAX_KEY: Final = 250
-"""The longest metric or param key the server takes."""
-MAX_TEXT: Final = 8000
-"""The longest param value (as text) or worker index the server takes."""
 
 
 class TrackingError(RuntimeError):
@@ -100,47 +103,6 @@ def worker_index(environ: Mapping[str, str] | None = None) -> str:
     return f"worker-{int(rank)}" if rank.isdigit() else "worker-0"
 
 
-NO_STEP: Final = -(2**63)
-"""A metric without a step, in the step column."""
-_MAX_STEP: Final = 2**63 - 1
-
-
-def _little_endian(column: array[Any]) -> bytes:
-    """A column's bytes, least significant first (the batch's byte order on every host)."""
-    if sys.byteorder == "big":
-        column = array(column.typecode, column)
-        column.byteswap()
-    return column.tobytes()
-
-
-def _columns(records: list[tuple[str, float, int, int]]) -> bytes:
-    """Metric records as the JSON of the server's column batch: the keys once, then a
-    column of numbers a field, as bytes (base64 in the JSON) rather than as text a number at
-    a time, which would cost the training process far more."""
-    names, values, steps, stamps = zip(*records, strict=True)
-    keys = list(dict.fromkeys(names))
-    if len(keys) == 1:
-        ids = array("I", bytes(4 * len(names)))
-    else:
-        ids = array("I", map({key: index for index, key in enumerate(keys)}.__getitem__, names))
-    parts = [b'{"keys":', json.dumps(keys).encode("utf-8")]
-    for field, column in (
-        ("key", ids),
-        ("value", array("d", values)),
-        ("step", array("q", steps)),
-        ("timestamp", array("q", stamps)),
-    ):  # base64 needs no escaping in a JSON string
-        parts += (
-            b',"',
-            field.encode("ascii"),
-            b'":"',
-            base64.b64encode(_little_endian(column)),
-            b'"',
-        )
-    parts.append(b"}")
-    return b"".join(parts)
-
-
 class _Sender:
     """The buffer of one process and the thread that empties it into the server."""
 
@@ -155,9 +117,9 @@ class _Sender:
             self._headers["Authorization"] = f"Bearer {token}"
         # Lists, appended to by the training threads and emptied from the front by the
         # sender; each append and each deletion is one atomic step.
-        self.metrics: list[tuple[str, float, int, int]] = []
+        self.metrics: list[MetricRecord] = []
         """Metric records waiting: (key, value, step, timestamp)."""
-        self._params: list[tuple[str, str]] = []
+        self._params: list[ParamRecord] = []
         self._wake = threading.Event()
         self._sending = threading.Lock()  # one batch in flight at a time
         self._error: str | None = None
@@ -228,13 +190,10 @@ class _Sender:
                     waiting -= count
 
     def _body(self, queue: str, batch: list[Any]) -> bytes:
-        """The server's compact batch: the experiment and worker once, then the records."""
-        head = {"id": self.experiment_id, "workerIndex": self.worker}
-        if queue == "param":
-            return json.dumps({**head, "params": batch}, separators=(",", ":")).encode("utf-8")
-        return b"".join(
-            (json.dumps(head).encode("utf-8")[:-1], b',"columns":', _columns(batch), b"}")
-        )
+        """A batch body of the tracking contract: the experiment and worker once, then the
+        records (metrics in columns)."""
+        encode = encode_params if queue == "param" else encode_metrics
+        return encode(self.experiment_id, self.worker, batch)
 
     def _post(self, queue: str, body: bytes, count: int) -> None:
         path = f"{self._url.path}/api/{queue}/add"
@@ -320,12 +279,12 @@ class _FileWriter:
 
 _sink: _Sender | _FileWriter | None = None
 _sink_lock = threading.Lock()
-_fast: list[tuple[str, float, int, int]] | None = None
+_fast: list[MetricRecord] | None = None
 """The sender's metric buffer while nothing needs saying: ``log_metric`` appends to it
 directly (the call is most of what tracking costs a training loop)."""
 
 
-def _use_fast_path(buffer: list[tuple[str, float, int, int]] | None) -> None:
+def _use_fast_path(buffer: list[MetricRecord] | None) -> None:
     global _fast
     _fast = buffer
 
@@ -438,7 +397,7 @@ def _whole(key: str, step: object) -> int:
         raise TypeError(
             f"step of metric {key!r} must be a whole number or None, got {step!r}"
         ) from None
-    if not NO_STEP < whole <= _MAX_STEP:
+    if not NO_STEP < whole <= MAX_STEP:
         raise ValueError(f"step of metric {key!r} must fit in 64 bits, got {whole}")
     return whole
 

@@ -5,6 +5,9 @@ after a cursor, and answers as soon as there are some or the experiment ends. A 
 without it (Submarine itself) is polled: the status, then the whole log, then a pause;
 only lines not seen before are passed on. Either way the follow ends when the
 experiment is Succeeded, Failed or Deleted, or vanishes (a 404 after it was seen).
+
+Following is this module's: it needs of a client only what :class:`LogSource` lists (the
+client's core is one), and imports nothing of the core.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,15 +23,14 @@ from pydantic.alias_generators import to_camel
 
 from submarine.client._decode import decode
 from submarine.client._steps import Call, Flow, Lines, Sleep
+from submarine.client.config import Timeout
 from submarine.client.errors import ExperimentFailedError, NotFoundError, WaitTimeoutError
-from submarine.models import ExperimentLog
-
-if TYPE_CHECKING:
-    from submarine.client._core import ClientCore
+from submarine.models import Experiment, ExperimentLog
 
 __all__ = [
     "LOG_STREAM",
     "Follower",
+    "LogSource",
     "LogStreamPage",
     "LogTracker",
     "StreamPod",
@@ -178,11 +180,36 @@ def _log_unless_gone(response: httpx.Response) -> ExperimentLog | None:
     return None if response.status_code == 404 else decode(ExperimentLog, response)
 
 
+class LogSource(Protocol):
+    """What a follower needs of a client: its timeout, what the server offers, and the
+    calls and URLs of an experiment and its logs."""
+
+    @property
+    def timeout(self) -> Timeout:
+        """The client's timeout (a long poll reads longer)."""
+
+    @property
+    def extensions(self) -> frozenset[str] | None:
+        """The server's extensions, once :meth:`extensions_call` asked; None before."""
+
+    def extensions_call(self) -> Call[frozenset[str]]:
+        """Ask the server which extensions it offers; its answer sets :attr:`extensions`."""
+
+    def get_call(self, id: str) -> Call[Experiment]:
+        """Get one experiment."""
+
+    def log_url(self, experiment_id: str) -> str:
+        """The URL of one experiment's whole log."""
+
+    def stream_url(self, experiment_id: str) -> str:
+        """The URL of one experiment's log-stream (the local server's extension)."""
+
+
 class Follower:
     """Follows one experiment's logs: :meth:`flow` yields the calls and pauses, and the
     new lines as they come.
 
-    :param core: what the client knows (URLs, timeouts, the server's extensions).
+    :param source: what the client knows (URLs, timeouts, the server's extensions).
     :param experiment_id: the experiment to follow.
     :param follow: go on until the experiment ends; with False, take what is there now.
     :param polling_interval: seconds between two looks at a server without the log-stream
@@ -195,7 +222,7 @@ class Follower:
 
     def __init__(
         self,
-        core: ClientCore,
+        source: LogSource,
         experiment_id: str,
         *,
         follow: bool,
@@ -205,7 +232,7 @@ class Follower:
         waiting: bool = False,
     ) -> None:
         check_interval(polling_interval, timeout)
-        self.core = core
+        self.source = source
         self.tracker = LogTracker(experiment_id, keep_lines=waiting)
         self.follow = follow
         self.polling_interval = polling_interval
@@ -229,26 +256,27 @@ class Follower:
     def flow(self) -> Flow:
         """The steps of following: ask once whether the server streams logs, follow one
         way or the other, then (when waiting) fetch the final log."""
-        core = self.core
-        if core.extensions is None:
-            yield core.extensions_call()
-        assert core.extensions is not None
-        if LOG_STREAM in core.extensions:
+        source = self.source
+        if source.extensions is None:
+            yield source.extensions_call()
+        extensions = source.extensions
+        assert extensions is not None
+        if LOG_STREAM in extensions:
             yield from self._stream()
         else:
             yield from self._poll()
         if self.waiting and not self.tracker.vanished:
-            url = core.log_url(self.tracker.experiment_id)
+            url = source.log_url(self.tracker.experiment_id)
             self.final = yield Call("GET", url, read=_log_unless_gone)
 
     def _stream(self) -> Flow:
         """Follow with the log-stream extension: a cursor and a long poll."""
         tracker = self.tracker
-        url = self.core.stream_url(tracker.experiment_id)
+        url = self.source.stream_url(tracker.experiment_id)
         read = partial(decode, LogStreamPage)
         wait = 0.0
         while True:
-            timeout = self.core.timeout.with_longer_read(wait)
+            timeout = self.source.timeout.with_longer_read(wait)
             call = Call("GET", url, read=read, params=tracker.stream_params(wait), timeout=timeout)
             try:
                 page: LogStreamPage = yield call
@@ -271,10 +299,10 @@ class Follower:
         """Follow a server without the extension: status, then whole logs, then a pause."""
         tracker = self.tracker
         experiment_id = tracker.experiment_id
-        log_url = self.core.log_url(experiment_id)
+        log_url = self.source.log_url(experiment_id)
         while True:
             try:
-                experiment = yield self.core.get_call(experiment_id)
+                experiment = yield self.source.get_call(experiment_id)
                 tracker.status = experiment.status_name
                 tracker.seen = True
                 log = yield Call("GET", log_url, read=partial(decode, ExperimentLog))

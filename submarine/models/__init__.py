@@ -19,44 +19,98 @@ A spec read back from a server is submitted again through the input type:
 ``ExperimentSpec.model_validate(experiment.spec)`` validates it and drops what only
 servers write (``resourceMap``). The rules of single fields are reusable ``Annotated``
 types in :mod:`submarine.models.rules`.
+
+What replicas send to a server's tracking endpoints, and how it is read, is the tracking
+contract, :mod:`submarine.models.trackwire` (standard library only).
+
+Names load on first use: importing one module of the package (the tracking contract in a
+training process) does not import pydantic and every model.
 """
 
-from submarine.models._base import InputModel, PayloadModel, WireModel
-from submarine.models._errors import Problem, problems_of
-from submarine.models._files import SpecFileError, load_document, parse_document
-from submarine.models.experiment import (
-    TERMINAL_STATUSES,
-    Experiment,
-    ExperimentList,
-    ExperimentLog,
-    ExperimentStatus,
-    PodLog,
-    parse_status,
-)
-from submarine.models.payloads import (
-    CodeSpecPayload,
-    EnvironmentSpecPayload,
-    ExperimentMetaPayload,
-    ExperimentSpecPayload,
-    ExperimentTaskSpecPayload,
-    GitCodeSpecPayload,
-    KernelSpecPayload,
-)
-from submarine.models.resources import ResourceError, Resources
-from submarine.models.spec import (
-    ROLES,
-    CodeSpec,
-    EnvironmentSpec,
-    ExperimentMeta,
-    ExperimentSpec,
-    ExperimentTaskSpec,
-    Framework,
-    GitCodeSpec,
-    KernelSpec,
-    ReplicaSpec,
-)
-from submarine.models.times import WireTime, format_time
-from submarine.models.tracking import Metric, Param
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from submarine.models._base import InputModel, PayloadModel, WireModel
+    from submarine.models._errors import Problem, problems_of
+    from submarine.models._files import SpecFileError, load_document, parse_document
+    from submarine.models.experiment import (
+        TERMINAL_STATUSES,
+        Experiment,
+        ExperimentList,
+        ExperimentLog,
+        ExperimentStatus,
+        PodLog,
+        parse_status,
+    )
+    from submarine.models.payloads import (
+        CodeSpecPayload,
+        EnvironmentSpecPayload,
+        ExperimentMetaPayload,
+        ExperimentSpecPayload,
+        ExperimentTaskSpecPayload,
+        GitCodeSpecPayload,
+        KernelSpecPayload,
+    )
+    from submarine.models.resources import ResourceError, Resources
+    from submarine.models.spec import (
+        ROLES,
+        CodeSpec,
+        EnvironmentSpec,
+        ExperimentMeta,
+        ExperimentSpec,
+        ExperimentTaskSpec,
+        Framework,
+        GitCodeSpec,
+        KernelSpec,
+        ReplicaSpec,
+    )
+    from submarine.models.times import WireTime, format_time
+    from submarine.models.tracking import Metric, Param
+
+_LAZY: dict[str, str] = {
+    "CodeSpec": "submarine.models.spec",
+    "CodeSpecPayload": "submarine.models.payloads",
+    "EnvironmentSpec": "submarine.models.spec",
+    "EnvironmentSpecPayload": "submarine.models.payloads",
+    "Experiment": "submarine.models.experiment",
+    "ExperimentList": "submarine.models.experiment",
+    "ExperimentLog": "submarine.models.experiment",
+    "ExperimentMeta": "submarine.models.spec",
+    "ExperimentMetaPayload": "submarine.models.payloads",
+    "ExperimentSpec": "submarine.models.spec",
+    "ExperimentSpecPayload": "submarine.models.payloads",
+    "ExperimentStatus": "submarine.models.experiment",
+    "ExperimentTaskSpec": "submarine.models.spec",
+    "ExperimentTaskSpecPayload": "submarine.models.payloads",
+    "Framework": "submarine.models.spec",
+    "GitCodeSpec": "submarine.models.spec",
+    "GitCodeSpecPayload": "submarine.models.payloads",
+    "InputModel": "submarine.models._base",
+    "KernelSpec": "submarine.models.spec",
+    "KernelSpecPayload": "submarine.models.payloads",
+    "Metric": "submarine.models.tracking",
+    "Param": "submarine.models.tracking",
+    "PayloadModel": "submarine.models._base",
+    "PodLog": "submarine.models.experiment",
+    "Problem": "submarine.models._errors",
+    "ROLES": "submarine.models.spec",
+    "ReplicaSpec": "submarine.models.spec",
+    "ResourceError": "submarine.models.resources",
+    "Resources": "submarine.models.resources",
+    "SpecFileError": "submarine.models._files",
+    "TERMINAL_STATUSES": "submarine.models.experiment",
+    "WireModel": "submarine.models._base",
+    "WireTime": "submarine.models.times",
+    "format_time": "submarine.models.times",
+    "load_document": "submarine.models._files",
+    "parse_document": "submarine.models._files",
+    "parse_status": "submarine.models.experiment",
+    "problems_of": "submarine.models._errors",
+}
+"""Each exported name and the module it lives in."""
 
 __all__ = [
     "ROLES",
@@ -98,3 +152,18 @@ __all__ = [
     "parse_status",
     "problems_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The exported names with what is loaded."""
+    return sorted(set(globals()) | set(__all__))

@@ -4,7 +4,8 @@
 API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
 and (with a token) the token guard; its lifespan locks the data dir, opens the store
 (:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
-state (:class:`~submarine.server.api.services.Services`).
+state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
+when an experiment is deleted (the API knows no tracking).
 
 Built on Starlette (not FastAPI): a handful of routes, full control of Submarine's envelope
 and error mapping, JSON and YAML bodies, and no 422 shapes to override. How the local
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> Starlette:
                         "store": store,
                         "runner": runner,
                         "logins": FailureLimit(),
+                        # A deleted experiment's metrics and params go with it.
+                        "on_delete": tracking.forget,
                     }
                 finally:
                     await runner.close()

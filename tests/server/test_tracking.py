@@ -20,6 +20,7 @@ import pytest
 
 from submarine import AsyncExperimentClient, ExperimentClient
 from submarine.models import Metric, Param
+from submarine.models.trackwire import encode_metrics
 
 from .api_support import API, create, fail, make_spec, ok, wait_status
 
@@ -180,6 +181,27 @@ def test_bad_records_are_refused_naming_the_field(server: Any) -> None:
         unknown = "experiment-1-9999"
         fail(http.post("/api/metric/add", json={"id": unknown, "key": "a", "value": 1}), 404)
         fail(http.post("/api/metric/selective", json={}), 400)
+
+
+def test_deleting_an_experiment_forgets_its_metrics_and_params(server: Any) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        gone, kept = (create(http, make_spec())["experimentId"] for _ in range(2))
+        for experiment_id in (gone, kept):
+            batch = encode_metrics(experiment_id, "worker-0", [("loss", 0.5, 1, 0)])
+            headers = {"Content-Type": "application/json"}
+            assert ok(http.post("/api/metric/add", content=batch, headers=headers)) is True
+            record = {"id": experiment_id, "key": "lr", "value": 0.1}
+            assert ok(http.post("/api/param/add", json=record)) is True
+        assert len(ok(http.post("/api/metric/selective", json={"id": gone}))) == 1
+
+        assert ok(http.delete(f"{API}/{gone}"))["status"] == "Deleted"
+
+        for kind in ("metric", "param"):
+            assert ok(http.post(f"/api/{kind}/selective", json={"id": gone})) == []
+            assert len(ok(http.post(f"/api/{kind}/selective", json={"id": kept}))) == 1
+        late = {"id": gone, "key": "loss", "value": 1.0}
+        fail(http.post("/api/metric/add", json=late), 404)
+        assert ok(http.get("/api/metric/list", params={"id": gone})) == []
 
 
 # -- the library outside a server ---------------------------------------------------------

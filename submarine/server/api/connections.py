@@ -17,6 +17,13 @@ process's file descriptors before any route (or token check) sees a request. The
 
 :func:`quiet_accept_errors` makes the loop log "out of file descriptors" once, without a
 traceback, instead of once per failed ``accept()``.
+
+uvicorn's options cannot do this (``timeout_keep_alive`` starts after a first answer and a
+byte now and then resets it; ``limit_concurrency`` answers 503 but keeps every connection
+open), so the guard extends uvicorn's h11 protocol, which is no public API: the ``server``
+extra bounds uvicorn to the minor versions it is tested with, and :func:`guarded_protocol`
+refuses to start, naming what is missing (:func:`missing_internals`), on a uvicorn that
+changed it.
 """
 
 from __future__ import annotations
@@ -29,9 +36,17 @@ import time
 from typing import Any, ClassVar, Final
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["default_max_connections", "guarded_protocol", "quiet_accept_errors"]
+from submarine.server.errors import ServerStartError
+
+__all__ = [
+    "default_max_connections",
+    "guarded_protocol",
+    "missing_internals",
+    "quiet_accept_errors",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +56,29 @@ MAX_DEFAULT_CONNECTIONS: Final = 1024
 """The most connections the default bound allows, whatever the open-file limit."""
 _ACCEPT_REPORT_EVERY: Final = 60.0
 """Seconds between two log lines about failing accepts."""
+
+
+_EXTENDED: Final = ("connection_made", "connection_lost", "data_received", "on_response_complete")
+"""The methods of uvicorn's ``H11Protocol`` the guard overrides."""
+_READ: Final = ("conn", "connections", "loop", "transport", "client")
+"""The attributes of an ``H11Protocol`` the guard reads (set in ``__init__`` or
+``connection_made``)."""
+
+
+def missing_internals(protocol: type[Any] = H11Protocol) -> list[str]:
+    """What the guard extends of uvicorn's h11 protocol and ``protocol`` lacks; empty when
+    everything is there.
+
+    >>> missing_internals()
+    []
+    """
+    missing = [f"{name}()" for name in _EXTENDED if not callable(getattr(protocol, name, None))]
+    names: set[str] = set()
+    for method in ("__init__", "connection_made"):
+        code = getattr(getattr(protocol, method, None), "__code__", None)
+        names.update(code.co_names if code is not None else ())
+    missing += [f"self.{name}" for name in _READ if name not in names]
+    return missing
 
 
 def default_max_connections() -> int:
@@ -151,7 +189,17 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Pro
     Args:
         header_timeout: seconds a connection has to send a request's complete headers.
         max_connections: open connections at most.
+
+    Raises:
+        ServerStartError: the installed uvicorn lacks what the guard extends.
     """
+    missing = missing_internals()
+    if missing:
+        raise ServerStartError(
+            f"uvicorn {uvicorn.__version__} changed the h11 protocol the server's connection "
+            f"guard extends (missing: {', '.join(missing)}): install the uvicorn the "
+            "'server' extra asks for (pip install 'submarine-sdk[server]')"
+        )
 
     class GuardedH11Protocol(_GuardedProtocol):
         __doc__ = _GuardedProtocol.__doc__

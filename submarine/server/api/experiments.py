@@ -198,12 +198,14 @@ class Experiment(_Endpoint):
     async def delete(self, request: Request) -> Response:
         """Stop its processes, forget it, answer it Deleted (every time null, as on 0.8.0)."""
         record = self._record(request)
-        runner = self._runner(request)
+        services = self._services(request)
+        runner = services["runner"]
         await runner.stop(record.experiment_id)
         # The record goes before the files: a store that cannot write refuses the delete
-        # and the experiment keeps its logs.
-        self._store(request).delete(record.experiment_id)
+        # and the experiment keeps its logs (and its metrics).
+        services["store"].delete(record.experiment_id)
         runner.discard_files(record.experiment_id)
+        await run_in_threadpool(services["on_delete"], record.experiment_id)
         record.status = ExperimentStatus.DELETED.value
         return envelope(result=experiment_payload(record, deleted=True))
 

@@ -2,12 +2,14 @@
 reads them.
 
 The app's lifespan (:mod:`submarine.server.app`) opens the store, starts the runner and
-hands both, with the settings and the login limit, to the handlers as lifespan state;
-:class:`ServiceEndpoint` reads them, answering 503 while the server starts or stops.
+hands both, with the settings, the login limit and what to call when an experiment is
+deleted, to the handlers as lifespan state; :class:`ServiceEndpoint` reads them, answering
+503 while the server starts or stops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
 from starlette.requests import Request
@@ -29,6 +31,9 @@ class Services(TypedDict):
     store: Store
     runner: Runner
     logins: FailureLimit
+    on_delete: Callable[[str], None]
+    """Called (in a worker thread) with the id of an experiment once it is deleted: other
+    wings forget what they keep of it (tracking its metrics and params)."""
 
 
 class ServiceEndpoint(ApiEndpoint):
@@ -44,6 +49,7 @@ class ServiceEndpoint(ApiEndpoint):
             "store": state["store"],
             "runner": state["runner"],
             "logins": state["logins"],
+            "on_delete": state["on_delete"],
         }
         return services
 

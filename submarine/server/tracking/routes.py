@@ -16,19 +16,18 @@ Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
 since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how many records
 it stored.
 
-Records live in two tables of the server's SQLite database, on a connection of their own.
+Records live in the server's SQLite database (:mod:`.store`); what bodies may hold is the
+tracking contract, :mod:`submarine.models.trackwire`. Deleting an experiment forgets its
+records (:meth:`Tracking.forget`, which the app calls).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,125 +37,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from submarine.models.trackwire import TOKEN_ENV, URI_ENV, RecordError, read_batch
 from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
-from submarine.server.tracking.records import ColumnBatch, rows_of
-from submarine.tracking import TOKEN_ENV, URI_ENV
+from submarine.server.tracking.store import TrackingStore
 
 __all__ = [
     "ADD_PATHS",
     "AddressLearner",
     "Tracking",
-    "TrackingStore",
     "tracking_for",
     "tracking_routes",
 ]
 
 ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
 """Paths a replica's tracking credential may call (they check credentials themselves)."""
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS metric_batches (
-    seq INTEGER PRIMARY KEY,
-    experiment_id TEXT NOT NULL,
-    rows TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metric_batches_experiment ON metric_batches (experiment_id);
-CREATE TABLE IF NOT EXISTS param_batches (
-    seq INTEGER PRIMARY KEY,
-    experiment_id TEXT NOT NULL,
-    rows TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS param_batches_experiment ON param_batches (experiment_id);
-"""
-_TABLES: Final = {"metric": "metric_batches", "param": "param_batches"}
-
-
-class TrackingStore:
-    """Metrics and params in SQLite (the server's database file, tables of their own).
-
-    A replica sends records by the thousand, so a batch is stored as one row (its records
-    as a JSON list of rows, or a :class:`ColumnBatch` as received): writing costs one insert
-    a batch, and an experiment's records are read back in the order they came.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            db = sqlite3.connect(self._path, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
-
-    def add(
-        self, kind: str, experiment_id: str, rows: Sequence[tuple[Any, ...]] | ColumnBatch
-    ) -> None:
-        """Store a batch of one experiment (``kind``: metric or param): rows as made by
-        :func:`metric_rows` or :func:`param_rows`, or metrics in columns."""
-        if isinstance(rows, ColumnBatch):
-            text = rows.stored()
-        else:
-            text = json.dumps(rows, separators=(",", ":"))
-        with self._lock:
-            db = self._conn()
-            with db:
-                db.execute(
-                    f"INSERT INTO {_TABLES[kind]} (experiment_id, rows) VALUES (?, ?)",
-                    (experiment_id, text),
-                )
-
-    def select(
-        self, kind: str, experiment_id: str, *, key: str | None = None, worker: str | None = None
-    ) -> list[dict[str, Any]]:
-        """An experiment's records in the order they came, with 0.8.0's wire names, of one
-        key and one worker if given."""
-        sql = f"SELECT rows FROM {_TABLES[kind]} WHERE experiment_id = ? ORDER BY seq"
-        with self._lock:
-            batches = self._conn().execute(sql, (experiment_id,)).fetchall()
-        wire = _metric_wire if kind == "metric" else _param_wire
-        return [
-            wire(experiment_id, row)
-            for (text,) in batches
-            for row in (ColumnBatch.load(text).rows() if text[:1] == "{" else json.loads(text))
-            if (key is None or row[0] == key) and (worker is None or row[2] == worker)
-        ]
-
-    def forget(self, experiment_id: str) -> None:
-        """Drop an experiment's records."""
-        with self._lock:
-            db = self._conn()
-            with db:
-                for table in _TABLES.values():
-                    db.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
-
-    def close(self) -> None:
-        """Close the connection (it reopens on next use)."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-
-def _metric_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
-    key, value, worker, timestamp, step, nan = row
-    return {
-        "id": experiment_id,
-        "key": key,
-        "value": value,
-        "workerIndex": worker,
-        "timestamp": timestamp,
-        "step": step,
-        "isNan": bool(nan),
-    }
-
-
-def _param_wire(experiment_id: str, row: list[Any]) -> dict[str, Any]:
-    key, value, worker = row
-    return {"id": experiment_id, "key": key, "value": value, "workerIndex": worker}
 
 
 class Tracking:
@@ -174,6 +68,10 @@ class Tracking:
         self.address = address
         self._token = token
         self._secret = secrets.token_bytes(32)
+
+    def forget(self, experiment_id: str) -> None:
+        """Drop the metrics and params of an experiment that was deleted."""
+        self.store.forget(experiment_id)
 
     def credential(self, experiment_id: str) -> str:
         """The credential that may add records to this experiment only."""
@@ -221,12 +119,11 @@ class AddressLearner:
 def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
     """The metric and param routes, over ``tracking``."""
 
-    def experiment_known(request: Request, experiment_id: str) -> None:
+    def experiment_known(request: Request, experiment_id: str) -> bool:
         store = (request.scope.get("state") or {}).get("store")
         if store is None:
             raise ApiError(503, "the server is starting or stopping: try again")
-        if store.get(experiment_id) is None:
-            raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
+        return store.get(experiment_id) is not None
 
     class Add(ApiEndpoint):
         kind = "metric"
@@ -234,18 +131,23 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
         async def post(self, request: Request) -> Response:
             """Store a record, or a list of records of one experiment."""
             document = await read_document(request, max_body_bytes)
-            now_ms = time.time_ns() // 1_000_000
-            batch: ColumnBatch | list[tuple[Any, ...]]
-            if self.kind == "metric" and isinstance(document, Mapping) and "columns" in document:
-                experiment_id, batch, count = ColumnBatch.parse(document, now_ms)
-            else:
-                experiment_id, batch = rows_of(document, self.kind, now_ms)
-                count = len(batch)
+            try:
+                experiment_id, batch, count = read_batch(
+                    document, self.kind, time.time_ns() // 1_000_000
+                )
+            except RecordError as exc:
+                raise ApiError(400, str(exc)) from None
             if not tracking.may_add(request, experiment_id):
                 raise ApiError(401, "The token is not valid.")
-            experiment_known(request, experiment_id)
+            if not experiment_known(request, experiment_id):
+                raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
             # A batch of thousands of records is written off the event loop.
             await run_in_threadpool(tracking.store.add, self.kind, experiment_id, batch)
+            if not experiment_known(request, experiment_id):
+                # Deleted while the batch was written, perhaps after it forgot the
+                # experiment's records: forget them again, this batch with them.
+                await run_in_threadpool(tracking.forget, experiment_id)
+                raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
             return envelope(result=True, attributes={"stored": count})
 
     class AddParam(Add):
