@@ -48,12 +48,17 @@ def test_requests_sum_the_replicas_and_a_zero_request_asks_nothing() -> None:
     )
 
 
-def test_fits_counts_what_is_in_use() -> None:
+def test_shortfalls_count_what_is_in_use() -> None:
     machine = Capacity(cpu_millis=2000, memory_bytes=4 << 30, gpus=1)
-    assert machine.fits(Request(cpu_millis=2000, memory_bytes=4 << 30, gpus=1))
-    assert not machine.fits(Request(cpu_millis=1500), in_use=Request(cpu_millis=1000))
-    assert not machine.fits(Request(gpus=1), in_use=Request(gpus=1))
-    assert machine.fits(Request(memory_bytes=1 << 30), in_use=Request(memory_bytes=3 << 30))
+    assert machine.shortfalls(Request(cpu_millis=2000, memory_bytes=4 << 30, gpus=1)) == []
+    assert machine.shortfalls(Request(cpu_millis=1500), in_use=Request(cpu_millis=1000)) == [
+        "needs 1.5 cpus, 1 free"
+    ]
+    assert machine.shortfalls(Request(gpus=1), in_use=Request(gpus=1)) == ["needs 1 gpus, 0 free"]
+    assert machine.shortfalls(Request(memory_bytes=1 << 30), Request(memory_bytes=3 << 30)) == []
+    assert machine.shortfalls(Request(memory_bytes=2 << 30), Request(memory_bytes=3 << 30)) == [
+        "needs 2G of memory, 1G free"
+    ]
 
 
 def test_problem_gives_need_and_capacity() -> None:

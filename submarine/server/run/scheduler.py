@@ -29,13 +29,7 @@ from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
-from submarine.server.run.capacity import (
-    Capacity,
-    Request,
-    format_bytes,
-    format_cpus,
-    request_of,
-)
+from submarine.server.run.capacity import Capacity, Request, request_of
 from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
 from submarine.server.run.job import Job, Pod
 from submarine.server.run.layout import JobLayout
@@ -222,24 +216,12 @@ class Scheduler:
         return "; ".join(reasons) or "it starts now"
 
     def _shortfalls(self, spec: ExperimentSpec) -> list[str]:
-        """What ``spec`` needs that the running experiments leave too little of."""
+        """What ``spec`` needs that the running experiments leave too little of (nothing:
+        it fits)."""
         found = []
-        if not self._gated:
-            return self._replica_shortfall(spec)
-        request = Request.total(r for _, _, r in request_of(spec))
-        free = self._free()
-        if request.cpu_millis > free.cpu_millis:
-            found.append(
-                f"needs {format_cpus(request.cpu_millis)} cpus, "
-                f"{format_cpus(max(0, free.cpu_millis))} free"
-            )
-        if request.memory_bytes > free.memory_bytes:
-            found.append(
-                f"needs {format_bytes(request.memory_bytes)} of memory, "
-                f"{format_bytes(max(0, free.memory_bytes))} free"
-            )
-        if request.gpus > free.gpus:
-            found.append(f"needs {request.gpus} gpus, {max(0, free.gpus)} free")
+        if self._gated:
+            request = Request.total(r for _, _, r in request_of(spec))
+            found = self._capacity.shortfalls(request, self._in_use())
         return found + self._replica_shortfall(spec)
 
     def _replica_shortfall(self, spec: ExperimentSpec) -> list[str]:
@@ -254,10 +236,8 @@ class Scheduler:
             )
         return found
 
-    def _free(self) -> Request:
-        in_use = Request.total(job.request for job in self._jobs.values())
-        whole = Request(self._capacity.cpu_millis, self._capacity.memory_bytes, self._capacity.gpus)
-        return whole - in_use
+    def _in_use(self) -> Request:
+        return Request.total(job.request for job in self._jobs.values())
 
     def _replicas_in_use(self) -> int:
         return sum(len(job.pods) for job in self._jobs.values())
@@ -359,7 +339,7 @@ class Scheduler:
                 self._noted.discard(experiment_id)
                 self.fail_unstarted(experiment_id, f"cannot run here: it {problem}")
                 continue
-            if self._shortfalls(spec):
+            if self._shortfalls(spec):  # it does not fit yet
                 return
             self._queue.popleft()
             self._noted.discard(experiment_id)
