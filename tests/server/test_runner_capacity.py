@@ -219,13 +219,13 @@ async def test_a_queued_experiment_says_what_it_waits_for(tmp_path: Path) -> Non
         assert h.runner.queue_reason(small) == "1 experiment ahead"
         assert h.runner.queue_reason("experiment-1-0001") is None
         # Said once in each pod's log, when it first had to wait.
-        for _, lines in h.runner.pod_logs(big):
+        for _, lines in h.pod_logs(big):
             assert lines == [f"[submarine] waiting in the queue: {big_reason}"]
         release.touch()
         for experiment_id in (running, big, small):
             assert await h.until_status(experiment_id) == "Succeeded"
         assert [h.runner.queue_reason(e) for e in (running, big, small)] == [None] * 3
-        for _, lines in h.runner.pod_logs(big):
+        for _, lines in h.pod_logs(big):
             assert lines[0] == f"[submarine] waiting in the queue: {big_reason}"
             assert lines.count(lines[0]) == 1
 
@@ -241,5 +241,5 @@ async def test_more_replicas_than_the_cap_can_never_run(tmp_path: Path) -> None:
         # Queued anyway (a patch can do that): it fails at the head with the reason.
         experiment_id = h.submit(spec)
         assert await h.until_status(experiment_id) == "Failed"
-        for _, lines in h.runner.pod_logs(experiment_id):
+        for _, lines in h.pod_logs(experiment_id):
             assert lines == [f"[submarine] cannot run here: it {problem}; the experiment failed"]

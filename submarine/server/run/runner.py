@@ -87,7 +87,7 @@ class RunnerSettings(Protocol):
 class Runner:
     """Supervises the replica processes of the local server's experiments.
 
-    One instance per server, used from its asyncio loop (``pod_logs`` and ``read_chunk``
+    One instance per server, used from its asyncio loop (``pod_files`` and ``read_chunk``
     may also be called from worker threads). It owns an experiment from the moment the
     store holds it as Accepted and :meth:`submit` is called, and writes every status change
     to the store: Accepted -> Created -> Running -> Succeeded or Failed.
@@ -225,14 +225,6 @@ class Runner:
         """(pod name, log file) of every pod of the experiment, in role order (a file may
         not exist yet); safe to call from worker threads."""
         return self._scheduler.pod_files(experiment_id)
-
-    def pod_logs(self, experiment_id: str) -> list[tuple[str, list[str]]]:
-        """(pod name, lines so far) of every pod of the experiment, in role order.
-
-        Pods that never started (or an experiment with no files) have no lines.
-        """
-        files = self._scheduler.pod_files(experiment_id)
-        return [(name, podlogs.read_lines(path)) for name, path in files]
 
     def read_chunk(self, experiment_id: str, cursor: str | None, limit: int) -> LogChunk:
         """New complete lines of every pod since ``cursor`` (None: from the start).
