@@ -4,9 +4,12 @@
 
 * :mod:`~submarine.server.run.scheduler` queues experiments first in, first out against the
   machine's capacity and writes every status change to the store;
-* :mod:`~submarine.server.run.job` runs one experiment: clones its code, starts its replicas
-  with their framework's environment, applies the success policy, stops what is left;
-* :mod:`~submarine.server.run.processes` starts, finds and signals processes;
+* :mod:`~submarine.server.run.job` runs one experiment, whatever its backend: starts its
+  replicas with their framework's environment, applies the success policy, stops what is
+  left, says why in the pod logs;
+* :mod:`~submarine.server.run.local` launches the replicas as local process groups (and
+  clones the code first); :mod:`~submarine.server.run.processes` starts, finds and signals
+  processes;
 * :mod:`~submarine.server.run.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
   start stop what a crashed server left behind;
@@ -27,8 +30,8 @@ from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server.run import podlogs
 from submarine.server.run.backend import Backend, load_backend
 from submarine.server.run.capacity import Capacity, detect_capacity
-from submarine.server.run.job import family_of
 from submarine.server.run.layout import JobLayout
+from submarine.server.run.local import family_of
 from submarine.server.run.podlogs import LogChunk
 from submarine.server.run.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
 from submarine.server.run.watch import Watch

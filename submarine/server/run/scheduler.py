@@ -31,8 +31,10 @@ from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
 from submarine.server.run.capacity import Capacity, Request, request_of
 from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
-from submarine.server.run.job import Job, Pod
+from submarine.server.run.job import Job
+from submarine.server.run.launcher import Pod
 from submarine.server.run.layout import JobLayout
+from submarine.server.run.local import LocalLauncher
 
 __all__ = ["Changes", "JobFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
@@ -65,7 +67,7 @@ class RunnerStore(Protocol):
 
 class RunningJob(Protocol):
     """One experiment's run as the scheduler sees it, whatever backend runs its replicas
-    (:class:`~submarine.server.run.job.Job` for local processes, a Ray job for a cluster)."""
+    (a :class:`~submarine.server.run.job.Job`, its launcher local processes or a cluster's)."""
 
     experiment_id: str
     request: Request
@@ -124,8 +126,8 @@ class Scheduler:
         changes: told of every status change.
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
-        make_job: makes an experiment's run (default: local processes, a
-            :class:`~submarine.server.run.job.Job`).
+        make_job: makes an experiment's run (default: a
+            :class:`~submarine.server.run.job.Job` of local processes).
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) starts every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
@@ -371,16 +373,23 @@ class Scheduler:
             pods.append(Pod(name, role, index, log, gpus))
         if self._make_job is not None:
             return self._make_job(experiment_id, spec, request, pods)
+        launcher = LocalLauncher(
+            experiment_id,
+            spec,
+            pods,
+            layout=self._layout,
+            workdir=self._workdir,
+            grace=self._grace,
+            secrets=self._secrets,
+        )
         return Job(
             experiment_id,
             spec,
             request,
             pods,
+            launcher=launcher,
             layout=self._layout,
-            workdir=self._workdir,
-            grace=self._grace,
             report=self.set_status,
-            secrets=self._secrets,
             replica_env=self._replica_env,
         )
 

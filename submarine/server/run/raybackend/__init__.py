@@ -5,7 +5,8 @@ replica is an actor on its bundle that runs the replica's command on its node. I
 when the backend is chosen; needs the ``ray`` extra.
 
 * :mod:`~submarine.server.run.raybackend.cluster`: the connection, the namespace, leftovers;
-* :mod:`~submarine.server.run.raybackend.rayjob`: one experiment's run on the cluster;
+* :mod:`~submarine.server.run.raybackend.launcher`: one experiment's replicas on the cluster,
+  under the job policy of :mod:`submarine.server.run.job`;
 * :mod:`~submarine.server.run.raybackend.replica`: the actor that runs one replica;
 * :mod:`~submarine.server.run.raybackend.placement`: bundles and why Ray cannot place them;
 * :mod:`~submarine.server.run.raybackend.orphan`: makes a replica die with its actor.
