@@ -10,5 +10,6 @@
   logs, whole or by cursor; :mod:`.watch` long polls; :mod:`.distributed` each framework's
   environment; :mod:`.capacity` what fits; :mod:`.gitsync` code from git.
 
-Never imports the HTTP side, tracking or the page.
+Never imports the HTTP side, tracking or the page. Importing this package (or
+:mod:`.raybackend`) imports nothing: a Ray replica's launcher runs under it.
 """

@@ -59,7 +59,7 @@ def load_backend(
     if name != "ray":
         raise ValueError(f"backend {name!r} is unknown: use local or ray")
     try:
-        from submarine.server.run.raybackend import RayBackend
+        from submarine.server.run.raybackend.cluster import RayBackend
     except ImportError as exc:
         raise RuntimeError(
             f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"
