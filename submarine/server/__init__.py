@@ -20,20 +20,30 @@ Wings, one folder each (arrows are the only imports allowed between them):
   :mod:`~.errors` and :mod:`~.scrub` (credentials out of every message) for all.
 
 Importing this package is cheap: the server dependencies (the ``server`` extra) load when
-:func:`serve` runs.
+:func:`serve` runs, and the settings (pydantic) when a name of them is first read. A
+replica's launcher, which runs under this package before every replica's command, loads
+neither.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from submarine._exports import lazy_exports
 from submarine.server.errors import ServerStartError
-from submarine.server.settings import Settings, SettingsError, settings_from_args
+
+if TYPE_CHECKING:
+    from submarine.server.settings import Settings, SettingsError, settings_from_args
 
 __all__ = ["ServerStartError", "Settings", "SettingsError", "serve", "settings_from_args"]
+
+_LAZY: dict[str, str] = {
+    "Settings": "submarine.server.settings",
+    "SettingsError": "submarine.server.settings",
+    "settings_from_args": "submarine.server.settings",
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 def _url(host: str, port: int) -> str:
@@ -42,6 +52,8 @@ def _url(host: str, port: int) -> str:
 
 async def _announce(server: Any, settings: Settings) -> None:
     """Print the listening line, with the real port, once uvicorn has started."""
+    import asyncio
+
     while not server.started:
         await asyncio.sleep(0.01)
     sockets = [s for srv in server.servers for s in srv.sockets]
@@ -56,6 +68,8 @@ async def _announce(server: Any, settings: Settings) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    import asyncio
+
     import uvicorn
 
     from submarine.server.api.connections import (
@@ -104,6 +118,11 @@ def serve(settings: Settings) -> None:
     Args:
         settings: where to listen, where data lives, who may call.
     """
+    import asyncio
+    import logging
+
+    from submarine.server.settings import SettingsError
+
     problem = settings.bind_problem()
     if problem is not None:
         raise SettingsError(problem)

@@ -19,6 +19,7 @@ import psutil
 
 from submarine.models import ExperimentSpec
 from submarine.server.api.wire import stored_spec
+from submarine.server.run import podlogs
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store.experiments import ExperimentRecord, Store
@@ -118,6 +119,10 @@ class Harness:
     def status(self, experiment_id: str) -> str:
         return self.store.record(experiment_id).status
 
+    def pod_logs(self, experiment_id: str) -> list[tuple[str, list[str]]]:
+        """(pod name, lines so far) of every pod, read as the server reads them."""
+        return pod_logs(self.runner, experiment_id)
+
     async def until(
         self, experiment_id: str, check: Callable[[], bool], what: str, timeout: float = 20
     ) -> None:
@@ -127,7 +132,7 @@ class Harness:
         while not check():
             remaining = deadline - loop.time()
             if remaining <= 0:
-                logs = self.runner.pod_logs(experiment_id)
+                logs = self.pod_logs(experiment_id)
                 raise AssertionError(f"timed out waiting for {what}; logs: {logs}")
             await self.runner.wait_for_change(experiment_id, min(remaining, 1.0))
 
@@ -149,7 +154,7 @@ class Harness:
         """Wait until ``pods`` pods have a line containing ``text``."""
 
         def seen() -> bool:
-            found = self.runner.pod_logs(experiment_id)
+            found = self.pod_logs(experiment_id)
             return sum(any(text in line for line in lines) for _, lines in found) >= pods
 
         await self.until(experiment_id, seen, f"{pods} pod(s) logging {text!r}", timeout)
@@ -157,7 +162,7 @@ class Harness:
     def probes(self, experiment_id: str) -> dict[str, dict[str, Any]]:
         """The PROBE report of every pod that printed one, by pod name."""
         reports = {}
-        for name, lines in self.runner.pod_logs(experiment_id):
+        for name, lines in self.pod_logs(experiment_id):
             for line in lines:
                 if line.startswith("PROBE "):
                     reports[name] = json.loads(line[len("PROBE ") :])
@@ -165,7 +170,7 @@ class Harness:
 
     def lines(self, experiment_id: str, pod_suffix: str) -> list[str]:
         """The log lines of the pod ``{experimentId}-{pod_suffix}``."""
-        logs = dict(self.runner.pod_logs(experiment_id))
+        logs = dict(self.pod_logs(experiment_id))
         return logs[f"{experiment_id}-{pod_suffix}"]
 
     def recorded_pids(self, experiment_id: str) -> list[int]:
@@ -173,6 +178,12 @@ class Harness:
         path = self.settings.data_dir / "experiments" / experiment_id / "state.json"
         state = json.loads(path.read_text())
         return [int(pgid) for pgid, _ in state["groups"].values()]
+
+
+def pod_logs(runner: Runner, experiment_id: str) -> list[tuple[str, list[str]]]:
+    """(pod name, lines so far) of every pod of the experiment, in role order, through the
+    runner's pod files (a pod that never started has no lines)."""
+    return [(name, podlogs.read_lines(path)) for name, path in runner.pod_files(experiment_id)]
 
 
 def grandchildren(lines: Iterable[str]) -> list[int]:

@@ -33,6 +33,7 @@ def anyio_backend() -> str:
 CRASHING_SERVER = """
 import asyncio, json, sys
 from pathlib import Path
+from submarine.server.run import podlogs
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store.experiments import Store
@@ -46,8 +47,8 @@ async def main():
     await runner.start()
     experiment_id = sys.argv[2]
     while True:
-        pods = runner.pod_logs(experiment_id)
-        up = all(any("SLEEPING" in line for line in lines) for _, lines in pods)
+        logs = [podlogs.read_lines(path) for _, path in runner.pod_files(experiment_id)]
+        up = all(any("SLEEPING" in line for line in lines) for lines in logs)
         if up and store.get(experiment_id).status == "Running":
             break
         await runner.wait_for_change(experiment_id, 1.0)
@@ -114,7 +115,7 @@ async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: 
     async with harness(tmp_path, cpus=1.0, grace_period=0.3) as h:
         assert h.status(running) == "Failed"
         assert [pid for pid in leftovers if alive(pid)] == []
-        for _, lines in h.runner.pod_logs(running):
+        for _, lines in h.pod_logs(running):
             assert lines[-1] == (
                 "[submarine] the server stopped without a clean shutdown (crash or kill) while "
                 "this experiment ran; 4 leftover process(es) were stopped; "
@@ -204,11 +205,11 @@ async def test_a_patch_does_not_change_running_replicas(tmp_path: Path) -> None:
         patched = make_spec("PyTorch", {"Master": {}, "Worker": {"replicas": 3}}, cmd="false")
         h.store.replace_spec(eid, stored_spec(ExperimentSpec.model_validate(patched), eid))
         h.runner.spec_changed(eid)
-        assert [name for name, _ in h.runner.pod_logs(eid)] == [f"{eid}-master-0"]
+        assert [name for name, _ in h.pod_logs(eid)] == [f"{eid}-master-0"]
         release.touch()
         assert await h.until_status(eid) == "Succeeded"
         # The pods that ran stay the experiment's pods; the new spec is stored only.
-        assert [name for name, _ in h.runner.pod_logs(eid)] == [f"{eid}-master-0"]
+        assert [name for name, _ in h.pod_logs(eid)] == [f"{eid}-master-0"]
         assert h.store.record(eid).spec["spec"]["Worker"]["replicas"] == 3
 
 

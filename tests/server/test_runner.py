@@ -273,7 +273,7 @@ async def test_stop_mid_run_leaves_no_process(tmp_path: Path) -> None:
         await h.until_logged(eid, "SLEEPING", pods=4)
         groups = h.recorded_pids(eid)
         pids = [r["pid"] for r in h.probes(eid).values()]
-        spawned = [g for _, lines in h.runner.pod_logs(eid) for g in grandchildren(lines)]
+        spawned = [g for _, lines in h.pod_logs(eid) for g in grandchildren(lines)]
         assert sorted(groups) == sorted(pids)
         assert len(spawned) == 4
         daemon = grandchildren(h.lines(eid, "evaluator-0"))[0]

@@ -48,12 +48,17 @@ def test_requests_sum_the_replicas_and_a_zero_request_asks_nothing() -> None:
     )
 
 
-def test_fits_counts_what_is_in_use() -> None:
+def test_shortfalls_count_what_is_in_use() -> None:
     machine = Capacity(cpu_millis=2000, memory_bytes=4 << 30, gpus=1)
-    assert machine.fits(Request(cpu_millis=2000, memory_bytes=4 << 30, gpus=1))
-    assert not machine.fits(Request(cpu_millis=1500), in_use=Request(cpu_millis=1000))
-    assert not machine.fits(Request(gpus=1), in_use=Request(gpus=1))
-    assert machine.fits(Request(memory_bytes=1 << 30), in_use=Request(memory_bytes=3 << 30))
+    assert machine.shortfalls(Request(cpu_millis=2000, memory_bytes=4 << 30, gpus=1)) == []
+    assert machine.shortfalls(Request(cpu_millis=1500), in_use=Request(cpu_millis=1000)) == [
+        "needs 1.5 cpus, 1 free"
+    ]
+    assert machine.shortfalls(Request(gpus=1), in_use=Request(gpus=1)) == ["needs 1 gpus, 0 free"]
+    assert machine.shortfalls(Request(memory_bytes=1 << 30), Request(memory_bytes=3 << 30)) == []
+    assert machine.shortfalls(Request(memory_bytes=2 << 30), Request(memory_bytes=3 << 30)) == [
+        "needs 2G of memory, 1G free"
+    ]
 
 
 def test_problem_gives_need_and_capacity() -> None:
@@ -214,13 +219,13 @@ async def test_a_queued_experiment_says_what_it_waits_for(tmp_path: Path) -> Non
         assert h.runner.queue_reason(small) == "1 experiment ahead"
         assert h.runner.queue_reason("experiment-1-0001") is None
         # Said once in each pod's log, when it first had to wait.
-        for _, lines in h.runner.pod_logs(big):
+        for _, lines in h.pod_logs(big):
             assert lines == [f"[submarine] waiting in the queue: {big_reason}"]
         release.touch()
         for experiment_id in (running, big, small):
             assert await h.until_status(experiment_id) == "Succeeded"
         assert [h.runner.queue_reason(e) for e in (running, big, small)] == [None] * 3
-        for _, lines in h.runner.pod_logs(big):
+        for _, lines in h.pod_logs(big):
             assert lines[0] == f"[submarine] waiting in the queue: {big_reason}"
             assert lines.count(lines[0]) == 1
 
@@ -236,5 +241,5 @@ async def test_more_replicas_than_the_cap_can_never_run(tmp_path: Path) -> None:
         # Queued anyway (a patch can do that): it fails at the head with the reason.
         experiment_id = h.submit(spec)
         assert await h.until_status(experiment_id) == "Failed"
-        for _, lines in h.runner.pod_logs(experiment_id):
+        for _, lines in h.pod_logs(experiment_id):
             assert lines == [f"[submarine] cannot run here: it {problem}; the experiment failed"]

@@ -15,6 +15,7 @@ MODULES = [
     "submarine.server.run.layout",
     "submarine.server.run.podlogs",
     "submarine.server.run.processes",
+    "submarine.server.run.raybackend.placement",
     "submarine.server.settings",
 ]
 

@@ -80,7 +80,7 @@ async def test_a_failed_clone_fails_the_experiment_with_the_reason(
         eid = h.submit(git_spec(repository.as_uri(), branch="no-such-branch"))
         assert await h.until_status(eid) == "Failed"
         assert h.store.history[eid] == ["Accepted", "Failed"]
-        for _, lines in h.runner.pod_logs(eid):
+        for _, lines in h.pod_logs(eid):
             (line,) = lines
             assert line.startswith(
                 f"[submarine] git clone of {repository.as_uri()} (branch 'no-such-branch') "
@@ -171,7 +171,7 @@ async def test_credentials_reach_git_but_never_logs_argv_or_reasons(
         assert not [line for line in commands if password in line]
         auth_server.release.set()
         assert await h.until_status(eid) == "Failed"
-        logs = h.runner.pod_logs(eid)
+        logs = h.pod_logs(eid)
     (authorization, *_) = auth_server.authorizations
     assert base64.b64decode(authorization.split()[1]).decode() == f"{user}:{password}"
     reasons = [line for _, lines in logs for line in lines]

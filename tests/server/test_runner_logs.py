@@ -130,7 +130,7 @@ async def test_a_flooding_replica_is_read_in_bounded_chunks(tmp_path: Path) -> N
         assert await h.until_status(eid) == "Succeeded"
         assert any(line.startswith("PROBE ") for line in worker)
         # The standard endpoint gives every line at once.
-        whole = dict(h.runner.pod_logs(eid))[f"{eid}-master-0"]
+        whole = dict(h.pod_logs(eid))[f"{eid}-master-0"]
         assert whole[: len(flood)] == flood
 
 

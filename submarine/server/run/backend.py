@@ -1,6 +1,7 @@
 """Where an experiment's replicas run: the backend seam of the runner.
 
-The default backend is local processes (:class:`~submarine.server.run.job.Job`, queued by the
+The default backend is local processes (a :class:`~submarine.server.run.job.Job` with a
+:class:`~submarine.server.run.local.LocalLauncher`, queued by the
 :class:`~submarine.server.run.scheduler.Scheduler` against this machine's capacity); no object
 stands for it. The ``ray`` backend (``--backend ray``) runs replicas as actors of a Ray
 cluster (:mod:`submarine.server.run.raybackend`, imported only when chosen, from the ``ray``
@@ -14,7 +15,7 @@ from typing import Protocol
 
 from submarine.models import ExperimentSpec
 from submarine.server.run.capacity import Request
-from submarine.server.run.job import Pod
+from submarine.server.run.launcher import Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.scheduler import RunningJob
 
@@ -58,7 +59,7 @@ def load_backend(
     if name != "ray":
         raise ValueError(f"backend {name!r} is unknown: use local or ray")
     try:
-        from submarine.server.run.raybackend import RayBackend
+        from submarine.server.run.raybackend.cluster import RayBackend
     except ImportError as exc:
         raise RuntimeError(
             f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"

@@ -2,8 +2,8 @@
 
 An experiment's request is the sum of its replicas' ``resources`` (a replica without
 resources asks for nothing). The runner starts experiments first in, first out, while the
-sum of the requests of those running fits the capacity; :meth:`Capacity.problem` says when
-an experiment can never fit.
+sum of the requests of those running fits the capacity (:meth:`Capacity.shortfalls` says what is
+missing, if anything); :meth:`Capacity.problem` says when an experiment can never fit.
 
 >>> machine = Capacity(cpu_millis=2000, memory_bytes=8 << 30, gpus=0)
 >>> machine.problem(Request(cpu_millis=8000))
@@ -96,8 +96,8 @@ def request_of(spec: ExperimentSpec) -> list[tuple[str, int, Request]]:
 class Capacity:
     """The resources of the machine the server runs on.
 
-    >>> Capacity(cpu_millis=4000, memory_bytes=1 << 34, gpus=1).fits(Request(cpu_millis=500))
-    True
+    >>> Capacity(4000, 1 << 34, gpus=1).shortfalls(Request(cpu_millis=500))
+    []
     """
 
     cpu_millis: int
@@ -107,18 +107,27 @@ class Capacity:
     gpus: int
     """Number of gpus (indexes 0 to gpus - 1)."""
 
-    def fits(self, request: Request, in_use: Request = Request()) -> bool:
-        """Whether ``request`` fits in what ``in_use`` leaves free."""
-        free = Capacity(
-            self.cpu_millis - in_use.cpu_millis,
-            self.memory_bytes - in_use.memory_bytes,
-            self.gpus - in_use.gpus,
-        )
-        return (
-            request.cpu_millis <= free.cpu_millis
-            and request.memory_bytes <= free.memory_bytes
-            and request.gpus <= free.gpus
-        )
+    def shortfalls(self, request: Request, in_use: Request = Request()) -> list[str]:
+        """What ``request`` needs beyond what ``in_use`` leaves free; empty when it fits.
+
+        >>> Capacity(2000, 1 << 30, 0).shortfalls(Request(cpu_millis=1500), Request(1000))
+        ['needs 1.5 cpus, 1 free']
+        """
+        free = Request(self.cpu_millis, self.memory_bytes, self.gpus) - in_use
+        found = []
+        if request.cpu_millis > free.cpu_millis:
+            found.append(
+                f"needs {format_cpus(request.cpu_millis)} cpus, "
+                f"{format_cpus(max(0, free.cpu_millis))} free"
+            )
+        if request.memory_bytes > free.memory_bytes:
+            found.append(
+                f"needs {format_bytes(request.memory_bytes)} of memory, "
+                f"{format_bytes(max(0, free.memory_bytes))} free"
+            )
+        if request.gpus > free.gpus:
+            found.append(f"needs {request.gpus} gpus, {max(0, free.gpus)} free")
+        return found
 
     def problem(self, request: Request) -> str | None:
         """Why ``request`` can never fit this machine (need and capacity), or None."""

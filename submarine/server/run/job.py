@@ -1,23 +1,24 @@
-"""One experiment's run: clone its code, start its replicas, watch them, decide, stop the rest.
+"""One experiment's run, whatever backend runs its replicas: the job policy, written once.
 
 The scheduler makes a :class:`Job` when the experiment may start; :meth:`Job.run` then
 
-1. clones the code (``code.syncMode: git``) into the experiment's ``code/`` directory; a
-   stop during the clone cancels it, and the experiment stays Accepted;
-2. starts every replica (:func:`submarine.server.run.processes.spawn`), with the server's
-   environment less its secrets (no ``SUBMARINE_*`` variable, nothing holding the
-   server's token or password: :func:`~submarine.server.run.processes.child_environ`), then
-   ``meta.envVars`` (or the role's own ``envVars``), then what the server
-   adds: JOB_ID, SUBMARINE_TENSORBOARD_LOG_DIR, CODE_PATH, PYTHONUNBUFFERED, the framework's
-   cluster variables and CUDA_VISIBLE_DEVICES; it reports Created, then Running;
+1. has its :class:`~submarine.server.run.launcher.Launcher` prepare the replicas (clone the
+   code, have a cluster place them: meanwhile :attr:`Job.waiting`, and once the pods'
+   logs, say why it waits); a stop while preparing leaves the experiment Accepted;
+2. starts the replicas one at a time, in the framework's role order, each with
+   ``meta.envVars`` (or the role's own ``envVars``), then what the server adds: JOB_ID,
+   SUBMARINE_TENSORBOARD_LOG_DIR, the tracking variables, PYTHONUNBUFFERED and the
+   framework's cluster variables built from the addresses the launcher gave (the launcher
+   puts its own under and over them: the server's environment less its secrets, CODE_PATH,
+   CUDA_VISIBLE_DEVICES, SUBMARINE_NODE); once all started it reports Created, then Running;
+   a replica that cannot start fails the experiment;
 3. applies the training operators' success policy as replicas exit; a replica that exits
-   non-zero fails the experiment at once;
-4. stops every process group that is left (SIGTERM, SIGKILL after the grace period), says
-   in each pod's log why it ended, and reports Succeeded or Failed.
+   non-zero, or is lost, fails the experiment at once;
+4. releases everything that is left (SIGTERM, SIGKILL after the grace period), then says in
+   each pod's log why it ended, and reports Succeeded or Failed. A job that is abandoned
+   (its experiment is being deleted) stops the same way and reports nothing.
 
-A command whose program is ``python`` or ``python3`` runs with the server's own interpreter
-(``sys.executable``): replicas run in the server's environment, whatever
-``environment.image`` says (logged once per experiment).
+No replica restarts: the first replica to fail fails the experiment.
 """
 
 from __future__ import annotations
@@ -26,34 +27,19 @@ import asyncio
 import contextlib
 import logging
 import shlex
-import shutil
-import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeVar
 
 from submarine.models import ExperimentSpec, ExperimentStatus, ExperimentTaskSpec
-from submarine.server.run import gitsync, podlogs
+from submarine.server.run import podlogs
 from submarine.server.run.capacity import Request
-from submarine.server.run.distributed import (
-    LOCALHOST,
-    cluster_addresses,
-    framework_env,
-    replica_roles,
-    success_policy_met,
-)
+from submarine.server.run.distributed import framework_env, replica_roles, success_policy_met
+from submarine.server.run.launcher import Launcher, LaunchError, Pod, ReplicaLostError
 from submarine.server.run.layout import JobLayout
-from submarine.server.run.processes import (
-    ProcessFamily,
-    child_environ,
-    creation_time,
-    exit_text,
-    free_ports,
-    spawn,
-)
+from submarine.server.run.processes import exit_text
 
-__all__ = ["Job", "Pod", "family_of", "marks_of"]
+__all__ = ["Job", "marks_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +47,7 @@ _CREATED: Final = ExperimentStatus.CREATED.value
 _RUNNING: Final = ExperimentStatus.RUNNING.value
 _SUCCEEDED: Final = ExperimentStatus.SUCCEEDED.value
 _FAILED: Final = ExperimentStatus.FAILED.value
-_PYTHON_NAMES: Final = frozenset({"python", "python3"})
-_CLONE_GROUP: Final = "git-clone"
+_T = TypeVar("_T")
 
 
 def marks_of(layout: JobLayout, experiment_id: str) -> tuple[tuple[str, str], ...]:
@@ -74,50 +59,31 @@ def marks_of(layout: JobLayout, experiment_id: str) -> tuple[tuple[str, str], ..
     )
 
 
-def family_of(
-    layout: JobLayout, experiment_id: str, groups: Iterable[tuple[int, float]]
-) -> ProcessFamily:
-    """The processes of an experiment: its process groups, and any process that carries
-    its marks (:func:`marks_of`), such as a daemon that left its group."""
-    return ProcessFamily(tuple(groups), marks_of(layout, experiment_id))
-
-
-@dataclass
-class Pod:
-    """One replica of a job: its name, role, index, log file and gpus."""
-
-    name: str
-    role: str
-    index: int
-    log: Path
-    gpus: list[int] = field(default_factory=list)
-    process: asyncio.subprocess.Process | None = None
-    returncode: int | None = None
-
-
 @dataclass
 class _Outcome:
     status: str | None
-    """Succeeded or Failed; None when nothing is to be decided (abandoned, or stopped
-    before any replica started)."""
+    """Succeeded or Failed; None when nothing is to be decided (abandoned)."""
     culprit: Pod | None = None
     reason: str = ""
 
 
+class _StoppedError(Exception):
+    """The job was stopped while it waited for its launcher."""
+
+
 class Job:
-    """One experiment's run, from its code to its final status.
+    """One experiment's run, from its code to its final status (see the module's docstring).
 
     Args:
         experiment_id: the experiment.
         spec: its spec, as it was when the job was made.
         request: what it asks of the machine (the scheduler counts it while it runs).
         pods: its replicas, in the framework's role order.
+        launcher: how its replicas are launched, watched and stopped on its backend.
         layout: where its files go.
-        workdir: the working directory of replicas without synced code.
-        grace: seconds between SIGTERM and SIGKILL.
         report: called with (experiment id, status) on every status change.
-        secrets: the server's own secrets (token, password), which no replica inherits.
         replica_env: more environment for every replica, by experiment id (tracking).
+        on_end: called with the experiment id once the run is over and released.
     """
 
     def __init__(
@@ -127,27 +93,27 @@ class Job:
         request: Request,
         pods: list[Pod],
         *,
+        launcher: Launcher,
         layout: JobLayout,
-        workdir: Path,
-        grace: float,
         report: Callable[[str, str], None],
-        secrets: Sequence[str] = (),
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
+        on_end: Callable[[str], None] | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
         self.request = request
         self.pods = pods
+        self.waiting: str | None = None
+        """Why the backend has not placed the experiment yet; None once placed (or never
+        asked to wait)."""
+        self._launcher = launcher
         self._layout = layout
-        self._workdir = workdir
-        self._grace = grace
         self._report = report
-        self._secrets = tuple(secrets)
         self._replica_env = replica_env
+        self._on_end = on_end
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
-        self._groups: dict[str, tuple[int, float]] = {}
 
     def stop(self, reason: str) -> None:
         """Stop the replicas and fail the experiment with ``reason`` (returns at once)."""
@@ -167,45 +133,49 @@ class Job:
         except Exception as exc:  # a bug or an I/O error: fail the experiment, keep serving
             logger.exception("running experiment %s failed", self.experiment_id)
             await self._finish(_Outcome(_FAILED, reason=f"internal error of the server: {exc}"))
+        finally:
+            with contextlib.suppress(Exception):  # released already, unless _finish failed
+                await self._launcher.release()
+            if self._on_end is not None:
+                self._on_end(self.experiment_id)
 
     # -- the steps ----------------------------------------------------------------
 
     async def _execute(self) -> None:
         self._layout.prepare(self.experiment_id)
-        self._write_state()
-        self._warn_image()
-        cwd = self._workdir
-        code_path: Path | None = None
-        code = self.spec.code
-        if code is not None and code.git is not None:
-            code_path = self._layout.code_dir(self.experiment_id)
-            shutil.rmtree(code_path, ignore_errors=True)
-            clone = gitsync.clone(
-                code.git,
-                code_path,
-                scratch=self._layout.scratch_dir(self.experiment_id),
-                on_spawn=lambda pid: self._record_group(_CLONE_GROUP, pid),
-                environ=child_environ(self._secrets),
-            )
-            try:
-                cloned = await self._unless_stopped(clone)
-            except gitsync.CloneError as exc:
-                await self._finish(_Outcome(_FAILED, reason=str(exc)))
-                return
-            await self._stop_processes()  # nothing of git's group may outlive the clone
-            if not cloned:
-                return  # stopped before any replica ran: the experiment stays Accepted
-            cwd = code_path
-        outcome = await self._start_pods(cwd, code_path)
+        self._layout.write_state(self.experiment_id, [pod.name for pod in self.pods], {})
+        try:
+            addresses = await self._unless_stopped(self._launcher.prepare(self._note_waiting))
+        except LaunchError as exc:
+            await self._finish(_Outcome(_FAILED, exc.culprit, exc.reason))
+            return
+        except _StoppedError:
+            await self._launcher.release()
+            return  # stopped before any replica ran: the experiment stays Accepted
+        outcome = await self._start_pods(addresses)
         if outcome is None:
             self._report(self.experiment_id, _CREATED)
             self._report(self.experiment_id, _RUNNING)
-            logger.info("experiment %s is running %d replicas", self.experiment_id, len(self.pods))
+            logger.info(
+                "experiment %s is running %d replicas%s",
+                self.experiment_id,
+                len(self.pods),
+                self._launcher.placement(),
+            )
             outcome = await self._supervise()
         await self._finish(outcome)
 
-    async def _unless_stopped(self, work: Awaitable[object]) -> bool:
-        """Run ``work`` unless the job is stopped first (then cancel it); True if it ran."""
+    def _note_waiting(self, reason: str | None) -> None:
+        """Say, when it changes, why the backend cannot place the experiment yet."""
+        if reason is not None and reason != self.waiting:
+            logger.info("experiment %s waits: %s", self.experiment_id, reason)
+            for pod in self.pods:
+                podlogs.append_reason(pod.log, f"waiting for {self._launcher.name}: {reason}")
+        self.waiting = reason
+
+    async def _unless_stopped(self, work: Awaitable[_T]) -> _T:
+        """The result of ``work``, unless the job is stopped first: then ``work`` is
+        cancelled and :class:`_StoppedError` raised."""
         task = asyncio.ensure_future(work)
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -213,18 +183,16 @@ class Job:
         finally:
             stop.cancel()
         if task.done():
-            task.result()
-            return True
+            return task.result()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        return False
+        raise _StoppedError
 
-    async def _start_pods(self, cwd: Path, code_path: Path | None) -> _Outcome | None:
-        """Spawn every replica; an outcome when one could not start or the job was stopped."""
-        roles = replica_roles(self.spec)
-        ports = free_ports(LOCALHOST, sum(count for _, count in roles))
-        cluster = cluster_addresses(roles, ports)
+    async def _start_pods(self, addresses: Sequence[str]) -> _Outcome | None:
+        """Start every replica in order; an outcome when one could not start or the job
+        was stopped."""
+        cluster = self._cluster(addresses)
         for pod in self.pods:
             if self._stop.is_set():
                 return self._stopped_outcome()
@@ -236,15 +204,19 @@ class Job:
                 return _Outcome(_FAILED, pod, f"{cannot}: {exc} in command {command!r}")
             if not argv:
                 return _Outcome(_FAILED, pod, f"{cannot}: its command is empty")
-            if argv[0] in _PYTHON_NAMES:
-                argv[0] = sys.executable
-            env = self._pod_env(pod, cluster, code_path)
-            try:
-                pod.process = await spawn(argv, env=env, cwd=cwd, log=pod.log)
-            except OSError as exc:
-                return _Outcome(_FAILED, pod, _spawn_problem(pod, argv[0], command, exc))
-            self._record_group(pod.name, pod.process.pid)
+            env = self._pod_env(pod, cluster)
+            try:  # a start is quick: a stop is seen before the next one
+                pod.handle = await self._launcher.start(pod, argv, env, command=command)
+            except LaunchError as exc:
+                return _Outcome(_FAILED, exc.culprit, exc.reason)
         return None
+
+    def _cluster(self, addresses: Sequence[str]) -> dict[str, list[str]]:
+        """The framework's cluster: every pod's address, by role, in role order."""
+        cluster: dict[str, list[str]] = {role: [] for role, _ in replica_roles(self.spec)}
+        for pod, address in zip(self.pods, addresses, strict=True):
+            cluster.setdefault(pod.role, []).append(address)
+        return cluster
 
     def _task(self, role: str) -> ExperimentTaskSpec:
         for key, task in self.spec.spec.items():
@@ -252,41 +224,25 @@ class Job:
                 return task
         raise KeyError(role)
 
-    def _pod_env(
-        self, pod: Pod, cluster: Mapping[str, Sequence[str]], code_path: Path | None
-    ) -> dict[str, str]:
-        """The server's env, then meta.envVars (or the role's envVars), then the added env."""
+    def _pod_env(self, pod: Pod, cluster: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        """meta.envVars (or the role's envVars), then what the server adds."""
         spec = self.spec
         task = self._task(pod.role)
-        env = child_environ(self._secrets)
-        env.update(task.env_vars if task.env_vars is not None else (spec.meta.env_vars or {}))
+        env = dict(task.env_vars if task.env_vars is not None else (spec.meta.env_vars or {}))
         env.update(marks_of(self._layout, self.experiment_id))
-        if self._replica_env is not None:
+        if self._replica_env is not None:  # tracking: where to send metrics, and the key
             env.update(self._replica_env(self.experiment_id))
         env["PYTHONUNBUFFERED"] = "1"
-        if code_path is not None:
-            env["CODE_PATH"] = str(code_path)
         if spec.framework is not None:
             env.update(framework_env(spec.framework, cluster, pod.role, pod.index))
-        if pod.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in pod.gpus)
         return env
-
-    def _record_group(self, name: str, pid: int) -> None:
-        """Remember a started process group, on disk at once (for recovery after a crash)."""
-        self._groups[name] = (pid, creation_time(pid))
-        self._write_state()
-
-    def _write_state(self) -> None:
-        pods = [pod.name for pod in self.pods]
-        self._layout.write_state(self.experiment_id, pods, self._groups)
 
     async def _supervise(self) -> _Outcome:
         """Wait for replicas to exit until the success policy decides or the job is stopped."""
         waits = {
-            asyncio.ensure_future(pod.process.wait()): pod
+            asyncio.ensure_future(pod.handle.wait()): pod
             for pod in self.pods
-            if pod.process is not None
+            if pod.handle is not None
         }
         stop = asyncio.ensure_future(self._stop.wait())
         roles = replica_roles(self.spec)
@@ -298,7 +254,10 @@ class Job:
                     pod = waits.pop(finished, None)
                     if pod is None:
                         continue
-                    pod.returncode = finished.result()
+                    try:
+                        pod.returncode = finished.result()
+                    except ReplicaLostError as exc:
+                        return _Outcome(_FAILED, pod, exc.reason)
                     if pod.returncode != 0:
                         reason = f"replica {pod.name} {exit_text(pod.returncode)}"
                         return _Outcome(_FAILED, pod, reason)
@@ -318,50 +277,24 @@ class Job:
         return _Outcome(_FAILED, reason=self._stop_reason)
 
     async def _finish(self, outcome: _Outcome) -> None:
-        """Stop every process group, say in each pod's log why it ended, report the final
-        status. The reasons are written once the processes are gone, so each is the last
-        line of its log."""
-        running = [p for p in self.pods if p.process is not None and p.returncode is None]
-        await self._stop_processes()
-        if outcome.status is not None and not self._abandoned:
-            self._note_stopped(outcome, running)
-            self._decide(outcome)
-
-    @staticmethod
-    def _note_stopped(outcome: _Outcome, running: Sequence[Pod]) -> None:
-        """Say in the logs of the culprit and of the pods that were ``running`` why they
-        ended (the culprit's exit, or the stop)."""
+        """Release everything, say in each pod's log why it ended, report the final status.
+        The reasons are written once the replicas are gone, so each is the last line of
+        its log."""
+        running = [p for p in self.pods if p.handle is not None and p.returncode is None]
+        await self._launcher.release()
+        if outcome.status is None or self._abandoned:
+            return
         if outcome.culprit is not None:
             podlogs.append_reason(outcome.culprit.log, f"{outcome.reason}; the experiment failed")
-        for pod in running:
+        for pod in self.pods:
             if pod is outcome.culprit:
-                continue
-            if outcome.status == _SUCCEEDED:
-                podlogs.append_reason(pod.log, "stopped: the experiment succeeded")
-            else:
+                pass
+            elif outcome.status == _SUCCEEDED:
+                if pod in running:
+                    podlogs.append_reason(pod.log, "stopped: the experiment succeeded")
+            elif pod in running:
                 podlogs.append_reason(pod.log, f"stopped: {outcome.reason}; the experiment failed")
-
-    async def _stop_processes(self) -> None:
-        """Stop every process group of the job (grace, then kill) and reap its leaders."""
-        family = family_of(self._layout, self.experiment_id, self._groups.values())
-        await family.terminate(self._grace)
-        for pod in self.pods:
-            if pod.process is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    pod.process.kill()
-                code = await pod.process.wait()
-                if pod.returncode is None:
-                    pod.returncode = code
-        self._groups.clear()
-        if self._layout.exists(self.experiment_id):
-            self._write_state()
-
-    def _decide(self, outcome: _Outcome) -> None:
-        """Report the final status (and, for a failure without a culprit, write the reason
-        into the logs of pods that never started)."""
-        assert outcome.status is not None
-        for pod in self.pods:
-            if outcome.status == _FAILED and pod.process is None and pod is not outcome.culprit:
+            elif pod.handle is None:
                 podlogs.append_reason(pod.log, f"{outcome.reason}; the experiment failed")
             podlogs.end_line(pod.log)
         if outcome.status == _FAILED:
@@ -369,28 +302,3 @@ class Job:
         else:
             logger.info("experiment %s succeeded", self.experiment_id)
         self._report(self.experiment_id, outcome.status)
-
-    def _warn_image(self) -> None:
-        environment = self.spec.environment
-        images = {environment.image, environment.docker_image}
-        images |= {task.image for task in self.spec.spec.values()}
-        named = sorted(i for i in images if i)
-        if named:
-            logger.warning(
-                "experiment %s asks for image %s: the local server runs replicas without "
-                "containers, in its own Python environment (%s)",
-                self.experiment_id,
-                ", ".join(named),
-                sys.executable,
-            )
-
-
-def _spawn_problem(pod: Pod, program: str, command: str, exc: OSError) -> str:
-    """Why a replica could not start, for its log and the experiment's failure."""
-    if isinstance(exc, FileNotFoundError) and exc.filename in (program, None):
-        what = f"command {program!r} was not found (looked up on PATH, relative to its cwd)"
-    elif isinstance(exc, PermissionError) and exc.filename in (program, None):
-        what = f"command {program!r} is not executable"
-    else:
-        what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-    return f"cannot start replica {pod.name} ({command!r}): {what}"

@@ -4,9 +4,12 @@
 
 * :mod:`~submarine.server.run.scheduler` queues experiments first in, first out against the
   machine's capacity and writes every status change to the store;
-* :mod:`~submarine.server.run.job` runs one experiment: clones its code, starts its replicas
-  with their framework's environment, applies the success policy, stops what is left;
-* :mod:`~submarine.server.run.processes` starts, finds and signals processes;
+* :mod:`~submarine.server.run.job` runs one experiment, whatever its backend: starts its
+  replicas with their framework's environment, applies the success policy, stops what is
+  left, says why in the pod logs;
+* :mod:`~submarine.server.run.local` launches the replicas as local process groups (and
+  clones the code first); :mod:`~submarine.server.run.processes` starts, finds and signals
+  processes;
 * :mod:`~submarine.server.run.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
   start stop what a crashed server left behind;
@@ -27,8 +30,8 @@ from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server.run import podlogs
 from submarine.server.run.backend import Backend, load_backend
 from submarine.server.run.capacity import Capacity, detect_capacity
-from submarine.server.run.job import family_of
 from submarine.server.run.layout import JobLayout
+from submarine.server.run.local import family_of
 from submarine.server.run.podlogs import LogChunk
 from submarine.server.run.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
 from submarine.server.run.watch import Watch
@@ -87,7 +90,7 @@ class RunnerSettings(Protocol):
 class Runner:
     """Supervises the replica processes of the local server's experiments.
 
-    One instance per server, used from its asyncio loop (``pod_logs`` and ``read_chunk``
+    One instance per server, used from its asyncio loop (``pod_files`` and ``read_chunk``
     may also be called from worker threads). It owns an experiment from the moment the
     store holds it as Accepted and :meth:`submit` is called, and writes every status change
     to the store: Accepted -> Created -> Running -> Succeeded or Failed.
@@ -225,14 +228,6 @@ class Runner:
         """(pod name, log file) of every pod of the experiment, in role order (a file may
         not exist yet); safe to call from worker threads."""
         return self._scheduler.pod_files(experiment_id)
-
-    def pod_logs(self, experiment_id: str) -> list[tuple[str, list[str]]]:
-        """(pod name, lines so far) of every pod of the experiment, in role order.
-
-        Pods that never started (or an experiment with no files) have no lines.
-        """
-        files = self._scheduler.pod_files(experiment_id)
-        return [(name, podlogs.read_lines(path)) for name, path in files]
 
     def read_chunk(self, experiment_id: str, cursor: str | None, limit: int) -> LogChunk:
         """New complete lines of every pod since ``cursor`` (None: from the start).

@@ -29,16 +29,12 @@ from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
-from submarine.server.run.capacity import (
-    Capacity,
-    Request,
-    format_bytes,
-    format_cpus,
-    request_of,
-)
+from submarine.server.run.capacity import Capacity, Request, request_of
 from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
-from submarine.server.run.job import Job, Pod
+from submarine.server.run.job import Job
+from submarine.server.run.launcher import Pod
 from submarine.server.run.layout import JobLayout
+from submarine.server.run.local import LocalLauncher
 
 __all__ = ["Changes", "JobFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
@@ -71,7 +67,7 @@ class RunnerStore(Protocol):
 
 class RunningJob(Protocol):
     """One experiment's run as the scheduler sees it, whatever backend runs its replicas
-    (:class:`~submarine.server.run.job.Job` for local processes, a Ray job for a cluster)."""
+    (a :class:`~submarine.server.run.job.Job`, its launcher local processes or a cluster's)."""
 
     experiment_id: str
     request: Request
@@ -130,8 +126,8 @@ class Scheduler:
         changes: told of every status change.
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
-        make_job: makes an experiment's run (default: local processes, a
-            :class:`~submarine.server.run.job.Job`).
+        make_job: makes an experiment's run (default: a
+            :class:`~submarine.server.run.job.Job` of local processes).
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) starts every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
@@ -222,24 +218,12 @@ class Scheduler:
         return "; ".join(reasons) or "it starts now"
 
     def _shortfalls(self, spec: ExperimentSpec) -> list[str]:
-        """What ``spec`` needs that the running experiments leave too little of."""
+        """What ``spec`` needs that the running experiments leave too little of (nothing:
+        it fits)."""
         found = []
-        if not self._gated:
-            return self._replica_shortfall(spec)
-        request = Request.total(r for _, _, r in request_of(spec))
-        free = self._free()
-        if request.cpu_millis > free.cpu_millis:
-            found.append(
-                f"needs {format_cpus(request.cpu_millis)} cpus, "
-                f"{format_cpus(max(0, free.cpu_millis))} free"
-            )
-        if request.memory_bytes > free.memory_bytes:
-            found.append(
-                f"needs {format_bytes(request.memory_bytes)} of memory, "
-                f"{format_bytes(max(0, free.memory_bytes))} free"
-            )
-        if request.gpus > free.gpus:
-            found.append(f"needs {request.gpus} gpus, {max(0, free.gpus)} free")
+        if self._gated:
+            request = Request.total(r for _, _, r in request_of(spec))
+            found = self._capacity.shortfalls(request, self._in_use())
         return found + self._replica_shortfall(spec)
 
     def _replica_shortfall(self, spec: ExperimentSpec) -> list[str]:
@@ -254,10 +238,8 @@ class Scheduler:
             )
         return found
 
-    def _free(self) -> Request:
-        in_use = Request.total(job.request for job in self._jobs.values())
-        whole = Request(self._capacity.cpu_millis, self._capacity.memory_bytes, self._capacity.gpus)
-        return whole - in_use
+    def _in_use(self) -> Request:
+        return Request.total(job.request for job in self._jobs.values())
 
     def _replicas_in_use(self) -> int:
         return sum(len(job.pods) for job in self._jobs.values())
@@ -359,7 +341,7 @@ class Scheduler:
                 self._noted.discard(experiment_id)
                 self.fail_unstarted(experiment_id, f"cannot run here: it {problem}")
                 continue
-            if self._shortfalls(spec):
+            if self._shortfalls(spec):  # it does not fit yet
                 return
             self._queue.popleft()
             self._noted.discard(experiment_id)
@@ -391,16 +373,23 @@ class Scheduler:
             pods.append(Pod(name, role, index, log, gpus))
         if self._make_job is not None:
             return self._make_job(experiment_id, spec, request, pods)
+        launcher = LocalLauncher(
+            experiment_id,
+            spec,
+            pods,
+            layout=self._layout,
+            workdir=self._workdir,
+            grace=self._grace,
+            secrets=self._secrets,
+        )
         return Job(
             experiment_id,
             spec,
             request,
             pods,
+            launcher=launcher,
             layout=self._layout,
-            workdir=self._workdir,
-            grace=self._grace,
             report=self.set_status,
-            secrets=self._secrets,
             replica_env=self._replica_env,
         )
 

@@ -20,10 +20,11 @@ import ray
 
 from submarine.models import ExperimentSpec
 from submarine.server.run.capacity import Request
-from submarine.server.run.job import Pod
+from submarine.server.run.job import Job
+from submarine.server.run.launcher import Pod
 from submarine.server.run.layout import JobLayout
+from submarine.server.run.raybackend.launcher import RayLauncher
 from submarine.server.run.raybackend.placement import unplaced_reason
-from submarine.server.run.raybackend.rayjob import RayJob
 
 __all__ = ["RayBackend", "namespace_of"]
 
@@ -74,7 +75,7 @@ class RayBackend:
         self._layout = layout
         self._report = report
         self._replica_env = replica_env
-        self._jobs: dict[str, RayJob] = {}
+        self._jobs: dict[str, Job] = {}
 
     async def start(self) -> None:
         """Connect to the cluster and remove what a previous run of this server left there
@@ -125,20 +126,27 @@ class RayBackend:
 
     def make_job(
         self, experiment_id: str, spec: ExperimentSpec, request: Request, pods: list[Pod]
-    ) -> RayJob:
+    ) -> Job:
         """The run of an experiment on the cluster."""
-        job = RayJob(
+        launcher = RayLauncher(
+            experiment_id,
+            spec,
+            pods,
+            cluster=self,
+            layout=self._layout,
+            workdir=self._workdir,
+            grace=self._grace,
+        )
+        job = Job(
             experiment_id,
             spec,
             request,
             pods,
+            launcher=launcher,
             layout=self._layout,
-            workdir=self._workdir,
-            grace=self._grace,
             report=self._report,
-            backend=self,
-            on_end=self._ended,
             replica_env=self._replica_env,
+            on_end=self._ended,
         )
         self._jobs[experiment_id] = job
         return job

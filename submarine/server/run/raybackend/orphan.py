@@ -4,12 +4,15 @@
 kill this process when its parent (the actor's worker) dies (``PR_SET_PDEATHSIG``), then
 becomes ``PROGRAM``. A node that leaves the cluster takes its actors, and so its replicas,
 with it, instead of leaving them running. Elsewhere than Linux it just becomes ``PROGRAM``.
+
+It runs before every replica's command, so it imports only what it needs of the standard
+library: not Ray, not the server (its packages import nothing eagerly), and not even
+:mod:`ctypes.util` unless the interpreter's own symbols lack ``prctl``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -17,11 +20,20 @@ import sys
 _PR_SET_PDEATHSIG = 1
 
 
+def _libc() -> ctypes.CDLL:
+    """The C library: the symbols the interpreter already has, else libc found by name."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if hasattr(libc, "prctl"):
+        return libc
+    from ctypes.util import find_library
+
+    return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
+
+
 def _die_with_parent(parent: int) -> None:
     if not sys.platform.startswith("linux"):
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    _libc().prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(137)
 

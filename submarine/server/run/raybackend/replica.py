@@ -5,11 +5,12 @@ after the pod in the server's namespace. In order, the server calls
 
 1. :meth:`Replica.address`: the node's id and address and a port found free there (held
    until the command starts), from which the server builds the framework's cluster;
-2. :meth:`Replica.start`: sync the git code on this node (if any), then start the command
-   in a process group of its own, stdout and stderr piped back;
-3. :meth:`Replica.output`, again and again: the next bytes of output (waits for some), and
+2. :meth:`Replica.sync`: clone the git code on this node (experiments with git code only);
+3. :meth:`Replica.start`: start the command in a process group of its own (in the code,
+   if synced), stdout and stderr piped back;
+4. :meth:`Replica.output`, again and again: the next bytes of output (waits for some), and
    the exit code once the command has ended and everything was read;
-4. :meth:`Replica.stop`: stop the process group (SIGTERM, SIGKILL after the grace period)
+5. :meth:`Replica.stop`: stop the process group (SIGTERM, SIGKILL after the grace period)
    and any process carrying the experiment's marks, and delete the node's scratch files.
 
 The command runs through :mod:`submarine.server.run.raybackend.orphan`, so it dies with the
@@ -62,13 +63,14 @@ class Replica:
     def __init__(self, pod: str, marks: list[tuple[str, str]]) -> None:
         self._pod = pod
         self._marks = tuple((str(k), str(v)) for k, v in marks)
-        self._node_id = ray.get_runtime_context().get_node_id()
+        self._node_id: str = ray.get_runtime_context().get_node_id()
         self._host = _node_address(self._node_id)
         self._socket: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("", 0))
         self._port = int(self._socket.getsockname()[1])
         self._scratch = Path(tempfile.mkdtemp(prefix=f"submarine-{pod}-"))
         self._groups: list[tuple[int, float]] = []
+        self._code: Path | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._buffer = bytearray()
         self._arrived: asyncio.Event | None = None
@@ -79,30 +81,37 @@ class Replica:
         """(Ray node id, node address, a port free on it for this replica)."""
         return self._node_id, self._host, self._port
 
-    async def start(
-        self, argv: list[str], env: dict[str, str], workdir: str, git: dict[str, Any] | None
-    ) -> str | None:
-        """Sync the code, then start ``argv`` with this node's environment plus ``env``;
-        None once started, else why it could not start."""
+    async def sync(self, git: dict[str, Any]) -> str | None:
+        """Clone the code (``git``: the spec's ``code.git``) on this node, git running with
+        this node's environment and the experiment's marks; None once cloned, else why it
+        failed."""
+        environ = child_environ((), os.environ)
+        environ.update(self._marks)
+        code = self._scratch / "code"
+        try:
+            await gitsync.clone(
+                GitCodeSpec.model_validate(git),
+                code,
+                scratch=self._scratch / "git",
+                on_spawn=self._record,
+                environ=environ,
+            )
+        except gitsync.CloneError as exc:
+            return str(exc)
+        self._code = code
+        return None
+
+    async def start(self, argv: list[str], env: dict[str, str], workdir: str) -> str | None:
+        """Start ``argv`` with this node's environment plus ``env``, in the synced code (or
+        ``workdir`` if this node has it); None once started, else why it could not start."""
         environ = child_environ((), os.environ)
         environ.update(env)
         cwd = Path(workdir)
         if not cwd.is_dir():
             cwd = self._scratch
-        if git is not None:
-            code = self._scratch / "code"
-            try:
-                await gitsync.clone(
-                    GitCodeSpec.model_validate(git),
-                    code,
-                    scratch=self._scratch / "git",
-                    on_spawn=self._record,
-                    environ=environ,
-                )
-            except gitsync.CloneError as exc:
-                return str(exc)
-            environ["CODE_PATH"] = str(code)
-            cwd = code
+        if self._code is not None:
+            environ["CODE_PATH"] = str(self._code)
+            cwd = self._code
         if argv[0] in _PYTHON_NAMES:
             argv = [sys.executable, *argv[1:]]
         if self._socket is not None:

@@ -1,0 +1,245 @@
+"""The local backend's launcher: each replica a process group of this machine.
+
+:class:`LocalLauncher` clones the code (``code.syncMode: git``) into the experiment's
+``code/`` directory, gives every replica a free port on 127.0.0.1, and starts each command
+(:func:`~submarine.server.run.processes.spawn`) with the server's environment less its
+secrets (no ``SUBMARINE_*`` variable, nothing holding the server's token or password:
+:func:`~submarine.server.run.processes.child_environ`), then what the job gives, then
+CODE_PATH and CUDA_VISIBLE_DEVICES. Every process group it starts (git's too) is recorded in
+the experiment's state file at once, so the next start of a crashed server stops them.
+Releasing stops the whole family (:func:`family_of`): the groups, and any process that
+carries the experiment's marks, such as a daemon that left its group.
+
+A command whose program is ``python`` or ``python3`` runs with the server's own interpreter
+(``sys.executable``): replicas run in the server's environment, whatever
+``environment.image`` says (logged once per experiment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+from submarine.models import ExperimentSpec
+from submarine.server.run import gitsync
+from submarine.server.run.distributed import LOCALHOST
+from submarine.server.run.job import marks_of
+from submarine.server.run.launcher import Facts, LaunchError, Pod, ReplicaLostError
+from submarine.server.run.layout import JobLayout
+from submarine.server.run.processes import (
+    ProcessFamily,
+    child_environ,
+    creation_time,
+    free_ports,
+    spawn,
+)
+
+__all__ = ["LocalLauncher", "LocalReplica", "family_of"]
+
+logger = logging.getLogger(__name__)
+
+_PYTHON_NAMES: Final = frozenset({"python", "python3"})
+_CLONE_GROUP: Final = "git-clone"
+
+
+def family_of(
+    layout: JobLayout, experiment_id: str, groups: Iterable[tuple[int, float]]
+) -> ProcessFamily:
+    """The processes of an experiment: its process groups, and any process that carries
+    its marks (:func:`~submarine.server.run.job.marks_of`), such as a daemon that left its
+    group."""
+    return ProcessFamily(tuple(groups), marks_of(layout, experiment_id))
+
+
+class LocalReplica:
+    """A replica that runs as a process group on this machine.
+
+    Args:
+        pgid: its process group (the pid of the group's leader, the command).
+        created: when the leader started (a recycled pid is not taken for it).
+        exit_code: waits for the leader's exit code (a child of this server: its
+            ``wait``); None when nothing here can learn it.
+        kill: kills the leader now, if it is a child of this server.
+    """
+
+    def __init__(
+        self,
+        pgid: int,
+        created: float,
+        *,
+        exit_code: Callable[[], Awaitable[int]] | None = None,
+        kill: Callable[[], None] | None = None,
+    ) -> None:
+        self.pgid = pgid
+        self.created = created
+        self._exit_code = exit_code
+        self._kill = kill
+
+    @classmethod
+    def of_child(cls, process: asyncio.subprocess.Process) -> LocalReplica:
+        """The replica whose leader this server just started."""
+        return cls(
+            process.pid, creation_time(process.pid), exit_code=process.wait, kill=process.kill
+        )
+
+    @property
+    def facts(self) -> Facts:
+        """The process group and its leader's creation time."""
+        return {"pgid": self.pgid, "created": self.created}
+
+    async def wait(self) -> int:
+        """The leader's exit code once it exits."""
+        if self._exit_code is None:
+            raise ReplicaLostError(f"process group {self.pgid}: its exit code cannot be known here")
+        return await self._exit_code()
+
+    async def reap(self) -> None:
+        """Kill the leader if it is still there, and wait until it is gone."""
+        if self._kill is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._kill()
+        if self._exit_code is not None:
+            await self._exit_code()
+
+
+class LocalLauncher:
+    """One experiment's replicas as local process groups (see the module's docstring).
+
+    Args:
+        experiment_id: the experiment.
+        spec: its spec.
+        pods: its pods, in order (their names go to the state file).
+        layout: where its files go.
+        workdir: the working directory of replicas without synced code.
+        grace: seconds between SIGTERM and SIGKILL.
+        secrets: the server's own secrets (token, password), which no replica inherits.
+    """
+
+    name = "this machine"
+
+    def __init__(
+        self,
+        experiment_id: str,
+        spec: ExperimentSpec,
+        pods: Sequence[Pod],
+        *,
+        layout: JobLayout,
+        workdir: Path,
+        grace: float,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._experiment_id = experiment_id
+        self._spec = spec
+        self._pods = [pod.name for pod in pods]
+        self._count = len(pods)
+        self._layout = layout
+        self._cwd = workdir
+        self._grace = grace
+        self._code_path: Path | None = None
+        self._secrets = tuple(secrets)
+        self._groups: dict[str, tuple[int, float]] = {}
+        self._replicas: list[LocalReplica] = []
+
+    async def prepare(self, waiting: Callable[[str | None], None]) -> list[str]:
+        """Clone the code, if any; a free port on 127.0.0.1 for each pod."""
+        self._warn_image()
+        code = self._spec.code
+        if code is not None and code.git is not None:
+            code_path = self._layout.code_dir(self._experiment_id)
+            shutil.rmtree(code_path, ignore_errors=True)
+            try:
+                await gitsync.clone(
+                    code.git,
+                    code_path,
+                    scratch=self._layout.scratch_dir(self._experiment_id),
+                    on_spawn=lambda pid: self._record(_CLONE_GROUP, pid),
+                    environ=child_environ(self._secrets),
+                )
+            except gitsync.CloneError as exc:
+                raise LaunchError(str(exc)) from None
+            await self._terminate()  # nothing of git's group may outlive the clone
+            self._cwd = self._code_path = code_path
+        return [f"{LOCALHOST}:{port}" for port in free_ports(LOCALHOST, self._count)]
+
+    async def start(
+        self, pod: Pod, argv: list[str], env: Mapping[str, str], *, command: str
+    ) -> LocalReplica:
+        """Spawn the replica's process group, its output appended to its log."""
+        if argv[0] in _PYTHON_NAMES:
+            argv = [sys.executable, *argv[1:]]
+        environ = child_environ(self._secrets)
+        environ.update(env)
+        if self._code_path is not None:
+            environ["CODE_PATH"] = str(self._code_path)
+        if pod.gpus:
+            environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in pod.gpus)
+        try:
+            process = await spawn(argv, env=environ, cwd=self._cwd, log=pod.log)
+        except OSError as exc:
+            raise LaunchError(_spawn_problem(pod, argv[0], command, exc), pod) from None
+        replica = LocalReplica.of_child(process)
+        self._record(pod.name, process.pid, replica.created)
+        self._replicas.append(replica)
+        return replica
+
+    def placement(self) -> str:
+        """Nothing to say: the replicas run here."""
+        return ""
+
+    async def release(self) -> None:
+        """Stop every process group and marked process of the experiment (grace, then kill)
+        and reap the replicas' leaders."""
+        await self._terminate()
+        replicas, self._replicas = self._replicas, []
+        for replica in replicas:
+            await replica.reap()
+
+    def _record(self, name: str, pid: int, created: float | None = None) -> None:
+        """Remember a started process group, on disk at once (for recovery after a crash)."""
+        self._groups[name] = (pid, creation_time(pid) if created is None else created)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        self._layout.write_state(self._experiment_id, self._pods, self._groups)
+
+    async def _terminate(self) -> None:
+        """Stop every recorded process group and marked process; forget the groups."""
+        if not self._groups:
+            return
+        await family_of(self._layout, self._experiment_id, self._groups.values()).terminate(
+            self._grace
+        )
+        self._groups.clear()
+        if self._layout.exists(self._experiment_id):
+            self._write_state()
+
+    def _warn_image(self) -> None:
+        environment = self._spec.environment
+        images = {environment.image, environment.docker_image}
+        images |= {task.image for task in self._spec.spec.values()}
+        named = sorted(i for i in images if i)
+        if named:
+            logger.warning(
+                "experiment %s asks for image %s: the local server runs replicas without "
+                "containers, in its own Python environment (%s)",
+                self._experiment_id,
+                ", ".join(named),
+                sys.executable,
+            )
+
+
+def _spawn_problem(pod: Pod, program: str, command: str, exc: OSError) -> str:
+    """Why a replica could not start, for its log and the experiment's failure."""
+    if isinstance(exc, FileNotFoundError) and exc.filename in (program, None):
+        what = f"command {program!r} was not found (looked up on PATH, relative to its cwd)"
+    elif isinstance(exc, PermissionError) and exc.filename in (program, None):
+        what = f"command {program!r} is not executable"
+    else:
+        what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return f"cannot start replica {pod.name} ({command!r}): {what}"
