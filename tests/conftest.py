@@ -7,32 +7,28 @@
   is stopped at teardown, which asserts that the process exited.
 * ``server`` (session scope): one shared :class:`RunningServer`; ``server_url``: its URL.
 
-Helpers: :func:`make_spec` (a small valid spec dict), :func:`unique_name`,
-:data:`BLOCKING_CMD` (a replica that stays live until deleted), :func:`gated_cmd` (a replica
-that finishes once the test creates a file) and :func:`wait_until` (poll a condition with a
-deadline).
-
 A :class:`RunningServer` has ``url``, ``data_dir``, ``workdir`` (the cwd replicas run in),
 ``process``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL), ``restart()`` (same data
 dir, a new port) and ``log()`` (the stderr text so far, of every start).
+
+Specs, names and waits: :mod:`tests.support`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+from tests.support import wait_until
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -91,8 +87,7 @@ class RunningServer:
         return process
 
     def _wait_for_url(self, offset: int) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def listening() -> str | None:
             with self._log_path.open("rb") as log:
                 log.seek(offset)
                 match = _LISTENING.search(log.read().decode("utf-8", "replace"))
@@ -102,22 +97,33 @@ class RunningServer:
                 raise AssertionError(
                     f"the server exited with {self.process.returncode}:\n{self.log()}"
                 )
-            time.sleep(0.02)
-        self.kill()
-        raise AssertionError(f"the server did not start in {START_TIMEOUT}s:\n{self.log()}")
+            return None
+
+        try:
+            return wait_until(
+                listening,
+                what=lambda: f"the server to listen:\n{self.log()}",
+                timeout=START_TIMEOUT,
+                interval=0.02,
+            )
+        except AssertionError:
+            self.kill()
+            raise
 
     def _wait_for_ping(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+        def answered() -> bool:
             try:
                 response = httpx.get(f"{self.url}/api/v1/experiment/ping", timeout=5)
-                if response.status_code == 200:
-                    return
             except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not answer ping:\n{self.log()}")
-            time.sleep(0.02)
+                return False
+            return response.status_code == 200
+
+        wait_until(
+            answered,
+            what=lambda: f"the server to answer ping:\n{self.log()}",
+            timeout=START_TIMEOUT,
+            interval=0.02,
+        )
 
     @property
     def running(self) -> bool:
@@ -221,76 +227,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def server_url(server: RunningServer) -> str:
     """The URL of the shared local server, like ``http://127.0.0.1:41234``."""
     return server.url
-
-
-# -- helpers shared by the test packages: specs and waiting for a condition --------------
-
-_names = itertools.count()
-
-BLOCKING_CMD = (
-    "python -u -c \"import select; print('started'); select.select([], [], [], 60); print('late')\""
-)
-"""A replica command that prints ``started`` and then blocks for a minute without a shell
-and without sleeping in the test: the experiment stays live until the test deletes it."""
-
-
-def unique_name(prefix: str = "exp") -> str:
-    """An experiment name no other test of this session uses."""
-    return f"{prefix}-{os.getpid()}-{next(_names)}"
-
-
-def make_spec(
-    cmd: str = "true",
-    *,
-    name: str | None = None,
-    framework: str = "TensorFlow",
-    roles: Mapping[str, int] | None = None,
-    resources: str = "cpu=100m,memory=64M",
-) -> dict[str, Any]:
-    """A small valid spec (a dict, as a user writes it) whose replicas run ``cmd``.
-
-    :param roles: replicas per role; one Worker by default.
-    """
-    return {
-        "meta": {"name": name or unique_name(), "framework": framework, "cmd": cmd},
-        "environment": {"image": "local"},
-        "spec": {
-            role: {"replicas": replicas, "resources": resources}
-            for role, replicas in (roles or {"Worker": 1}).items()
-        },
-    }
-
-
-T = TypeVar("T")
-
-
-def wait_until(
-    condition: Callable[[], T | None], what: str, timeout: float = 30.0, interval: float = 0.02
-) -> T:
-    """Poll ``condition`` until it returns something truthy and return that; fail after
-    ``timeout`` seconds, saying ``what`` was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def gated_cmd(gate: Path, before: str = "ready", after: str = "done") -> str:
-    """A replica command that prints ``before``, waits until the file ``gate`` exists (the
-    test creates it; at most a minute), then prints ``after`` and exits 0: the replica
-    cannot finish before the test has seen what it needed to. The script is written next
-    to ``gate``."""
-    script = gate.with_name(gate.name + ".py")
-    script.write_text(
-        "import os, time\n"
-        f"print({before!r}, flush=True)\n"
-        "end = time.monotonic() + 60\n"
-        f"while not os.path.exists({str(gate)!r}) and time.monotonic() < end:\n"
-        "    time.sleep(0.02)\n"
-        f"print({after!r}, flush=True)\n"
-    )
-    return f"python {script}"

@@ -22,8 +22,9 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, make_spec, python_cmd, wait_until
+from .conftest import Figures, python_cmd
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -78,11 +79,12 @@ def test_a_hundred_idle_followers_leave_ping_fast_and_wake_at_once(
 ) -> None:
     silent = python_cmd("import time; time.sleep(600)")
     with ExperimentClient(module_server.url) as client:
-        experiment_id = client.create_experiment(make_spec("followed", silent)).experiment_id
+        experiment_id = client.create_experiment(
+            make_spec(name="followed", cmd=silent)
+        ).experiment_id
         wait_until(
             lambda: client.get_experiment(experiment_id).status.value == "Running",
-            60,
-            "the experiment to run",
+            what="the experiment to run",
         )
     quiet = _pings(module_server, 50)
     baseline = _established(module_server)
@@ -90,8 +92,7 @@ def test_a_hundred_idle_followers_leave_ping_fast_and_wake_at_once(
     followers.start()
     wait_until(
         lambda: _established(module_server) >= baseline + FOLLOWERS,
-        30,
-        f"{FOLLOWERS} followers to connect",
+        what=f"{FOLLOWERS} followers to connect",
     )
     loaded = _pings(module_server, 100)
     # The CPU the idle followers cost, over a window of IDLE_WINDOW s without requests.

@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, make_spec, stored_names, wait_until
+from .conftest import Figures, stored_names
 
 pytestmark = pytest.mark.reliability
 
@@ -166,7 +167,7 @@ ODD_IDS = [
 @pytest.mark.bounded
 @pytest.mark.parametrize("odd", ODD_IDS, ids=lambda s: s[:24])
 def test_odd_ids_are_not_found(target: RunningServer, figures: Figures, odd: str) -> None:
-    body = json.dumps(make_spec("odd-id")).encode()
+    body = json.dumps(make_spec(name="odd-id")).encode()
     for method, path, payload in [
         ("GET", f"{API}/{odd}", None),
         ("DELETE", f"{API}/{odd}", None),
@@ -219,7 +220,7 @@ def test_wrong_methods_are_405(
 def test_wrong_content_types_are_415(
     target: RunningServer, figures: Figures, content_type: str
 ) -> None:
-    body = json.dumps(make_spec("wrong-type")).encode()
+    body = json.dumps(make_spec(name="wrong-type")).encode()
     for method, path in [("POST", API), ("PATCH", f"{API}/{ID}")]:
         envelope = refused(target, figures, method, path, body, {"Content-Type": content_type})
         if method == "POST":
@@ -246,8 +247,8 @@ BAD_BODIES = [
         id="yaml-python-tag",
     ),
     pytest.param(b"\x00\x01\x02", JSON, id="control-bytes"),
-    pytest.param(json.dumps(make_spec("a;b")).encode(), JSON, id="metachar-name"),
-    pytest.param(json.dumps(make_spec("x" * 64)).encode(), JSON, id="long-name"),
+    pytest.param(json.dumps(make_spec(name="a;b")).encode(), JSON, id="metachar-name"),
+    pytest.param(json.dumps(make_spec(name="x" * 64)).encode(), JSON, id="long-name"),
 ]
 
 
@@ -267,7 +268,7 @@ def test_bad_bodies_are_400(
 )
 def test_unpaired_surrogates_are_400(target: RunningServer, figures: Figures, text: str) -> None:
     for where in ("cmd", "env"):
-        spec = make_spec(f"surrogate-{where}")
+        spec = make_spec(name=f"surrogate-{where}")
         if where == "cmd":
             spec["meta"]["cmd"] = "SURROGATE"
         else:
@@ -277,9 +278,7 @@ def test_unpaired_surrogates_are_400(target: RunningServer, figures: Figures, te
 
 
 def _replicas(count: int) -> bytes:
-    spec = make_spec(f"replicas-{count}")
-    spec["spec"]["Worker"]["replicas"] = count
-    return json.dumps(spec).encode()
+    return json.dumps(make_spec(roles={"Worker": count}, name=f"replicas-{count}")).encode()
 
 
 YAML = {"Content-Type": "application/yaml"}
@@ -338,7 +337,7 @@ def test_costly_inputs_are_refused_at_once_and_stall_nothing(
 
 @pytest.mark.bounded
 def test_huge_bodies_are_413(target: RunningServer, figures: Figures) -> None:
-    big = json.dumps(make_spec("huge", envVars={"PAD": "x" * (2 * MIB)})).encode()
+    big = json.dumps(make_spec(name="huge", env={"PAD": "x" * (2 * MIB)})).encode()
     refused(target, figures, "POST", API, big, JSON, status=413)
     refused(target, figures, "PATCH", f"{API}/{ID}", big, JSON)
     chunks = [b"x" * (64 * 1024)] * 40
@@ -361,7 +360,7 @@ def test_bad_list_filters_are_400(target: RunningServer, figures: Figures, query
 
 @pytest.mark.bounded
 def test_bad_log_stream_parameters_are_400(target: RunningServer, figures: Figures) -> None:
-    body = json.dumps(make_spec("stream-params")).encode()
+    body = json.dumps(make_spec(name="stream-params")).encode()
     made = check(send(target, "POST", API, body, JSON))
     assert made is not None
     experiment_id = made.result["experimentId"]
@@ -424,7 +423,8 @@ json_values = st.recursive(
 def near_specs(draw: st.DrawFn) -> bytes:
     """A harmless spec (it runs ``true`` or ``echo``), then mangled a little."""
     spec = make_spec(
-        draw(st.from_regex(r"\Afuzz-[a-z0-9]{1,8}\Z")), draw(st.sampled_from(["true", "echo fuzz"]))
+        name=draw(st.from_regex(r"\Afuzz-[a-z0-9]{1,8}\Z")),
+        cmd=draw(st.sampled_from(["true", "echo fuzz"])),
     )
     spec["spec"]["Worker"]["replicas"] = draw(st.integers(1, 3))
     for _ in range(draw(st.integers(0, 3))):
@@ -523,4 +523,4 @@ def test_the_fuzzed_server_is_still_healthy(target: RunningServer) -> None:
     assert envelope is not None
     assert envelope.result == "Pong"
     assert target.running
-    wait_until(lambda: check(send(target, "GET", API)) is not None, 5, "a list")
+    wait_until(lambda: check(send(target, "GET", API)) is not None, what="a list")

@@ -23,8 +23,9 @@ from submarine.server.api.experiments import OPEN_PATHS
 from submarine.server.app import create_app
 from submarine.server.settings import Settings
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec
+from .conftest import Figures
 
 pytestmark = pytest.mark.reliability
 
@@ -76,7 +77,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 @pytest.fixture(scope="module")
 def experiment_id(guarded: RunningServer) -> str:
     with ExperimentClient(guarded.url, token=TOKEN) as client:
-        return client.create_experiment(make_spec("guarded", "echo hello")).experiment_id
+        return client.create_experiment(make_spec(name="guarded", cmd="echo hello")).experiment_id
 
 
 def test_the_route_table_is_what_this_suite_expects() -> None:

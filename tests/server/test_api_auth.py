@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from submarine.server import Settings, SettingsError, settings_from_args
+from tests.support import make_spec
 
-from .api_support import API, fail, make_spec, ok
+from .api_support import API, fail, ok
 
 TOKEN = "s3cret-token"
 BAD = "The token is not valid."

@@ -16,7 +16,9 @@ import httpx
 import pytest
 import yaml
 
-from .api_support import API, create, fail, in_process, make_spec, ok, unique
+from tests.support import make_spec, unique_name
+
+from .api_support import API, create, fail, in_process, ok
 
 NOT_FOUND = "Not found experiment."
 MIB = 1 << 20
@@ -179,7 +181,7 @@ def test_a_body_that_is_not_utf8_is_400(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("media", ["application/yaml", "application/x-yaml", "text/yaml"])
 def test_yaml_bodies_create_and_patch(client: httpx.Client, media: str) -> None:
-    spec = make_spec(unique("yaml"))
+    spec = make_spec(name=unique_name("yaml"))
     headers = {"content-type": f"{media}; charset=utf-8"}
     created = ok(client.post(API, content=yaml.safe_dump(spec), headers=headers))
     assert created["spec"]["meta"]["name"] == spec["meta"]["name"]

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 
-from .api_support import API, ID_RE, SLEEPER, create, make_spec, ok, unique, wait_status
+from tests.support import make_spec, unique_name
+
+from .api_support import API, ID_RE, SLEEPER, create, ok, wait_status
 
 CLIENTS = 8
 CREATES = 200
@@ -48,7 +50,7 @@ def test_what_was_answered_survives_a_kill_9(server_factory: Any) -> None:
         blocker = create(client, make_spec(cmd=SLEEPER, resources="cpu=1,memory=64M"))
         wait_status(client, blocker["experimentId"], {"Running"})
         queued = create(client, make_spec(resources="cpu=1,memory=64M"))
-        patched_spec = make_spec(queued["spec"]["meta"]["name"], cmd="python -c pass")
+        patched_spec = make_spec(name=queued["spec"]["meta"]["name"], cmd="python -c pass")
         patched_spec["spec"]["Worker"]["resources"] = "cpu=1,memory=64M"
         ok(client.patch(f"{API}/{queued['experimentId']}", json=patched_spec))
         deleted = create(client, make_spec(resources="cpu=1,memory=64M"))
@@ -72,14 +74,14 @@ def test_200_creates_from_8_concurrent_clients(server_factory: Any) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         blocker = create(client, make_spec(cmd=SLEEPER, resources="cpu=1,memory=64M"))
         wait_status(client, blocker["experimentId"], {"Running"})
-    names = [unique(f"load{i}") for i in range(CREATES)]
+    names = [unique_name(f"load{i}") for i in range(CREATES)]
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
     def worker(share: list[str]) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             for name in share:
-                spec = make_spec(name, resources="cpu=1,memory=64M")
+                spec = make_spec(name=name, resources="cpu=1,memory=64M")
                 payload = ok(http.post(API, json=spec))
                 with lock:
                     results.append(payload)
@@ -126,13 +128,13 @@ def test_create_to_succeeded_time_of_a_one_replica_true_experiment(server_url: s
 def test_concurrent_creates_of_one_name_all_succeed(server_url: str) -> None:
     """No uniqueness check on names (as on Submarine 0.8.0): each create gets its own id."""
     clients = CLIENTS
-    name = unique("race")
+    name = unique_name("race")
     barrier = threading.Barrier(clients)
 
     def attempt(_: int) -> str:
         with httpx.Client(base_url=server_url, timeout=30) as http:
             barrier.wait()
-            return str(ok(http.post(API, json=make_spec(name, cmd=SLEEPER)))["experimentId"])
+            return str(ok(http.post(API, json=make_spec(name=name, cmd=SLEEPER)))["experimentId"])
 
     with ThreadPoolExecutor(clients) as pool:
         ids = list(pool.map(attempt, range(clients)))

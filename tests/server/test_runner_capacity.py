@@ -17,8 +17,9 @@ from submarine.server.run.capacity import (
     format_bytes,
     request_of,
 )
+from tests.support import make_spec
 
-from .runner_support import harness, make_spec, probe
+from .runner_support import harness, probe
 
 pytestmark = pytest.mark.anyio
 
