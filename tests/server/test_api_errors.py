@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,7 +260,7 @@ def _raw_post(server_url: str, head: bytes, body: bytes) -> tuple[int, dict[str,
     address = urlsplit(server_url)
     assert address.hostname is not None
     assert address.port is not None
-    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
         sock.sendall(head + body)
         data = b""
         while chunk := sock.recv(65536):
@@ -289,18 +288,15 @@ def test_a_declared_too_large_body_sent_whole_reads_its_413(server_url: str, siz
 
 def test_a_declared_too_large_body_that_never_comes_is_refused(server_url: str) -> None:
     """Draining is bounded in time: a client that declares a refused body and sends only a
-    part of it still gets its 413 (after at most the drain bound)."""
-    from submarine.server.api.rest import DRAIN_SECONDS
-
+    part of it still gets its 413, while it keeps the connection open and sends nothing
+    more (an unbounded drain would wait for the rest forever: the read times out)."""
     head = (
         f"POST {API} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         f"Content-Length: {2 * MIB}\r\n\r\n"
     ).encode()
-    started = time.monotonic()
     status, answer = _raw_post(server_url, head, b"x" * 1000)
     assert status == 413
     assert answer["code"] == 413
-    assert time.monotonic() - started < DRAIN_SECONDS + 20
 
 
 def test_a_body_just_under_the_limit_is_read(client: httpx.Client) -> None:

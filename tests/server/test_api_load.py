@@ -1,10 +1,10 @@
-"""Ids across restarts, durability across a kill -9, concurrent creates, and timings."""
+"""Ids across restarts, durability across a kill -9, concurrent creates, and a run of short
+experiments to the end. How fast creates and runs are is measured by ``make bench`` (rows 6
+and 7: create to Succeeded against spawning ``true``, creates against pings), not here."""
 
 from __future__ import annotations
 
-import statistics
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -86,13 +86,9 @@ def test_200_creates_from_8_concurrent_clients(server_factory: Any) -> None:
                 with lock:
                     results.append(payload)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         for future in [pool.submit(worker, names[i::CLIENTS]) for i in range(CLIENTS)]:
             future.result()
-    elapsed = time.perf_counter() - started
-    rate = CREATES / elapsed
-    print(f"\n{CREATES} creates from {CLIENTS} clients in {elapsed:.2f}s: {rate:.0f} creates/s")
 
     ids = [r["experimentId"] for r in results]
     assert len(set(ids)) == CREATES
@@ -104,25 +100,17 @@ def test_200_creates_from_8_concurrent_clients(server_factory: Any) -> None:
     assert [e["experimentId"] for e in stored] == sorted(ids, key=lambda i: int(i[-4:]))
 
 
-def test_create_to_succeeded_time_of_a_one_replica_true_experiment(server_url: str) -> None:
-    durations: list[float] = []  # server side: acceptedTime -> finishedTime
-    observed: list[float] = []  # client side: POST sent -> Succeeded seen (polling)
+def test_one_replica_true_experiments_succeed_one_after_another(server_url: str) -> None:
     with httpx.Client(base_url=server_url, timeout=30) as client:
         for _ in range(10):
-            started = time.perf_counter()
             experiment_id = create(client, make_spec(cmd="true"))["experimentId"]
             done = wait_status(client, experiment_id, {"Succeeded", "Failed"})
-            observed.append(time.perf_counter() - started)
             assert done["status"] == "Succeeded"
-            accepted = datetime.strptime(done["acceptedTime"], "%Y-%m-%dT%H:%M:%S%z")
-            finished = datetime.strptime(done["finishedTime"], "%Y-%m-%dT%H:%M:%S%z")
-            durations.append((finished - accepted).total_seconds())
-    median = statistics.median(durations)
-    print(
-        f"\ncreate-to-Succeeded of a one-replica `true` experiment: median {median * 1000:.0f} ms"
-        f" (server times), {statistics.median(observed) * 1000:.0f} ms seen by a polling client"
-    )
-    assert 0 <= median < 5.0, durations
+            times = [
+                datetime.strptime(done[key], "%Y-%m-%dT%H:%M:%S%z")
+                for key in ("acceptedTime", "createdTime", "runningTime", "finishedTime")
+            ]
+            assert times == sorted(times), done
 
 
 def test_concurrent_creates_of_one_name_all_succeed(server_url: str) -> None:
