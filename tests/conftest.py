@@ -30,7 +30,7 @@ import pytest
 
 from tests.support import wait_until
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 _LISTENING = re.compile(r"Submarine local server listening on (http://\S+)")
 _SCRUBBED_ENV = ("SUBMARINE_TOKEN", "SUBMARINE_HOME")
@@ -113,7 +113,7 @@ class RunningServer:
     def _wait_for_ping(self) -> None:
         def answered() -> bool:
             try:
-                response = httpx.get(f"{self.url}/api/v1/experiment/ping", timeout=5)
+                response = httpx.get(f"{self.url}/api/v1/experiment/ping", timeout=10)
             except httpx.TransportError:
                 return False
             return response.status_code == 200

@@ -79,12 +79,12 @@ def test_a_drive_by_create_is_refused_and_runs_nothing(
     browser = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
     for extra in (browser, {}):
         answer = httpx.post(
-            module_server.url + API, content=body, headers={**headers, **extra}, timeout=10
+            module_server.url + API, content=body, headers={**headers, **extra}, timeout=30
         )
         figures.add("security: browser attacks refused")
         assert answer.status_code in (403, 415), answer.text
         _refused(answer, answer.status_code)
-    answer = httpx.post(module_server.url + API, content=body, headers=headers, timeout=10)
+    answer = httpx.post(module_server.url + API, content=body, headers=headers, timeout=30)
     _refused(answer, 415, "application/json")
     assert _total(module_server) == before, "a refused request stored something"
     assert not marker.exists(), "the drive-by command ran"

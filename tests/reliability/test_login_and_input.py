@@ -35,7 +35,7 @@ def _token_url(server: RunningServer) -> str:
 
 def _login(server: RunningServer, password: str, source: str = "127.0.0.1") -> httpx.Response:
     transport = httpx.HTTPTransport(local_address=source)
-    with httpx.Client(transport=transport, timeout=10) as http:
+    with httpx.Client(transport=transport, timeout=30) as http:
         return http.post(_token_url(server), json={"username": USER, "password": password})
 
 

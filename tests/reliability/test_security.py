@@ -118,7 +118,7 @@ def test_every_route_needs_the_token(
     )
     count = len(before.json()["result"])
     for label, headers in BAD_CREDENTIALS.items():
-        answer = httpx.request(method, url, headers=headers, content=body or None, timeout=10)
+        answer = httpx.request(method, url, headers=headers, content=body or None, timeout=30)
         figures.add("security: requests with bad credentials")
         if path in EXPECTED_OPEN | PAGE | TRACKING_ADD:
             assert answer.status_code != 401 or template == "/api/auth/token", label
@@ -127,7 +127,7 @@ def test_every_route_needs_the_token(
         if method != "HEAD":
             assert answer.json()["message"] == "The token is not valid."
         assert answer.headers.get("www-authenticate", "").lower().startswith("bearer")
-    answer = httpx.request(method, url, headers=headers_ok, content=body or None, timeout=10)
+    answer = httpx.request(method, url, headers=headers_ok, content=body or None, timeout=30)
     assert answer.status_code != 401, f"{method} {path} refused the right credentials"
     after = httpx.get(
         f"{guarded.url}/api/v1/experiment", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -141,7 +141,7 @@ def test_every_route_needs_the_token(
     ["/index.html", "/api", "/api/v1/other", "/api/v1/experiment/ping/", "//api/auth/token"],
 )
 def test_paths_that_are_no_route_need_the_token_too(guarded: RunningServer, path: str) -> None:
-    answer = httpx.get(guarded.url + path, timeout=10)
+    answer = httpx.get(guarded.url + path, timeout=30)
     assert answer.status_code == 401
 
 

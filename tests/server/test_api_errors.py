@@ -103,7 +103,7 @@ def test_raw_dot_dot_in_the_path_does_not_escape(server_url: str) -> None:
     address = urlsplit(server_url)
     assert address.hostname is not None
     assert address.port is not None
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
         request = (
             f"GET {API}/../../../etc/passwd HTTP/1.1\r\n"
             f"Host: {address.netloc}\r\nConnection: close\r\n"

@@ -104,7 +104,7 @@ async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: 
     )
     assert server.stdout is not None
     try:
-        line = await asyncio.wait_for(server.stdout.readline(), 30)
+        line = await asyncio.wait_for(server.stdout.readline(), 60)
     finally:
         server.kill()  # kill -9: no clean shutdown
         await server.wait()
