@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: real local servers over real HTTP.
+"""Fixtures shared by every test package: real local servers over real HTTP, and the
+``slow`` lane.
 
 * ``server_factory`` (function scope): ``server_factory.start(*args, env=None)`` (or just
   ``server_factory(*args, env=None)``) returns a :class:`RunningServer`: it runs
@@ -11,6 +12,11 @@ A :class:`RunningServer` has ``url``, ``data_dir``, ``workdir`` (the cwd replica
 ``process``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL), ``restart()`` (same data
 dir, a new port) and ``log()`` (the stderr text so far, of every start).
 
+The ``slow`` marker is the lane of tests that start processes (a server, replicas, a
+browser, a command line): ``make unit-fast`` runs everything else. A test that uses one of
+the server fixtures is marked ``slow`` here; a test that starts a process while it is not
+marked fails, naming the command, so the fast lane stays free of processes.
+
 Specs, names and waits: :mod:`tests.support`.
 """
 
@@ -19,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -227,3 +235,62 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def server_url(server: RunningServer) -> str:
     """The URL of the shared local server, like ``http://127.0.0.1:41234``."""
     return server.url
+
+
+# -- the slow lane -------------------------------------------------------------------------
+
+SERVER_FIXTURES = frozenset({"server", "server_url", "server_factory", "module_server"})
+"""Fixtures that start a real server: a test that uses one (through other fixtures too) is
+in the slow lane."""
+
+_running: list[pytest.Item] = []
+_started: dict[str, list[str]] = {}
+"""Commands started while a test that is not marked ``slow`` ran, by test id."""
+_ORIGINAL_EXECUTE_CHILD = pytest.StashKey[Any]()
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark ``slow`` the tests that use a server fixture."""
+    if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Note every process started while a test outside the slow lane runs."""
+    original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def execute_child(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> Any:
+        if _running and _running[-1].get_closest_marker("slow") is None:
+            command = args if isinstance(args, str | bytes) else shlex.join(map(str, args))
+            _started.setdefault(_running[-1].nodeid, []).append(str(command)[:200])
+        return original(self, args, *rest, **kwargs)
+
+    config.stash[_ORIGINAL_EXECUTE_CHILD] = original
+    subprocess.Popen._execute_child = execute_child  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    original = config.stash.get(_ORIGINAL_EXECUTE_CHILD, None)
+    if original is not None:
+        subprocess.Popen._execute_child = original  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Know which test runs (its fixtures included) when a process starts."""
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+@pytest.fixture(autouse=True)
+def _processes_only_in_the_slow_lane(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test outside the slow lane that started a process (its fixtures included) fails."""
+    yield
+    started: Sequence[str] = _started.pop(request.node.nodeid, [])
+    assert not started, (
+        "this test starts processes, so it belongs in the slow lane: mark it "
+        "pytest.mark.slow (or use a server fixture). Started: " + "; ".join(started)
+    )

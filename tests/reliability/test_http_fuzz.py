@@ -33,7 +33,7 @@ from tests.support import make_spec, wait_until
 
 from .conftest import Figures, stored_names
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 API = "/api/v1/experiment"
 ID = "experiment-1700000000000-0001"

@@ -290,6 +290,7 @@ def test_git_credentials_in_forms_the_old_scrubber_missed_stay_in_the_store(
             figures.add("git credential forms checked")
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_askpass_answers_only_the_configured_host(tmp_path: Path) -> None:
     script = tmp_path / "askpass.sh"
@@ -318,6 +319,7 @@ def test_askpass_answers_only_the_configured_host(tmp_path: Path) -> None:
         assert "s3cret" not in answer.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_a_redirect_to_another_host_gets_no_credentials(git_server: RunningServer) -> None:
     seen: list[str] = []

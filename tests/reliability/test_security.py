@@ -100,6 +100,7 @@ BAD_CREDENTIALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_every_route_needs_the_token(
@@ -135,6 +136,7 @@ def test_every_route_needs_the_token(
     assert len(after.json()["result"]) <= count, "an unauthenticated request stored something"
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize(
     "path",
@@ -145,6 +147,7 @@ def test_paths_that_are_no_route_need_the_token_too(guarded: RunningServer, path
     assert answer.status_code == 401
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_the_token_route_hands_out_the_token_for_the_right_password_only(
     guarded: RunningServer,
@@ -168,6 +171,7 @@ def test_the_token_route_hands_out_the_token_for_the_right_password_only(
         client.list_experiments()
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
 def test_a_non_loopback_bind_without_a_token_is_refused(tmp_path: Path, host: str) -> None:

@@ -22,7 +22,7 @@ from tests.support import make_spec
 
 from .runner_support import PROBE, harness
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.support import make_spec
 
 from .runner_support import harness, probe
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from tests.support import make_spec
 
 from .api_support import API, create, fail, ok, wait_status
 
+pytestmark = pytest.mark.slow  # every test runs replicas or a Python of its own
+
 TOKEN = "server-token-xyz"
 
 LOGGER = """

@@ -320,6 +320,7 @@ def test_upstream_experiment_client_lifecycle(upstream: Path, server_url: str) -
     assert out["after_delete"] == 404
 
 
+@pytest.mark.slow
 def test_the_upstream_venv_is_isolated(upstream: Path) -> None:
     probe = "import importlib.util as u; print(u.find_spec('pydantic') is None)"
     result = subprocess.run([str(upstream), "-c", probe], capture_output=True, text=True)
