@@ -28,8 +28,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
+# --durations: the slowest tests, so that where the time goes stays visible.
 unit: $(STAMP) $(CHROMIUM)
-	$(VENV)/bin/pytest -m "not reliability or bounded"
+	$(VENV)/bin/pytest -m "not reliability or bounded" --durations=25
 
 ## make unit-fast: the tests that start no process (no server, replica, browser or command
 ## line): under a minute, for the edit-test loop. `make test` runs them too.
