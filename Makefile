@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit test-reliability bench schemas screenshots clean
+.PHONY: demo test lint typecheck unit unit-fast test-reliability bench schemas screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
+# --durations: the slowest tests, so that where the time goes stays visible.
 unit: $(STAMP) $(CHROMIUM)
-	$(VENV)/bin/pytest -m "not reliability or bounded"
+	$(VENV)/bin/pytest -m "not reliability or bounded" --durations=25
+
+## make unit-fast: the tests that start no process (no server, replica, browser or command
+## line): under a minute, for the edit-test loop. `make test` runs them too.
+unit-fast: $(STAMP)
+	$(VENV)/bin/pytest -m "not slow and (not reliability or bounded)" --durations=10
 
 # The workbench's browser tests drive Debian's chromium; install it when it is missing
 # (CI runs as root; elsewhere, say what to run).

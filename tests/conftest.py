@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: real local servers over real HTTP.
+"""Fixtures shared by every test package: real local servers over real HTTP, and the
+``slow`` lane.
 
 * ``server_factory`` (function scope): ``server_factory.start(*args, env=None)`` (or just
   ``server_factory(*args, env=None)``) returns a :class:`RunningServer`: it runs
@@ -7,34 +8,37 @@
   is stopped at teardown, which asserts that the process exited.
 * ``server`` (session scope): one shared :class:`RunningServer`; ``server_url``: its URL.
 
-Helpers: :func:`make_spec` (a small valid spec dict), :func:`unique_name`,
-:data:`BLOCKING_CMD` (a replica that stays live until deleted), :func:`gated_cmd` (a replica
-that finishes once the test creates a file) and :func:`wait_until` (poll a condition with a
-deadline).
-
 A :class:`RunningServer` has ``url``, ``data_dir``, ``workdir`` (the cwd replicas run in),
 ``process``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL), ``restart()`` (same data
 dir, a new port) and ``log()`` (the stderr text so far, of every start).
+
+The ``slow`` marker is the lane of tests that start processes (a server, replicas, a
+browser, a command line): ``make unit-fast`` runs everything else. A test that uses one of
+the server fixtures is marked ``slow`` here; a test that starts a process while it is not
+marked fails, naming the command, so the fast lane stays free of processes.
+
+Specs, names and waits: :mod:`tests.support`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-START_TIMEOUT = 30.0
+from tests.support import wait_until
+
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 _LISTENING = re.compile(r"Submarine local server listening on (http://\S+)")
 _SCRUBBED_ENV = ("SUBMARINE_TOKEN", "SUBMARINE_HOME")
@@ -91,8 +95,7 @@ class RunningServer:
         return process
 
     def _wait_for_url(self, offset: int) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def listening() -> str | None:
             with self._log_path.open("rb") as log:
                 log.seek(offset)
                 match = _LISTENING.search(log.read().decode("utf-8", "replace"))
@@ -102,22 +105,33 @@ class RunningServer:
                 raise AssertionError(
                     f"the server exited with {self.process.returncode}:\n{self.log()}"
                 )
-            time.sleep(0.02)
-        self.kill()
-        raise AssertionError(f"the server did not start in {START_TIMEOUT}s:\n{self.log()}")
+            return None
+
+        try:
+            return wait_until(
+                listening,
+                what=lambda: f"the server to listen:\n{self.log()}",
+                timeout=START_TIMEOUT,
+                interval=0.02,
+            )
+        except AssertionError:
+            self.kill()
+            raise
 
     def _wait_for_ping(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+        def answered() -> bool:
             try:
-                response = httpx.get(f"{self.url}/api/v1/experiment/ping", timeout=5)
-                if response.status_code == 200:
-                    return
+                response = httpx.get(f"{self.url}/api/v1/experiment/ping", timeout=10)
             except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not answer ping:\n{self.log()}")
-            time.sleep(0.02)
+                return False
+            return response.status_code == 200
+
+        wait_until(
+            answered,
+            what=lambda: f"the server to answer ping:\n{self.log()}",
+            timeout=START_TIMEOUT,
+            interval=0.02,
+        )
 
     @property
     def running(self) -> bool:
@@ -223,74 +237,60 @@ def server_url(server: RunningServer) -> str:
     return server.url
 
 
-# -- helpers shared by the test packages: specs and waiting for a condition --------------
+# -- the slow lane -------------------------------------------------------------------------
 
-_names = itertools.count()
+SERVER_FIXTURES = frozenset({"server", "server_url", "server_factory", "module_server"})
+"""Fixtures that start a real server: a test that uses one (through other fixtures too) is
+in the slow lane."""
 
-BLOCKING_CMD = (
-    "python -u -c \"import select; print('started'); select.select([], [], [], 60); print('late')\""
-)
-"""A replica command that prints ``started`` and then blocks for a minute without a shell
-and without sleeping in the test: the experiment stays live until the test deletes it."""
-
-
-def unique_name(prefix: str = "exp") -> str:
-    """An experiment name no other test of this session uses."""
-    return f"{prefix}-{os.getpid()}-{next(_names)}"
+_running: list[pytest.Item] = []
+_started: dict[str, list[str]] = {}
+"""Commands started while a test that is not marked ``slow`` ran, by test id."""
+_ORIGINAL_EXECUTE_CHILD = pytest.StashKey[Any]()
 
 
-def make_spec(
-    cmd: str = "true",
-    *,
-    name: str | None = None,
-    framework: str = "TensorFlow",
-    roles: Mapping[str, int] | None = None,
-    resources: str = "cpu=100m,memory=64M",
-) -> dict[str, Any]:
-    """A small valid spec (a dict, as a user writes it) whose replicas run ``cmd``.
-
-    :param roles: replicas per role; one Worker by default.
-    """
-    return {
-        "meta": {"name": name or unique_name(), "framework": framework, "cmd": cmd},
-        "environment": {"image": "local"},
-        "spec": {
-            role: {"replicas": replicas, "resources": resources}
-            for role, replicas in (roles or {"Worker": 1}).items()
-        },
-    }
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark ``slow`` the tests that use a server fixture."""
+    if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
 
 
-T = TypeVar("T")
+def pytest_configure(config: pytest.Config) -> None:
+    """Note every process started while a test outside the slow lane runs."""
+    original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def execute_child(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> Any:
+        if _running and _running[-1].get_closest_marker("slow") is None:
+            command = args if isinstance(args, str | bytes) else shlex.join(map(str, args))
+            _started.setdefault(_running[-1].nodeid, []).append(str(command)[:200])
+        return original(self, args, *rest, **kwargs)
+
+    config.stash[_ORIGINAL_EXECUTE_CHILD] = original
+    subprocess.Popen._execute_child = execute_child  # type: ignore[attr-defined]
 
 
-def wait_until(
-    condition: Callable[[], T | None], what: str, timeout: float = 30.0, interval: float = 0.02
-) -> T:
-    """Poll ``condition`` until it returns something truthy and return that; fail after
-    ``timeout`` seconds, saying ``what`` was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    original = config.stash.get(_ORIGINAL_EXECUTE_CHILD, None)
+    if original is not None:
+        subprocess.Popen._execute_child = original  # type: ignore[attr-defined]
 
 
-def gated_cmd(gate: Path, before: str = "ready", after: str = "done") -> str:
-    """A replica command that prints ``before``, waits until the file ``gate`` exists (the
-    test creates it; at most a minute), then prints ``after`` and exits 0: the replica
-    cannot finish before the test has seen what it needed to. The script is written next
-    to ``gate``."""
-    script = gate.with_name(gate.name + ".py")
-    script.write_text(
-        "import os, time\n"
-        f"print({before!r}, flush=True)\n"
-        "end = time.monotonic() + 60\n"
-        f"while not os.path.exists({str(gate)!r}) and time.monotonic() < end:\n"
-        "    time.sleep(0.02)\n"
-        f"print({after!r}, flush=True)\n"
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Know which test runs (its fixtures included) when a process starts."""
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+@pytest.fixture(autouse=True)
+def _processes_only_in_the_slow_lane(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test outside the slow lane that started a process (its fixtures included) fails."""
+    yield
+    started: Sequence[str] = _started.pop(request.node.nodeid, [])
+    assert not started, (
+        "this test starts processes, so it belongs in the slow lane: mark it "
+        "pytest.mark.slow (or use a server fixture). Started: " + "; ".join(started)
     )
-    return f"python {script}"

@@ -58,6 +58,7 @@ def test_unknown_attribute_is_an_attribute_error():
         getattr(submarine, missing)
 
 
+@pytest.mark.slow
 def test_import_submarine_is_cheap():
     code = (
         "import sys, submarine; "

@@ -227,6 +227,7 @@ def test_select_by_area_or_goal_number() -> None:
 # -- every area at tiny sizes --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_area_runs_at_a_tiny_size(tmp_path: Path) -> None:
     ctx = Context(
         tiny=True,

@@ -17,7 +17,7 @@ from submarine.cli import _app
 from submarine.cli._live import exit_code_of, watch
 from submarine.client import ExperimentClient
 from submarine.models import Experiment
-from tests.conftest import gated_cmd, make_spec, wait_until
+from tests.support import gated_cmd, make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def spec_file(tmp_path: Path, name: str, script: str, *, replicas: int = 1) -> P
     code = tmp_path / f"{script}.py"
     code.write_text(SCRIPTS[script])
     path = tmp_path / f"{name}.yaml"
-    spec = make_spec(f"python {code}", name=name, roles={"Worker": replicas})
+    spec = make_spec(roles={"Worker": replicas}, name=name, cmd=f"python {code}")
     path.write_text(yaml.safe_dump(spec))
     return path
 
@@ -153,7 +153,7 @@ def test_deleting_during_a_wait_ends_it_as_deleted(server_url: str, tmp_path: Pa
             )
         )
         waiter.start()
-        wait_until(lambda: f"{sleeping}: " in screen.getvalue(), "the first progress line")
+        wait_until(lambda: f"{sleeping}: " in screen.getvalue(), what="the first progress line")
         assert invoke(server_url, "experiment", "delete", sleeping)[0] == 0
         waiter.join(30)
     assert not waiter.is_alive()
@@ -203,7 +203,7 @@ def test_logs_of_the_master_only(server_url: str, tmp_path: Path) -> None:
         f"pathlib.Path({str(printed)!r}).touch()\ntime.sleep(60)\n"
     )
     worker = gated_cmd(printed, "line-one", "line-two")
-    spec = make_spec(worker, name="master-only", roles={"Ps": 1, "Worker": 1})
+    spec = make_spec(roles={"Ps": 1, "Worker": 1}, name="master-only", cmd=worker)
     spec["spec"]["Ps"]["cmd"] = f"python {ps}"
     path = tmp_path / "master-only.yaml"
     path.write_text(yaml.safe_dump(spec))

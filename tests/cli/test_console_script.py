@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from submarine.client import ExperimentClient
-from tests.conftest import ServerFactory, gated_cmd, make_spec, wait_until
+from tests.conftest import ServerFactory
+from tests.support import gated_cmd, make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +103,7 @@ def test_the_server_command_serves_until_sigterm(tmp_path: Path) -> None:
                 process.poll() is not None
                 or re.search(r"listening on (http://\S+)", log.read_text())
             ),
-            "the server's listening line",
+            what="the server's listening line",
         )
         assert isinstance(match, re.Match), log.read_text()
         url = match.group(1)
@@ -151,7 +152,7 @@ def test_logs_follow_prints_each_pods_lines_as_they_are_written(
 ) -> None:
     gate = tmp_path / "gate"
     with ExperimentClient(server_url) as client:
-        created = client.create_experiment(make_spec(gated_cmd(gate), roles={"Worker": 2}))
+        created = client.create_experiment(make_spec(roles={"Worker": 2}, cmd=gated_cmd(gate)))
     command = [str(SCRIPT), "--host", server_url, "experiment", "logs", created.experiment_id]
     command += ["--follow", "--interval", "0.5"]
     lines: queue.Queue[str] = queue.Queue()

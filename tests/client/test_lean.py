@@ -23,6 +23,7 @@ def run(code: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_blocking_client_imports_neither_asyncio_nor_the_async_client_nor_the_cli():
     code = (
         "import sys; from submarine import ExperimentClient; "
@@ -32,6 +33,7 @@ def test_the_blocking_client_imports_neither_asyncio_nor_the_async_client_nor_th
     assert run(code) == ""
 
 
+@pytest.mark.slow
 def test_the_transport_is_loaded_with_the_first_client_not_with_the_import():
     code = (
         "import sys; from submarine import ExperimentClient, AsyncExperimentClient; "

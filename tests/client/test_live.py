@@ -18,8 +18,8 @@ from submarine.client import (
     WaitTimeoutError,
 )
 from submarine.models import Experiment, ExperimentLog, ExperimentSpec, ExperimentStatus
-from tests.conftest import BLOCKING_CMD as BLOCKING
-from tests.conftest import make_spec, wait_until
+from tests.support import BLOCKING_CMD as BLOCKING
+from tests.support import make_spec, wait_until
 
 HELLO = "python -c \"print('hello'); print('world')\""
 FAILING = "python -c \"import sys; print('about to fail'); sys.exit(3)\""
@@ -40,7 +40,7 @@ def test_ping_and_the_log_stream_extension(client):
 
 
 def test_create_get_list_and_delete(client):
-    created = client.create_experiment(make_spec(HELLO))
+    created = client.create_experiment(make_spec(cmd=HELLO))
     assert isinstance(created, Experiment)
     assert created.status is ExperimentStatus.ACCEPTED
     exp_id = created.experiment_id
@@ -65,7 +65,7 @@ def test_create_get_list_and_delete(client):
 
 
 def test_create_accepts_a_spec_model(client):
-    model = ExperimentSpec.model_validate(make_spec("true"))
+    model = ExperimentSpec.model_validate(make_spec())
     created = client.create_experiment(model)
     assert created.spec is not None
     assert created.spec.meta.name == model.meta.name.lower()
@@ -73,7 +73,7 @@ def test_create_accepts_a_spec_model(client):
 
 
 def test_wait_for_finish_prints_and_returns_the_logs(client):
-    exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=HELLO)).experiment_id
     out = io.StringIO()
     started = time.monotonic()
     log = client.wait_for_finish(exp_id, polling_interval=600, stream=out)
@@ -88,7 +88,9 @@ def test_wait_for_finish_prints_and_returns_the_logs(client):
 
 
 def test_get_log_and_list_log(client):
-    exp_id = client.create_experiment(make_spec(HELLO, roles={"Ps": 1, "Worker": 2})).experiment_id
+    exp_id = client.create_experiment(
+        make_spec(roles={"Ps": 1, "Worker": 2}, cmd=HELLO)
+    ).experiment_id
     client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
     out = io.StringIO()
     log = client.get_log(exp_id, stream=out)
@@ -109,14 +111,14 @@ def test_get_log_and_list_log(client):
 
 
 def test_stream_logs_follow_and_not(client):
-    exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=HELLO)).experiment_id
     pod = f"{exp_id}-worker-0"
     assert list(client.stream_logs(exp_id)) == [(pod, "hello"), (pod, "world")]
     assert list(client.stream_logs(exp_id, follow=False)) == [(pod, "hello"), (pod, "world")]
 
 
 def test_stream_logs_ends_when_the_experiment_is_deleted(client):
-    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=BLOCKING)).experiment_id
     lines = client.stream_logs(exp_id, polling_interval=5)
     assert next(lines) == (f"{exp_id}-worker-0", "started")
     client.delete_experiment(exp_id)
@@ -124,19 +126,21 @@ def test_stream_logs_ends_when_the_experiment_is_deleted(client):
 
 
 def test_wait_for_finish_times_out_then_returns_when_deleted(client):
-    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=BLOCKING)).experiment_id
     started = time.monotonic()
     with pytest.raises(WaitTimeoutError) as caught:
         client.wait_for_finish(exp_id, polling_interval=5, timeout=1.5, stream=io.StringIO())
     assert time.monotonic() - started >= 1.5  # never before its time; late is fine
     assert caught.value.status in {"Accepted", "Created", "Running"}
 
-    wait_until(lambda: client.get_experiment(exp_id).status is ExperimentStatus.RUNNING, "Running")
+    wait_until(
+        lambda: client.get_experiment(exp_id).status is ExperimentStatus.RUNNING, what="Running"
+    )
     deleter = threading.Thread(target=client.delete_experiment, args=(exp_id,))
     out = io.StringIO()
 
     def delete_once_started() -> None:
-        wait_until(lambda: "started" in out.getvalue(), "the first line")
+        wait_until(lambda: "started" in out.getvalue(), what="the first line")
         deleter.start()
 
     watcher = threading.Thread(target=delete_once_started)
@@ -149,7 +153,7 @@ def test_wait_for_finish_times_out_then_returns_when_deleted(client):
 
 
 def test_a_failed_experiment_is_returned_or_raised(client):
-    exp_id = client.create_experiment(make_spec(FAILING)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=FAILING)).experiment_id
     log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
     assert log.pods[0].lines[0] == "about to fail"
     assert client.get_experiment(exp_id).status is ExperimentStatus.FAILED
@@ -158,7 +162,7 @@ def test_a_failed_experiment_is_returned_or_raised(client):
 
 
 def test_patch_replaces_the_spec(client):
-    original = make_spec(BLOCKING)
+    original = make_spec(cmd=BLOCKING)
     exp_id = client.create_experiment(original).experiment_id
     changed = {**original, "meta": {**original["meta"], "tags": ["patched"]}}
     patched = client.patch_experiment(exp_id, changed)
@@ -172,19 +176,19 @@ def test_patch_replaces_the_spec(client):
 def test_server_refusals_map_to_the_tree(client):
     # (A 409 is mapped by the MockTransport tests: Submarine 0.8.0 has no name check, so a
     # faithful local server never answers one to a create.)
-    exp_id = client.create_experiment(make_spec(BLOCKING)).experiment_id
+    exp_id = client.create_experiment(make_spec(cmd=BLOCKING)).experiment_id
     with pytest.raises(NotFoundError):
         client.get_log("experiment-0000000000000-9999", stream=io.StringIO())
     with pytest.raises(NotFoundError):
         client.delete_experiment("experiment-0000000000000-9999")
     with pytest.raises(NotFoundError):
-        client.patch_experiment("experiment-0000000000000-9999", make_spec("true"))
+        client.patch_experiment("experiment-0000000000000-9999", make_spec())
     client.delete_experiment(exp_id)
 
 
 def test_an_invalid_spec_never_reaches_the_server(client):
     before = len(client.list_experiments())
-    bad = make_spec("true")
+    bad = make_spec()
     bad["spec"] = {"Worker": {"replicas": 1, "resources": "cpu=1,memory=1.5G"}}
     with pytest.raises(SpecValidationError, match=r"spec\.Worker\.resources"):
         client.create_experiment(bad)
@@ -210,7 +214,7 @@ def test_token_auth(server_factory):
 def test_username_and_password_auth(server_factory, monkeypatch):
     server = server_factory.start("--username", "ada", "--password", "pw")
     with ExperimentClient(server.url, username="ada", password="pw") as client:
-        exp_id = client.create_experiment(make_spec(HELLO)).experiment_id
+        exp_id = client.create_experiment(make_spec(cmd=HELLO)).experiment_id
         log = client.wait_for_finish(exp_id, polling_interval=5, timeout=60, stream=io.StringIO())
         assert log.pods[0].lines == ["hello", "world"]
     monkeypatch.setenv("SUBMARINE_USERNAME", "ada")
@@ -229,7 +233,9 @@ def test_username_and_password_auth(server_factory, monkeypatch):
 async def test_async_every_method(server_url):
     async with AsyncExperimentClient(server_url, timeout=30) as client:
         assert await client.ping() is True
-        created = await client.create_experiment(make_spec(HELLO, roles={"Chief": 1, "Worker": 1}))
+        created = await client.create_experiment(
+            make_spec(roles={"Chief": 1, "Worker": 1}, cmd=HELLO)
+        )
         exp_id = created.experiment_id
         assert created.status is ExperimentStatus.ACCEPTED
         assert (await client.get_experiment(exp_id)).experiment_id == exp_id
@@ -255,7 +261,7 @@ async def test_async_every_method(server_url):
         succeeded = await client.list_experiments(ExperimentStatus.SUCCEEDED)
         assert exp_id in {e.experiment_id for e in succeeded}
 
-        patched_spec = make_spec("true")
+        patched_spec = make_spec()
         patched = await client.patch_experiment(exp_id, patched_spec)
         assert patched.spec is not None
         assert patched.spec.meta.cmd == "true"
@@ -268,7 +274,7 @@ async def test_async_every_method(server_url):
 @pytest.mark.anyio
 async def test_async_stream_follows_until_deleted_and_wait_times_out(server_url):
     async with AsyncExperimentClient(server_url, timeout=30) as client:
-        exp_id = (await client.create_experiment(make_spec(BLOCKING))).experiment_id
+        exp_id = (await client.create_experiment(make_spec(cmd=BLOCKING))).experiment_id
         with pytest.raises(WaitTimeoutError):
             await client.wait_for_finish(exp_id, 5, timeout=1, stream=io.StringIO())
         seen = []
@@ -282,7 +288,7 @@ async def test_async_stream_follows_until_deleted_and_wait_times_out(server_url)
 async def test_async_failed_experiment_and_auth(server_factory):
     server = server_factory.start("--username", "ada", "--password", "pw")
     async with AsyncExperimentClient(server.url, username="ada", password="pw") as client:
-        exp_id = (await client.create_experiment(make_spec(FAILING))).experiment_id
+        exp_id = (await client.create_experiment(make_spec(cmd=FAILING))).experiment_id
         with pytest.raises(ExperimentFailedError):
             await client.wait_for_finish(exp_id, 5, 60, raise_on_failure=True, stream=io.StringIO())
     async with AsyncExperimentClient(server.url, token="nope") as client:

@@ -109,6 +109,7 @@ def _at(data: Any, dotted: str) -> Any:
     return data
 
 
+@pytest.mark.slow
 @rows
 def test_row_through_the_local_server(row: Row, local_server: RunningServer) -> None:
     with httpx.Client(base_url=local_server.url, timeout=30) as http:
@@ -135,6 +136,7 @@ def test_row_through_the_local_server(row: Row, local_server: RunningServer) -> 
             assert deleted.status_code == 200, deleted.text
 
 
+@pytest.mark.slow
 def test_a_spec_read_back_from_the_local_server_is_accepted_again(
     local_server: RunningServer,
 ) -> None:

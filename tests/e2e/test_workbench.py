@@ -19,7 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.conftest import RunningServer, ServerFactory, wait_until
+from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -117,14 +118,6 @@ def _script(server: RunningServer, name: str, text: str) -> str:
     return name
 
 
-def _spec(name: str, cmd: str, workers: int = 1) -> dict[str, Any]:
-    return {
-        "meta": {"name": name, "framework": "TensorFlow", "cmd": cmd},
-        "environment": {"image": "local"},
-        "spec": {"Worker": {"replicas": workers, "resources": "cpu=100m,memory=64M"}},
-    }
-
-
 def _create(server: RunningServer, spec: dict[str, Any]) -> str:
     answer = httpx.post(f"{server.url}{API}", json=spec).json()
     assert answer["success"] is True, answer
@@ -174,7 +167,9 @@ def test_create_through_the_form_with_a_problem_shown_at_its_field(
     experiment_id = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("heading", level=1)).to_contain_text("form-made")
     wait_until(
-        lambda: _status(workbench, experiment_id) == "Succeeded", "the form's experiment", 120
+        lambda: _status(workbench, experiment_id) == "Succeeded",
+        what="the form's experiment",
+        timeout=120,
     )
     expect(page.locator("#log")).to_contain_text("finished")
     expect(page.locator('#charts figure[data-key="loss"] polyline')).to_have_count(1)
@@ -186,7 +181,8 @@ def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     gate = workbench.workdir / "gate-live-chart"
     script = _script(workbench, "gated.py", GATED_LOGGER)
     experiment_id = _create(
-        workbench, _spec("live-chart", f"python {script} {gate.name}", workers=2)
+        workbench,
+        make_spec(roles={"Worker": 2}, name="live-chart", cmd=f"python {script} {gate.name}"),
     )
     page.goto(f"{workbench.url}/#/experiment/{experiment_id}")
     expect(page.locator("h1 .badge")).to_have_text("Running")
@@ -216,10 +212,14 @@ def test_compare_two_experiments_then_delete_one(
     page: Page, workbench: RunningServer, tmp_path: Path
 ) -> None:
     script = _script(workbench, "quick.py", QUICK_LOGGER)
-    first = _create(workbench, _spec("compare-low", f"python {script} 1"))
-    second = _create(workbench, _spec("compare-high", f"python {script} 4"))
+    first = _create(workbench, make_spec(name="compare-low", cmd=f"python {script} 1"))
+    second = _create(workbench, make_spec(name="compare-high", cmd=f"python {script} 4"))
     for experiment_id in (first, second):
-        wait_until(lambda e=experiment_id: _status(workbench, e) == "Succeeded", experiment_id, 120)
+        wait_until(
+            lambda e=experiment_id: _status(workbench, e) == "Succeeded",
+            what=f"{experiment_id} to succeed",
+            timeout=120,
+        )
 
     page.goto(f"{workbench.url}/#/")
     table = page.locator("#experiments")

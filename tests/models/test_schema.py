@@ -34,6 +34,7 @@ def test_committed_schema_is_current(name: str, build: Any) -> None:
     assert committed == render(build()), "run `make schemas` and commit the result"
 
 
+@pytest.mark.slow
 def test_regeneration_command(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "submarine.models", "schemas", str(tmp_path)],

@@ -201,6 +201,7 @@ def test_any_batch_round_trips(records: list[MetricRecord]) -> None:
         ]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_contract_imports_no_pydantic_nor_numpy() -> None:
     code = (
         "import sys, submarine.tracking, submarine.models.trackwire; "

@@ -19,8 +19,9 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import RunningServer, make_spec, wait_until
+from tests.conftest import RunningServer
 from tests.ray.cluster import RayCluster
+from tests.support import make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +49,9 @@ def pod_logs(server: RunningServer, experiment_id: str) -> dict[str, list[str]]:
 def wait_for_status(server: RunningServer, experiment_id: str, *wanted: str) -> str:
     found = wait_until(
         lambda: (s := status(server, experiment_id)) in wanted and s,
-        f"{experiment_id} to be {' or '.join(wanted)}",
-        DEADLINE,
-        0.2,
+        what=f"{experiment_id} to be {' or '.join(wanted)}",
+        timeout=DEADLINE,
+        interval=0.2,
     )
     return str(found)
 
@@ -69,7 +70,9 @@ def wait_for_lines(
                     break
         return found if len(found) >= count else None
 
-    return wait_until(matched, f"{count} pods to log {pattern!r}", DEADLINE, 0.2)
+    return wait_until(
+        matched, what=f"{count} pods to log {pattern!r}", timeout=DEADLINE, interval=0.2
+    )
 
 
 def processes_of(experiment_id: str) -> list[int]:
@@ -90,7 +93,12 @@ def assert_nothing_left(cluster: RayCluster, experiment_id: str) -> None:
         ours = [n for n in left["actors"] + left["groups"] if experiment_id in n]
         return not ours and not processes_of(experiment_id)
 
-    wait_until(clean, f"no actor, placement group or process of {experiment_id}", DEADLINE, 0.5)
+    wait_until(
+        clean,
+        what=f"no actor, placement group or process of {experiment_id}",
+        timeout=DEADLINE,
+        interval=0.5,
+    )
 
 
 def node_ids(cluster: RayCluster) -> dict[str, str]:
@@ -155,7 +163,7 @@ def test_pytorch_master_and_worker_reach_each_other(
     script = tmp_path / "pair.py"
     script.write_text(PYTORCH_PAIR)
     spec = make_spec(
-        f"python {script}",
+        cmd=f"python {script}",
         framework="PyTorch",
         roles={"Master": 1, "Worker": 1},
         resources="cpu=500m,memory=64M",
@@ -193,7 +201,7 @@ def test_each_node_clones_the_git_code_and_runs_in_it(
             check=True,
             capture_output=True,
         )
-    spec = make_spec("python hello.py", roles={"Worker": 2})
+    spec = make_spec(cmd="python hello.py", roles={"Worker": 2})
     spec["code"] = {"syncMode": "git", "git": {"url": repo.as_uri(), "branch": "main"}}
     experiment_id = create(ray_server, spec)
 
@@ -209,7 +217,7 @@ def test_delete_mid_run_leaves_nothing(
 ) -> None:
     gate = tmp_path / "never"
     spec = make_spec(
-        f"python -c {shlex.quote(GATED.format(gate=str(gate)))}",
+        cmd=f"python -c {shlex.quote(GATED.format(gate=str(gate)))}",
         roles={"Ps": 1, "Worker": 2},
     )
     experiment_id = create(ray_server, spec)
@@ -236,7 +244,7 @@ def test_a_restarted_server_fails_what_ran_and_leaves_nothing(
     ray_server: RunningServer, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
     gate = tmp_path / "never"
-    spec = make_spec(f"python -c {shlex.quote(GATED.format(gate=str(gate)))}")
+    spec = make_spec(cmd=f"python -c {shlex.quote(GATED.format(gate=str(gate)))}")
     experiment_id = create(ray_server, spec)
     wait_for_lines(ray_server, experiment_id, r"^waiting on (\w+)$", 1)
 
@@ -251,7 +259,7 @@ def test_more_gpus_than_the_cluster_has_waits_until_a_gpu_node_joins(
     ray_server: RunningServer, ray_cluster: RayCluster
 ) -> None:
     spec = make_spec(
-        "python -c \"import os; print('gpus', os.environ.get('CUDA_VISIBLE_DEVICES'))\"",
+        cmd="python -c \"import os; print('gpus', os.environ.get('CUDA_VISIBLE_DEVICES'))\"",
         resources="cpu=1,nvidia.com/gpu=1",
     )
     experiment_id = create(ray_server, spec)
@@ -272,7 +280,7 @@ def test_a_node_lost_mid_run_fails_its_experiment_naming_the_node(
 ) -> None:
     gate = tmp_path / "never"
     spec = make_spec(
-        f"python -c {shlex.quote(GATED.format(gate=str(gate)))}", roles={"Ps": 1, "Worker": 2}
+        cmd=f"python -c {shlex.quote(GATED.format(gate=str(gate)))}", roles={"Ps": 1, "Worker": 2}
     )
     experiment_id = create(ray_server, spec)
     started = wait_for_lines(ray_server, experiment_id, r"^waiting on (\w+)$", 3)

@@ -1,4 +1,4 @@
-"""Shared pieces of the reliability suite: spec builders, process and fd probes, and the
+"""Shared pieces of the reliability suite: commands, process and fd probes, and the
 figures every test reports (written to ``.last_run.json`` and shown after the run).
 
 Sizes: ``SUBMARINE_SOAK_EXPERIMENTS`` (default 2000) sets the soak of the full suite; the
@@ -14,7 +14,6 @@ import shlex
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,29 +41,6 @@ def soak_size() -> int:
 def python_cmd(code: str, *args: str) -> str:
     """An experiment command that runs ``code`` with this interpreter."""
     return " ".join([PYTHON, "-c", shlex.quote(code), *(shlex.quote(a) for a in args)])
-
-
-def make_spec(name: str, cmd: str = "true", **meta: Any) -> dict[str, Any]:
-    """A one-worker TensorFlow spec that runs ``cmd``; extra ``meta`` keys are merged."""
-    return {
-        "meta": {"name": name, "framework": "TensorFlow", "cmd": cmd, **meta},
-        "environment": {"image": "local"},
-        "spec": {"Worker": {"replicas": 1, "resources": "cpu=1m"}},
-    }
-
-
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def descendants(pid: int) -> list[psutil.Process]:

@@ -21,8 +21,9 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, make_spec, rss_bytes, wait_until
+from .conftest import Figures, rss_bytes
 
 pytestmark = pytest.mark.reliability
 
@@ -83,11 +84,12 @@ def test_a_whole_log_of_hundreds_of_mb_is_served_in_bounded_memory(
     module_server: RunningServer, figures: Figures, size_mb: int
 ) -> None:
     with ExperimentClient(module_server.url) as client:
-        experiment_id = client.create_experiment(make_spec("big-log", "echo first")).experiment_id
+        experiment_id = client.create_experiment(
+            make_spec(name="big-log", cmd="echo first")
+        ).experiment_id
         wait_until(
             lambda: client.get_experiment(experiment_id).status.value == "Succeeded",
-            60,
-            "the experiment to finish",
+            what="the experiment to finish",
         )
     size = _write_log(_log_file(module_server, experiment_id), size_mb * MB)
     before = rss_bytes(module_server.process.pid)

@@ -19,8 +19,9 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec, python_cmd, stored_names
+from .conftest import Figures, python_cmd, stored_names
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -31,7 +32,7 @@ EVIL = "http://evil.example"
 def _marker_spec(marker: Path, name: str) -> dict[str, Any]:
     """A spec whose command would leave ``marker`` behind if it ever ran."""
     code = f"open({str(marker)!r}, 'w').write('ran')"
-    return make_spec(name, python_cmd(code))
+    return make_spec(name=name, cmd=python_cmd(code))
 
 
 def _total(server: RunningServer) -> int:
@@ -78,12 +79,12 @@ def test_a_drive_by_create_is_refused_and_runs_nothing(
     browser = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
     for extra in (browser, {}):
         answer = httpx.post(
-            module_server.url + API, content=body, headers={**headers, **extra}, timeout=10
+            module_server.url + API, content=body, headers={**headers, **extra}, timeout=30
         )
         figures.add("security: browser attacks refused")
         assert answer.status_code in (403, 415), answer.text
         _refused(answer, answer.status_code)
-    answer = httpx.post(module_server.url + API, content=body, headers=headers, timeout=10)
+    answer = httpx.post(module_server.url + API, content=body, headers=headers, timeout=30)
     _refused(answer, 415, "application/json")
     assert _total(module_server) == before, "a refused request stored something"
     assert not marker.exists(), "the drive-by command ran"
@@ -106,10 +107,10 @@ def test_cross_site_requests_are_403_on_every_kind_of_route(
     module_server: RunningServer, figures: Figures, headers: dict[str, str]
 ) -> None:
     with ExperimentClient(module_server.url) as client:
-        victim = client.create_experiment(make_spec("victim", "true")).experiment_id
+        victim = client.create_experiment(make_spec(name="victim", cmd="true")).experiment_id
     before = _total(module_server)
     json_body = {**headers, "Content-Type": "application/json"}
-    spec = json.dumps(make_spec("cross-site")).encode()
+    spec = json.dumps(make_spec(name="cross-site")).encode()
     url = module_server.url
     attempts = [
         httpx.post(url + API, content=spec, headers=json_body),
@@ -138,7 +139,7 @@ def test_dns_rebinding_host_headers_are_421(
     module_server: RunningServer, figures: Figures, host: str
 ) -> None:
     with ExperimentClient(module_server.url) as client:
-        secret = client.create_experiment(make_spec("secret-spec", "true")).experiment_id
+        secret = client.create_experiment(make_spec(name="secret-spec", cmd="true")).experiment_id
     before = _total(module_server)
     headers = {"Host": host.format(port=_port(module_server))}
     # A rebound page is same-origin with the attacker's name: no Origin on GET, and its
@@ -149,7 +150,7 @@ def test_dns_rebinding_host_headers_are_421(
         "Origin": f"http://{headers['Host']}",
     }
     url = module_server.url
-    spec = json.dumps(make_spec("rebound")).encode()
+    spec = json.dumps(make_spec(name="rebound")).encode()
     attempts = [
         httpx.get(url + API, headers=headers),
         httpx.get(f"{url}{API}/{secret}", headers=headers),
@@ -169,7 +170,7 @@ def test_dns_rebinding_host_headers_are_421(
 
 def test_same_origin_pages_and_plain_clients_keep_working(module_server: RunningServer) -> None:
     port = _port(module_server)
-    spec = json.dumps(make_spec("same-origin")).encode()
+    spec = json.dumps(make_spec(name="same-origin")).encode()
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
         origin = f"http://{host}"
         page = {"Host": host, "Origin": origin, "Sec-Fetch-Site": "same-origin"}
@@ -203,7 +204,7 @@ def test_allowed_origins_and_hosts_pass(server_factory: ServerFactory) -> None:
         "box.test",
         env={"SUBMARINE_ALLOW_ORIGINS": "https://notebook.test"},
     )
-    spec = json.dumps(make_spec("allowed")).encode()
+    spec = json.dumps(make_spec(name="allowed")).encode()
     for origin in ("http://localhost:3000", "https://notebook.test"):
         headers = {"Origin": origin, "Sec-Fetch-Site": "cross-site"}
         answer = httpx.post(

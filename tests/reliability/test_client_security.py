@@ -32,9 +32,10 @@ from submarine.client import (
     NotFoundError,
     ServerError,
 )
-from tests.conftest import RunningServer, unique_name
+from tests.conftest import RunningServer
+from tests.support import make_spec, unique_name
 
-from .conftest import Figures, make_spec, python_cmd
+from .conftest import Figures, python_cmd
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -205,7 +206,7 @@ HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\x1bP+q\x1b\\\x08\r\n"
 
 def _hostile_experiment(client: ExperimentClient) -> str:
     code = f"import sys; sys.stdout.write({HOSTILE!r}); sys.stdout.write('plain\\n')"
-    spec = make_spec(unique_name("escape"), python_cmd(code))
+    spec = make_spec(name=unique_name("escape"), cmd=python_cmd(code))
     return client.create_experiment(spec).experiment_id
 
 
@@ -254,7 +255,9 @@ def test_escape_sequences_in_pod_output_reach_no_terminal_but_stay_in_the_data(
         outputs.append(result.stdout + result.stderr)
     spec_file = tmp_path / "spec.yaml"
     code = f"import sys; sys.stdout.write({HOSTILE!r})"
-    spec_file.write_text(yaml.safe_dump(make_spec(unique_name("escape-cli"), python_cmd(code))))
+    spec_file.write_text(
+        yaml.safe_dump(make_spec(name=unique_name("escape-cli"), cmd=python_cmd(code)))
+    )
     result = runner.invoke(
         _app.app, ["--host", server.url, "experiment", "create", "-f", str(spec_file), "--follow"]
     )

@@ -25,8 +25,9 @@ import pytest
 from submarine.client import ExperimentClient, ServerError, SubmarineError
 from submarine.client._decode import parse
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, integrity, make_spec, stored_count
+from .conftest import Figures, integrity, stored_count
 
 pytestmark = pytest.mark.reliability
 
@@ -60,7 +61,9 @@ def _limit(server: RunningServer, size: int | None) -> None:
 def _populate(client: ExperimentClient, count: int) -> dict[str, dict[str, Any]]:
     made = {}
     for index in range(count):
-        experiment = client.create_experiment(make_spec(f"kept-{index}", f"echo kept {index}"))
+        experiment = client.create_experiment(
+            make_spec(name=f"kept-{index}", cmd=f"echo kept {index}")
+        )
         made[experiment.experiment_id] = experiment
     for experiment_id in made:
         client.wait_for_finish(
@@ -110,11 +113,11 @@ def _refused_writes(
 ) -> None:
     first = next(iter(kept))
     with pytest.raises(SubmarineError) as caught:
-        client.create_experiment(make_spec("refused", "echo never"))
+        client.create_experiment(make_spec(name="refused", cmd="echo never"))
     _assert_clear_5xx(caught.value, figures)
     assert stored_count(server, "refused") == 0
     with pytest.raises(SubmarineError) as caught:
-        client.patch_experiment(first, make_spec("kept-0", "echo patched"))
+        client.patch_experiment(first, make_spec(name="kept-0", cmd="echo patched"))
     _assert_clear_5xx(caught.value, figures)
     with pytest.raises(SubmarineError) as caught:
         client.delete_experiment(first)
@@ -149,7 +152,7 @@ def test_a_full_data_dir(server: RunningServer, client: ExperimentClient, figure
         for index in range(40):
             name = f"filler-{index}"
             try:
-                client.create_experiment(make_spec(name, "true", envVars=padding))
+                client.create_experiment(make_spec(name=name, cmd="true", env=padding))
             except SubmarineError as exc:
                 _assert_clear_5xx(exc, figures)
                 assert stored_count(server, name) == 0, "a refused create was stored"
@@ -174,7 +177,7 @@ def _recovers(
     server: RunningServer, client: ExperimentClient, kept: dict[str, dict[str, Any]]
 ) -> None:
     """With space back, writes work without a restart; after one, nothing is lost."""
-    again = client.create_experiment(make_spec("after-recovery", "echo back"))
+    again = client.create_experiment(make_spec(name="after-recovery", cmd="echo back"))
     log = client.wait_for_finish(
         again.experiment_id, polling_interval=0.5, timeout=60, stream=io.StringIO()
     )

@@ -22,8 +22,9 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, alive, descendants, make_spec, python_cmd, wait_until
+from .conftest import Figures, alive, descendants, python_cmd
 
 pytestmark = pytest.mark.reliability
 
@@ -85,7 +86,7 @@ def test_a_second_server_on_the_same_data_dir_exits_2_and_touches_nothing(
     figures: Figures,
 ) -> None:
     release = tmp_path / "release"
-    spec = make_spec("held", python_cmd(BLOCKED, str(release)))
+    spec = make_spec(name="held", cmd=python_cmd(BLOCKED, str(release)))
     experiment_id = client.create_experiment(spec).experiment_id
     log_dir = first.data_dir / "experiments" / experiment_id / "logs"
 
@@ -93,9 +94,9 @@ def test_a_second_server_on_the_same_data_dir_exits_2_and_touches_nothing(
         logs = list(log_dir.glob("*.log"))
         return [line for p in logs for line in p.read_text().splitlines() if "started" in line]
 
-    line = wait_until(started, 30, "the replica to start")[0]
+    line = wait_until(started, what="the replica to start")[0]
     replica = int(line.split()[1])
-    wait_until(lambda: client.get_experiment(experiment_id).status == "Running", 30, "Running")
+    wait_until(lambda: client.get_experiment(experiment_id).status == "Running", what="Running")
     before = _snapshot(first.data_dir)
     port = first.url.rsplit(":", 1)[1]
 
@@ -114,7 +115,7 @@ def test_a_second_server_on_the_same_data_dir_exits_2_and_touches_nothing(
     assert first.running
 
     release.touch()
-    wait_until(lambda: client.get_experiment(experiment_id).status == "Succeeded", 30, "Succeeded")
+    wait_until(lambda: client.get_experiment(experiment_id).status == "Succeeded", what="Succeeded")
     log = client.get_log(experiment_id, stream=io.StringIO())
     lines = [line for pod in log.pods for line in pod.lines]
     assert "released" in lines, lines
@@ -139,7 +140,7 @@ def test_the_lock_goes_with_its_server_even_after_kill_9(
 def test_the_data_dir_database_and_logs_are_private(
     first: RunningServer, client: ExperimentClient, figures: Figures
 ) -> None:
-    experiment = client.create_experiment(make_spec("private", "echo secret-output"))
+    experiment = client.create_experiment(make_spec(name="private", cmd="echo secret-output"))
     client.wait_for_finish(experiment.experiment_id, 0.5, timeout=60, stream=io.StringIO())
     data = first.data_dir
     logs = list((data / "experiments").glob("*/logs/*.log"))

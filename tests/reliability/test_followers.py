@@ -3,10 +3,12 @@
 Before: each long poll of the log-stream extension looked at the log files ten times a
 second on the event loop; 100 idle followers pushed ping to 64 ms. Now waiting followers
 sleep on an event, and one watcher per server looks at the files of the experiments
-being followed. The test holds 100 long polls on a running, silent experiment, pings,
-and measures the server's CPU time; then it deletes the experiment and every follower
-must be answered at once (an event, not the end of its 30 s wait). Latencies and CPU are
-reported, not asserted tightly (2 shared cores).
+being followed. The test holds 100 long polls on a running, silent experiment; an idle
+poll is answered only when its wait runs out (then its follower polls again). Then it
+deletes the experiment, and every poll that was waiting must be answered before its own
+wait ran out: woken by the delete, not by the clock. What the followers cost (ping
+latency with and without them, the server's CPU time) is a figure of the report, not a
+pass mark: on two shared cores it measures the machine as much as the server.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 
 import httpx
 import psutil
@@ -22,13 +25,21 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, make_spec, python_cmd, wait_until
+from .conftest import Figures, python_cmd
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
 FOLLOWERS = 100
-WAIT = 30
+WAIT = 30.0
+"""The followers' long-poll wait: the longest the server grants."""
+FRESH = 10.0
+"""The delete comes when every waiting poll was sent at most this long before: each then has
+two thirds of its wait left, so an answer before its wait ran out came from the delete."""
+SLACK = 0.5
+"""How much sooner than WAIT an answer may come and still count as the end of the wait (the
+server's timer and this process's clock are not the same clock)."""
 IDLE_WINDOW = 2.0
 
 
@@ -42,6 +53,14 @@ def _pings(server: RunningServer, count: int) -> list[float]:
     return sorted(times)
 
 
+def _cpu_share(process: psutil.Process) -> float:
+    """The share of one core the process used over IDLE_WINDOW seconds."""
+    cpu_before, wall_before = sum(process.cpu_times()[:2]), time.monotonic()
+    threading.Event().wait(IDLE_WINDOW)  # a measuring window, not a synchronisation
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
+    return cpu / (time.monotonic() - wall_before)
+
+
 def _established(server: RunningServer) -> int:
     port = httpx.URL(server.url).port
     connections = psutil.Process(server.process.pid).net_connections(kind="tcp")
@@ -50,57 +69,88 @@ def _established(server: RunningServer) -> int:
     )
 
 
+@dataclass
+class Poll:
+    """One long poll: when it was sent and answered, and what the answer said."""
+
+    sent: float
+    answered: float | None = None
+    code: int | None = None
+    status: str | None = None
+
+    @property
+    def waited(self) -> float:
+        assert self.answered is not None
+        return self.answered - self.sent
+
+
 class Followers(threading.Thread):
-    """``count`` concurrent long polls of one experiment's log-stream, each once."""
+    """``count`` concurrent followers of one experiment's log-stream. Each long-polls, and
+    polls again when its wait ran out with the experiment still running, until an answer
+    says the experiment is over or gone."""
 
     def __init__(self, server: RunningServer, experiment_id: str, count: int) -> None:
         super().__init__(daemon=True)
         self.url = f"{server.url}/api/v1/experiment/{experiment_id}/log-stream"
-        self.count = count
-        self.answers: list[tuple[int, float]] = []
+        self.polls: list[list[Poll]] = [[] for _ in range(count)]
 
     def run(self) -> None:
         asyncio.run(self._follow())
 
     async def _follow(self) -> None:
-        limits = httpx.Limits(max_connections=self.count + 10)
-        async with httpx.AsyncClient(timeout=WAIT + 30, limits=limits) as http:
+        limits = httpx.Limits(max_connections=len(self.polls) + 10)
+        async with httpx.AsyncClient(timeout=WAIT + 60, limits=limits) as http:
 
-            async def one() -> None:
-                answer = await http.get(self.url, params={"wait": WAIT})
-                self.answers.append((answer.status_code, time.monotonic()))
+            async def follow(polls: list[Poll]) -> None:
+                while True:
+                    poll = Poll(time.monotonic())
+                    polls.append(poll)
+                    answer = await http.get(self.url, params={"wait": WAIT})
+                    poll.answered = time.monotonic()
+                    poll.code = answer.status_code
+                    if answer.status_code == 200:
+                        poll.status = answer.json()["result"]["status"]
+                    if poll.status != "Running":
+                        return
 
-            await asyncio.gather(*(one() for _ in range(self.count)))
+            await asyncio.gather(*(follow(polls) for polls in self.polls))
+
+    def waiting(self) -> list[Poll]:
+        """The poll each follower waits on now (of those that wait)."""
+        return [polls[-1] for polls in self.polls if polls and polls[-1].answered is None]
+
+    def fresh(self) -> list[Poll] | None:
+        """Every follower's waiting poll, if each was sent at most FRESH seconds ago."""
+        waiting = self.waiting()
+        if len(waiting) < len(self.polls):
+            return None
+        return waiting if time.monotonic() - min(p.sent for p in waiting) <= FRESH else None
 
 
-def test_a_hundred_idle_followers_leave_ping_fast_and_wake_at_once(
+def test_a_hundred_idle_followers_cost_little_and_wake_at_once(
     module_server: RunningServer, figures: Figures
 ) -> None:
     silent = python_cmd("import time; time.sleep(600)")
     with ExperimentClient(module_server.url) as client:
-        experiment_id = client.create_experiment(make_spec("followed", silent)).experiment_id
+        experiment_id = client.create_experiment(
+            make_spec(name="followed", cmd=silent)
+        ).experiment_id
         wait_until(
             lambda: client.get_experiment(experiment_id).status.value == "Running",
-            60,
-            "the experiment to run",
+            what="the experiment to run",
         )
+    process = psutil.Process(module_server.process.pid)
     quiet = _pings(module_server, 50)
+    quiet_cpu = _cpu_share(process)
     baseline = _established(module_server)
     followers = Followers(module_server, experiment_id, FOLLOWERS)
     followers.start()
     wait_until(
         lambda: _established(module_server) >= baseline + FOLLOWERS,
-        30,
-        f"{FOLLOWERS} followers to connect",
+        what=f"{FOLLOWERS} followers to connect",
     )
     loaded = _pings(module_server, 100)
-    # The CPU the idle followers cost, over a window of IDLE_WINDOW s without requests.
-    process = psutil.Process(module_server.process.pid)
-    cpu_before, wall_before = sum(process.cpu_times()[:2]), time.monotonic()
-    threading.Event().wait(IDLE_WINDOW)  # a measuring window, not a synchronisation
-    cpu = sum(process.cpu_times()[:2]) - cpu_before
-    wall = time.monotonic() - wall_before
-    assert not followers.answers, "a follower was answered before anything happened"
+    loaded_cpu = _cpu_share(process)
     figures.set(
         "followers: ping median / max, none (ms)",
         f"{statistics.median(quiet) * 1000:.1f} / {quiet[-1] * 1000:.1f}",
@@ -110,18 +160,38 @@ def test_a_hundred_idle_followers_leave_ping_fast_and_wake_at_once(
         f"{statistics.median(loaded) * 1000:.1f} / {loaded[-1] * 1000:.1f}",
     )
     figures.set(
-        f"followers: server CPU with {FOLLOWERS} idle followers (% of one core)",
-        round(100 * cpu / wall, 1),
+        f"followers: ping median with {FOLLOWERS} idle followers / without (x)",
+        round(statistics.median(loaded) / statistics.median(quiet), 2),
     )
-    assert cpu / wall < 0.08, f"{FOLLOWERS} idle followers cost {100 * cpu / wall:.0f}% of a core"
+    figures.set(
+        f"followers: server CPU without / with {FOLLOWERS} idle followers (% of one core)",
+        f"{100 * quiet_cpu:.1f} / {100 * loaded_cpu:.1f}",
+    )
+
+    woken = wait_until(
+        followers.fresh,
+        what=lambda: f"{FOLLOWERS} freshly sent polls ({len(followers.waiting())} waiting)",
+    )
     deleted_at = time.monotonic()
     with ExperimentClient(module_server.url) as client:
         client.delete_experiment(experiment_id)
     followers.join(WAIT + 60)
     assert not followers.is_alive()
-    assert len(followers.answers) == FOLLOWERS
-    # Answered with what there was, or as the experiment now is: gone.
-    assert {code for code, _ in followers.answers} <= {200, 404}
-    woke = max(at for _, at in followers.answers) - deleted_at
+
+    answered = [poll for polls in followers.polls for poll in polls]
+    # Before the delete an idle poll is answered only when its wait runs out.
+    early = [
+        p for p in answered if p.answered and p.answered < deleted_at and p.waited < WAIT - SLACK
+    ]
+    assert not early, f"{len(early)} idle polls were answered before their wait ran out"
+    # Every follower heard that the experiment is over: gone, or no longer running.
+    finals = [polls[-1] for polls in followers.polls]
+    assert {p.code for p in finals} <= {200, 404}
+    assert all(p.status != "Running" for p in finals)
+    # The polls that waited at the delete were answered after it, before their wait ran out.
+    late = [p for p in woken if not (p.answered and p.answered >= deleted_at)]
+    assert not late, f"{len(late)} waiting polls were answered before the delete"
+    slept = [p for p in woken if p.waited >= WAIT - SLACK]
+    assert not slept, f"{len(slept)} waiting polls were answered only when their wait ran out"
+    woke = max(p.answered or 0.0 for p in woken) - deleted_at
     figures.set(f"followers: all {FOLLOWERS} answered after the delete (s)", round(woke, 2))
-    assert woke < WAIT / 2, f"followers were answered {woke:.1f} s after the delete"

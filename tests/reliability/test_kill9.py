@@ -17,8 +17,9 @@ import pytest
 from submarine.client import ExperimentClient, SubmarineError
 from submarine.models import Experiment, ExperimentSpec, ExperimentStatus
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, integrity, make_spec, stored_names, wait_until
+from .conftest import Figures, integrity, stored_names
 
 pytestmark = pytest.mark.reliability
 
@@ -36,9 +37,13 @@ class Burst:
 
 def _spec(name: str, index: int) -> dict[str, Any]:
     env = {f"VAR_{i}": f"value {i} of {name}" for i in range(index % 5)}
-    data = make_spec(name, cmd=f"echo {name}", envVars=env, tags=[name, "burst"])
-    data["spec"]["Worker"]["resources"] = "cpu=10m,memory=1M"
-    return data
+    return make_spec(
+        name=name,
+        cmd=f"echo {name}",
+        resources="cpu=10m,memory=1M",
+        env=env,
+        tags=[name, "burst"],
+    )
 
 
 def _client_loop(url: str, who: int, burst: Burst, stop: threading.Event, cycle: int) -> None:
@@ -79,7 +84,7 @@ def _one_cycle(
     ]
     for thread in threads:
         thread.start()
-    wait_until(lambda: len(burst.answered) >= before_kill, 60, f"{before_kill} creates")
+    wait_until(lambda: len(burst.answered) >= before_kill, what=f"{before_kill} creates")
     stop.set()
     server.kill()
     figures.add("kill -9: server kills")

@@ -25,8 +25,9 @@ import pytest
 
 from submarine.client import ExperimentClient, SpecValidationError
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec, python_cmd
+from .conftest import Figures, python_cmd
 
 pytestmark = pytest.mark.reliability
 
@@ -77,12 +78,12 @@ def test_commands_and_env_values_run_literally(
     )
     env = {f"HOSTILE_{i}": value for i, value in enumerate([*hostile, "new\nline \\ back"])}
     # The experiment's command, split as a shell would without running one.
-    by_meta = client.create_experiment(make_spec("literal-cmd", echo, envVars=env))
+    by_meta = client.create_experiment(make_spec(name="literal-cmd", cmd=echo, env=env))
     assert by_meta.spec is not None
     assert by_meta.spec.meta.cmd == echo
     assert by_meta.spec.meta.env_vars == env
     # A role's own command and environment.
-    spec = make_spec("literal-role", "false")
+    spec = make_spec(name="literal-role", cmd="false")
     spec["spec"]["Worker"].update(cmd=python_cmd(code), envVars=env)
     by_role = client.create_experiment(spec)
     figures.add("literal input: hostile strings run", 2 * len(hostile) + 1)
@@ -106,8 +107,8 @@ def test_names_with_metacharacters_are_refused_before_sending(
 ) -> None:
     server, client = started
     with pytest.raises(SpecValidationError, match=r"meta\.name"):
-        client.create_experiment(make_spec(name))
-    answer = httpx.post(f"{server.url}/api/v1/experiment", json=make_spec(name))
+        client.create_experiment(make_spec(name=name))
+    answer = httpx.post(f"{server.url}/api/v1/experiment", json=make_spec(name=name))
     assert answer.status_code == 400
     assert "meta.name" in answer.json()["message"]
     assert client.list_experiments() == []
@@ -279,7 +280,7 @@ def test_git_credentials_are_used_and_never_shown(
         "import os, runpy; print(sorted(os.environ.items())); "
         "runpy.run_path(os.path.join(os.environ['CODE_PATH'], 'train.py'))"
     )
-    spec = make_spec(f"git-{where}", cmd)
+    spec = make_spec(name=f"git-{where}", cmd=cmd)
     spec["code"] = {"syncMode": "git", "git": git}
     created = client.create_experiment(spec)
     _secrets_absent(json.dumps(created.to_dict()))
@@ -297,7 +298,7 @@ def test_a_refused_clone_does_not_show_the_credentials(
     server, client = started
     url, seen = repository
     wrong = "Wr0ng-" + PASSWORD
-    spec = make_spec("git-refused", "true")
+    spec = make_spec(name="git-refused", cmd="true")
     spec["code"] = {
         "syncMode": "git",
         "git": {"url": url.replace("http://", f"http://{USER}:{wrong}@"), "branch": "main"},

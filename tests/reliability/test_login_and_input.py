@@ -17,8 +17,9 @@ import pytest
 
 from submarine.client import ExperimentClient, SpecValidationError
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec, stored_names
+from .conftest import Figures, stored_names
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -34,7 +35,7 @@ def _token_url(server: RunningServer) -> str:
 
 def _login(server: RunningServer, password: str, source: str = "127.0.0.1") -> httpx.Response:
     transport = httpx.HTTPTransport(local_address=source)
-    with httpx.Client(transport=transport, timeout=10) as http:
+    with httpx.Client(transport=transport, timeout=30) as http:
         return http.post(_token_url(server), json={"username": USER, "password": password})
 
 
@@ -115,7 +116,7 @@ HOSTILE_VALUES = [
 def test_control_characters_that_cannot_be_meant_are_refused_before_anything_runs(
     module_server: RunningServer, figures: Figures, where: tuple[str, ...], value: object, path: str
 ) -> None:
-    spec = make_spec("hostile")
+    spec = make_spec(name="hostile")
     target = spec
     for key in where[:-1]:
         target = target[key]
@@ -147,7 +148,7 @@ def test_values_with_newlines_cannot_forge_server_log_lines(
 ) -> None:
     server = server_factory.start("--token", TOKEN, "--username", USER, "--password", PASSWORD)
     forged = f"\n2026-01-01 00:00:00,000 ERROR submarine.server: {FORGED}\r\x1b[2K"
-    spec = make_spec("forge")
+    spec = make_spec(name="forge")
     spec["environment"]["image"] = "local" + forged
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     httpx.post(server.url + API, content=json.dumps(spec), headers=auth)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,15 +28,19 @@ from submarine.client import (
 )
 from submarine.models import ExperimentSpec
 from tests.conftest import RunningServer
+from tests.support import make_spec, unique_name, wait_until
 
-from .conftest import Figures, make_spec, python_cmd, stored_count, wait_until
+from .conftest import Figures, python_cmd, stored_count
 from .faultproxy import Fault, FaultKind, FaultProxy, plan_of
 
 pytestmark = pytest.mark.reliability
 
-TIMEOUT = 1.5
-"""The client's timeout behind the proxy; delays are longer."""
-LATE = 2.5
+TIMEOUT = 5.0
+"""The client's timeout behind the proxy: every request through it has this long, so an
+answer of the healthy server must never miss it, even on a loaded machine (a create takes
+milliseconds); each delay fault costs this long."""
+LATE = 8.0
+"""How long a delay fault holds an answer: past the client's timeout."""
 API = "/api/v1/experiment"
 
 
@@ -61,14 +64,6 @@ def client(proxy: FaultProxy) -> Iterator[ExperimentClient]:
 def direct_client(module_server: RunningServer) -> Iterator[ExperimentClient]:
     with ExperimentClient(module_server.url, timeout=30.0) as made:
         yield made
-
-
-_names = iter(range(10**9))
-
-
-def unique(prefix: str) -> str:
-    """A name no other test of the run uses."""
-    return f"{prefix}-{time.monotonic_ns() % 10**9}-{next(_names)}"
 
 
 def posts(proxy: FaultProxy, since: int = 0) -> list[Any]:
@@ -106,20 +101,20 @@ def test_a_faulted_create_is_a_typed_error_and_never_a_duplicate(
     error: type[SubmarineError],
     stored: int,
 ) -> None:
-    name = unique("create-fault")
+    name = unique_name("create-fault")
     proxy.plan(fault)
     with pytest.raises(error) as caught:
-        client.create_experiment(make_spec(name))
+        client.create_experiment(make_spec(name=name))
     assert type(caught.value).__module__ == "submarine.client.errors"
     assert name not in str(caught.value) or fault.kind is not FaultKind.PASS
     figures.add("proxy: faults injected")
     # The request was sent once at most: a create is never retried after it may have landed.
     assert len(posts(proxy)) == stored
-    wait_until(lambda: stored_count(module_server, name) == stored, 10, f"{stored} x {name}")
+    wait_until(lambda: stored_count(module_server, name) == stored, what=f"{stored} x {name}")
     assert stored_count(module_server, name) == stored
     figures.add("proxy: experiments created under faults", stored)
     # The connection is usable again at once.
-    again = client.create_experiment(make_spec(name + "-after"))
+    again = client.create_experiment(make_spec(name=name + "-after"))
     assert again.status_name == "Accepted"
     assert stored_count(module_server, name + "-after") == 1
 
@@ -132,12 +127,12 @@ def test_a_create_reset_at_accept_lands_at_most_once(
     error: nothing was sent, so a retry is safe) or when it reads (not retried)."""
     outcomes = set()
     for attempt in range(6):
-        name = unique(f"create-reset-at-accept-{attempt}")
+        name = unique_name(f"create-reset-at-accept-{attempt}")
         first = len(proxy.requests)
         proxy.plan(Fault.refuse())
         with ExperimentClient(proxy.url, timeout=TIMEOUT, retry_backoff=0.01) as fresh:
             try:
-                fresh.create_experiment(make_spec(name))
+                fresh.create_experiment(make_spec(name=name))
             except APIConnectionError:
                 expected = 0
             else:
@@ -154,7 +149,7 @@ def test_a_create_reset_at_accept_lands_at_most_once(
 def test_a_create_refused_by_the_kernel_is_retried_and_lands_once(
     module_server: RunningServer, proxy: FaultProxy, client: ExperimentClient, figures: Figures
 ) -> None:
-    name = unique("create-refused")
+    name = unique_name("create-refused")
     proxy.close_listener()
     attempts: list[float] = []
 
@@ -163,7 +158,7 @@ def test_a_create_refused_by_the_kernel_is_retried_and_lands_once(
         proxy.open_listener()
 
     client._sleep = reopen_then_retry  # type: ignore[method-assign]
-    created = client.create_experiment(make_spec(name))
+    created = client.create_experiment(make_spec(name=name))
     figures.add("proxy: faults injected")
     assert len(attempts) == 1, "a connection that was never made is safe to retry"
     assert created.spec is not None
@@ -184,11 +179,11 @@ def test_the_async_client_keeps_the_same_rules(
         async with AsyncExperimentClient(
             proxy.url, timeout=TIMEOUT, max_retries=2, retry_backoff=0.01
         ) as client:
-            name = unique("async-create")
+            name = unique_name("async-create")
             proxy.plan(Fault.reset(after=0))
             with pytest.raises(APIConnectionError):
-                await client.create_experiment(make_spec(name))
-            made = await client.create_experiment(make_spec(name + "-ok"))
+                await client.create_experiment(make_spec(name=name))
+            made = await client.create_experiment(make_spec(name=name + "-ok"))
             proxy.plan(Fault.drop(), Fault.truncate(after=50))
             got = await client.get_experiment(made.experiment_id)
             assert got.spec == made.spec
@@ -224,7 +219,7 @@ def test_reads_are_retried_through_one_fault(
     figures: Figures,
     fault: Fault,
 ) -> None:
-    made = direct_client.create_experiment(make_spec(unique("read-fault")))
+    made = direct_client.create_experiment(make_spec(name=unique_name("read-fault")))
     proxy.plan(fault)
     got = client.get_experiment(made.experiment_id)
     figures.add("proxy: faults injected")
@@ -254,7 +249,7 @@ def test_reads_give_up_after_max_retries_with_a_typed_error(
     fault: Fault,
     error: type[SubmarineError],
 ) -> None:
-    made = direct_client.create_experiment(make_spec(unique("give-up")))
+    made = direct_client.create_experiment(make_spec(name=unique_name("give-up")))
     proxy.plan(fault, fault, fault)
     with pytest.raises(error):
         client.get_experiment(made.experiment_id)
@@ -271,9 +266,9 @@ def test_a_patch_lost_after_the_server_acted_is_retried_without_a_second_experim
     direct_client: ExperimentClient,
     figures: Figures,
 ) -> None:
-    name = unique("patch-fault")
-    made = direct_client.create_experiment(make_spec(name))
-    changed = make_spec(name, cmd="echo patched", envVars={"K": "v"})
+    name = unique_name("patch-fault")
+    made = direct_client.create_experiment(make_spec(name=name))
+    changed = make_spec(name=name, cmd="echo patched", env={"K": "v"})
     proxy.plan(Fault.reset(after=0))
     patched = client.patch_experiment(made.experiment_id, changed)
     figures.add("proxy: faults injected")
@@ -293,8 +288,8 @@ def test_a_delete_lost_after_the_server_acted_ends_deleted_or_typed(
     direct_client: ExperimentClient,
     figures: Figures,
 ) -> None:
-    name = unique("delete-fault")
-    made = direct_client.create_experiment(make_spec(name))
+    name = unique_name("delete-fault")
+    made = direct_client.create_experiment(make_spec(name=name))
     proxy.plan(Fault.reset(after=0))
     outcome = ""
     try:
@@ -316,7 +311,9 @@ def test_following_logs_through_faults_loses_and_repeats_nothing(
 ) -> None:
     lines = 400
     code = f"import time\nfor i in range({lines}):\n    print(i, flush=True)\n    time.sleep(0.001)"
-    made = direct_client.create_experiment(make_spec(unique("follow-fault"), python_cmd(code)))
+    made = direct_client.create_experiment(
+        make_spec(name=unique_name("follow-fault"), cmd=python_cmd(code))
+    )
     faults = [
         Fault.passthrough(),
         Fault.reset(after=120),
@@ -368,7 +365,7 @@ def _storm(
         proxy.plan(fault)
         error: SubmarineError | None = None
         try:
-            answer = client.create_experiment(make_spec(name))
+            answer = client.create_experiment(make_spec(name=name))
         except SubmarineError as exc:
             error = exc
         if error is not None:
@@ -383,7 +380,7 @@ def _storm(
             expected = 1
         landed = posts(proxy, since=first)
         assert len(landed) == expected, f"{fault}: {len(landed)} creates reached the server"
-        wait_until(lambda: stored_count(module_server, name) == expected, 10, name)  # noqa: B023
+        wait_until(lambda: stored_count(module_server, name) == expected, what=name)  # noqa: B023
         created += expected
         if fault.is_fault:
             figures.add("proxy: faults injected")
@@ -423,7 +420,7 @@ def test_a_long_storm_of_random_faults(
 def test_the_spec_answered_is_the_spec_sent(
     proxy: FaultProxy, client: ExperimentClient, direct_client: ExperimentClient
 ) -> None:
-    sent = make_spec(unique("echo"), cmd="echo a b", envVars={"A": "1"})
+    sent = make_spec(name=unique_name("echo"), cmd="echo a b", env={"A": "1"})
     proxy.plan(Fault.passthrough())
     answer = client.create_experiment(sent)
     expected = ExperimentSpec.model_validate(sent)

@@ -19,8 +19,9 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, descendants, make_spec, python_cmd, stored_count, wait_until
+from .conftest import Figures, descendants, python_cmd, stored_count
 
 pytestmark = pytest.mark.reliability
 
@@ -33,9 +34,12 @@ while not os.path.exists(sys.argv[1]):
 
 
 def _blocked(name: str, release: Path, replicas: int, cpus: str) -> dict[str, Any]:
-    spec = make_spec(name, python_cmd(BLOCKED, str(release)))
-    spec["spec"]["Worker"] = {"replicas": replicas, "resources": f"cpu={cpus}"}
-    return spec
+    return make_spec(
+        roles={"Worker": replicas},
+        name=name,
+        cmd=python_cmd(BLOCKED, str(release)),
+        resources=f"cpu={cpus}",
+    )
 
 
 @pytest.fixture
@@ -79,7 +83,7 @@ def test_the_replica_cap_holds_over_all_experiments_and_the_queue_says_why(
     def up(experiment_id: str, count: int) -> bool:
         return sum(line == "replica up" for line in _text(client, experiment_id)) == count
 
-    wait_until(lambda: up(a, 2), 30, "a's two replicas")
+    wait_until(lambda: up(a, 2), what="a's two replicas")
     b = client.create_experiment(_blocked("b", releases["b"], 2, "1")).experiment_id
     c = client.create_experiment(_blocked("c", releases["c"], 1, "3")).experiment_id
 
@@ -104,15 +108,15 @@ def test_the_replica_cap_holds_over_all_experiments_and_the_queue_says_why(
     peak = 2
 
     releases["a"].touch()
-    wait_until(lambda: up(b, 2), 30, "b's two replicas")
+    wait_until(lambda: up(b, 2), what="b's two replicas")
     assert status(a) == "Succeeded"
     assert status(c) == "Accepted"  # b holds 2 of 4 cpus; c needs 3
     peak = max(peak, _replicas(server))
     releases["b"].touch()
-    wait_until(lambda: up(c, 1), 30, "c's replica")
+    wait_until(lambda: up(c, 1), what="c's replica")
     peak = max(peak, _replicas(server))
     releases["c"].touch()
     for experiment_id in (a, b, c):
-        wait_until(lambda e=experiment_id: status(e) == "Succeeded", 30, f"{experiment_id} done")
+        wait_until(lambda e=experiment_id: status(e) == "Succeeded", what=f"{experiment_id} done")
     assert peak <= 3
     figures.set("replica cap: most replicas seen running at once (cap 3)", peak)

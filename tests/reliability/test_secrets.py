@@ -31,8 +31,9 @@ from submarine.client import ExperimentClient
 from submarine.server.run.gitsync import ASKPASS_SCRIPT, askpass_env
 from submarine.server.scrub import scrub, strip_credentials
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec, python_cmd
+from .conftest import Figures, python_cmd
 from .test_literal_input import _SmartGit
 
 pytestmark = pytest.mark.reliability
@@ -83,7 +84,7 @@ def test_a_replica_sees_no_secret_of_the_server_however_it_was_given(
         args += ["--password-file", str(password_file)]
     server = server_factory.start(*args, env=env)
     with ExperimentClient(server.url, token=TOKEN, timeout=30.0) as client:
-        experiment = client.create_experiment(make_spec("env-dump", DUMP))
+        experiment = client.create_experiment(make_spec(name="env-dump", cmd=DUMP))
         said = _lines(client, experiment.experiment_id)
     assert "'PATH'" in said, said  # the replica did print its environment
     assert "'JOB_ID'" in said, said
@@ -271,7 +272,7 @@ def test_git_credentials_in_forms_the_old_scrubber_missed_stay_in_the_store(
                 url = f"http://{where}?private_token={secret}"
             else:
                 url = f"http://{GIT_USER}:{secret}@{where}"
-            spec = make_spec(f"git-{form.replace(' ', '-')}", cmd)
+            spec = make_spec(name=f"git-{form.replace(' ', '-')}", cmd=cmd)
             spec["code"] = {"syncMode": "git", "git": {"url": url, "branch": "main"}}
             created = client.create_experiment(spec)
             assert secret not in json.dumps(created.to_dict())
@@ -289,6 +290,7 @@ def test_git_credentials_in_forms_the_old_scrubber_missed_stay_in_the_store(
             figures.add("git credential forms checked")
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_askpass_answers_only_the_configured_host(tmp_path: Path) -> None:
     script = tmp_path / "askpass.sh"
@@ -317,6 +319,7 @@ def test_askpass_answers_only_the_configured_host(tmp_path: Path) -> None:
         assert "s3cret" not in answer.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_a_redirect_to_another_host_gets_no_credentials(git_server: RunningServer) -> None:
     seen: list[str] = []
@@ -324,7 +327,7 @@ def test_a_redirect_to_another_host_gets_no_credentials(git_server: RunningServe
     with _serving(collect) as other_port:
         redirect = type("Redirect", (_Redirect,), {"target": f"http://localhost:{other_port}"})
         with _serving(redirect) as port:
-            spec = make_spec("git-redirected", "true")
+            spec = make_spec(name="git-redirected", cmd="true")
             url = f"http://{GIT_USER}:redirected-Pw5@127.0.0.1:{port}/repo.git"
             spec["code"] = {"syncMode": "git", "git": {"url": url, "branch": "main"}}
             with ExperimentClient(git_server.url, timeout=30.0) as client:

@@ -23,8 +23,9 @@ from submarine.server.api.experiments import OPEN_PATHS
 from submarine.server.app import create_app
 from submarine.server.settings import Settings
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec
 
-from .conftest import Figures, make_spec
+from .conftest import Figures
 
 pytestmark = pytest.mark.reliability
 
@@ -76,7 +77,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 @pytest.fixture(scope="module")
 def experiment_id(guarded: RunningServer) -> str:
     with ExperimentClient(guarded.url, token=TOKEN) as client:
-        return client.create_experiment(make_spec("guarded", "echo hello")).experiment_id
+        return client.create_experiment(make_spec(name="guarded", cmd="echo hello")).experiment_id
 
 
 def test_the_route_table_is_what_this_suite_expects() -> None:
@@ -99,6 +100,7 @@ BAD_CREDENTIALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_every_route_needs_the_token(
@@ -117,7 +119,7 @@ def test_every_route_needs_the_token(
     )
     count = len(before.json()["result"])
     for label, headers in BAD_CREDENTIALS.items():
-        answer = httpx.request(method, url, headers=headers, content=body or None, timeout=10)
+        answer = httpx.request(method, url, headers=headers, content=body or None, timeout=30)
         figures.add("security: requests with bad credentials")
         if path in EXPECTED_OPEN | PAGE | TRACKING_ADD:
             assert answer.status_code != 401 or template == "/api/auth/token", label
@@ -126,7 +128,7 @@ def test_every_route_needs_the_token(
         if method != "HEAD":
             assert answer.json()["message"] == "The token is not valid."
         assert answer.headers.get("www-authenticate", "").lower().startswith("bearer")
-    answer = httpx.request(method, url, headers=headers_ok, content=body or None, timeout=10)
+    answer = httpx.request(method, url, headers=headers_ok, content=body or None, timeout=30)
     assert answer.status_code != 401, f"{method} {path} refused the right credentials"
     after = httpx.get(
         f"{guarded.url}/api/v1/experiment", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -134,16 +136,18 @@ def test_every_route_needs_the_token(
     assert len(after.json()["result"]) <= count, "an unauthenticated request stored something"
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize(
     "path",
     ["/index.html", "/api", "/api/v1/other", "/api/v1/experiment/ping/", "//api/auth/token"],
 )
 def test_paths_that_are_no_route_need_the_token_too(guarded: RunningServer, path: str) -> None:
-    answer = httpx.get(guarded.url + path, timeout=10)
+    answer = httpx.get(guarded.url + path, timeout=30)
     assert answer.status_code == 401
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 def test_the_token_route_hands_out_the_token_for_the_right_password_only(
     guarded: RunningServer,
@@ -167,6 +171,7 @@ def test_the_token_route_hands_out_the_token_for_the_right_password_only(
         client.list_experiments()
 
 
+@pytest.mark.slow
 @pytest.mark.bounded
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
 def test_a_non_loopback_bind_without_a_token_is_refused(tmp_path: Path, host: str) -> None:

@@ -23,17 +23,16 @@ import pytest
 
 from submarine.client import ExperimentClient
 from tests.conftest import RunningServer, ServerFactory
+from tests.support import make_spec, wait_until
 
 from .conftest import (
     HERE,
     Figures,
     descendants,
     fd_count,
-    make_spec,
     python_cmd,
     rss_bytes,
     soak_size,
-    wait_until,
 )
 
 pytestmark = pytest.mark.reliability
@@ -67,7 +66,7 @@ def _size(server: RunningServer, suffix: str = "") -> int:
 def _one(client: ExperimentClient, name: str, index: int, tally: Tally) -> None:
     printing = index % 2 == 0
     cmd = python_cmd(f"print({index})") if printing else "true"
-    created = client.create_experiment(make_spec(name, cmd))
+    created = client.create_experiment(make_spec(name=name, cmd=cmd))
     followed = list(client.stream_logs(created.experiment_id, polling_interval=1.0))
     log = client.wait_for_finish(
         created.experiment_id, polling_interval=0.5, timeout=120, stream=io.StringIO()
@@ -115,7 +114,7 @@ def _run(url: str, indexes: range) -> Tally:
 def _settled(server: RunningServer) -> dict[str, Any]:
     """Wait for the server to be idle (no replica left), then measure it."""
     pid = server.process.pid
-    wait_until(lambda: not descendants(pid), 30, "the replicas to exit")
+    wait_until(lambda: not descendants(pid), what="the replicas to exit")
     return {
         "rss": rss_bytes(pid),
         "fds": fd_count(pid),
@@ -138,7 +137,7 @@ def _soak(server_factory: ServerFactory, figures: Figures, experiments: int, lab
     pid = server.process.pid
     # Descriptors of finished requests close a moment after the answers: wait for them.
     with contextlib.suppress(AssertionError):  # reported below with the numbers
-        wait_until(lambda: fd_count(pid) <= start["fds"] + FD_SLACK, 10, "the fds to close")
+        wait_until(lambda: fd_count(pid) <= start["fds"] + FD_SLACK, what="the fds to close")
     end = _settled(server)
     with ExperimentClient(server.url) as client:
         leftovers = client.list_experiments()

@@ -1,10 +1,9 @@
-"""What the HTTP tests of the local server share: specs, envelope checks, waits by condition."""
+"""What the HTTP tests of the local server share: envelope checks and a wait for a status
+(specs and other waits: :mod:`tests.support`)."""
 
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 
 from submarine.server.app import create_app
 from submarine.server.settings import Settings
+from tests.support import DEADLINE, wait_until
 
 API = "/api/v1/experiment"
 ID_RE = re.compile(r"^experiment-[0-9]{13}-[0-9]{4}$")
@@ -21,31 +21,6 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ENVELOPE_KEYS = ["status", "code", "success", "message", "result", "attributes"]
 SLEEPER = 'python -c "import time; time.sleep(600)"'
 """A replica that runs until it is stopped."""
-
-
-def unique(prefix: str = "exp") -> str:
-    """A fresh experiment name, so a test finds its own experiments by name."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make_spec(
-    name: str | None = None,
-    *,
-    cmd: str = "true",
-    framework: str = "TensorFlow",
-    role: str = "Worker",
-    replicas: int = 1,
-    resources: str | None = "cpu=100m,memory=64M",
-) -> dict[str, Any]:
-    """A small valid spec with one role."""
-    task: dict[str, Any] = {"replicas": replicas}
-    if resources is not None:
-        task["resources"] = resources
-    return {
-        "meta": {"name": name or unique(), "framework": framework, "cmd": cmd},
-        "environment": {"image": "local"},
-        "spec": {role: task},
-    }
 
 
 def ok(response: httpx.Response) -> Any:
@@ -89,17 +64,21 @@ def create(client: httpx.Client, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_status(
-    client: httpx.Client, experiment_id: str, statuses: set[str], timeout: float = 30.0
+    client: httpx.Client, experiment_id: str, statuses: set[str], timeout: float = DEADLINE
 ) -> dict[str, Any]:
-    """Poll until the experiment reaches one of ``statuses``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll until the experiment reaches one of ``statuses``; its payload then."""
     last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def reached() -> dict[str, Any] | None:
+        nonlocal last
         last = ok(client.get(f"{API}/{experiment_id}"))
-        if last["status"] in statuses:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"{experiment_id} did not reach {statuses} in {timeout}s: {last}")
+        return last if last["status"] in statuses else None
+
+    return wait_until(
+        reached,
+        what=lambda: f"{experiment_id} to reach {sorted(statuses)}; last {last}",
+        timeout=timeout,
+    )
 
 
 @asynccontextmanager

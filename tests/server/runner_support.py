@@ -1,9 +1,9 @@
-"""What the runner's tests share: the real store, specs of probe replicas, waits by condition."""
+"""What the runner's tests share: the real store, probe replicas, waits by condition (specs:
+:func:`tests.support.make_spec`)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import shlex
@@ -67,33 +67,6 @@ class RecordingStore(Store):
         record = self.get(experiment_id)
         assert record is not None, experiment_id
         return record
-
-
-_names = itertools.count(1)
-
-
-def make_spec(
-    framework: str,
-    roles: dict[str, dict[str, Any]],
-    *,
-    cmd: str | None = None,
-    name: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """A spec whose roles run probe replicas (give each role its ``cmd`` or give ``cmd``).
-
-    Without a ``name`` each spec gets a name of its own; a role
-    without ``resources`` asks for a megabyte (every role needs resources).
-    """
-    meta: dict[str, Any] = {"name": name or f"probe-{next(_names)}", "framework": framework}
-    if cmd is not None:
-        meta["cmd"] = cmd
-    return {
-        "meta": meta,
-        "environment": {"image": "apache/submarine:test"},
-        "spec": {role: {"resources": "memory=1M", **task} for role, task in roles.items()},
-        **extra,
-    }
 
 
 @dataclass

@@ -19,6 +19,7 @@ from submarine.server.api.experiments import LIST_BATCH
 from submarine.server.api.rest import envelope
 from submarine.server.api.wire import EXPERIMENT_FIELDS, experiment_payload
 from submarine.server.store.experiments import ExperimentRecord, Store
+from tests.support import make_spec, unique_name
 
 from .api_support import (
     API,
@@ -29,9 +30,7 @@ from .api_support import (
     create,
     fail,
     in_process,
-    make_spec,
     ok,
-    unique,
     wait_status,
 )
 
@@ -47,7 +46,7 @@ def client(server_url: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def sleeper(client: httpx.Client) -> Iterator[dict[str, Any]]:
     """A running experiment that never ends on its own; deleted afterwards."""
-    experiment = create(client, make_spec(unique("sleeper"), cmd=SLEEPER))
+    experiment = create(client, make_spec(name=unique_name("sleeper"), cmd=SLEEPER))
     yield experiment
     client.delete(f"{API}/{experiment['experimentId']}")
 
@@ -65,8 +64,8 @@ def test_ping_answers_pong_and_advertises_the_log_stream(client: httpx.Client) -
 
 
 def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) -> None:
-    name = unique("Mixed-Case")
-    spec = make_spec(name, resources="cpu=0.5,memory=64M")
+    name = unique_name("Mixed-Case")
+    spec = make_spec(name=name, resources="cpu=0.5,memory=64M")
     spec["meta"]["namespace"] = "team-a"
     spec["spec"] = {"worker": {"resources": "cpu=0.5,memory=64M"}}  # any case, replicas default
     result = create(client, spec)
@@ -116,7 +115,7 @@ def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) 
 
 
 def test_every_field_of_a_full_spec_is_answered(client: httpx.Client) -> None:
-    spec = make_spec(unique("full"), cmd=SLEEPER)
+    spec = make_spec(name=unique_name("full"), cmd=SLEEPER)
     spec["environment"] = {
         "name": "my-env",
         "dockerImage": "ignored:1",
@@ -183,7 +182,7 @@ def test_an_unknown_status_name_lists_the_valid_ones(client: httpx.Client, path:
 
 def test_patch_replaces_the_whole_spec(client: httpx.Client, sleeper: dict[str, Any]) -> None:
     experiment_id = sleeper["experimentId"]
-    spec = make_spec(sleeper["spec"]["meta"]["name"], cmd=SLEEPER + " # v2")
+    spec = make_spec(name=sleeper["spec"]["meta"]["name"], cmd=SLEEPER + " # v2")
     spec["meta"]["envVars"] = {"STEP": "2"}
     patched = ok(client.patch(f"{API}/{experiment_id}", json=spec))
     assert patched["experimentId"] == experiment_id
@@ -203,7 +202,7 @@ def test_patch_is_validated_like_create(client: httpx.Client, sleeper: dict[str,
 def test_live_experiments_may_share_a_name(client: httpx.Client, sleeper: dict[str, Any]) -> None:
     """Submarine 0.8.0 has no uniqueness check on names: experiments are told apart by id."""
     name = sleeper["spec"]["meta"]["name"]
-    twin = create(client, make_spec(name.upper(), cmd=SLEEPER))
+    twin = create(client, make_spec(name=name.upper(), cmd=SLEEPER))
     other = create(client, make_spec(cmd=SLEEPER))
     try:
         assert twin["experimentId"] != sleeper["experimentId"]
@@ -212,7 +211,7 @@ def test_live_experiments_may_share_a_name(client: httpx.Client, sleeper: dict[s
         wait_status(client, sleeper["experimentId"], {"Running"})
         # A patch may take the name of another live experiment too.
         renamed = ok(
-            client.patch(f"{API}/{other['experimentId']}", json=make_spec(name, cmd=SLEEPER))
+            client.patch(f"{API}/{other['experimentId']}", json=make_spec(name=name, cmd=SLEEPER))
         )
         assert renamed["spec"]["meta"]["name"] == name
         named = [e for e in ok(client.get(API)) if e["spec"]["meta"]["name"] == name]
@@ -249,7 +248,7 @@ PRINT_LINES = "python -c \"print('first line'); print('second line')\""
 
 
 def test_logs_of_one_experiment(client: httpx.Client) -> None:
-    spec = make_spec(cmd=PRINT_LINES, framework="TensorFlow", role="Worker", replicas=2)
+    spec = make_spec("TensorFlow", {"Worker": 2}, cmd=PRINT_LINES)
     spec["spec"]["Ps"] = {"replicas": 1, "cmd": SLEEPER, "resources": "cpu=100m,memory=64M"}
     experiment_id = create(client, spec)["experimentId"]
     wait_status(client, experiment_id, {"Succeeded"})

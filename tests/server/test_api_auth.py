@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from submarine.server import Settings, SettingsError, settings_from_args
+from tests.support import make_spec
 
-from .api_support import API, fail, make_spec, ok
+from .api_support import API, fail, ok
 
 TOKEN = "s3cret-token"
 BAD = "The token is not valid."
@@ -104,6 +105,7 @@ def test_the_token_endpoint_without_a_user_says_how_to_configure_one(server_url:
     assert "--username" in fail(response, 401)
 
 
+@pytest.mark.slow
 def test_a_non_loopback_host_without_a_token_is_refused(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "submarine.server", "--host", "0.0.0.0", "--port", "0"]
     result = subprocess.run(
@@ -192,6 +194,7 @@ def test_the_listening_line_gives_the_real_port_and_the_data_dir(server_factory:
     assert json.loads(httpx.get(f"{server.url}{API}/ping").text)["result"] == "Pong"
 
 
+@pytest.mark.slow
 def test_a_port_in_use_exits_1_with_one_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from .api_support import API, create, fail, in_process, make_spec, ok, unique
+from tests.support import make_spec, unique_name
+
+from .api_support import API, create, fail, in_process, ok
 
 NOT_FOUND = "Not found experiment."
 MIB = 1 << 20
@@ -102,7 +103,7 @@ def test_raw_dot_dot_in_the_path_does_not_escape(server_url: str) -> None:
     address = urlsplit(server_url)
     assert address.hostname is not None
     assert address.port is not None
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
         request = (
             f"GET {API}/../../../etc/passwd HTTP/1.1\r\n"
             f"Host: {address.netloc}\r\nConnection: close\r\n"
@@ -179,7 +180,7 @@ def test_a_body_that_is_not_utf8_is_400(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("media", ["application/yaml", "application/x-yaml", "text/yaml"])
 def test_yaml_bodies_create_and_patch(client: httpx.Client, media: str) -> None:
-    spec = make_spec(unique("yaml"))
+    spec = make_spec(name=unique_name("yaml"))
     headers = {"content-type": f"{media}; charset=utf-8"}
     created = ok(client.post(API, content=yaml.safe_dump(spec), headers=headers))
     assert created["spec"]["meta"]["name"] == spec["meta"]["name"]
@@ -259,7 +260,7 @@ def _raw_post(server_url: str, head: bytes, body: bytes) -> tuple[int, dict[str,
     address = urlsplit(server_url)
     assert address.hostname is not None
     assert address.port is not None
-    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
         sock.sendall(head + body)
         data = b""
         while chunk := sock.recv(65536):
@@ -287,18 +288,15 @@ def test_a_declared_too_large_body_sent_whole_reads_its_413(server_url: str, siz
 
 def test_a_declared_too_large_body_that_never_comes_is_refused(server_url: str) -> None:
     """Draining is bounded in time: a client that declares a refused body and sends only a
-    part of it still gets its 413 (after at most the drain bound)."""
-    from submarine.server.api.rest import DRAIN_SECONDS
-
+    part of it still gets its 413, while it keeps the connection open and sends nothing
+    more (an unbounded drain would wait for the rest forever: the read times out)."""
     head = (
         f"POST {API} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         f"Content-Length: {2 * MIB}\r\n\r\n"
     ).encode()
-    started = time.monotonic()
     status, answer = _raw_post(server_url, head, b"x" * 1000)
     assert status == 413
     assert answer["code"] == 413
-    assert time.monotonic() - started < DRAIN_SECONDS + 20
 
 
 def test_a_body_just_under_the_limit_is_read(client: httpx.Client) -> None:

@@ -1,17 +1,19 @@
-"""Ids across restarts, durability across a kill -9, concurrent creates, and timings."""
+"""Ids across restarts, durability across a kill -9, concurrent creates, and a run of short
+experiments to the end. How fast creates and runs are is measured by ``make bench`` (rows 6
+and 7: create to Succeeded against spawning ``true``, creates against pings), not here."""
 
 from __future__ import annotations
 
-import statistics
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from .api_support import API, ID_RE, SLEEPER, create, make_spec, ok, unique, wait_status
+from tests.support import make_spec, unique_name
+
+from .api_support import API, ID_RE, SLEEPER, create, ok, wait_status
 
 CLIENTS = 8
 CREATES = 200
@@ -48,7 +50,7 @@ def test_what_was_answered_survives_a_kill_9(server_factory: Any) -> None:
         blocker = create(client, make_spec(cmd=SLEEPER, resources="cpu=1,memory=64M"))
         wait_status(client, blocker["experimentId"], {"Running"})
         queued = create(client, make_spec(resources="cpu=1,memory=64M"))
-        patched_spec = make_spec(queued["spec"]["meta"]["name"], cmd="python -c pass")
+        patched_spec = make_spec(name=queued["spec"]["meta"]["name"], cmd="python -c pass")
         patched_spec["spec"]["Worker"]["resources"] = "cpu=1,memory=64M"
         ok(client.patch(f"{API}/{queued['experimentId']}", json=patched_spec))
         deleted = create(client, make_spec(resources="cpu=1,memory=64M"))
@@ -72,25 +74,21 @@ def test_200_creates_from_8_concurrent_clients(server_factory: Any) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         blocker = create(client, make_spec(cmd=SLEEPER, resources="cpu=1,memory=64M"))
         wait_status(client, blocker["experimentId"], {"Running"})
-    names = [unique(f"load{i}") for i in range(CREATES)]
+    names = [unique_name(f"load{i}") for i in range(CREATES)]
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
     def worker(share: list[str]) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             for name in share:
-                spec = make_spec(name, resources="cpu=1,memory=64M")
+                spec = make_spec(name=name, resources="cpu=1,memory=64M")
                 payload = ok(http.post(API, json=spec))
                 with lock:
                     results.append(payload)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         for future in [pool.submit(worker, names[i::CLIENTS]) for i in range(CLIENTS)]:
             future.result()
-    elapsed = time.perf_counter() - started
-    rate = CREATES / elapsed
-    print(f"\n{CREATES} creates from {CLIENTS} clients in {elapsed:.2f}s: {rate:.0f} creates/s")
 
     ids = [r["experimentId"] for r in results]
     assert len(set(ids)) == CREATES
@@ -102,37 +100,29 @@ def test_200_creates_from_8_concurrent_clients(server_factory: Any) -> None:
     assert [e["experimentId"] for e in stored] == sorted(ids, key=lambda i: int(i[-4:]))
 
 
-def test_create_to_succeeded_time_of_a_one_replica_true_experiment(server_url: str) -> None:
-    durations: list[float] = []  # server side: acceptedTime -> finishedTime
-    observed: list[float] = []  # client side: POST sent -> Succeeded seen (polling)
+def test_one_replica_true_experiments_succeed_one_after_another(server_url: str) -> None:
     with httpx.Client(base_url=server_url, timeout=30) as client:
         for _ in range(10):
-            started = time.perf_counter()
             experiment_id = create(client, make_spec(cmd="true"))["experimentId"]
             done = wait_status(client, experiment_id, {"Succeeded", "Failed"})
-            observed.append(time.perf_counter() - started)
             assert done["status"] == "Succeeded"
-            accepted = datetime.strptime(done["acceptedTime"], "%Y-%m-%dT%H:%M:%S%z")
-            finished = datetime.strptime(done["finishedTime"], "%Y-%m-%dT%H:%M:%S%z")
-            durations.append((finished - accepted).total_seconds())
-    median = statistics.median(durations)
-    print(
-        f"\ncreate-to-Succeeded of a one-replica `true` experiment: median {median * 1000:.0f} ms"
-        f" (server times), {statistics.median(observed) * 1000:.0f} ms seen by a polling client"
-    )
-    assert 0 <= median < 5.0, durations
+            times = [
+                datetime.strptime(done[key], "%Y-%m-%dT%H:%M:%S%z")
+                for key in ("acceptedTime", "createdTime", "runningTime", "finishedTime")
+            ]
+            assert times == sorted(times), done
 
 
 def test_concurrent_creates_of_one_name_all_succeed(server_url: str) -> None:
     """No uniqueness check on names (as on Submarine 0.8.0): each create gets its own id."""
     clients = CLIENTS
-    name = unique("race")
+    name = unique_name("race")
     barrier = threading.Barrier(clients)
 
     def attempt(_: int) -> str:
         with httpx.Client(base_url=server_url, timeout=30) as http:
             barrier.wait()
-            return str(ok(http.post(API, json=make_spec(name, cmd=SLEEPER)))["experimentId"])
+            return str(ok(http.post(API, json=make_spec(name=name, cmd=SLEEPER)))["experimentId"])
 
     with ThreadPoolExecutor(clients) as pool:
         ids = list(pool.map(attempt, range(clients)))

@@ -16,16 +16,11 @@ from submarine.server.run.distributed import (
     stored_pod_names,
     success_policy_met,
 )
+from tests.support import make_spec
 
 
 def spec(framework: str, roles: dict[str, int]) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "meta": {"name": "d", "framework": framework, "cmd": "true"},
-            "environment": {"image": "i"},
-            "spec": {role: {"replicas": n, "resources": "cpu=1"} for role, n in roles.items()},
-        }
-    )
+    return ExperimentSpec.model_validate(make_spec(framework, roles))
 
 
 def test_pod_names_follow_submarine() -> None:

@@ -17,8 +17,9 @@ import pytest
 
 from submarine.models import ExperimentSpec
 from submarine.server.api.wire import stored_spec
+from tests.support import make_spec
 
-from .runner_support import RecordingStore, alive, grandchildren, harness, make_spec, probe
+from .runner_support import RecordingStore, alive, grandchildren, harness, probe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -86,6 +87,7 @@ async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: 
                 "Ps": {"cmd": probe("--dump", "--ignore-term", "--grandchild", "--sleep")},
                 "Worker": {"resources": "cpu=1", "cmd": probe("--dump", "--daemon", "--sleep")},
             },
+            resources="memory=1M",  # the Ps takes no cpu: the Worker takes the only one
         )
     )
     queued = store.add(
@@ -103,7 +105,7 @@ async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: 
     )
     assert server.stdout is not None
     try:
-        line = await asyncio.wait_for(server.stdout.readline(), 30)
+        line = await asyncio.wait_for(server.stdout.readline(), 60)
     finally:
         server.kill()  # kill -9: no clean shutdown
         await server.wait()
@@ -182,6 +184,7 @@ async def test_a_patched_queued_experiment_starts_with_the_new_spec(tmp_path: Pa
             "PyTorch",
             {"Master": {"resources": "cpu=1"}, "Worker": {"replicas": 2}},
             cmd=probe("--dump", "--wait-file", str(release_patched)),
+            resources="memory=1M",  # the workers take no cpu: the Master takes the only one
         )
         patched["meta"]["envVars"] = {"PATCHED": "yes"}
         h.store.replace_spec(second, stored_spec(ExperimentSpec.model_validate(patched), second))
@@ -227,7 +230,7 @@ async def test_the_image_is_reported_once_as_not_honoured(
         assert await h.until_status(eid) == "Succeeded"
     about_images = [r.getMessage() for r in caplog.records if "without containers" in r.message]
     assert about_images == [
-        f"experiment {eid} asks for image apache/submarine:test, my/ps:1: the local server "
+        f"experiment {eid} asks for image local, my/ps:1: the local server "
         f"runs replicas without containers, in its own Python environment ({sys.executable})"
     ]
 

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .runner_support import alive, grandchildren, make_spec, probe
+from tests.support import make_spec
+
+from .runner_support import alive, grandchildren, probe
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from submarine.server.run.processes import Members, ProcessFamily
+from tests.support import make_spec
 
-from .runner_support import alive, grandchildren, group_members, harness, make_spec, probe
+from .runner_support import alive, grandchildren, group_members, harness, probe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -17,10 +17,11 @@ from submarine.server.run.capacity import (
     format_bytes,
     request_of,
 )
+from tests.support import make_spec
 
-from .runner_support import harness, make_spec, probe
+from .runner_support import harness, probe
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

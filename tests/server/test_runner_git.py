@@ -18,10 +18,11 @@ import pytest
 from submarine.models import GitCodeSpec
 from submarine.server.run.gitsync import _remote
 from submarine.server.scrub import scrub, strip_credentials
+from tests.support import make_spec
 
-from .runner_support import PROBE, harness, make_spec
+from .runner_support import PROBE, harness
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

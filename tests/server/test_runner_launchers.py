@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test starts a fresh interpreter
+
 LAUNCHER = "submarine.server.run.raybackend.orphan"
 HEAVY = (
     "ray",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from submarine.server.run import podlogs as logs
+from tests.support import make_spec
 
-from .runner_support import harness, make_spec, probe
+from .runner_support import harness, probe
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from submarine.server.run.distributed import pod_name, replica_roles
 from submarine.server.run.job import Job
 from submarine.server.run.launcher import Facts, LaunchError, Pod, ReplicaLostError
 from submarine.server.run.layout import JobLayout
-
-from .runner_support import make_spec
+from tests.support import make_spec
 
 pytestmark = pytest.mark.anyio
 

@@ -21,8 +21,11 @@ import pytest
 from submarine import AsyncExperimentClient, ExperimentClient
 from submarine.models import Metric, Param
 from submarine.models.trackwire import encode_metrics
+from tests.support import make_spec
 
-from .api_support import API, create, fail, make_spec, ok, wait_status
+from .api_support import API, create, fail, ok, wait_status
+
+pytestmark = pytest.mark.slow  # every test runs replicas or a Python of its own
 
 TOKEN = "server-token-xyz"
 
@@ -69,7 +72,7 @@ def _script(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_replicas_log_metrics_and_params_per_worker(server: Any, tmp_path: Path) -> None:
-    spec = make_spec(cmd=_script(tmp_path, "logger.py", LOGGER), replicas=2)
+    spec = make_spec(roles={"Worker": 2}, cmd=_script(tmp_path, "logger.py", LOGGER))
     with httpx.Client(base_url=server.url) as http:
         experiment_id = create(http, spec)["experimentId"]
         done = wait_status(http, experiment_id, {"Succeeded", "Failed"}, timeout=120)
@@ -310,7 +313,7 @@ def test_the_parameter_server_example_charts_its_loss_per_worker(server: Any) ->
     repo = Path(__file__).resolve().parents[2]
     train = repo / "examples" / "ps_digits" / "train.py"
     cmd = f"python {train} --steps 40 --batch-size 32 --log-every 10 --step-time 0"
-    spec = make_spec(cmd=cmd, role="Ps")
+    spec = make_spec(roles={"Ps": 1}, cmd=cmd)
     spec["spec"]["Worker"] = {"replicas": 2, "resources": "cpu=100m,memory=64M"}
     with httpx.Client(base_url=server.url) as http:
         experiment_id = create(http, spec)["experimentId"]

@@ -43,8 +43,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.support import make_spec, unique_name
 
-from .api_support import ID_RE, TIME_RE, make_spec, unique
+from .api_support import ID_RE, TIME_RE
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_VENV = ROOT / ".upstream-venv"
@@ -290,8 +291,8 @@ def e2e_url(server_factory: ServerFactory) -> str:
 
 
 def test_upstream_experiment_client_lifecycle(upstream: Path, server_url: str) -> None:
-    name = unique("Upstream")
-    spec = make_spec(name, cmd="python -c \"print('hello from upstream')\"")
+    name = unique_name("Upstream")
+    spec = make_spec(name=name, cmd="python -c \"print('hello from upstream')\"")
     spec["meta"]["namespace"] = "default"
     spec["meta"]["envVars"] = {"ENV_1": "ENV1"}
     patch = json.loads(json.dumps(spec))
@@ -319,6 +320,7 @@ def test_upstream_experiment_client_lifecycle(upstream: Path, server_url: str) -
     assert out["after_delete"] == 404
 
 
+@pytest.mark.slow
 def test_the_upstream_venv_is_isolated(upstream: Path) -> None:
     probe = "import importlib.util as u; print(u.find_spec('pydantic') is None)"
     result = subprocess.run([str(upstream), "-c", probe], capture_output=True, text=True)

@@ -10,8 +10,9 @@ import pytest
 
 from submarine.server.tracking.routes import Tracking, tracking_for
 from submarine.tracking import worker_index
+from tests.support import make_spec
 
-from .api_support import API, create, fail, make_spec, ok
+from .api_support import API, create, fail, ok
 
 TOKEN = "page-token-1"
 
