@@ -10,14 +10,11 @@ extra). The REST API, the store and the client are the same with either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from submarine.models import ExperimentSpec
-from submarine.server.run.capacity import Request
-from submarine.server.run.launcher import Pod
+from submarine.server.run.launcher import Launcher, Pod
 from submarine.server.run.layout import JobLayout
-from submarine.server.run.scheduler import RunningJob
 
 __all__ = ["Backend", "load_backend"]
 
@@ -28,14 +25,9 @@ class Backend(Protocol):
     async def start(self) -> None:
         """Connect, and remove whatever a previous run of this server left on the cluster."""
 
-    def make_job(
-        self, experiment_id: str, spec: ExperimentSpec, request: Request, pods: list[Pod]
-    ) -> RunningJob:
-        """The run of an experiment on the cluster."""
-
-    def waiting_reason(self, experiment_id: str) -> str | None:
-        """Why a started experiment is still Accepted (the cluster cannot place it yet),
-        or None."""
+    def make_launcher(self, experiment_id: str, spec: ExperimentSpec, pods: list[Pod]) -> Launcher:
+        """How the experiment's replicas are launched, watched and stopped on the cluster
+        (the policy around them is the one :class:`~submarine.server.run.job.Job`)."""
 
     async def close(self) -> None:
         """Disconnect (after every job has ended)."""
@@ -45,8 +37,6 @@ def load_backend(
     settings: object,
     *,
     layout: JobLayout,
-    report: Callable[[str, str], None],
-    replica_env: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Backend | None:
     """The backend the settings choose (``settings.backend``); None for local processes.
 
@@ -64,4 +54,4 @@ def load_backend(
         raise RuntimeError(
             f"--backend ray needs Ray ({exc}): pip install 'submarine-sdk[server,ray]'"
         ) from None
-    return RayBackend(settings, layout=layout, report=report, replica_env=replica_env)
+    return RayBackend(settings, layout=layout)

@@ -83,7 +83,6 @@ class Job:
         layout: where its files go.
         report: called with (experiment id, status) on every status change.
         replica_env: more environment for every replica, by experiment id (tracking).
-        on_end: called with the experiment id once the run is over and released.
     """
 
     def __init__(
@@ -97,7 +96,6 @@ class Job:
         layout: JobLayout,
         report: Callable[[str, str], None],
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
-        on_end: Callable[[str], None] | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
@@ -110,7 +108,6 @@ class Job:
         self._layout = layout
         self._report = report
         self._replica_env = replica_env
-        self._on_end = on_end
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
@@ -136,8 +133,6 @@ class Job:
         finally:
             with contextlib.suppress(Exception):  # released already, unless _finish failed
                 await self._launcher.release()
-            if self._on_end is not None:
-                self._on_end(self.experiment_id)
 
     # -- the steps ----------------------------------------------------------------
 

@@ -118,12 +118,7 @@ class Runner:
         self._capacity = detect_capacity(settings.cpus, settings.memory_bytes, settings.gpus)
         self._changes = Changes()
         self._watch = Watch(self._changes)
-        self._backend: Backend | None = load_backend(
-            settings,
-            layout=self._layout,
-            report=lambda experiment_id, status: self._scheduler.set_status(experiment_id, status),
-            replica_env=replica_env,
-        )
+        self._backend: Backend | None = load_backend(settings, layout=self._layout)
         self._scheduler = Scheduler(
             store,
             self._capacity,
@@ -134,7 +129,7 @@ class Runner:
             max_replicas=settings.max_replicas,
             secrets=settings.secrets,
             replica_env=replica_env,
-            make_job=self._backend.make_job if self._backend is not None else None,
+            make_launcher=self._backend.make_launcher if self._backend is not None else None,
             gated=self._backend is None,
         )
 
@@ -180,8 +175,9 @@ class Runner:
         reason now.
         """
         reason = self._scheduler.queue_reason(experiment_id)
-        if reason is None and self._backend is not None:
-            return self._backend.waiting_reason(experiment_id)
+        if reason is None:  # started: a backend that places replicas itself may still wait
+            job = self._scheduler.running(experiment_id)
+            return job.waiting if job is not None else None
         return reason
 
     def submit(self, experiment_id: str) -> None:

@@ -32,11 +32,11 @@ from submarine.server.run import podlogs
 from submarine.server.run.capacity import Capacity, Request, request_of
 from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
 from submarine.server.run.job import Job
-from submarine.server.run.launcher import Pod
+from submarine.server.run.launcher import Launcher, Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import LocalLauncher
 
-__all__ = ["Changes", "JobFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
+__all__ = ["Changes", "LauncherFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class RunningJob(Protocol):
     experiment_id: str
     request: Request
     pods: list[Pod]
+    waiting: str | None
+    """Why the backend has not placed the experiment yet (None once placed)."""
 
     def stop(self, reason: str) -> None:
         """Stop the replicas and fail the experiment with ``reason`` (returns at once)."""
@@ -83,8 +85,8 @@ class RunningJob(Protocol):
         """Run the experiment to its end, reporting its statuses."""
 
 
-JobFactory = Callable[[str, ExperimentSpec, Request, list[Pod]], RunningJob]
-"""Makes the run of an experiment from its id, spec, request and pods (a backend's)."""
+LauncherFactory = Callable[[str, ExperimentSpec, list[Pod]], Launcher]
+"""Makes the launcher of an experiment's replicas from its id, spec and pods (a backend's)."""
 
 
 class Changes:
@@ -126,8 +128,10 @@ class Scheduler:
         changes: told of every status change.
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
-        make_job: makes an experiment's run (default: a
-            :class:`~submarine.server.run.job.Job` of local processes).
+        make_launcher: makes the launcher of an experiment's replicas on a backend other
+            than local processes (default: a
+            :class:`~submarine.server.run.local.LocalLauncher`); every experiment runs as one
+            :class:`~submarine.server.run.job.Job`, whatever launches its replicas.
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) starts every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
@@ -145,11 +149,11 @@ class Scheduler:
         max_replicas: int,
         secrets: Sequence[str] = (),
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
-        make_job: JobFactory | None = None,
+        make_launcher: LauncherFactory | None = None,
         gated: bool = True,
     ) -> None:
         self._store = store
-        self._make_job = make_job
+        self._make_launcher = make_launcher
         self._gated = gated
         self._max_replicas = max_replicas
         self._secrets = tuple(secrets)
@@ -371,17 +375,19 @@ class Scheduler:
             gpus, free = free[: pod_request.gpus], free[pod_request.gpus :]
             log = self._layout.log_path(experiment_id, name)
             pods.append(Pod(name, role, index, log, gpus))
-        if self._make_job is not None:
-            return self._make_job(experiment_id, spec, request, pods)
-        launcher = LocalLauncher(
-            experiment_id,
-            spec,
-            pods,
-            layout=self._layout,
-            workdir=self._workdir,
-            grace=self._grace,
-            secrets=self._secrets,
-        )
+        launcher: Launcher
+        if self._make_launcher is not None:
+            launcher = self._make_launcher(experiment_id, spec, pods)
+        else:
+            launcher = LocalLauncher(
+                experiment_id,
+                spec,
+                pods,
+                layout=self._layout,
+                workdir=self._workdir,
+                grace=self._grace,
+                secrets=self._secrets,
+            )
         return Job(
             experiment_id,
             spec,

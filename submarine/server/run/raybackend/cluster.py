@@ -12,15 +12,13 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import ray
 
 from submarine.models import ExperimentSpec
-from submarine.server.run.capacity import Request
-from submarine.server.run.job import Job
 from submarine.server.run.launcher import Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.raybackend.launcher import RayLauncher
@@ -52,7 +50,6 @@ class RayBackend:
         settings: the server settings (``ray_address``, ``ray_placement``, ``workdir``,
             ``grace_period``, ``data_dir``).
         layout: where experiments' files go.
-        report: called with (experiment id, status) on every status change.
     """
 
     def __init__(
@@ -60,8 +57,6 @@ class RayBackend:
         settings: Any,
         *,
         layout: JobLayout,
-        report: Callable[[str, str], None],
-        replica_env: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self._address = (
             getattr(settings, "ray_address", None) or os.environ.get("RAY_ADDRESS") or "auto"
@@ -73,9 +68,6 @@ class RayBackend:
         self._workdir = Path(settings.workdir)
         self._grace = float(settings.grace_period)
         self._layout = layout
-        self._report = report
-        self._replica_env = replica_env
-        self._jobs: dict[str, Job] = {}
 
     async def start(self) -> None:
         """Connect to the cluster and remove what a previous run of this server left there
@@ -124,11 +116,11 @@ class RayBackend:
         """The name of an experiment's placement group."""
         return f"{self.namespace}/{experiment_id}"
 
-    def make_job(
-        self, experiment_id: str, spec: ExperimentSpec, request: Request, pods: list[Pod]
-    ) -> Job:
-        """The run of an experiment on the cluster."""
-        launcher = RayLauncher(
+    def make_launcher(
+        self, experiment_id: str, spec: ExperimentSpec, pods: list[Pod]
+    ) -> RayLauncher:
+        """The experiment's replicas as actors of the cluster."""
+        return RayLauncher(
             experiment_id,
             spec,
             pods,
@@ -137,27 +129,6 @@ class RayBackend:
             workdir=self._workdir,
             grace=self._grace,
         )
-        job = Job(
-            experiment_id,
-            spec,
-            request,
-            pods,
-            launcher=launcher,
-            layout=self._layout,
-            report=self._report,
-            replica_env=self._replica_env,
-            on_end=self._ended,
-        )
-        self._jobs[experiment_id] = job
-        return job
-
-    def _ended(self, experiment_id: str) -> None:
-        self._jobs.pop(experiment_id, None)
-
-    def waiting_reason(self, experiment_id: str) -> str | None:
-        """Why a started experiment is not placed yet, or None."""
-        job = self._jobs.get(experiment_id)
-        return job.waiting if job is not None else None
 
     def unplaced_reason(self, bundles: Sequence[Mapping[str, float]]) -> str:
         """Why Ray cannot place ``bundles`` now (asks the cluster: call it off the loop)."""
