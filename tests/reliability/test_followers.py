@@ -5,8 +5,9 @@ second on the event loop; 100 idle followers pushed ping to 64 ms. Now waiting f
 sleep on an event, and one watcher per server looks at the files of the experiments
 being followed. The test holds 100 long polls on a running, silent experiment; an idle
 poll is answered only when its wait runs out (then its follower polls again). Then it
-deletes the experiment, and every poll that was waiting must be answered before its own
-wait ran out: woken by the delete, not by the clock. What the followers cost (ping
+deletes the experiment: every poll that was waiting is answered, and those with at least
+``LEFT`` seconds of their wait left are answered before it ran out: woken by the delete,
+not by the clock. What the followers cost (ping
 latency with and without them, the server's CPU time) is a figure of the report, not a
 pass mark: on two shared cores it measures the machine as much as the server.
 """
@@ -34,9 +35,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 FOLLOWERS = 100
 WAIT = 30.0
 """The followers' long-poll wait: the longest the server grants."""
-FRESH = 10.0
-"""The delete comes when every waiting poll was sent at most this long before: each then has
-two thirds of its wait left, so an answer before its wait ran out came from the delete."""
+LEFT = 10.0
+"""A poll with at least this much of its wait left at the delete must be woken by it: an
+answer before its wait ran out came from the delete, not the clock. The delete comes when
+every follower waits and at least half of their polls have that much left (on a loaded
+machine the followers' polls spread out, so "all of them fresh at once" may never come)."""
 SLACK = 0.5
 """How much sooner than WAIT an answer may come and still count as the end of the wait (the
 server's timer and this process's clock are not the same clock)."""
@@ -93,9 +96,13 @@ class Followers(threading.Thread):
         super().__init__(daemon=True)
         self.url = f"{server.url}/api/v1/experiment/{experiment_id}/log-stream"
         self.polls: list[list[Poll]] = [[] for _ in range(count)]
+        self.error: BaseException | None = None
 
     def run(self) -> None:
-        asyncio.run(self._follow())
+        try:
+            asyncio.run(self._follow())
+        except Exception as exc:  # kept for the test to report, not left to the thread hook
+            self.error = exc
 
     async def _follow(self) -> None:
         limits = httpx.Limits(max_connections=len(self.polls) + 10)
@@ -119,12 +126,15 @@ class Followers(threading.Thread):
         """The poll each follower waits on now (of those that wait)."""
         return [polls[-1] for polls in self.polls if polls and polls[-1].answered is None]
 
-    def fresh(self) -> list[Poll] | None:
-        """Every follower's waiting poll, if each was sent at most FRESH seconds ago."""
+    def ready(self) -> list[Poll] | None:
+        """Every follower's waiting poll, once every follower waits and at least half of the
+        polls have LEFT seconds of their wait left."""
         waiting = self.waiting()
         if len(waiting) < len(self.polls):
             return None
-        return waiting if time.monotonic() - min(p.sent for p in waiting) <= FRESH else None
+        now = time.monotonic()
+        roomy = [p for p in waiting if now - p.sent <= WAIT - LEFT]
+        return waiting if 2 * len(roomy) >= len(waiting) else None
 
 
 def test_a_hundred_idle_followers_cost_little_and_wake_at_once(
@@ -169,14 +179,16 @@ def test_a_hundred_idle_followers_cost_little_and_wake_at_once(
     )
 
     woken = wait_until(
-        followers.fresh,
-        what=lambda: f"{FOLLOWERS} freshly sent polls ({len(followers.waiting())} waiting)",
+        followers.ready,
+        what=lambda: f"{FOLLOWERS} waiting polls ({len(followers.waiting())} waiting)",
+        timeout=3 * WAIT,
     )
     deleted_at = time.monotonic()
     with ExperimentClient(module_server.url) as client:
         client.delete_experiment(experiment_id)
     followers.join(WAIT + 60)
     assert not followers.is_alive()
+    assert followers.error is None, f"a follower failed: {followers.error!r}"
 
     answered = [poll for polls in followers.polls for poll in polls]
     # Before the delete an idle poll is answered only when its wait runs out.
@@ -188,10 +200,17 @@ def test_a_hundred_idle_followers_cost_little_and_wake_at_once(
     finals = [polls[-1] for polls in followers.polls]
     assert {p.code for p in finals} <= {200, 404}
     assert all(p.status != "Running" for p in finals)
-    # The polls that waited at the delete were answered after it, before their wait ran out.
-    late = [p for p in woken if not (p.answered and p.answered >= deleted_at)]
+    # The polls that waited at the delete were all answered; those with room left were
+    # answered after it and before their wait ran out.
+    assert all(p.answered is not None for p in woken)
+    roomy = [p for p in woken if deleted_at - p.sent <= WAIT - LEFT]
+    assert roomy, "no poll had room left at the delete"
+    late = [p for p in roomy if not (p.answered and p.answered >= deleted_at)]
     assert not late, f"{len(late)} waiting polls were answered before the delete"
-    slept = [p for p in woken if p.waited >= WAIT - SLACK]
-    assert not slept, f"{len(slept)} waiting polls were answered only when their wait ran out"
+    slept = [p for p in roomy if p.waited >= WAIT - SLACK]
+    assert not slept, (
+        f"{len(slept)} of {len(roomy)} polls with {LEFT:g} s of their wait left at the delete "
+        "were answered only when their wait ran out"
+    )
     woke = max(p.answered or 0.0 for p in woken) - deleted_at
     figures.set(f"followers: all {FOLLOWERS} answered after the delete (s)", round(woke, 2))
