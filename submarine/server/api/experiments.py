@@ -75,8 +75,9 @@ __all__ = [
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
-EXTENSIONS: Final = ("log-stream",)
-"""Extensions of the Submarine API this server offers, advertised by ping."""
+EXTENSIONS: Final = ("log-stream", "tracking-page")
+"""Extensions of the Submarine API this server offers, advertised by ping (``tracking-page``
+is the paged metric and param read of :mod:`submarine.server.tracking`)."""
 NOT_FOUND: Final = "Not found experiment."
 """Message of an unknown or malformed experiment id (as the real server words it)."""
 OPEN_PATHS: Final = frozenset({"/api/v1/experiment/ping", "/api/auth/token"})
