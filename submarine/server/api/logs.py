@@ -1,4 +1,5 @@
-"""Whole-log answers (``GET /logs/{id}`` and ``GET /logs``) written in bounded memory.
+"""Log answers (``GET /logs/{id}``, ``GET /logs`` and the log-stream pages) written in
+bounded memory.
 
 A pod log can be hundreds of MB. Reading it whole into a list of lines and encoding that
 list took the server from 55 MB to 1.17 GB for one 300 MB log, and stalled the event loop.
@@ -24,11 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from submarine.server.api.rest import dumps, envelope_body
+from submarine.server.run.podlogs import ChunkPlan
 
 __all__ = [
     "BLOCK",
     "PIECE",
     "PodFiles",
+    "chunk_pieces",
     "experiment_logs",
     "log_pieces",
     "log_response",
@@ -51,20 +54,26 @@ def _escaped(text: str) -> str:
     return dumps(text)[1:-1]
 
 
-def _lines(path: Path) -> Iterator[tuple[bool, str]]:
-    """A log file's lines as JSON string pieces: (True, piece) opens a line with ``"``,
-    (False, piece) continues or closes it; lines are split on ``\\n`` and decoded as
+def _lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[bool, str]]:
+    """A log file's lines (of bytes ``start`` to ``end``; to its end when None) as JSON
+    string pieces: (True, piece) opens a line with ``"``, (False, piece) continues or
+    closes it; lines are split on ``\\n`` and decoded as
     :func:`submarine.server.run.podlogs.read_lines` does (invalid UTF-8 replaced)."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pending = ""
     opened = False
+    if end is not None and end <= start:
+        return
     try:
         file = path.open("rb")
     except FileNotFoundError:
         return
     with file:
+        file.seek(start)
+        left = end - start if end is not None else -1
         while True:
-            block = file.read(BLOCK)
+            block = file.read(BLOCK if left < 0 else min(BLOCK, left))
+            left -= len(block) if left >= 0 else 0
             text = decoder.decode(block, final=not block)
             parts = text.split("\n")
             for complete in parts[:-1]:
@@ -91,6 +100,21 @@ def pod_log_pieces(experiment_id: str, pods: Iterable[tuple[str, Path]]) -> Iter
             first = False
         yield "]}"
     yield "]}"
+
+
+def chunk_pieces(experiment_id: str, status: str, plan: ChunkPlan) -> Iterator[str]:
+    """The JSON text of a log-stream page (``experimentId``, ``status``, ``pods`` with
+    their ``lines``, ``cursor``, ``more``), in pieces, the lines read from the plan's spans
+    as they are written."""
+    yield "{" + f'"experimentId":{dumps(experiment_id)},"status":{dumps(status)},"pods":['
+    for index, (name, path, start, end) in enumerate(plan.spans):
+        yield ("," if index else "") + f'{{"podName":{dumps(name)},"lines":['
+        first = True
+        for new_line, piece in _lines(path, start, end):
+            yield piece if first or not new_line else "," + piece
+            first = False
+        yield "]}"
+    yield f'],"cursor":{dumps(plan.cursor)},"more":{dumps(plan.more)}}}'
 
 
 def _batched(pieces: Iterator[str]) -> Iterator[bytes]:
