@@ -217,8 +217,14 @@ def plan_chunk(
                 continue
             budget = share if not split_long else limit - used
             before = position[k]
+            # Only a line that kept the pod from giving anything is split: a line that
+            # merely outgrows what is left of the limit waits for the next answer whole.
             position[k], cut[k] = _span(
-                path, before, budget, finished=finished, split_long=split_long
+                path,
+                before,
+                budget,
+                finished=finished,
+                split_long=split_long and before == start[k],
             )
             used += position[k] - before
     spans = [
