@@ -92,7 +92,7 @@ def test_a_log_stream_page_written_from_spans_is_the_page_read_at_once(
     files: list[bytes | None], block: int, limit: int, finished: bool, offset: int
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(loganswer, "BLOCK", block)
+        patch.setattr(loganswer, "STREAM_BLOCK", block)
         patch.setattr(loganswer, "PIECE", block * 3)
         pods = []
         for index, data in enumerate(files):

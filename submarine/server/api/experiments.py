@@ -42,6 +42,7 @@ from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
 from submarine.server.api.logs import (
+    STREAM_PIECE,
     chunk_pieces,
     experiment_logs,
     log_pieces,
@@ -261,7 +262,8 @@ class LogStream(_Endpoint):
             await self._runner(request).wait_for_change(experiment_id, wait, cursor=plan.cursor)
             record = self._record(request)
             plan = await self._plan(request, cursor, limit)
-        return await log_response(log_pieces(chunk_pieces(experiment_id, record.status, plan)))
+        pieces = chunk_pieces(experiment_id, record.status, plan)
+        return await log_response(log_pieces(pieces, STREAM_PIECE))
 
     async def _plan(self, request: Request, cursor: str | None, limit: int) -> ChunkPlan:
         runner, experiment_id = self._runner(request), request.path_params["id"]

@@ -170,7 +170,7 @@ def _span(
     path: Path, offset: int, budget: int, *, finished: bool, split_long: bool
 ) -> tuple[int, bool]:
     """Where complete lines from ``offset`` within ``budget`` bytes end: (new offset, cut
-    short). Reads the bytes to find the last newline and keeps none of them.
+    short). Looks for the last newline from the back, a block at a time, and keeps none.
 
     A finished pod's last line comes even without its newline; a line longer than the
     budget comes in pieces when ``split_long``, else it waits for a bigger budget.
@@ -178,14 +178,24 @@ def _span(
     size = _size(path)
     if offset >= size or budget <= 0:
         return min(offset, size), offset < size
+    stop = offset + min(budget, size - offset)
+    cut = stop < size
+    if finished and not cut:
+        return stop, cut
+    end = offset  # after the last newline before ``stop``, looked for from the back
     with path.open("rb") as file:
-        file.seek(offset)
-        data = file.read(min(budget, size - offset))
-    cut = offset + len(data) < size
-    end = data.rfind(b"\n") + 1
-    if (finished and not cut) or (end == 0 and cut and split_long):
-        end = len(data)
-    return offset + end, cut
+        block_end = stop
+        while block_end > offset:
+            block_start = max(offset, block_end - _NEWS_WINDOW)
+            file.seek(block_start)
+            found = file.read(block_end - block_start).rfind(b"\n")
+            if found >= 0:
+                end = block_start + found + 1
+                break
+            block_end = block_start
+    if end == offset and cut and split_long:
+        end = stop
+    return end, cut
 
 
 def plan_chunk(

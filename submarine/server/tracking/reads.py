@@ -54,7 +54,7 @@ PAGE_BYTES: Final = 512 << 10
 """About the most bytes of JSON a page holds, whatever its keys and values."""
 SCAN_BYTES: Final = 8 << 20
 """Stored bytes one page reads at most while looking for records of one key or worker."""
-PIECE_BYTES: Final = 256 << 10
+PIECE_BYTES: Final = 64 << 10
 """About how many bytes of a streamed answer are written at a time."""
 POINT_BYTES: Final = 70
 """The most a metric's ``[step, value, timestamp]`` takes in JSON, with its comma."""
