@@ -222,3 +222,12 @@ def test_the_routes_page_stream_and_refuse_past_the_quota(server_factory: Any) -
         assert listed == []
         bad_id = b'{"id": "experiment-1-\\ud800"}'
         fail(http.post("/api/metric/selective", content=bad_id, headers=JSON), 400)
+
+
+def test_ping_advertises_the_paged_reads_by_the_name_the_clients_look_for() -> None:
+    from submarine.client._records import TRACKING_PAGE
+    from submarine.server.api.experiments import EXTENSIONS
+    from submarine.server.tracking.routes import PAGE_EXTENSION
+
+    assert PAGE_EXTENSION == TRACKING_PAGE
+    assert PAGE_EXTENSION in EXTENSIONS
