@@ -39,6 +39,11 @@ DATA_DIR_ENV: Final = "SUBMARINE_HOME"
 TOKEN_ENV: Final = "SUBMARINE_TOKEN"
 ALLOW_ORIGINS_ENV: Final = "SUBMARINE_ALLOW_ORIGINS"
 DEFAULT_MAX_REPLICAS: Final = 512  # as many as one experiment may have
+DEFAULT_TRACKING_RECORDS: Final = 50_000_000
+"""Metrics and params one experiment may hold by default (at least ten million points)."""
+DEFAULT_TRACKING_BYTES: Final = 2 << 30
+"""Stored bytes of one experiment's metrics and params by default (ten million metrics
+sent by :mod:`submarine.tracking` take about 370 MB)."""
 BACKENDS: Final = ("local", "ray")
 """Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
 PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
@@ -377,6 +382,22 @@ class Settings:
         "STRATEGY",
         _one_of("placement strategy", PLACEMENTS, str.upper),
     )
+    tracking_max_records: int = _option(
+        DEFAULT_TRACKING_RECORDS,
+        "--tracking-max-records",
+        "metrics and params one experiment may hold; past it, adds are refused with 413 "
+        f"(default: {DEFAULT_TRACKING_RECORDS:,})",
+        "COUNT",
+        _whole(1),
+    )
+    tracking_max_bytes: int = _option(
+        DEFAULT_TRACKING_BYTES,
+        "--tracking-max-bytes",
+        "bytes of metrics and params one experiment may hold, like 4G (a metric takes about "
+        "37); past it, adds are refused with 413 (default: 2G)",
+        "SIZE",
+        _memory,
+    )
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -391,6 +412,11 @@ class Settings:
             raise SettingsError(f"header_timeout must be positive, got {self.header_timeout}")
         if self.max_connections is not None and self.max_connections < 1:
             raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
+        if self.tracking_max_records < 1 or self.tracking_max_bytes < 1:
+            raise SettingsError(
+                "tracking_max_records and tracking_max_bytes must be positive, got "
+                f"{self.tracking_max_records} and {self.tracking_max_bytes}"
+            )
         if self.max_replicas < 1:
             raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")
         if self.backend not in BACKENDS:

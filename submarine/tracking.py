@@ -6,11 +6,14 @@ torch's or xgboost's ``RANK`` as ``worker-N``), and sent to the server at
 ``SUBMARINE_TRACKING_URI`` with ``SUBMARINE_TRACKING_TOKEN``, a credential that can only add
 metrics and params to that one experiment.
 
-Calls never wait for the network: records go to a buffer that a background thread sends in
-batches (every :data:`FLUSH_SECONDS`, or as soon as :data:`BATCH_SIZE` are waiting), and the
-rest is sent when the process exits. A batch the server refuses, or a server that cannot be
-reached, makes the *next* call raise :class:`TrackingError` with the reason; :func:`flush`
-sends what is waiting and raises at once.
+Calls never wait for the network, and never fail because of it: records go to a bounded
+buffer that a background thread sends in batches (every :data:`FLUSH_SECONDS`, or as soon
+as :data:`BATCH_SIZE` are waiting), trying again with backoff while the server cannot be
+reached; what it cannot send is counted and said once on stderr (see
+:mod:`submarine._tracksend`). ``log_metric`` and ``log_param`` raise only for a bad key or
+value. :func:`flush` sends what is waiting and raises if it cannot. At exit the rest is
+sent, giving up once the server took nothing for ``SUBMARINE_TRACKING_EXIT_TIMEOUT``
+seconds (10 by default), so the process always exits.
 
 Outside a replica, calls raise :class:`TrackingError`, unless records are to go to a file:
 set ``SUBMARINE_TRACKING_FILE`` (or call :func:`track_to_file`) and each record is appended
@@ -25,7 +28,6 @@ to it as one JSON line.
 from __future__ import annotations
 
 import atexit
-import http.client
 import json
 import math
 import operator
@@ -36,24 +38,34 @@ from collections.abc import Mapping
 from pathlib import Path
 from time import time_ns as _time_ns
 from typing import Any, Final
-from urllib.parse import urlsplit
 
+from submarine._tracksend import (
+    BATCH_SIZE,
+    EXIT_ENV,
+    FLUSH_SECONDS,
+    MAX_BUFFER,
+    Sender,
+    TrackingError,
+    exit_seconds,
+)
 from submarine.models.trackwire import (
     MAX_KEY,
     MAX_STEP,
     MAX_TEXT,
+    MAX_WORKER,
     NO_STEP,
     TOKEN_ENV,
     URI_ENV,
     MetricRecord,
-    ParamRecord,
-    encode_metrics,
-    encode_params,
+    is_text,
 )
 
 __all__ = [
     "BATCH_SIZE",
+    "EXIT_ENV",
     "FLUSH_SECONDS",
+    "FLUSH_TIMEOUT",
+    "MAX_BUFFER",
     "MAX_KEY",
     "MAX_TEXT",
     "NO_STEP",
@@ -67,19 +79,8 @@ __all__ = [
 
 FILE_ENV: Final = "SUBMARINE_TRACKING_FILE"
 """A file to append records to instead of sending them (set by the user)."""
-BATCH_SIZE: Final = 5000
-"""Records that wake the sender at once; a request carries at most this many."""
-FLUSH_SECONDS: Final = 1.0
-"""The longest a record waits in the buffer before it is sent."""
-MAX_BODY: Final = 900_000
-"""The largest request body sent (the local server accepts 1 MiB by default)."""
-MAX_BUFFER: Final = 1_000_000
-"""Records kept while the server cannot be reached; past this, calls raise."""
-_TIMEOUT: Final = 10.0
-
-
-class TrackingError(RuntimeError):
-    """Metrics or params cannot be recorded: not in a replica, or the server refused them."""
+FLUSH_TIMEOUT: Final = 30.0
+"""How long :func:`flush` waits for the server by default, in seconds."""
 
 
 def worker_index(environ: Mapping[str, str] | None = None) -> str:
@@ -101,147 +102,6 @@ def worker_index(environ: Mapping[str, str] | None = None) -> str:
             pass
     rank = env.get("RANK", "").strip()
     return f"worker-{int(rank)}" if rank.isdigit() else "worker-0"
-
-
-class _Sender:
-    """The buffer of one process and the thread that empties it into the server."""
-
-    def __init__(self, uri: str, token: str | None, experiment_id: str, worker: str) -> None:
-        self.experiment_id = experiment_id
-        self.worker = worker
-        self._url = urlsplit(uri.rstrip("/"))
-        if self._url.scheme not in ("http", "https") or not self._url.hostname:
-            raise TrackingError(f"{URI_ENV} must be an http(s) URL of a server, got {uri!r}")
-        self._headers = {"Content-Type": "application/json"}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        # Lists, appended to by the training threads and emptied from the front by the
-        # sender; each append and each deletion is one atomic step.
-        self.metrics: list[MetricRecord] = []
-        """Metric records waiting: (key, value, step, timestamp)."""
-        self._params: list[ParamRecord] = []
-        self._wake = threading.Event()
-        self._sending = threading.Lock()  # one batch in flight at a time
-        self._error: str | None = None
-        self._connection: http.client.HTTPConnection | None = None
-        self._thread = threading.Thread(target=self._run, name="submarine-tracking", daemon=True)
-        self._thread.start()
-
-    def metric(self, key: str, value: float, step: int, timestamp: int) -> None:
-        if self._error is not None:
-            self._raise()
-        metrics = self.metrics
-        if len(metrics) >= BATCH_SIZE:
-            if len(metrics) >= MAX_BUFFER:
-                raise self._full()
-            if not self._wake.is_set():
-                self._wake.set()
-        metrics.append((key, value, step, timestamp))
-
-    def param(self, key: str, value: str) -> None:
-        if self._error is not None:
-            self._raise()
-        if len(self._params) >= MAX_BUFFER:
-            raise self._full()
-        self._params.append((key, value))
-
-    @property
-    def failed(self) -> bool:
-        """Whether a batch failed and the next call must raise."""
-        return self._error is not None
-
-    def _raise(self) -> None:
-        error, self._error = self._error, None
-        raise TrackingError(error)
-
-    def _full(self) -> TrackingError:
-        return TrackingError(
-            f"{MAX_BUFFER} records are waiting for the server at {self._url.geturl()}: "
-            "it cannot keep up or cannot be reached"
-        )
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(FLUSH_SECONDS)
-            self._wake.clear()
-            try:
-                self.send()
-            except TrackingError as exc:
-                self._error = str(exc)
-                _use_fast_path(None)  # the next call takes the slow path, which raises
-
-    def send(self) -> None:
-        """Send what is waiting now, batch by batch; raise on the first refused batch.
-
-        Records added while it sends wait for the next round: chasing them would send a
-        request for every few records of a busy training loop.
-        """
-        with self._sending:
-            for queue, buffer in (("param", self._params), ("metric", self.metrics)):
-                waiting = len(buffer)
-                while waiting:
-                    count = min(waiting, BATCH_SIZE)
-                    body = self._body(queue, buffer[:count])
-                    while len(body) > MAX_BODY and count > 1:  # long keys: fewer a request
-                        count //= 2
-                        body = self._body(queue, buffer[:count])
-                    self._post(queue, body, count)
-                    del buffer[:count]
-                    waiting -= count
-
-    def _body(self, queue: str, batch: list[Any]) -> bytes:
-        """A batch body of the tracking contract: the experiment and worker once, then the
-        records (metrics in columns)."""
-        encode = encode_params if queue == "param" else encode_metrics
-        return encode(self.experiment_id, self.worker, batch)
-
-    def _post(self, queue: str, body: bytes, count: int) -> None:
-        path = f"{self._url.path}/api/{queue}/add"
-        url = f"{self._url.scheme}://{self._url.netloc}{path}"
-        try:
-            status, answer = self._request(path, body)
-        except (OSError, http.client.HTTPException) as exc:
-            raise TrackingError(
-                f"cannot send {count} {queue}s to {url}: {exc or type(exc).__name__} "
-                "(is the Submarine server that started this replica still running?)"
-            ) from exc
-        if status >= 300:
-            try:
-                message = json.loads(answer).get("message")
-            except (ValueError, AttributeError):
-                message = answer[:200].decode("utf-8", "replace")
-            raise TrackingError(f"the server refused {count} {queue}s: {message}")
-
-    def _request(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST over a kept-alive connection; a kept connection the server has closed in
-        the meantime is replaced once."""
-        while True:
-            connection, kept = self._connection, self._connection is not None
-            if connection is None:
-                kind = (
-                    http.client.HTTPSConnection
-                    if self._url.scheme == "https"
-                    else http.client.HTTPConnection
-                )
-                connection = kind(self._url.hostname or "", self._url.port, timeout=_TIMEOUT)
-            self._connection = None
-            try:
-                connection.request("POST", path, body=body, headers=self._headers)
-                response = connection.getresponse()
-                answer = response.read()
-            except (ConnectionError, http.client.RemoteDisconnected):
-                connection.close()
-                if kept:
-                    continue
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            if not response.will_close:
-                self._connection = connection
-            else:
-                connection.close()
-            return response.status, answer
 
 
 class _FileWriter:
@@ -273,15 +133,16 @@ class _FileWriter:
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write(line)
 
-    def send(self) -> None:
+    def flush(self, timeout: float) -> None:
+        """Nothing waits: every record is written at once."""
         return
 
 
-_sink: _Sender | _FileWriter | None = None
+_sink: Sender | _FileWriter | None = None
 _sink_lock = threading.Lock()
 _fast: list[MetricRecord] | None = None
-"""The sender's metric buffer while nothing needs saying: ``log_metric`` appends to it
-directly (the call is most of what tracking costs a training loop)."""
+"""The sender's metric buffer: ``log_metric`` appends to it directly while it holds fewer
+than :data:`BATCH_SIZE` (the call is most of what tracking costs a training loop)."""
 
 
 def _use_fast_path(buffer: list[MetricRecord] | None) -> None:
@@ -299,7 +160,10 @@ def track_to_file(path: str | os.PathLike[str] | None) -> None:
     with _sink_lock:
         _use_fast_path(None)
         if _sink is not None:
-            _sink.send()
+            try:
+                _sink.flush(FLUSH_TIMEOUT)
+            except TrackingError as exc:
+                print(f"submarine tracking: {exc}", file=sys.stderr, flush=True)
         _sink = None if path is None else _file_sink(Path(path), os.environ)
 
 
@@ -307,7 +171,7 @@ def _file_sink(path: Path, env: Mapping[str, str]) -> _FileWriter:
     return _FileWriter(path, env.get("JOB_ID") or "local", worker_index(env))
 
 
-def _open_sink() -> _Sender | _FileWriter:
+def _open_sink() -> Sender | _FileWriter:
     env = os.environ
     if env.get(FILE_ENV):
         return _file_sink(Path(env[FILE_ENV]), env)
@@ -319,12 +183,18 @@ def _open_sink() -> _Sender | _FileWriter:
             f"recorded for experiments a Submarine server runs; set {FILE_ENV}=<path> "
             "(or call submarine.tracking.track_to_file) to write them to a file instead"
         )
-    sender = _Sender(uri, env.get(TOKEN_ENV), experiment_id, worker_index(env))
+    worker = worker_index(env)
+    if len(worker) > MAX_WORKER or not is_text(worker):
+        raise TrackingError(
+            f"this replica's worker index {worker[:80]!r} (from TF_CONFIG's task) is not a "
+            f"name of at most {MAX_WORKER} characters like 'worker-0'"
+        )
+    sender = Sender(uri, env.get(TOKEN_ENV), experiment_id, worker)
     atexit.register(_flush_at_exit)
     return sender
 
 
-def _sink_now() -> _Sender | _FileWriter:
+def _sink_now() -> Sender | _FileWriter:
     global _sink
     sink = _sink
     if sink is None:
@@ -337,12 +207,8 @@ def _sink_now() -> _Sender | _FileWriter:
 
 def _flush_at_exit() -> None:
     sink = _sink
-    if sink is None:
-        return
-    try:
-        sink.send()
-    except TrackingError as exc:
-        print(f"submarine tracking: {exc}", file=sys.stderr, flush=True)
+    if isinstance(sink, Sender):
+        sink.close(exit_seconds())
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
@@ -353,9 +219,12 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
     :param key: the metric's name, e.g. ``"loss"``.
     :param value: a number (NaN and infinities are recorded as NaN).
     :param step: the training step (default: none).
-    :raises TrackingError: outside a replica, or when an earlier batch was refused.
+    :raises TypeError, ValueError: a bad key, value or step (never because of the server).
+    :raises TrackingError: outside a replica.
     """
-    if type(key) is not str or not key or len(key) > MAX_KEY:
+    if (
+        type(key) is not str or not key or len(key) > MAX_KEY or not key.isascii()
+    ) and not _good_key(key):
         raise _bad_key(key, "loss")
     if type(value) is not float:
         value = _number(key, value)
@@ -368,11 +237,9 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
         buffer.append((key, value, step, _time_ns() // 1_000_000))
         return
     sink = _sink or _sink_now()
-    sink.metric(key, value, step, _time_ns() // 1_000_000)  # raises what needs saying
-    if isinstance(sink, _Sender) and sink is _sink:
+    sink.metric(key, value, step, _time_ns() // 1_000_000)
+    if isinstance(sink, Sender) and sink is _sink:
         _use_fast_path(sink.metrics)
-        if sink.failed:  # the sender failed meanwhile: its next call must say so
-            _use_fast_path(None)
 
 
 def _number(key: str, value: object) -> float:
@@ -402,11 +269,17 @@ def _whole(key: str, step: object) -> int:
     return whole
 
 
+def _good_key(key: object) -> bool:
+    return type(key) is str and 0 < len(key) <= MAX_KEY and is_text(key)
+
+
 def _bad_key(key: object, example: str) -> Exception:
-    if isinstance(key, str) and key:
+    if isinstance(key, str) and key and len(key) > MAX_KEY:
         return ValueError(
             f"key must be at most {MAX_KEY} characters, got {len(key)}: {key[:40]!r}..."
         )
+    if isinstance(key, str) and key:
+        return ValueError(f"key must be Unicode text (no lone surrogate), got {key!r}")
     return TypeError(f"key must be a non-empty string like {example!r}, got {key!r}")
 
 
@@ -415,9 +288,10 @@ def log_param(key: str, value: object) -> None:
 
     :param key: the parameter's name, e.g. ``"learning_rate"``.
     :param value: its value; recorded as text (``str(value)``).
-    :raises TrackingError: outside a replica, or when an earlier batch was refused.
+    :raises TypeError, ValueError: a bad key or value (never because of the server).
+    :raises TrackingError: outside a replica.
     """
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not _good_key(str(key)):
         raise _bad_key(key, "learning_rate")
     text = str(value)
     if len(text) > MAX_TEXT:
@@ -425,12 +299,17 @@ def log_param(key: str, value: object) -> None:
             f"value of param {key!r} must be at most {MAX_TEXT} characters as text, "
             f"got {len(text)}: {text[:40]!r}..."
         )
-    (_sink or _sink_now()).param(key, text)
+    if not is_text(text):
+        raise ValueError(f"value of param {key!r} must be Unicode text, got {text[:40]!r}")
+    (_sink or _sink_now()).param(str(key), text)
 
 
-def flush() -> None:
-    """Send every waiting record now.
+def flush(timeout: float = FLUSH_TIMEOUT) -> None:
+    """Send every waiting record now, waiting at most ``timeout`` seconds.
 
-    :raises TrackingError: outside a replica, or when the server refuses or cannot be reached.
+    :param timeout: how long to wait for the server.
+    :raises TrackingError: outside a replica, or when the server refuses a batch, fails,
+        cannot be reached or does not answer in time (the records it did not take stay
+        waiting, and are tried again).
     """
-    _sink_now().send()
+    _sink_now().flush(timeout)

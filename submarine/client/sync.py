@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import httpx
 
     from submarine.client._follow import Follower
+    from submarine.client._records import RecordFlow
 
 __all__ = ["ExperimentClient"]
 
@@ -227,12 +228,13 @@ class ExperimentClient:
         return self._call(self._core.list_log_call(status))
 
     def get_metrics(self, id: str) -> list[Metric]:
-        """Every metric value the experiment's replicas recorded, in the order they came.
+        """Every metric value the experiment's replicas recorded.
 
         :param id: the experiment id.
-        :returns: :class:`~submarine.models.Metric` values (key, value, worker, step, time).
+        :returns: :class:`~submarine.models.Metric` values (key, value, worker, step, time),
+            in the order they came, grouped by key and worker within each page read.
         """
-        return self._call(self._core.metrics_call(id))
+        return list(self.iter_metrics(id))
 
     def get_params(self, id: str) -> list[Param]:
         """Every param the experiment's replicas recorded.
@@ -240,7 +242,54 @@ class ExperimentClient:
         :param id: the experiment id.
         :returns: :class:`~submarine.models.Param` values (key, value, worker).
         """
-        return self._call(self._core.params_call(id))
+        return list(self.iter_params(id))
+
+    def iter_metrics(
+        self, id: str, *, key: str | None = None, worker: str | None = None
+    ) -> Iterator[Metric]:
+        """The experiment's metric values as they are read, a page at a time from a local
+        server (so a reader holds one page however many there are).
+
+        >>> for metric in client.iter_metrics(experiment_id, key="loss"):  # doctest: +SKIP
+        ...     print(metric.step, metric.value)
+
+        :param id: the experiment id.
+        :param key: only the metric of this key.
+        :param worker: only what this worker recorded, like ``worker-0``.
+        """
+        from submarine.client._records import records_flow
+
+        return self._walk(records_flow(self._core, "metric", id, key=key, worker=worker))
+
+    def iter_params(
+        self, id: str, *, key: str | None = None, worker: str | None = None
+    ) -> Iterator[Param]:
+        """The experiment's params as they are read, a page at a time from a local server.
+
+        :param id: the experiment id.
+        :param key: only the param of this key.
+        :param worker: only what this worker recorded.
+        """
+        from submarine.client._records import records_flow
+
+        return self._walk(records_flow(self._core, "param", id, key=key, worker=worker))
+
+    def _walk(self, flow: RecordFlow) -> Generator[Any, None, None]:
+        """Run a reader's steps; yield its records."""
+        reply: Any = None
+        try:
+            while True:
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+                if isinstance(step, Call):
+                    reply = self._call(step)
+                else:
+                    reply = None
+                    yield from step
+        finally:
+            flow.close()
 
     def ping(self) -> bool:
         """Whether a Submarine server answers at ``host``.

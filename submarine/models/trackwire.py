@@ -18,11 +18,16 @@ Bodies of ``POST /api/metric/add`` and ``POST /api/param/add``:
   workerIndex}``).
 
 The rules: a key is a non-empty string of at most :data:`MAX_KEY` characters; a param's
-value, as text, and a worker index at most :data:`MAX_TEXT`; none holds a lone surrogate
-(it could not be answered as UTF-8); a step is a whole number of 64
-bits; NaN and infinities are recorded as NaN (value null, ``isNan`` true); a batch holds at
-least one record of one experiment. :func:`read_batch` raises :class:`RecordError` naming
-the record and the field that break them.
+value, as text, at most :data:`MAX_TEXT`; a worker index at most :data:`MAX_WORKER`; no
+string, the experiment id included, holds a lone surrogate (JSON's ``"\\ud800"``: it is not
+Unicode text, and could not be answered as UTF-8); a step is a whole number of 64 bits; NaN
+and infinities are recorded as NaN (value null, ``isNan`` true); a batch holds at least one
+record of one experiment. :func:`read_batch` raises :class:`RecordError` naming the record
+and the field that break them.
+
+The short worker index keeps reads in proportion to uploads: a column batch names its
+worker once, but every row of an answer repeats it (a worker index of 8,000 characters
+made a 1 MB upload a 226 MB answer of 0.8.0's shape).
 
 A stored metric row is ``(key, value, worker, timestamp, step, isNan)`` (value None for
 NaN, step None for none); a param row ``(key, value as text, worker)``.
@@ -36,13 +41,14 @@ import json
 import math
 import sys
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 __all__ = [
     "MAX_KEY",
     "MAX_STEP",
     "MAX_TEXT",
+    "MAX_WORKER",
     "NO_STEP",
     "TOKEN_ENV",
     "URI_ENV",
@@ -53,6 +59,7 @@ __all__ = [
     "encode_columns",
     "encode_metrics",
     "encode_params",
+    "is_text",
     "metric_wire",
     "param_wire",
     "read_batch",
@@ -65,7 +72,9 @@ TOKEN_ENV: Final = "SUBMARINE_TRACKING_TOKEN"
 MAX_KEY: Final = 250
 """The longest metric or param key, in characters."""
 MAX_TEXT: Final = 8000
-"""The longest param value (as text) or worker index, in characters."""
+"""The longest param value (as text), in characters."""
+MAX_WORKER: Final = 64
+"""The longest worker index (``worker-0``, ``ps-1``), in characters (0.8.0's column)."""
 NO_STEP: Final = -(2**63)
 """A metric without a step, in the step column."""
 MAX_STEP: Final = 2**63 - 1
@@ -162,14 +171,26 @@ def _refuse(index: int, name: str, value: Any, rule: str) -> RecordError:
     return RecordError(f"[{index}].{name}: must be {rule}, got {value!r}")
 
 
+def is_text(text: str) -> bool:
+    """Whether ``text`` is Unicode text: no lone surrogate (JSON's ``"\\ud800"``), which
+    UTF-8 cannot hold.
+
+    >>> is_text("loss"), is_text("\\ud800")
+    (True, False)
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(index: int, name: str, text: str) -> str:
-    """``text``, if it can be answered: a lone surrogate (JSON's ``"\\ud800"``) cannot be
-    written as UTF-8."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _refuse(index, name, text, "text without lone surrogates") from None
+    """``text``, if it can be answered (:func:`is_text`)."""
+    if not is_text(text):
+        raise _refuse(index, name, text, "text without lone surrogates")
     return text
 
 
@@ -182,8 +203,13 @@ def _key(index: int, key: Any) -> str:
 def _worker(index: int, worker: Any) -> str:
     if worker is None or worker == "":
         return "worker-0"
-    if type(worker) is not str or len(worker) > MAX_TEXT:
-        raise _refuse(index, "workerIndex", worker, "a string like 'worker-0'")
+    if type(worker) is not str or len(worker) > MAX_WORKER:
+        raise _refuse(
+            index,
+            "workerIndex",
+            worker if len(str(worker)) < 80 else str(worker)[:40] + "...",
+            f"a string like 'worker-0' of at most {MAX_WORKER} characters",
+        )
     return _text(index, "workerIndex", worker)
 
 
@@ -249,7 +275,7 @@ def _param_rows(records: Sequence[Mapping[str, Any]], worker: str | None) -> lis
 
 def _experiment(document: Mapping[str, Any]) -> str:
     experiment_id = document.get("id")
-    if not isinstance(experiment_id, str):
+    if not isinstance(experiment_id, str) or not is_text(experiment_id):
         raise RecordError(f"id: must be an experiment id, got {experiment_id!r}")
     return experiment_id
 
@@ -282,7 +308,7 @@ def _record_rows(document: Any, kind: str, now_ms: int) -> tuple[str, list[tuple
     if not records:
         raise RecordError("the body is an empty list: send at least one record")
     ids = {record.get("id") for record in records}
-    if len(ids) != 1 or not isinstance(next(iter(ids)), str):
+    if len(ids) != 1 or not isinstance(next(iter(ids)), str) or not is_text(next(iter(ids))):
         raise RecordError(
             f"id: every record needs the same experiment id, got {sorted(map(repr, ids))}"
         )
@@ -358,19 +384,22 @@ class ColumnBatch:
 
     def rows(self) -> list[list[Any]]:
         """The records as stored rows: [key, value, worker, timestamp, step, isNan]."""
+        return list(self.iter_rows())
+
+    def iter_rows(self) -> Iterator[list[Any]]:
+        """:meth:`rows` one at a time (a reader of a big batch holds one row, not all)."""
         decoded = [_decode(self.columns[name], code) for name, code in _COLUMNS]
         keys, worker, now, isfinite = self.keys, self.worker, self.now, math.isfinite
-        return [
-            [
+        for ident, value, step, stamp in zip(*decoded, strict=True):
+            finite = isfinite(value)
+            yield [
                 keys[ident],
-                value if isfinite(value) else None,
+                value if finite else None,
                 worker,
                 stamp or now,
                 None if step == NO_STEP else step,
-                not isfinite(value),
+                not finite,
             ]
-            for ident, value, step, stamp in zip(*decoded, strict=True)
-        ]
 
 
 def _decode(text: str, code: str) -> array[Any]:

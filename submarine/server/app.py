@@ -38,6 +38,7 @@ from submarine.server.tracking.routes import (
     tracking_for,
     tracking_routes,
 )
+from submarine.server.tracking.store import TrackingQuota
 from submarine.server.workbench.routes import PAGE_PATHS, workbench_routes
 
 __all__ = ["create_app"]
@@ -80,7 +81,11 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         *workbench_routes(),
-        *tracking_routes(tracking, settings.max_body_bytes),
+        *tracking_routes(
+            tracking,
+            settings.max_body_bytes,
+            TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
+        ),
         *experiment_routes(),
         token_route(),
     ]

@@ -159,7 +159,7 @@ class AsyncDriver:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if name == "stream_logs":
+        if name in ("stream_logs", "iter_metrics", "iter_params"):
             return lambda *a, **k: self.loop.run_until_complete(_collect(attr(*a, **k)))
         if inspect.iscoroutinefunction(attr):
             return lambda *a, **k: self.loop.run_until_complete(attr(*a, **k))

@@ -49,6 +49,10 @@ def test_same_parameters_and_return_types():
             assert sync_return == "LogStream"
             assert async_return == "AsyncLogStream"
             assert not inspect.iscoroutinefunction(async_method)
+        elif name in ("iter_metrics", "iter_params"):
+            assert f"Async{sync_return}" == async_return, name
+            assert sync_return.startswith("Iterator["), name
+            assert not inspect.iscoroutinefunction(async_method), name
         else:
             assert sync_return == async_return, name
             assert inspect.iscoroutinefunction(async_method), name
@@ -91,7 +95,7 @@ def test_the_mirrors_document_their_methods_alike():
     for name, sync_method in sync_methods.items():
         sync_doc = inspect.getdoc(sync_method) or ""
         async_doc = inspect.getdoc(async_methods[name]) or ""
-        if name == "stream_logs":  # its example iterates with async for
+        if name in ("stream_logs", "iter_metrics"):  # their examples iterate with async for
             async_doc = async_doc.replace(">>> async for", ">>> for")
         assert sync_doc == async_doc, name
 

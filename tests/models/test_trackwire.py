@@ -19,6 +19,7 @@ from submarine.models.trackwire import (
     MAX_KEY,
     MAX_STEP,
     MAX_TEXT,
+    MAX_WORKER,
     NO_STEP,
     ColumnBatch,
     MetricRecord,
@@ -27,6 +28,7 @@ from submarine.models.trackwire import (
     encode_columns,
     encode_metrics,
     encode_params,
+    is_text,
     metric_wire,
     param_wire,
     read_batch,
@@ -134,6 +136,9 @@ def test_params_up_to_the_limit_come_back() -> None:
         ({"id": 7, "columns": {}}, "id: must be an experiment id"),
         ({"id": EXPERIMENT, "key": "a\ud800", "value": 1}, "[0].key: must be text without"),
         ({"id": EXPERIMENT, "workerIndex": "\udc00", "metrics": [["a", 1, 1, 1]]}, "workerIndex"),
+        ({"id": "experiment-1-\ud800", "key": "a", "value": 1}, "id: every record needs"),
+        ({"id": "\ud800", "metrics": [["a", 1, 1, 1]]}, "id: must be an experiment id"),
+        ({"id": EXPERIMENT, "key": "a", "value": 1, "workerIndex": "w" * 65}, "at most 64"),
     ],
 )
 def test_records_that_break_the_rules_are_refused_naming_the_field(
@@ -142,6 +147,31 @@ def test_records_that_break_the_rules_are_refused_naming_the_field(
     with pytest.raises(RecordError) as refused:
         read_batch(document, "metric", NOW)
     assert named in str(refused.value)
+
+
+def test_a_worker_index_is_short_so_that_answers_stay_in_proportion() -> None:
+    assert _metrics([("a", 1.0, 1, 1)], "w" * MAX_WORKER)[0][2] == "w" * MAX_WORKER
+    too_long = json.loads(encode_metrics(EXPERIMENT, "w" * (MAX_WORKER + 1), [("a", 1, 1, 1)]))
+    with pytest.raises(RecordError, match=rf"workerIndex: .* at most {MAX_WORKER} characters"):
+        read_batch(too_long, "metric", NOW)
+    params = {"id": EXPERIMENT, "workerIndex": "w" * (MAX_WORKER + 1), "params": [["a", "b"]]}
+    with pytest.raises(RecordError, match="workerIndex"):
+        read_batch(params, "param", NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"), [("loss", True), ("损失 📉", True), ("a\ud800", False), ("\udfff", False)]
+)
+def test_text_is_unicode_without_lone_surrogates(text: str, valid: bool) -> None:
+    assert is_text(text) is valid
+
+
+def test_rows_of_a_column_batch_come_one_at_a_time_as_well() -> None:
+    records = [("a", 1.0, 1, 1), ("b", math.nan, NO_STEP, 0)]
+    batch = read_batch(json.loads(encode_metrics(EXPERIMENT, "w", records)), "metric", NOW)[1]
+    assert isinstance(batch, ColumnBatch)
+    assert list(batch.iter_rows()) == batch.rows()
+    assert batch.rows()[1] == ["b", None, "w", NOW, None, True]
 
 
 def test_records_of_0_8_0_and_compact_batches_give_the_same_rows() -> None:

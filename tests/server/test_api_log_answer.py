@@ -1,4 +1,5 @@
-"""Whole-log answers written piece by piece are byte for byte the answer encoded at once."""
+"""Log answers written piece by piece (whole logs and log-stream pages) are byte for byte the
+answer encoded at once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from hypothesis import strategies as st
 from submarine.server.api import logs as loganswer
 from submarine.server.api.rest import dumps, envelope_body
 from submarine.server.api.wire import log_payload
-from submarine.server.run.podlogs import read_lines
+from submarine.server.run.podlogs import (
+    ChunkPlan,
+    encode_cursor,
+    plan_chunk,
+    read_chunk,
+    read_lines,
+)
 
 ID = "experiment-1700000000000-0001"
 
@@ -71,3 +78,42 @@ def test_a_long_line_comes_in_pieces_of_bounded_size(tmp_path: Path) -> None:
     assert len(sizes) > 3
     assert max(sizes) <= loganswer.PIECE + loganswer.BLOCK + 1024
     assert list(itertools.accumulate(sizes))[-1] == len(_whole([("p", path)]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    files=st.lists(contents | st.none(), max_size=3),
+    block=st.sampled_from([1, 2, 3, 7, 64]),
+    limit=st.sampled_from([1, 5, 16, 1 << 20]),
+    finished=st.booleans(),
+    offset=st.integers(0, 12),
+)
+def test_a_log_stream_page_written_from_spans_is_the_page_read_at_once(
+    files: list[bytes | None], block: int, limit: int, finished: bool, offset: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loganswer, "STREAM_BLOCK", block)
+        patch.setattr(loganswer, "PIECE", block * 3)
+        pods = []
+        for index, data in enumerate(files):
+            path = Path(tmp) / f"pod-{index}.log"
+            if data is not None:
+                path.write_bytes(data)
+            pods.append((f"{ID}-worker-{index}", path))
+        offsets = {f"worker-{index}": offset for index in range(len(pods))}
+        read, positions, more = read_chunk(pods, offsets, limit, finished=finished, key=f"{ID}-")
+        spans, planned, cut = plan_chunk(pods, offsets, limit, finished=finished, key=f"{ID}-")
+        assert (planned, cut) == (positions, more)
+        plan = ChunkPlan(spans=spans, cursor=encode_cursor(positions), more=more)
+        whole = envelope_body(
+            result={
+                "experimentId": ID,
+                "status": "Running",
+                "pods": [{"podName": name, "lines": lines} for name, lines in read],
+                "cursor": plan.cursor,
+                "more": more,
+            }
+        )
+        streamed = b"".join(loganswer.log_pieces(loganswer.chunk_pieces(ID, "Running", plan)))
+        assert streamed == dumps(whole).encode("utf-8")
+        assert plan.quiet == (not more and not any(lines for _, lines in read))

@@ -178,3 +178,16 @@ async def test_wait_for_change_returns_on_a_status_change(tmp_path: Path) -> Non
         # An experiment that is gone does not keep anyone waiting.
         await h.delete(eid)
         await asyncio.wait_for(h.runner.wait_for_change(eid, 30), 5)
+
+
+def test_a_line_that_outgrows_what_is_left_of_the_limit_waits_whole(tmp_path: Path) -> None:
+    lines = [b"step %03d " % i + b"x" * 20 for i in range(40)]  # 29 bytes and a newline
+    pods = pods_in(tmp_path, a=b"\n".join(lines) + b"\n")
+    seen: list[str] = []
+    offsets: dict[str, int] = {}
+    more = True
+    while more:
+        got, offsets, more = logs.read_chunk(pods, offsets, 100, finished=False, key="exp-")
+        assert sum(len(line) + 1 for _, pod in got for line in pod) <= 100
+        seen.extend(got[0][1])
+    assert seen == [line.decode() for line in lines]  # none cut in two

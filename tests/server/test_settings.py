@@ -81,7 +81,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
         "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
         "--max-replicas", "7", "--backend", "ray", "--ray-address", "127.0.0.1:6379",
-        "--ray-placement", "pack",
+        "--ray-placement", "pack", "--tracking-max-records", "1000",
+        "--tracking-max-bytes", "64M",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -113,6 +114,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         backend="ray",
         ray_address="127.0.0.1:6379",
         ray_placement="PACK",
+        tracking_max_records=1000,
+        tracking_max_bytes=64 << 20,
     )
     assert run(["server", "--token", "flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "flag"])
@@ -156,6 +159,9 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--header-timeout", "0"], "--header-timeout '0' is not a positive number"),
         (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
         (["--max-replicas", "0"], "--max-replicas '0' is not a whole number of 1 or more"),
+        (["--tracking-max-records", "0"], "--tracking-max-records '0' is not a whole number"),
+        (["--tracking-max-bytes", "lots"], "--tracking-max-bytes 'lots' is not a size: write"),
+        (["--tracking-max-bytes", "0"], "tracking_max_records and tracking_max_bytes must be"),
         (["--token-file", "missing"], "--token-file 'missing' is not a file: give a file"),
         (["--token-file", "empty"], "--token-file 'empty' is empty: put the secret on its"),
         (["--token", "t", "--token-file", "a-file"], "give --token or --token-file, not both"),

@@ -253,7 +253,11 @@ def test_a_server_that_cannot_be_reached_is_a_clear_error() -> None:
     code = (
         "import submarine, submarine.tracking as t\nsubmarine.log_metric('loss', 1.0)\nt.flush()\n"
     )
-    env = {"JOB_ID": "experiment-1-0001", "SUBMARINE_TRACKING_URI": f"http://127.0.0.1:{port}"}
+    env = {
+        "JOB_ID": "experiment-1-0001",
+        "SUBMARINE_TRACKING_URI": f"http://127.0.0.1:{port}",
+        "SUBMARINE_TRACKING_EXIT_TIMEOUT": "1",
+    }
     result = _python(code, env)
     assert result.returncode != 0
     assert "TrackingError: cannot send 1 metrics" in result.stderr
@@ -421,6 +425,9 @@ def test_a_bad_column_batch_is_refused_naming_the_column(
         ("log_metric('loss', 1.0, step=1.5)", "TypeError: step of metric 'loss' must be a whole"),
         ("log_metric('loss', '1')", "TypeError: value of metric 'loss' must be a number"),
         ("log_param('lr', 'x' * 8001)", "ValueError: value of param 'lr' must be at most 8000"),
+        ("log_metric('a\\ud800', 1.0)", "ValueError: key must be Unicode text"),
+        ("log_param('lr\\udc00', 1)", "ValueError: key must be Unicode text"),
+        ("log_param('lr', 'x\\udfff')", "ValueError: value of param 'lr' must be Unicode text"),
     ],
 )
 def test_bad_calls_are_refused_at_once_naming_the_argument(call: str, message: str) -> None:
@@ -445,20 +452,14 @@ class _Refuser(BaseHTTPRequestHandler):
 
 
 REFUSED = """
-import time, submarine
-from submarine.tracking import TrackingError
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:  # the sender posts within a second, in the background
-    try:
-        submarine.log_metric("loss", 1.0)
-    except TrackingError as exc:
-        print("RAISED", exc, flush=True)
-        break
-    time.sleep(0.02)
+import submarine
+for step in range(12_000):  # three batches at least, each refused
+    submarine.log_metric("loss", 1.0, step=step)
+print("trained", flush=True)
 """
 
 
-def test_a_batch_refused_in_the_background_makes_the_next_call_raise() -> None:
+def test_a_refused_batch_is_said_once_and_training_goes_on() -> None:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuser)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -468,5 +469,8 @@ def test_a_batch_refused_in_the_background_makes_the_next_call_raise() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert "RAISED the server refused" in result.stdout, result.stdout + result.stderr
-    assert "no room for loss" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "trained" in result.stdout
+    assert result.stderr.count("no room for loss") == 1, result.stderr
+    assert "training goes on" in result.stderr
+    assert "12000 metrics and 0 params of this process were not recorded" in result.stderr

@@ -23,8 +23,9 @@ Differences from the real server, all on purpose:
   Content-Length): the same JSON, written batch by batch in a worker thread from the stored
   records, so a big list neither blocks the event loop nor is held whole in memory.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
-  log lines since a cursor, long-polling up to ``wait`` seconds; ping advertises it in
-  ``attributes.extensions``.
+  log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
+  ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
+  and the answer encoded in worker threads, while it is written.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
 from submarine.server.api.logs import (
+    STREAM_PIECE,
+    chunk_pieces,
     experiment_logs,
     log_pieces,
     log_response,
@@ -61,7 +64,7 @@ from submarine.server.api.wire import (
     read_spec,
     stored_spec,
 )
-from submarine.server.run.podlogs import LogChunk
+from submarine.server.run.podlogs import ChunkPlan
 from submarine.server.store.experiments import ExperimentRecord
 
 __all__ = [
@@ -75,8 +78,9 @@ __all__ = [
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
-EXTENSIONS: Final = ("log-stream",)
-"""Extensions of the Submarine API this server offers, advertised by ping."""
+EXTENSIONS: Final = ("log-stream", "tracking-page")
+"""Extensions of the Submarine API this server offers, advertised by ping (``tracking-page``
+is the paged metric and param read of :mod:`submarine.server.tracking`)."""
 NOT_FOUND: Final = "Not found experiment."
 """Message of an unknown or malformed experiment id (as the real server words it)."""
 OPEN_PATHS: Final = frozenset({"/api/v1/experiment/ping", "/api/auth/token"})
@@ -85,8 +89,9 @@ MAX_WAIT: Final = 30.0
 """Longest long-poll of the log-stream extension, in seconds."""
 DEFAULT_CHUNK: Final = 1 << 20
 """Bytes of log lines a log-stream answer holds when no ``limit`` is given."""
-MAX_CHUNK: Final = 8 << 20
-"""The largest ``limit`` of a log-stream answer (larger ones are clamped)."""
+MAX_CHUNK: Final = 1 << 20
+"""The largest ``limit`` of a log-stream answer (larger ones are clamped): a bigger one
+saves a client few requests and costs the server as much more per request."""
 LIST_BATCH: Final = 500
 """Experiments per piece of a list answer; a list of more is streamed piece by piece."""
 BASE: Final = "/api/v1/experiment"
@@ -237,7 +242,12 @@ class LogStream(_Endpoint):
     """``/api/v1/experiment/{id}/log-stream?cursor=C&wait=S&limit=B`` (extension)."""
 
     async def get(self, request: Request) -> Response:
-        """New lines since the cursor, waiting up to ``wait`` seconds for some."""
+        """New lines since the cursor, waiting up to ``wait`` seconds for some.
+
+        The files are looked at and read, and the answer encoded, in worker threads; the
+        answer is written as its lines are read, so a client that does not read it holds
+        a piece of it, not the chunk.
+        """
         experiment_id = _check_id(request.path_params["id"])
         cursor = request.query_params.get("cursor") or None
         wait = number_param(request, "wait", 0.0, low=0.0, high=MAX_WAIT)
@@ -246,26 +256,19 @@ class LogStream(_Endpoint):
         )
         # The status is read before the lines: once it is terminal, every line is written.
         record = self._record(request)
-        chunk = self._chunk(request, cursor, limit)
-        quiet = not chunk.more and not any(lines for _, lines in chunk.pods)
+        plan = await self._plan(request, cursor, limit)
         terminal = parse_status(record.status) in TERMINAL_STATUSES
-        if wait > 0 and quiet and not terminal:
-            await self._runner(request).wait_for_change(experiment_id, wait, cursor=chunk.cursor)
+        if wait > 0 and plan.quiet and not terminal:
+            await self._runner(request).wait_for_change(experiment_id, wait, cursor=plan.cursor)
             record = self._record(request)
-            chunk = self._chunk(request, cursor, limit)
-        return envelope(
-            result={
-                "experimentId": experiment_id,
-                "status": record.status,
-                "pods": [{"podName": name, "lines": lines} for name, lines in chunk.pods],
-                "cursor": chunk.cursor,
-                "more": chunk.more,
-            }
-        )
+            plan = await self._plan(request, cursor, limit)
+        pieces = chunk_pieces(experiment_id, record.status, plan)
+        return await log_response(log_pieces(pieces, STREAM_PIECE))
 
-    def _chunk(self, request: Request, cursor: str | None, limit: int) -> LogChunk:
+    async def _plan(self, request: Request, cursor: str | None, limit: int) -> ChunkPlan:
+        runner, experiment_id = self._runner(request), request.path_params["id"]
         try:
-            return self._runner(request).read_chunk(request.path_params["id"], cursor, limit)
+            return await run_in_threadpool(runner.plan_chunk, experiment_id, cursor, limit)
         except ValueError as exc:
             raise ApiError(400, f"cursor {cursor!r} is not valid: {exc}") from None
 

@@ -18,18 +18,22 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 __all__ = [
     "REASON_PREFIX",
+    "ChunkPlan",
     "LogChunk",
+    "LogSpan",
     "append_reason",
     "decode_cursor",
     "encode_cursor",
     "end_line",
     "has_news",
+    "plan_chunk",
     "read_chunk",
     "read_lines",
+    "read_span",
 ]
 
 REASON_PREFIX: Final = "[submarine] "
@@ -53,6 +57,28 @@ class LogChunk:
     """Opaque string encoding byte offsets per pod; pass it to the next read."""
     more: bool
     """True when the byte limit cut the answer short (call again at once)."""
+
+
+LogSpan: TypeAlias = tuple[str, Path, int, int]
+"""Bytes of a pod's log to answer: (pod name, log file, first byte, end byte)."""
+
+
+@dataclass
+class ChunkPlan:
+    """What a log-stream answer holds, before any line is read: the spans of every pod's
+    log, the cursor after them and whether the byte limit cut the answer short."""
+
+    spans: list[LogSpan]
+    """Per pod (every pod, in role order), the bytes of its new complete lines."""
+    cursor: str
+    """Opaque string encoding byte offsets per pod; pass it to the next read."""
+    more: bool
+    """True when the byte limit cut the answer short (call again at once)."""
+
+    @property
+    def quiet(self) -> bool:
+        """Whether it holds no line and nothing more is waiting."""
+        return not self.more and all(end <= start for _, _, start, end in self.spans)
 
 
 def _decode(data: bytes) -> list[str]:
@@ -140,25 +166,94 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _take(
+def _span(
     path: Path, offset: int, budget: int, *, finished: bool, split_long: bool
-) -> tuple[list[str], int, bool]:
-    """Complete lines from ``offset`` within ``budget`` bytes: (lines, new offset, cut short).
+) -> tuple[int, bool]:
+    """Where complete lines from ``offset`` within ``budget`` bytes end: (new offset, cut
+    short). Looks for the last newline from the back, a block at a time, and keeps none.
 
     A finished pod's last line comes even without its newline; a line longer than the
     budget comes in pieces when ``split_long``, else it waits for a bigger budget.
     """
     size = _size(path)
     if offset >= size or budget <= 0:
-        return [], min(offset, size), offset < size
+        return min(offset, size), offset < size
+    stop = offset + min(budget, size - offset)
+    cut = stop < size
+    if finished and not cut:
+        return stop, cut
+    end = offset  # after the last newline before ``stop``, looked for from the back
     with path.open("rb") as file:
-        file.seek(offset)
-        data = file.read(min(budget, size - offset))
-    cut = offset + len(data) < size
-    end = data.rfind(b"\n") + 1
-    if (finished and not cut) or (end == 0 and cut and split_long):
-        end = len(data)
-    return _decode(data[:end]), offset + end, cut
+        block_end = stop
+        while block_end > offset:
+            block_start = max(offset, block_end - _NEWS_WINDOW)
+            file.seek(block_start)
+            found = file.read(block_end - block_start).rfind(b"\n")
+            if found >= 0:
+                end = block_start + found + 1
+                break
+            block_end = block_start
+    if end == offset and cut and split_long:
+        end = stop
+    return end, cut
+
+
+def plan_chunk(
+    pods: Sequence[tuple[str, Path]],
+    offsets: Mapping[str, int],
+    limit: int,
+    *,
+    finished: bool,
+    key: str = "",
+) -> tuple[list[LogSpan], dict[str, int], bool]:
+    """Which bytes of every pod's log :func:`read_chunk` answers, without keeping them:
+    the caller reads and encodes each span as it writes its answer (a slow reader then
+    holds back the reading instead of a whole chunk in memory).
+
+    Returns:
+        (pod name, log file, first byte, end byte) per pod, the new offsets by cursor key,
+        and whether the limit cut the answer short.
+    """
+    limit = max(1, limit)
+    keys = [name.removeprefix(key) for name, _ in pods]
+    start = {k: offsets.get(k, 0) for k in keys}
+    position = dict(start)
+    used = 0
+    cut: dict[str, bool] = {}
+    share = max(1, limit // max(1, len(pods)))
+    for split_long in (False, True):
+        for k, (_, path) in zip(keys, pods, strict=True):
+            if split_long and not (cut[k] and used < limit):
+                continue
+            budget = share if not split_long else limit - used
+            before = position[k]
+            # Only a line that kept the pod from giving anything is split: a line that
+            # merely outgrows what is left of the limit waits for the next answer whole.
+            position[k], cut[k] = _span(
+                path,
+                before,
+                budget,
+                finished=finished,
+                split_long=split_long and before == start[k],
+            )
+            used += position[k] - before
+    spans = [
+        (name, path, start[k], max(start[k], position[k]))
+        for k, (name, path) in zip(keys, pods, strict=True)
+    ]
+    return spans, position, any(cut.values())
+
+
+def read_span(path: Path, start: int, end: int) -> list[str]:
+    """The lines of a span of a log file (decoded as :func:`read_lines` does)."""
+    if end <= start:
+        return []
+    try:
+        with path.open("rb") as file:
+            file.seek(start)
+            return _decode(file.read(end - start))
+    except FileNotFoundError:
+        return []
 
 
 def read_chunk(
@@ -185,26 +280,9 @@ def read_chunk(
         (pod name, new lines) per pod, the new offsets by cursor key, and whether the
         limit cut the answer short.
     """
-    limit = max(1, limit)
-    keys = [name.removeprefix(key) for name, _ in pods]
-    position = {k: offsets.get(k, 0) for k in keys}
-    lines: dict[str, list[str]] = {k: [] for k in keys}
-    used = 0
-    cut: dict[str, bool] = {}
-    share = max(1, limit // max(1, len(pods)))
-    for split_long in (False, True):
-        for k, (_, path) in zip(keys, pods, strict=True):
-            if split_long and not (cut[k] and used < limit):
-                continue
-            budget = share if not split_long else limit - used
-            start = position[k]
-            got, position[k], cut[k] = _take(
-                path, start, budget, finished=finished, split_long=split_long
-            )
-            lines[k].extend(got)
-            used += position[k] - start
-    answer = [(name, lines[k]) for k, (name, _) in zip(keys, pods, strict=True)]
-    return answer, position, any(cut.values())
+    spans, position, more = plan_chunk(pods, offsets, limit, finished=finished, key=key)
+    answer = [(name, read_span(path, start, end)) for name, path, start, end in spans]
+    return answer, position, more
 
 
 def has_news(

@@ -32,11 +32,11 @@ from submarine.server.run.backend import Backend, load_backend
 from submarine.server.run.capacity import Capacity, detect_capacity
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import family_of
-from submarine.server.run.podlogs import LogChunk
+from submarine.server.run.podlogs import ChunkPlan, LogChunk
 from submarine.server.run.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
 from submarine.server.run.watch import Watch
 
-__all__ = ["LogChunk", "Runner", "RunnerRecord", "RunnerSettings", "RunnerStore"]
+__all__ = ["ChunkPlan", "LogChunk", "Runner", "RunnerRecord", "RunnerSettings", "RunnerStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +90,10 @@ class RunnerSettings(Protocol):
 class Runner:
     """Supervises the replica processes of the local server's experiments.
 
-    One instance per server, used from its asyncio loop (``pod_files`` and ``read_chunk``
-    may also be called from worker threads). It owns an experiment from the moment the
-    store holds it as Accepted and :meth:`submit` is called, and writes every status change
-    to the store: Accepted -> Created -> Running -> Succeeded or Failed.
+    One instance per server, used from its asyncio loop (``pod_files``, ``read_chunk`` and
+    ``plan_chunk`` may also be called from worker threads). It owns an experiment from the
+    moment the store holds it as Accepted and :meth:`submit` is called, and writes every
+    status change to the store: Accepted -> Created -> Running -> Succeeded or Failed.
 
     >>> runner = Runner(store, settings)          # doctest: +SKIP
     >>> await runner.start()                      # doctest: +SKIP
@@ -243,6 +243,22 @@ class Runner:
             key=f"{experiment_id}-",
         )
         return LogChunk(pods=pods, cursor=podlogs.encode_cursor(positions), more=more)
+
+    def plan_chunk(self, experiment_id: str, cursor: str | None, limit: int) -> ChunkPlan:
+        """What :meth:`read_chunk` would answer, as spans of the log files, none of them
+        read: the caller reads them as it writes its answer.
+
+        Raises ``ValueError``, with a message for the user, for a cursor this runner did
+        not make.
+        """
+        spans, positions, more = podlogs.plan_chunk(
+            self._scheduler.pod_files(experiment_id),
+            podlogs.decode_cursor(cursor),
+            limit,
+            finished=self._scheduler.running(experiment_id) is None,
+            key=f"{experiment_id}-",
+        )
+        return ChunkPlan(spans=spans, cursor=podlogs.encode_cursor(positions), more=more)
 
     async def wait_for_change(
         self, experiment_id: str, timeout: float, cursor: str | None = None

@@ -12,9 +12,19 @@ Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
 ``workerIndex``), and ``GET /api/metric/list?id=..&metricKey=..&workerIndex=..``,
 ``GET /api/param/list?id=..&paramKey=..``; each answers the envelope with a list of
 ``{id, key, value, workerIndex, timestamp, step, isNan}`` (params:
-``{id, key, value, workerIndex}``). Differences from 0.8.0: ``timestamp`` is milliseconds
+``{id, key, value, workerIndex}``), written while the store is read (chunked past one
+piece), never built whole in memory. Differences from 0.8.0: ``timestamp`` is milliseconds
 since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how many records
 it stored.
+
+Extension (local server only, ``tracking-page`` in ping's extensions): the paged read
+``GET /api/metric/page?id=..&cursor=..&limit=..`` (and ``/api/param/page``; ``key`` and
+``workerIndex`` filter) answers only the records after a cursor, per key and worker, in a
+page of bounded size (:mod:`.reads`); the page and the clients read metrics so.
+
+Each experiment may hold at most a quota of records and bytes (``--tracking-max-records``,
+``--tracking-max-bytes``); a batch past it is refused with a 413 that says so, and nothing of
+it is stored.
 
 Records live in the server's SQLite database (:mod:`.store`); what bodies may hold is the
 tracking contract, :mod:`submarine.models.trackwire`. Deleting an experiment forgets its
@@ -37,12 +47,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from submarine.models.trackwire import TOKEN_ENV, URI_ENV, RecordError, read_batch
-from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
-from submarine.server.tracking.store import TrackingStore
+from submarine.models.trackwire import TOKEN_ENV, URI_ENV, RecordError, is_text, read_batch
+from submarine.server.api.logs import log_response
+from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, number_param, read_document
+from submarine.server.tracking.reads import DEFAULT_PAGE, MAX_PAGE, read_page, selective_pieces
+from submarine.server.tracking.store import QuotaError, TrackingQuota, TrackingStore
 
 __all__ = [
     "ADD_PATHS",
+    "PAGE_EXTENSION",
     "AddressLearner",
     "Tracking",
     "tracking_for",
@@ -51,6 +64,8 @@ __all__ = [
 
 ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
 """Paths a replica's tracking credential may call (they check credentials themselves)."""
+PAGE_EXTENSION: Final = "tracking-page"
+"""The name under which ping advertises the paged reads."""
 
 
 class Tracking:
@@ -116,14 +131,35 @@ class AddressLearner:
 # -- routes ---------------------------------------------------------------------------------
 
 
-def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
-    """The metric and param routes, over ``tracking``."""
+def _text_param(value: Any) -> str | None:
+    """A filter's value: a string, else no filter."""
+    return value if isinstance(value, str) else None
+
+
+def _experiment_param(value: Any) -> str:
+    """The experiment id of a read: 400 unless it is Unicode text."""
+    if not isinstance(value, str) or not value or not is_text(value):
+        raise ApiError(400, 'id: send {"id": "<experiment id>"} (or ?id=<experiment id>)')
+    return value
+
+
+def tracking_routes(
+    tracking: Tracking, max_body_bytes: int, quota: TrackingQuota | None = None
+) -> list[Route]:
+    """The metric and param routes, over ``tracking``; ``quota`` bounds what each
+    experiment holds (None: no bound)."""
 
     def experiment_known(request: Request, experiment_id: str) -> bool:
         store = (request.scope.get("state") or {}).get("store")
         if store is None:
             raise ApiError(503, "the server is starting or stopping: try again")
         return store.get(experiment_id) is not None
+
+    def store_batch(kind: str, experiment_id: str, batch: Any, count: int) -> None:
+        try:
+            tracking.store.add(kind, experiment_id, batch, count=count, quota=quota)
+        except QuotaError as exc:
+            raise ApiError(413, str(exc)) from None
 
     class Add(ApiEndpoint):
         kind = "metric"
@@ -142,7 +178,7 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
             if not experiment_known(request, experiment_id):
                 raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
             # A batch of thousands of records is written off the event loop.
-            await run_in_threadpool(tracking.store.add, self.kind, experiment_id, batch)
+            await run_in_threadpool(store_batch, self.kind, experiment_id, batch, count)
             if not experiment_known(request, experiment_id):
                 # Deleted while the batch was written, perhaps after it forgot the
                 # experiment's records: forget them again, this batch with them.
@@ -159,23 +195,23 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
         async def post(self, request: Request) -> Response:
             """The records of ``{"id": ...}``, filtered by ``key`` and ``workerIndex``."""
             document = await read_document(request, max_body_bytes)
-            if not isinstance(document, Mapping) or not isinstance(document.get("id"), str):
+            if not isinstance(document, Mapping):
                 raise ApiError(400, 'id: send {"id": "<experiment id>"}')
             return await self._answer_for(
-                document["id"], document.get("key"), document.get("workerIndex")
+                _experiment_param(document.get("id")),
+                document.get("key"),
+                document.get("workerIndex"),
             )
 
         async def _answer_for(self, experiment_id: str, key: Any, worker: Any) -> Response:
-            def answer() -> Response:
-                result = tracking.store.select(
-                    self.kind,
-                    experiment_id,
-                    key=key if isinstance(key, str) else None,
-                    worker=worker if isinstance(worker, str) else None,
-                )
-                return envelope(result=result)
-
-            return await run_in_threadpool(answer)
+            pieces = selective_pieces(
+                tracking.store,
+                self.kind,
+                experiment_id,
+                key=_text_param(key),
+                worker=_text_param(worker),
+            )
+            return await log_response(pieces)
 
     class SelectiveParam(Selective):
         kind = "param"
@@ -184,13 +220,42 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
         async def get(self, request: Request) -> Response:
             """The records of ``?id=``, filtered by the key and ``workerIndex``."""
             query = request.query_params
-            experiment_id = query.get("id")
-            if not experiment_id:
-                raise ApiError(400, "id: give ?id=<experiment id>")
+            experiment_id = _experiment_param(query.get("id"))
             key = query.get(f"{self.kind}Key") or query.get("key")
             return await self._answer_for(experiment_id, key, query.get("workerIndex"))
 
     class ListParam(List):
+        kind = "param"
+
+    class Page(ApiEndpoint):
+        kind = "metric"
+
+        async def get(self, request: Request) -> Response:
+            """The records of ``?id=`` after ``cursor``: a page of at most ``limit``."""
+            query = request.query_params
+            experiment_id = _experiment_param(query.get("id"))
+            limit = int(
+                number_param(request, "limit", DEFAULT_PAGE, low=1, high=MAX_PAGE, whole=True)
+            )
+
+            def page() -> bytes:
+                return read_page(
+                    tracking.store,
+                    self.kind,
+                    experiment_id,
+                    cursor=query.get("cursor"),
+                    limit=limit,
+                    key=_text_param(query.get("key")),
+                    worker=_text_param(query.get("workerIndex")),
+                )
+
+            try:
+                body = await run_in_threadpool(page)
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from None
+            return Response(body, media_type="application/json")
+
+    class PageParam(Page):
         kind = "param"
 
     return [
@@ -200,6 +265,8 @@ def tracking_routes(tracking: Tracking, max_body_bytes: int) -> list[Route]:
         Route("/api/param/selective", SelectiveParam, methods=["POST"]),
         Route("/api/metric/list", List, methods=["GET"]),
         Route("/api/param/list", ListParam, methods=["GET"]),
+        Route("/api/metric/page", Page, methods=["GET"]),
+        Route("/api/param/page", PageParam, methods=["GET"]),
     ]
 
 

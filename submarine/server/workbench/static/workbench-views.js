@@ -244,26 +244,25 @@ function experimentView(main, id) {
     }
   };
 
-  // Metrics and params, read again while the experiment runs.
+  // Metrics and params, read a page at a time: each look asks only for what is new.
   const chartsByKey = new Map();
+  const tracked = trackingReader(id);
   const refreshMetrics = async () => {
-    const [metrics, recorded] = await Promise.all([
-      api("POST", "/api/metric/selective", { id }),
-      api("POST", "/api/param/selective", { id }),
-    ]);
-    const byKey = groupMetrics(metrics || [], (m) => m.workerIndex || "worker-0");
-    noMetrics.hidden = byKey.size > 0;
-    for (const [key, series] of byKey) {
+    const changed = await tracked.read();
+    noMetrics.hidden = tracked.metrics.size > 0;
+    for (const [key, series] of tracked.metrics) {
       if (!chartsByKey.has(key)) {
         const box = h("figure", { class: "chart", "data-key": key });
         chartsByKey.set(key, box);
         charts.append(box);
-      }
+      } else if (!changed.has(key)) continue;
       drawChart(chartsByKey.get(key), key, series);
     }
-    params.replaceChildren(...(recorded || []).map((p) =>
-      h("tr", {}, h("td", { text: p.key }), h("td", { text: p.value }), h("td", { text: p.workerIndex }))));
-    if (!recorded || !recorded.length) params.append(h("tr", {}, h("td", { colspan: "3", class: "muted", text: "No params recorded." })));
+    if (changed.has(PARAMS) || !params.childElementCount) {
+      params.replaceChildren(...tracked.params.map((p) =>
+        h("tr", {}, h("td", { text: p.key }), h("td", { text: p.value }), h("td", { text: p.workerIndex }))));
+      if (!tracked.params.length) params.append(h("tr", {}, h("td", { colspan: "3", class: "muted", text: "No params recorded." })));
+    }
   };
 
   let finishedReads = 0;
@@ -290,18 +289,53 @@ function experimentView(main, id) {
   };
 }
 
-function groupMetrics(metrics, seriesName) {
-  const byKey = new Map();
-  for (const metric of metrics) {
-    if (!byKey.has(metric.key)) byKey.set(metric.key, new Map());
-    const series = byKey.get(metric.key);
-    const name = seriesName(metric);
-    if (!series.has(name)) series.set(name, []);
-    const points = series.get(name);
-    const x = metric.step === null || metric.step === undefined ? points.length : metric.step;
-    if (metric.value !== null && metric.value !== undefined) points.push([x, metric.value]);
-  }
-  return byKey;
+// An experiment's metrics and params as they are recorded, read through the paged routes
+// (GET /api/metric/page, /api/param/page): each read asks only for what came after the
+// cursor of the last one. Metrics are kept per key, then per worker, as [x, y] points.
+const PARAMS = Symbol("params");
+const PAGES_PER_READ = 20;
+
+function trackingReader(id) {
+  const metrics = new Map();
+  const params = [];
+  const cursors = { metric: "", param: "" };
+  const readKind = async (kind, take) => {
+    for (let pages = 0; pages < PAGES_PER_READ; pages += 1) {
+      const query = new URLSearchParams({ id });
+      if (cursors[kind]) query.set("cursor", cursors[kind]);
+      const page = await api("GET", `/api/${kind}/page?${query}`);
+      for (const series of page.series || []) take(series);
+      cursors[kind] = page.cursor || cursors[kind];
+      if (!page.more) return;
+    }
+  };
+  return {
+    metrics,
+    params,
+    // Reads what is new; answers the keys whose series changed (PARAMS for the params).
+    async read() {
+      const changed = new Set();
+      await Promise.all([
+        readKind("metric", (series) => {
+          if (!metrics.has(series.key)) metrics.set(series.key, new Map());
+          const byWorker = metrics.get(series.key);
+          const name = series.workerIndex || "worker-0";
+          if (!byWorker.has(name)) byWorker.set(name, []);
+          const points = byWorker.get(name);
+          for (const [step, value] of series.points || []) {
+            const x = step === null || step === undefined ? points.length : step;
+            if (value !== null && value !== undefined) points.push([x, value]);
+          }
+          changed.add(series.key);
+        }),
+        readKind("param", (series) => {
+          for (const value of series.values || []) params.push({ key: series.key, value, workerIndex: series.workerIndex });
+          changed.add(PARAMS);
+        }),
+      ]);
+      return changed;
+    },
+  };
 }
 
 // A line chart: one polyline per series, axes with a few ticks, a legend.
@@ -367,20 +401,21 @@ function compareView(main, ids) {
     h("p", {}, ids.map((id, i) => [i ? ", " : "", h("a", { href: `#/experiment/${id}`, text: id })])),
     charts);
   const boxes = new Map();
+  const readers = new Map(ids.map((id) => [id, trackingReader(id)]));
   return poller(async () => {
     const results = await Promise.all(ids.map(async (id) => {
-      const [experiment, metrics] = await Promise.all([
-        api("GET", `${API}/${encodeURIComponent(id)}`),
-        api("POST", "/api/metric/selective", { id }),
-      ]);
-      return { experiment, metrics: metrics || [] };
+      const reader = readers.get(id);
+      const [experiment] = await Promise.all([api("GET", `${API}/${encodeURIComponent(id)}`), reader.read()]);
+      return { experiment, reader };
     }));
-    const merged = [];
-    for (const { experiment, metrics } of results) {
+    const byKey = new Map();
+    for (const { experiment, reader } of results) {
       const label = (experiment.spec.meta && experiment.spec.meta.name) || experiment.experimentId;
-      for (const metric of metrics) merged.push({ ...metric, series: `${label} ${metric.workerIndex || ""}`.trim() });
+      for (const [key, series] of reader.metrics) {
+        if (!byKey.has(key)) byKey.set(key, new Map());
+        for (const [worker, points] of series) byKey.get(key).set(`${label} ${worker}`.trim(), points);
+      }
     }
-    const byKey = groupMetrics(merged, (m) => m.series);
     if (!byKey.size) charts.replaceChildren(h("p", { class: "muted", text: "None of these experiments recorded metrics." }));
     for (const [key, series] of byKey) {
       if (!boxes.has(key)) {
