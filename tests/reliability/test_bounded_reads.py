@@ -31,8 +31,9 @@ from submarine._server_options import Settings
 from submarine.client import ExperimentClient
 from submarine.models.trackwire import MAX_KEY, MAX_WORKER, encode_metrics
 from tests.conftest import RunningServer
+from tests.support import make_spec, wait_until
 
-from .conftest import Figures, make_spec, rss_bytes, wait_until
+from .conftest import Figures, rss_bytes
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
 
@@ -73,11 +74,11 @@ class _Peak(threading.Thread):
 
 def _experiment(server: RunningServer, cmd: str = "true") -> str:
     with ExperimentClient(server.url, timeout=60) as client:
-        experiment_id = client.create_experiment(make_spec("reads", cmd)).experiment_id
+        experiment_id = client.create_experiment(make_spec(name="reads", cmd=cmd)).experiment_id
         wait_until(
             lambda: client.get_experiment(experiment_id).status.value == "Succeeded",
-            120,
-            "the experiment to finish",
+            timeout=120,
+            what="the experiment to finish",
         )
     return experiment_id
 
@@ -194,7 +195,9 @@ def test_a_log_stream_answer_holds_at_most_a_mebibyte_of_lines(
         assert sum(len(line) + 1 for line in lines) <= MB
     peak = _Peak(module_server)
     with _unread(module_server, f"{path}?limit={8 * MB}", 60):
-        wait_until(lambda: len(peak.pings) >= 20, 120, "pings while 60 answers go unread")
+        wait_until(
+            lambda: len(peak.pings) >= 20, timeout=120, what="pings while 60 answers go unread"
+        )
         growth, pings = peak.stop()
     assert module_server.running
     figures.set("log-stream: 60 unread 1 MiB answers, server RSS growth (MB)", growth)

@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 
 import submarine._tracksend as tracksend
+from tests.support import wait_until
 
-from .conftest import Figures, wait_until
+from .conftest import Figures
 
-pytestmark = [pytest.mark.reliability, pytest.mark.bounded]
+pytestmark = [pytest.mark.reliability, pytest.mark.bounded, pytest.mark.slow]
 
 TRAINING = """
 import pathlib, sys, time
@@ -148,11 +149,13 @@ def test_records_logged_during_an_outage_arrive_when_the_server_is_back(
     process = _training(TRAINING, f"http://127.0.0.1:{step_server.port}", str(tmp_path))
     out, err = _Output(process.stdout), _Output(process.stderr)
     try:
-        wait_until(lambda: len(step_server.steps) >= 100, 60, "the first 100 records")
+        wait_until(lambda: len(step_server.steps) >= 100, timeout=60, what="the first 100 records")
         step_server.stop()
         (tmp_path / "outage").write_text("")
-        wait_until(lambda: "phase two" in out.text, 60, "training through the outage")
-        wait_until(lambda: "cannot send" in err.text, 60, "the sender to meet the outage")
+        wait_until(lambda: "phase two" in out.text, timeout=60, what="training through the outage")
+        wait_until(
+            lambda: "cannot send" in err.text, timeout=60, what="the sender to meet the outage"
+        )
         step_server.start()  # the same port again
         (tmp_path / "back").write_text("")
         assert process.wait(timeout=120) == 0, err.text

@@ -21,8 +21,9 @@ from submarine.server.tracking.reads import (
     selective_pieces,
 )
 from submarine.server.tracking.store import QuotaError, TrackingQuota, TrackingStore
+from tests.support import make_spec
 
-from .api_support import create, fail, make_spec, ok
+from .api_support import create, fail, ok
 
 EXPERIMENT = "experiment-1700000000000-0001"
 JSON = {"Content-Type": "application/json"}
