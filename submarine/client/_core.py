@@ -30,6 +30,7 @@ from submarine.client._decode import (
     transport_error,
 )
 from submarine.client._follow import Follower
+from submarine.client._limits import ACCEPT_ENCODING, AnswerGuard, check_max_answer_bytes
 from submarine.client._retry import RetryPolicy
 from submarine.client._steps import JSON_HEADERS, Call, SpecInput
 from submarine.client._terminal import printable
@@ -217,6 +218,7 @@ class ClientCore:
         max_retries: int,
         headers: Mapping[str, str] | None,
         retry_backoff: float,
+        max_answer_bytes: int | None,
     ) -> None:
         self.host: str = resolve_host(host)
         self.shown_host: str = redact_url(self.host)
@@ -224,15 +226,24 @@ class ClientCore:
         self.credentials = resolve_credentials(token, username, password)
         self.api = self.host + API_PATH
         self.timeout = Timeout.of(timeout)
+        self.guard = AnswerGuard(check_max_answer_bytes(max_answer_bytes))
         self.retry = RetryPolicy(max_retries=max_retries, backoff=retry_backoff)
-        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            **(headers or {}),
+        }
         self.auth = SubmarineAuth(self.credentials, self.host + TOKEN_PATH, self.headers)
         self.verify = needs_tls_context(self.host)
         self.extensions: frozenset[str] | None = None
         """What the server announced at ping; None until asked."""
 
-    def http_options(self) -> dict[str, Any]:
-        """Keyword arguments of the ``httpx.Client`` or ``httpx.AsyncClient`` to make.
+    def http_options(self, *, asynchronous: bool = False) -> dict[str, Any]:
+        """Keyword arguments of the ``httpx.Client`` (or, ``asynchronous``, the
+        ``httpx.AsyncClient``) to make.
+
+        Every answer is read through the :class:`AnswerGuard` (the size cap).
 
         A loopback host is reached directly whatever ``HTTP_PROXY``, ``HTTPS_PROXY`` or
         ``ALL_PROXY`` say: a proxy would see the token of a local server, and could not
@@ -244,6 +255,9 @@ class ClientCore:
             "timeout": httpx.Timeout(**self.timeout.as_dict()),
             "auth": self.auth,
             "verify": self.verify,
+            "event_hooks": {
+                "response": [self.guard.async_hook if asynchronous else self.guard.sync_hook]
+            },
         }
         if is_loopback(self.host):
             # A mount of None is the client's own transport, which has no proxy.

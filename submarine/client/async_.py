@@ -13,7 +13,7 @@ from typing_extensions import Self
 
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
-from submarine.client.config import DEFAULT_TIMEOUT, Timeout
+from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
     Experiment,
@@ -56,6 +56,9 @@ class AsyncExperimentClient:
     :param timeout: a :class:`~submarine.client.Timeout` (by default: connect within 5 s,
         read, write and wait for a pooled connection within 60 s); a number of seconds for
         all four; ``None`` to wait for ever; or an ``httpx.Timeout``.
+    :param max_answer_bytes: the most bytes one answer may have, decoded (default 256 MiB;
+        ``None`` for no limit): past it, reading stops with ``ResponseTooLargeError``, so a
+        client never holds more than this of one answer.
     :param max_retries: how many times a request is retried after a connection error or a
         502/503/504 (exponential backoff with jitter, honouring ``Retry-After``); creating an
         experiment is retried only when the connection was never made.
@@ -73,6 +76,7 @@ class AsyncExperimentClient:
         username: str | None = None,
         password: str | None = None,
         timeout: Timeout | float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_answer_bytes: int | None = DEFAULT_MAX_ANSWER_BYTES,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -91,6 +95,7 @@ class AsyncExperimentClient:
             username=username,
             password=password,
             timeout=timeout,
+            max_answer_bytes=max_answer_bytes,
             max_retries=max_retries,
             headers=headers,
             retry_backoff=retry_backoff,
@@ -100,7 +105,9 @@ class AsyncExperimentClient:
         shown as ``***``)."""
         self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
+        self._http = httpx.AsyncClient(
+            transport=transport, **self._core.http_options(asynchronous=True)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r})"

@@ -13,6 +13,7 @@
     │   ├── ConflictError         409 ("Duplicated experiment name")
     │   └── ServerError           5xx (including proxy pages: 502, 503, 504)
     ├── InvalidResponseError      a success status whose body is not Submarine's envelope
+    ├── ResponseTooLargeError     an answer longer than the client's max_answer_bytes
     ├── WaitTimeoutError          (also TimeoutError) wait_for_finish gave up after `timeout`
     └── ExperimentFailedError     wait_for_finish(raise_on_failure=True) saw status Failed
 
@@ -40,6 +41,7 @@ __all__ = [
     "ExperimentFailedError",
     "InvalidResponseError",
     "NotFoundError",
+    "ResponseTooLargeError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
@@ -137,6 +139,35 @@ class InvalidResponseError(SubmarineError):
         self.status_code = status_code
         self.body = body
         super().__init__(message)
+
+
+class ResponseTooLargeError(SubmarineError):
+    """An answer longer than the client's ``max_answer_bytes``; reading stopped there.
+
+    ``limit`` is the cap in bytes, ``method`` and ``path`` name the request.
+    """
+
+    def __init__(self, limit: int, *, method: str, path: str) -> None:
+        self.limit = limit
+        self.method = method
+        self.path = path
+        super().__init__(
+            f"{method} {path} answered more than max_answer_bytes={limit} "
+            f"({_size(limit)}); reading stopped there. Pass a larger max_answer_bytes= to "
+            "the client (None for no limit) if so large an answer is expected"
+        )
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: ``256 MiB``, ``1.5 KiB``, ``100 bytes``."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.4g} {unit}"
+        value /= 1024
+    return f"{value:.4g} GiB"
 
 
 class WaitTimeoutError(SubmarineError, TimeoutError):
