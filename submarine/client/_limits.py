@@ -1,4 +1,5 @@
-"""How much of an answer a client holds: the answer-size cap.
+"""How much of an answer a client holds: the answer-size cap; and where an answer's
+bytes meet the call's deadline.
 
 Every answer a client reads (the login's and a refused request's included) passes
 through :class:`AnswerGuard`, an httpx response hook that replaces the answer's byte
@@ -7,6 +8,10 @@ compressed answer cannot inflate past the cap inside one read), counts what it d
 and stops with :class:`~submarine.client.errors.ResponseTooLargeError` as soon as the
 count passes ``max_answer_bytes``: an answer too large never costs more than the cap and
 one piece.
+
+The same stream checks the call's deadline (:class:`~submarine.client._deadline.Budget`,
+the :data:`BUDGET` extension of the request) after every piece, and hands the budget the
+answer's socket, which the blocking client's watchdog shuts when the deadline passes.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from typing import Final, Protocol
 
 import httpx
 
+from submarine.client._deadline import Budget
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES
 from submarine.client.errors import InvalidResponseError, ResponseTooLargeError
 
-__all__ = ["ACCEPT_ENCODING", "AnswerGuard", "check_max_answer_bytes", "too_large"]
+__all__ = ["ACCEPT_ENCODING", "BUDGET", "AnswerGuard", "check_max_answer_bytes", "too_large"]
 
+BUDGET: Final = "submarine.budget"
+"""The request extension that carries a call's :class:`Budget` to the answer's stream."""
 ACCEPT_ENCODING: Final = "gzip, deflate"
 """The encodings the client asks for: those it can inflate a bounded piece at a time."""
 
@@ -115,11 +123,14 @@ def _decoder(content_encoding: str | None) -> _Decoder | None:
 
 
 class _Reader:
-    """Decodes and counts one answer's bytes."""
+    """Decodes, counts and times one answer's bytes."""
 
-    def __init__(self, decoder: _Decoder, limit: int | None, request: httpx.Request) -> None:
+    def __init__(
+        self, decoder: _Decoder, limit: int | None, budget: Budget | None, request: httpx.Request
+    ) -> None:
         self._decoder = decoder
         self._limit = limit
+        self._budget = budget
         self._request = request
         self._size = 0
 
@@ -130,7 +141,7 @@ class _Reader:
         return piece
 
     def take(self, raw: bytes) -> Iterator[bytes]:
-        """The decoded pieces of a raw chunk; raises past the cap."""
+        """The decoded pieces of a raw chunk; raises past the cap or the deadline."""
         if self._decoder is _IDENTITY:
             if raw:
                 yield self._count(raw)
@@ -140,6 +151,10 @@ class _Reader:
                     yield self._count(piece)
             except zlib.error as exc:
                 raise self._undecodable(exc) from exc
+        budget = self._budget
+        if budget is not None and budget.expired():
+            request = self._request
+            raise budget.error(request.method, str(request.url))
 
     def end(self) -> Iterator[bytes]:
         """What is left in the decoder at the end of the answer."""
@@ -190,8 +205,9 @@ class _AsyncBody(httpx.AsyncByteStream):
 
 
 class AnswerGuard:
-    """The response hook of a client: every answer it reads is decoded and counted
-    against ``limit`` bytes while it is read.
+    """The response hook of a client: every answer it reads is decoded, counted against
+    ``limit`` bytes and timed against its call's :class:`Budget` (the :data:`BUDGET`
+    extension of its request) while it is read.
 
     :param limit: the most bytes an answer may have, decoded; None for no cap.
     """
@@ -203,6 +219,11 @@ class AnswerGuard:
         """The reader of an answer's stream; None when it was read already (a
         ``MockTransport`` answer given as bytes), whose length is checked here."""
         request = response.request
+        budget = request.extensions.get(BUDGET)
+        if isinstance(budget, Budget):
+            budget.hold(response.extensions.get("network_stream"))
+        else:
+            budget = None
         if response.is_stream_consumed:
             if self.limit is not None and len(response.content) > self.limit:
                 raise too_large(self.limit, request)
@@ -224,7 +245,7 @@ class AnswerGuard:
         else:
             # Decoded here: httpx must not decode it again.
             del response.headers["content-encoding"]
-        return _Reader(decoder, self.limit, request)
+        return _Reader(decoder, self.limit, budget, request)
 
     def sync_hook(self, response: httpx.Response) -> None:
         """The blocking client's response hook."""

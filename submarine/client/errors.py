@@ -6,6 +6,7 @@
     ├── SpecValidationError       (also ValueError) an invalid spec; nothing was sent
     ├── APIConnectionError        the server could not be reached, or the connection broke
     │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
+    │       └── DeadlineExceededError ... or the call's overall deadline passed
     ├── APIStatusError            the server answered an error (status_code, message, body)
     │   ├── BadRequestError       400; HTTP 200 with success null ("Invalid experiment spec.")
     │   ├── AuthenticationError   401, 403 (no token, a wrong token, wrong username/password)
@@ -38,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DeadlineExceededError",
     "ExperimentFailedError",
     "InvalidResponseError",
     "NotFoundError",
@@ -89,6 +91,24 @@ class APIConnectionError(SubmarineError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired before the server answered."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """A call was not over within the client's ``deadline``: every attempt, the pauses
+    between them and the whole answer, however slowly the server sent it.
+
+    ``deadline`` is the call's deadline in seconds; ``method`` and ``url`` name the request.
+    """
+
+    def __init__(self, deadline: float, *, method: str, url: str) -> None:
+        self.deadline = deadline
+        super().__init__(
+            f"{method} {url} did not finish within its deadline of {deadline:g} s (every "
+            "attempt and the whole answer); pass a larger deadline= to the client, or "
+            "deadline=None for none, if the server is this slow",
+            method=method,
+            url=url,
+        )
 
 
 class APIStatusError(SubmarineError):

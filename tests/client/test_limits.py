@@ -1,11 +1,12 @@
-"""The answer-size cap: its setting, and what it stops.
+"""The answer-size cap and the per-call deadline: their settings, and what each one stops.
 
-The attack itself (a 400 MB answer) is in ``tests/reliability/test_client_limits.py``;
-here, each rule on scripted answers.
+The attacks themselves (a 400 MB answer, servers that drip) are in
+``tests/reliability/test_client_limits.py``; here, each rule on scripted answers.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,7 +18,11 @@ from submarine.client import (
     ExperimentClient,
     InvalidResponseError,
     ResponseTooLargeError,
+    ServerError,
+    Timeout,
 )
+from submarine.client._deadline import Budget, capped, longest_wait
+from submarine.client._steps import Call
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES
 from tests.client.conftest import HOST, Script, envelope, experiment, ok
 
@@ -58,6 +63,24 @@ def streamed(body: bytes, status: int = 200, **headers: str) -> httpx.Response:
 # -- settings ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "deadline"),
+    [
+        ({}, 3 * 60.0 + 5.0),
+        ({"timeout": 5}, 20.0),
+        ({"timeout": Timeout(connect=2, read=10)}, 32.0),
+        ({"timeout": None}, None),
+        ({"deadline": None}, None),
+        ({"deadline": 7}, 7.0),
+        ({"deadline": 0.5, "timeout": None}, 0.5),
+        ({"deadline": math.inf}, None),
+    ],
+)
+def test_the_deadline_is_derived_from_the_timeout_unless_given(kwargs, deadline):
+    for cls in (ExperimentClient, AsyncExperimentClient):
+        assert cls(HOST, **kwargs)._core.deadline == deadline
+
+
 def test_the_answer_cap_defaults_to_256_mib_and_can_be_lifted():
     assert DEFAULT_MAX_ANSWER_BYTES == 256 * 1024 * 1024
     assert ExperimentClient(HOST)._core.guard.limit == DEFAULT_MAX_ANSWER_BYTES
@@ -71,6 +94,36 @@ def test_a_bad_answer_cap_is_refused_naming_the_value_and_what_is_valid(value):
         ExperimentClient(HOST, max_answer_bytes=value)
     assert repr(value) in str(caught.value)
     assert "None for no limit" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [0, -2, math.nan, "soon", True])
+def test_a_bad_deadline_is_refused_naming_the_value_and_what_is_valid(value):
+    with pytest.raises(ValueError, match="deadline must be a number of seconds") as caught:
+        AsyncExperimentClient(HOST, deadline=value)
+    message = str(caught.value)
+    assert repr(value) in message
+    assert "'auto'" in message
+    assert "None for no deadline" in message
+
+
+def test_a_long_poll_has_its_wait_on_top_of_the_deadline():
+    core = ExperimentClient(HOST, deadline=4)._core
+    url = core.stream_url(EXP_ID)
+    assert core.budget(Call("GET", url, read=str)).seconds == 4
+    assert core.budget(Call("GET", url, read=str, long_poll=30.0)).seconds == 34
+
+
+def test_an_attempt_waits_no_longer_than_what_is_left():
+    timeout = capped(Timeout(connect=5, read=60, write=1, pool=None), 2.0)
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (2.0, 2.0, 1, 2.0)
+    assert capped(Timeout(read=60), -1.0).read == 0
+    assert longest_wait(Timeout(connect=5, read=60)) == 60
+    assert longest_wait(Timeout(read=None)) == math.inf
+    budget = Budget(30.0)
+    left = budget.attempt()
+    assert left is not None
+    assert 0 < left <= 30.0
+    assert Budget(None).attempt() is None
 
 
 # -- the answer cap ------------------------------------------------------------------------
@@ -170,3 +223,17 @@ def test_an_encoding_the_client_did_not_ask_for_is_refused(make):
     client = make(lambda request: streamed(b"\x8b\x03\x80", content_encoding="br"))
     with pytest.raises(InvalidResponseError, match="Content-Encoding 'br'"):
         client.get_experiment(EXP_ID)
+
+
+# -- retries within the deadline -------------------------------------------------------------
+
+
+def test_no_retry_is_made_that_could_not_start_before_the_deadline(make, fake_time):
+    script = Script(
+        lambda request: httpx.Response(503, headers={"Retry-After": "30"}, content=b"busy")
+    )
+    client = make(script, deadline=5, max_retries=3)
+    with pytest.raises(ServerError):
+        client.get_experiment(EXP_ID)
+    assert len(script.requests) == 1
+    assert fake_time.sleeps == []
