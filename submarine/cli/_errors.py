@@ -7,6 +7,7 @@ import sys
 from typing import Final
 
 from submarine.client import errors
+from submarine.client._terminal import printable
 
 __all__ = ["CliError", "ExitCode", "describe", "report"]
 
@@ -81,14 +82,15 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
 
 
 def report(message: str) -> None:
-    """Write ``error: <message>`` as one line on standard error (red on a terminal)."""
-    line = " ".join(message.split())
+    """Write ``error: <message>`` as one line on standard error (red on a terminal),
+    without terminal control sequences (the message may quote a server's)."""
+    line = printable(" ".join(message.split()))
     if sys.stderr.isatty():
-        from rich.console import Console  # Rich is loaded when something is drawn
-        from rich.text import Text
+        from rich.text import Text  # Rich is loaded when something is drawn
 
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
-        console.print(Text.assemble(("error:", "bold red"), " ", line))
+        from submarine.cli._tables import error_console
+
+        error_console().print(Text.assemble(("error:", "bold red"), " ", line))
     else:
         sys.stderr.write(f"error: {line}\n")
         sys.stderr.flush()
