@@ -55,6 +55,18 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
     if isinstance(exc, CliError):
         return exc.message, exc.code
     where = host or _base_url(getattr(exc, "url", "") or "") or "the Submarine server"
+    if isinstance(exc, errors.DeadlineExceededError):
+        return (
+            f"the server at {where} did not finish answering {exc.method} within "
+            f"{exc.deadline:g} s (the client's deadline for one request, retries included)",
+            ExitCode.UNREACHABLE,
+        )
+    if isinstance(exc, errors.ResponseTooLargeError):
+        return (
+            f"the server at {where} answered {exc.method} {exc.path} with more than "
+            f"{exc.limit} bytes, the client's limit for one answer; nothing was shown",
+            ExitCode.FAILED,
+        )
     if isinstance(exc, errors.APIConnectionError):
         cause = exc.__cause__
         reason = (str(cause) or type(cause).__name__) if cause is not None else str(exc)

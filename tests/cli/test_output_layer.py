@@ -14,9 +14,10 @@ import re
 import pytest
 import yaml
 
-from submarine.cli._errors import report
+from submarine.cli._errors import ExitCode, describe, report
 from submarine.cli._output import OutputFormat, dump, show
 from submarine.cli._tables import SafeConsole, experiment_table, experiments_table
+from submarine.client import DeadlineExceededError, ResponseTooLargeError
 from submarine.models import Experiment
 
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b2J\x85\x7f\r"
@@ -90,3 +91,18 @@ def test_show_and_dump_escape_or_drop_every_control() -> None:
         assert RAW.search(text) is None, repr(text)
         load = json.loads if fmt is OutputFormat.JSON else yaml.safe_load
         assert load(text) == data
+
+
+# -- a server that never finishes, or answers too much ----------------------------------------
+
+
+def test_the_client_limits_are_one_line_each_that_names_them() -> None:
+    deadline = DeadlineExceededError(185.0, method="GET", url="http://127.0.0.1:8080/api/v1/x")
+    message, code = describe(deadline, "http://127.0.0.1:8080")
+    assert code == ExitCode.UNREACHABLE
+    assert message.startswith("the server at http://127.0.0.1:8080 did not finish answering GET")
+    assert "185 s" in message
+    too_large = ResponseTooLargeError(256 << 20, method="GET", path="/api/v1/experiment")
+    message, code = describe(too_large, "http://127.0.0.1:8080")
+    assert code == ExitCode.FAILED
+    assert "GET /api/v1/experiment with more than 268435456 bytes" in message
