@@ -7,6 +7,7 @@ import sys
 from typing import Final
 
 from submarine.client import errors
+from submarine.client._terminal import printable
 
 __all__ = ["CliError", "ExitCode", "describe", "report"]
 
@@ -54,6 +55,18 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
     if isinstance(exc, CliError):
         return exc.message, exc.code
     where = host or _base_url(getattr(exc, "url", "") or "") or "the Submarine server"
+    if isinstance(exc, errors.DeadlineExceededError):
+        return (
+            f"the server at {where} did not finish answering {exc.method} within "
+            f"{exc.deadline:g} s (the client's deadline for one request, retries included)",
+            ExitCode.UNREACHABLE,
+        )
+    if isinstance(exc, errors.ResponseTooLargeError):
+        return (
+            f"the server at {where} answered {exc.method} {exc.path} with more than "
+            f"{exc.limit} bytes, the client's limit for one answer; nothing was shown",
+            ExitCode.FAILED,
+        )
     if isinstance(exc, errors.APIConnectionError):
         cause = exc.__cause__
         reason = (str(cause) or type(cause).__name__) if cause is not None else str(exc)
@@ -81,14 +94,15 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
 
 
 def report(message: str) -> None:
-    """Write ``error: <message>`` as one line on standard error (red on a terminal)."""
-    line = " ".join(message.split())
+    """Write ``error: <message>`` as one line on standard error (red on a terminal),
+    without terminal control sequences (the message may quote a server's)."""
+    line = printable(" ".join(message.split()))
     if sys.stderr.isatty():
-        from rich.console import Console  # Rich is loaded when something is drawn
-        from rich.text import Text
+        from rich.text import Text  # Rich is loaded when something is drawn
 
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
-        console.print(Text.assemble(("error:", "bold red"), " ", line))
+        from submarine.cli._tables import error_console
+
+        error_console().print(Text.assemble(("error:", "bold red"), " ", line))
     else:
         sys.stderr.write(f"error: {line}\n")
         sys.stderr.flush()

@@ -16,10 +16,9 @@ from typing import Annotated
 import typer
 
 from submarine.cli._errors import CliError, ExitCode, report
-from submarine.cli._output import OutputFormat, emit, null_stream
+from submarine.cli._output import OutputFormat, emit, null_stream, show
 from submarine.cli._specfile import check_file
 from submarine.client import ExperimentClient, NotFoundError
-from submarine.client._terminal import printable
 from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
 
 __all__ = ["STATE", "State", "experiment_app"]
@@ -169,7 +168,7 @@ def create(
             emit(experiment, output)
             return
         name = spec.meta.name
-        sys.stderr.write(f"created {experiment.experiment_id} ({printable(name or '')})\n")
+        show(f"created {experiment.experiment_id} ({name or ''})\n", sys.stderr)
         _wait(
             client,
             experiment.experiment_id,

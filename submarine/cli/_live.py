@@ -23,10 +23,9 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from submarine.cli._errors import CliError, ExitCode
-from submarine.cli._output import short_pod_name
+from submarine.cli._output import short_pod_name, show
 from submarine.cli._tables import error_console, status_style
 from submarine.client import NotFoundError, WaitTimeoutError
-from submarine.client._terminal import printable
 from submarine.models import ExperimentStatus
 
 if TYPE_CHECKING:
@@ -97,15 +96,14 @@ class _LiveLine:
             text.append(f" · {progress.lines} line{'s' if progress.lines != 1 else ''}")
         if progress.latest is not None:
             pod, line = progress.latest
-            text.append(f" · {printable(pod)}: ", style="dim")
-            text.append(printable(line), style="dim")
+            text.append(f" · {pod}: ", style="dim")
+            text.append(line, style="dim")
         self.spinner.update(text=text)
         yield self.spinner
 
 
 def _print_line(pod: str, line: str) -> None:
-    sys.stdout.write(f"[{printable(pod)}] {printable(line)}\n")
-    sys.stdout.flush()
+    show(f"[{pod}] {line}\n")
 
 
 @contextlib.contextmanager

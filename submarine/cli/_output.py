@@ -3,20 +3,26 @@
 ``-o table`` is the default when standard output is a terminal and ``-o json`` when it
 is not (a pipe or a file), so ``submarine experiment list | jq`` works without a flag.
 The tables are drawn by Rich (:mod:`submarine.cli._tables`), loaded when one is drawn.
+
+Nothing a server sent reaches the terminal as a control sequence: text for people is
+written by :func:`show` (or a :class:`~submarine.cli._tables.SafeConsole`), which removes
+them; JSON and YAML keep every character, with each control character escaped.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import json
+import re
 import sys
 from collections.abc import Sequence
-from typing import IO, Any, cast
+from typing import IO, Any, Final, cast
 
 import pydantic_core
 
-from submarine.client._terminal import printable
+from submarine.client._terminal import printable_lines
 from submarine.models import Experiment, ExperimentLog
 
 __all__ = [
@@ -27,8 +33,21 @@ __all__ = [
     "null_stream",
     "resolve_format",
     "short_pod_name",
+    "show",
     "to_json",
 ]
+
+_RAW_CONTROL: Final = re.compile("[\x7f-\x9f]")
+"""Control characters that JSON encoders and YAML's single quotes leave raw: DEL and the
+8-bit controls (``\\x9b`` is CSI on some terminals)."""
+
+
+def show(text: str, stream: IO[str] | None = None) -> None:
+    """Write text for people (standard output by default), without terminal control
+    sequences: each line as :func:`~submarine.client._terminal.printable` shows it."""
+    out = sys.stdout if stream is None else stream
+    out.write(printable_lines(text))
+    out.flush()
 
 
 class OutputFormat(str, enum.Enum):
@@ -47,18 +66,36 @@ def resolve_format(chosen: OutputFormat | None) -> OutputFormat:
 
 
 def dump(data: Any, fmt: OutputFormat) -> str:
-    """Plain data as a JSON or YAML document (ending with a newline)."""
+    """Plain data as a JSON or YAML document (ending with a newline); no control
+    character in it is raw."""
     if fmt is OutputFormat.YAML:
-        import yaml  # the YAML emitter: only for -o yaml
-
-        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        return str(_yaml_dump()(data, sort_keys=False, allow_unicode=True))
     return to_json(data)
 
 
-def to_json(data: Any) -> str:
-    """Plain data as JSON indented by 2, ending with a newline, non-ASCII kept as is.
+@functools.cache
+def _yaml_dump() -> Any:
+    """``yaml.dump`` with a safe dumper that writes a string holding DEL or an 8-bit
+    control in double quotes, where YAML escapes them (the YAML emitter: only for -o
+    yaml)."""
+    import yaml
 
-    The same document as ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if _RAW_CONTROL.search(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return functools.partial(yaml.dump, Dumper=Dumper)
+
+
+def to_json(data: Any) -> str:
+    """Plain data as JSON indented by 2, ending with a newline, non-ASCII kept as is but
+    for DEL and the 8-bit controls, escaped as ``\\u00XX`` like the other controls.
+
+    Otherwise the same document as ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
     pydantic-core's encoder: ``indent`` keeps ``json`` from using its C encoder, which made
     printing a thousand experiments take longer than fetching them. What pydantic-core
     refuses or writes differently (a lone surrogate, NaN) is left to ``json``.
@@ -69,7 +106,12 @@ def to_json(data: Any) -> str:
         text = ""
     if not text or '"NaN"' in text or 'Infinity"' in text:
         text = json.dumps(data, indent=2, ensure_ascii=False)
-    return text + "\n"
+    # Outside strings JSON is ASCII without controls: these are in strings, escaped alike.
+    return _RAW_CONTROL.sub(_escaped, text) + "\n"
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def emit(
@@ -85,10 +127,7 @@ def emit(
         elif isinstance(items, Sequence):
             print_table(experiments_table(items))
         else:
-            sys.stdout.writelines(
-                f"[{printable(pod)}] {printable(line)}\n" for pod, line in log_lines(items)
-            )
-            sys.stdout.flush()
+            show("".join(f"[{pod}] {line}\n" for pod, line in log_lines(items)))
         return
     if isinstance(items, Sequence):
         data: Any = [item.to_dict() for item in items]

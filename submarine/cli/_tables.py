@@ -1,19 +1,27 @@
-"""The CLI's Rich side: tables of experiments, status colours and the consoles."""
+"""The CLI's Rich side: tables of experiments, status colours and the consoles.
+
+Every console the CLI draws with is a :class:`SafeConsole`, which removes terminal
+control sequences from the text it is given (names, commands, statuses, log lines,
+messages: whatever a server sent) before writing it, and keeps only its own styles.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from submarine.client._terminal import printable_lines
 from submarine.models import Experiment
 
 __all__ = [
+    "SafeConsole",
     "data_console",
     "error_console",
     "experiment_table",
@@ -23,17 +31,39 @@ __all__ = [
 ]
 
 
+class SafeConsole(Console):
+    """A Rich console that writes no terminal control sequence but its own.
+
+    Each piece of text it renders goes through
+    :func:`~submarine.client._terminal.printable_lines`: escape sequences and carriage
+    returns are removed and other control characters shown as ``\\xNN``, so a name or a
+    message from a server cannot retitle, clear or move about the terminal. Styles and
+    cursor moves are Rich's own control segments, and are kept.
+    """
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        """Render as Rich does, every text segment made printable."""
+        for segment in super().render(renderable, options):
+            text = segment.text
+            if segment.control or text.isprintable() or text == "\n":
+                yield segment
+            else:
+                yield Segment(printable_lines(text), segment.style, segment.control)
+
+
 def data_console() -> Console:
     """A console on standard output; never wraps lines when it is not a terminal."""
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=1000)
+        console = SafeConsole(highlight=False, width=1000)
     return console
 
 
 def error_console() -> Console:
     """A console on standard error for progress and error lines."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_table(table: Table) -> None:

@@ -60,7 +60,8 @@ class SubmarineAuth(httpx.Auth):
             self.token_url,
             content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             headers=self._login_headers,
-            extensions={"timeout": request.extensions.get("timeout", {})},
+            # The request's timeout and deadline: a login is part of the call it precedes.
+            extensions=dict(request.extensions),
         )
 
     def _take_token(self, response: httpx.Response) -> bool:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from submarine._version import __version__
 from submarine.client._auth import TOKEN_PATH, SubmarineAuth
+from submarine.client._deadline import Budget, Sockets, capped, longest_wait, resolve_deadline
 from submarine.client._decode import (
     decode,
     decode_envelope,
@@ -30,6 +31,7 @@ from submarine.client._decode import (
     transport_error,
 )
 from submarine.client._follow import Follower
+from submarine.client._limits import ACCEPT_ENCODING, BUDGET, AnswerGuard, check_max_answer_bytes
 from submarine.client._retry import RetryPolicy
 from submarine.client._steps import JSON_HEADERS, Call, SpecInput
 from submarine.client._terminal import printable
@@ -217,6 +219,8 @@ class ClientCore:
         max_retries: int,
         headers: Mapping[str, str] | None,
         retry_backoff: float,
+        deadline: float | str | None,
+        max_answer_bytes: int | None,
     ) -> None:
         self.host: str = resolve_host(host)
         self.shown_host: str = redact_url(self.host)
@@ -224,15 +228,27 @@ class ClientCore:
         self.credentials = resolve_credentials(token, username, password)
         self.api = self.host + API_PATH
         self.timeout = Timeout.of(timeout)
+        self._longest_wait = longest_wait(self.timeout)
+        self.deadline = resolve_deadline(deadline, self.timeout)
+        """A call's deadline in seconds (a long poll's wait added); None for none."""
+        self.guard = AnswerGuard(check_max_answer_bytes(max_answer_bytes))
         self.retry = RetryPolicy(max_retries=max_retries, backoff=retry_backoff)
-        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            **(headers or {}),
+        }
         self.auth = SubmarineAuth(self.credentials, self.host + TOKEN_PATH, self.headers)
         self.verify = needs_tls_context(self.host)
         self.extensions: frozenset[str] | None = None
         """What the server announced at ping; None until asked."""
 
-    def http_options(self) -> dict[str, Any]:
-        """Keyword arguments of the ``httpx.Client`` or ``httpx.AsyncClient`` to make.
+    def http_options(self, *, asynchronous: bool = False) -> dict[str, Any]:
+        """Keyword arguments of the ``httpx.Client`` (or, ``asynchronous``, the
+        ``httpx.AsyncClient``) to make.
+
+        Every answer is read through the :class:`AnswerGuard` (the size cap, the deadline).
 
         A loopback host is reached directly whatever ``HTTP_PROXY``, ``HTTPS_PROXY`` or
         ``ALL_PROXY`` say: a proxy would see the token of a local server, and could not
@@ -244,6 +260,9 @@ class ClientCore:
             "timeout": httpx.Timeout(**self.timeout.as_dict()),
             "auth": self.auth,
             "verify": self.verify,
+            "event_hooks": {
+                "response": [self.guard.async_hook if asynchronous else self.guard.sync_hook]
+            },
         }
         if is_loopback(self.host):
             # A mount of None is the client's own transport, which has no proxy.
@@ -251,20 +270,43 @@ class ClientCore:
             options["mounts"] = {f"all://{netloc}": None}
         return options
 
-    @staticmethod
-    def request_options(call: Call[Any]) -> dict[str, Any]:
-        """The keyword arguments of ``httpx.Client.request`` for a call."""
+    def budget(self, call: Call[Any], sockets: Sockets | None = None) -> Budget:
+        """The deadline of a call starting now: the client's, plus a long poll's wait
+        (``sockets``: the blocking client's, which its watchdog may shut)."""
+        seconds = None if self.deadline is None else self.deadline + call.long_poll
+        return Budget(seconds, sockets)
+
+    def request_options(
+        self, call: Call[Any], budget: Budget, *, trace: bool = False
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``httpx.Client.request`` for an attempt of a call.
+
+        Its timeouts are no longer than what is left of ``budget``; past the deadline,
+        raise ``DeadlineExceededError``. With ``trace``, the budget learns the socket of a
+        connection made for it (the blocking client's watchdog shuts it at the deadline).
+        """
+        extensions: dict[str, Any] = {BUDGET: budget}
+        left = budget.attempt()
+        if left is not None:
+            if left <= 0:
+                raise budget.error(call.method, call.url)
+            if trace:
+                extensions["trace"] = budget.trace
+        phases = self.timeout if call.timeout is None else call.timeout
+        longest = self._longest_wait if call.timeout is None else longest_wait(call.timeout)
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if left is not None and left < longest:
+            timeout = capped(phases, left)
+        elif call.timeout is not None:
+            timeout = httpx.Timeout(**call.timeout.as_dict())
         return {
             "method": call.method,
             "url": call.url,
             "params": call.params,
             "content": call.content,
             "headers": JSON_HEADERS if call.content is not None else None,
-            "timeout": (
-                httpx.USE_CLIENT_DEFAULT
-                if call.timeout is None
-                else httpx.Timeout(**call.timeout.as_dict())
-            ),
+            "timeout": timeout,
+            "extensions": extensions,
         }
 
     REQUEST_ERROR: Final = httpx.RequestError
@@ -272,23 +314,30 @@ class ClientCore:
 
     # -- retries -------------------------------------------------------------------------
 
-    def pause_after_error(self, call: Call[Any], attempt: int, exc: httpx.RequestError) -> float:
+    def pause_after_error(
+        self, call: Call[Any], attempt: int, exc: httpx.RequestError, budget: Budget
+    ) -> float:
         """Seconds to wait before sending ``call`` again after a transport error; raises
-        ours (``from`` the error) when it is not sent again."""
+        ours (``from`` the error) when it is not sent again: ``DeadlineExceededError``
+        when the error came of the deadline."""
+        if budget.timed_out(exc):
+            raise budget.error(call.method, call.url) from exc
         pause = self.retry.pause(attempt, call.idempotent, error=exc)
-        if pause is None:
+        if pause is None or budget.expired(pause):
             raise transport_error(exc, call.method, redact_url(call.url)) from exc
         self._log_retry(call, type(exc).__name__, pause, attempt)
         return pause
 
     def pause_after_answer(
-        self, call: Call[Any], attempt: int, response: httpx.Response
+        self, call: Call[Any], attempt: int, response: httpx.Response, budget: Budget
     ) -> float | None:
         """Seconds to wait before sending ``call`` again after ``response``, or None when
-        the answer is final."""
+        the answer is final (as it is when another try could not start before the
+        deadline)."""
         pause = self.retry.pause(attempt, call.idempotent, response=response)
-        if pause is not None:
-            self._log_retry(call, f"HTTP {response.status_code}", pause, attempt)
+        if pause is None or budget.expired(pause):
+            return None
+        self._log_retry(call, f"HTTP {response.status_code}", pause, attempt)
         return pause
 
     def _log_retry(self, call: Call[Any], why: str, pause: float, attempt: int) -> None:

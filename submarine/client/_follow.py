@@ -277,7 +277,8 @@ class Follower:
         wait = 0.0
         while True:
             timeout = self.source.timeout.with_longer_read(wait)
-            call = Call("GET", url, read=read, params=tracker.stream_params(wait), timeout=timeout)
+            params = tracker.stream_params(wait)
+            call = Call("GET", url, read=read, params=params, timeout=timeout, long_poll=wait)
             try:
                 page: LogStreamPage = yield call
             except NotFoundError:

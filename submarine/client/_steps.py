@@ -43,6 +43,9 @@ class Call(Generic[T]):
     may have reached the server."""
     timeout: Timeout | None = None
     """This request's timeout, instead of the client's."""
+    long_poll: float = 0.0
+    """Seconds the server may hold this request before it answers (a long poll): its
+    deadline is that much longer than the client's."""
 
 
 @dataclass(frozen=True)

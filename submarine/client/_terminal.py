@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["printable"]
+__all__ = ["printable", "printable_lines"]
 
 _SEQUENCE: Final = re.compile(
     r"""
@@ -48,3 +48,15 @@ def printable(line: str) -> str:
     if line.isprintable():
         return line
     return _CONTROL.sub(_shown, _SEQUENCE.sub("", line))
+
+
+def printable_lines(text: str) -> str:
+    """``text`` without terminal control sequences, its line breaks kept: each line as
+    :func:`printable` shows it.
+
+    >>> printable_lines("one\\x1b[2J\\ntwo\\r\\n")
+    'one\\ntwo\\n'
+    """
+    if text.isprintable():
+        return text
+    return "\n".join(printable(line) for line in text.split("\n"))

@@ -6,14 +6,14 @@ import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from typing_extensions import Self
 
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
-from submarine.client.config import DEFAULT_TIMEOUT, Timeout
+from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
     Experiment,
@@ -27,6 +27,7 @@ from submarine.models import (
 if TYPE_CHECKING:
     import httpx
 
+    from submarine.client._deadline import Budget
     from submarine.client._follow import Follower
     from submarine.client._records import RecordFlow
 
@@ -57,6 +58,15 @@ class AsyncExperimentClient:
     :param timeout: a :class:`~submarine.client.Timeout` (by default: connect within 5 s,
         read, write and wait for a pooled connection within 60 s); a number of seconds for
         all four; ``None`` to wait for ever; or an ``httpx.Timeout``.
+    :param deadline: the longest one call may take in all, in seconds: every attempt, the
+        pauses between retries and the whole answer, however slowly it comes
+        (``DeadlineExceededError``, an ``APITimeoutError``, once it passes). By default
+        (``"auto"``) three read timeouts plus the connect timeout: 185 s for the default
+        timeout, 20 s for ``timeout=5``, none for ``timeout=None``; ``None`` for none. A
+        log-stream request may take its long poll's wait longer.
+    :param max_answer_bytes: the most bytes one answer may have, decoded (default 256 MiB;
+        ``None`` for no limit): past it, reading stops with ``ResponseTooLargeError``, so a
+        client never holds more than this of one answer.
     :param max_retries: how many times a request is retried after a connection error or a
         502/503/504 (exponential backoff with jitter, honouring ``Retry-After``); creating an
         experiment is retried only when the connection was never made.
@@ -74,6 +84,8 @@ class AsyncExperimentClient:
         username: str | None = None,
         password: str | None = None,
         timeout: Timeout | float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        deadline: float | Literal["auto"] | None = "auto",
+        max_answer_bytes: int | None = DEFAULT_MAX_ANSWER_BYTES,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -92,6 +104,8 @@ class AsyncExperimentClient:
             username=username,
             password=password,
             timeout=timeout,
+            deadline=deadline,
+            max_answer_bytes=max_answer_bytes,
             max_retries=max_retries,
             headers=headers,
             retry_backoff=retry_backoff,
@@ -101,7 +115,9 @@ class AsyncExperimentClient:
         shown as ``***``)."""
         self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._http = httpx.AsyncClient(transport=transport, **self._core.http_options())
+        self._http = httpx.AsyncClient(
+            transport=transport, **self._core.http_options(asynchronous=True)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r})"
@@ -126,15 +142,26 @@ class AsyncExperimentClient:
     # -- sending ------------------------------------------------------------------------
 
     async def _send(self, call: Call[Any]) -> httpx.Response:
-        """Send a call, again as long as the retry policy says so; the final answer."""
+        """Send a call, again as long as the retry policy says so; the final answer, read
+        whole within the call's deadline (a cancel scope)."""
+        core = self._core
+        budget = core.budget(call)
+        if budget.seconds is None:
+            return await self._attempts(call, budget)
+        with anyio.move_on_after(budget.seconds):
+            return await self._attempts(call, budget)
+        raise budget.error(call.method, call.url)
+
+    async def _attempts(self, call: Call[Any], budget: Budget) -> httpx.Response:
+        core = self._core
         attempt = 0
         while True:
             try:
-                response = await self._http.request(**self._core.request_options(call))
-            except self._core.REQUEST_ERROR as exc:
-                await self._sleep(self._core.pause_after_error(call, attempt, exc))
+                response = await self._http.request(**core.request_options(call, budget))
+            except core.REQUEST_ERROR as exc:
+                await self._sleep(core.pause_after_error(call, attempt, exc, budget))
             else:
-                pause = self._core.pause_after_answer(call, attempt, response)
+                pause = core.pause_after_answer(call, attempt, response, budget)
                 if pause is None:
                     return response
                 await self._sleep(pause)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_HOST",
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_TIMEOUT",
     "Credentials",
     "Timeout",
@@ -258,3 +259,6 @@ _MISSING = object()
 
 DEFAULT_TIMEOUT = Timeout()
 """The clients' default: connect within 5 s; read, write and pool waits within 60 s."""
+
+DEFAULT_MAX_ANSWER_BYTES = 256 << 20
+"""The clients' default ``max_answer_bytes``: one answer may have 256 MiB, decoded."""

@@ -6,6 +6,7 @@
     ├── SpecValidationError       (also ValueError) an invalid spec; nothing was sent
     ├── APIConnectionError        the server could not be reached, or the connection broke
     │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
+    │       └── DeadlineExceededError ... or the call's overall deadline passed
     ├── APIStatusError            the server answered an error (status_code, message, body)
     │   ├── BadRequestError       400; HTTP 200 with success null ("Invalid experiment spec.")
     │   ├── AuthenticationError   401, 403 (no token, a wrong token, wrong username/password)
@@ -13,6 +14,7 @@
     │   ├── ConflictError         409 ("Duplicated experiment name")
     │   └── ServerError           5xx (including proxy pages: 502, 503, 504)
     ├── InvalidResponseError      a success status whose body is not Submarine's envelope
+    ├── ResponseTooLargeError     an answer longer than the client's max_answer_bytes
     ├── WaitTimeoutError          (also TimeoutError) wait_for_finish gave up after `timeout`
     └── ExperimentFailedError     wait_for_finish(raise_on_failure=True) saw status Failed
 
@@ -37,9 +39,11 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DeadlineExceededError",
     "ExperimentFailedError",
     "InvalidResponseError",
     "NotFoundError",
+    "ResponseTooLargeError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
@@ -87,6 +91,24 @@ class APIConnectionError(SubmarineError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired before the server answered."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """A call was not over within the client's ``deadline``: every attempt, the pauses
+    between them and the whole answer, however slowly the server sent it.
+
+    ``deadline`` is the call's deadline in seconds; ``method`` and ``url`` name the request.
+    """
+
+    def __init__(self, deadline: float, *, method: str, url: str) -> None:
+        self.deadline = deadline
+        super().__init__(
+            f"{method} {url} did not finish within its deadline of {deadline:g} s (every "
+            "attempt and the whole answer); pass a larger deadline= to the client, or "
+            "deadline=None for none, if the server is this slow",
+            method=method,
+            url=url,
+        )
 
 
 class APIStatusError(SubmarineError):
@@ -137,6 +159,35 @@ class InvalidResponseError(SubmarineError):
         self.status_code = status_code
         self.body = body
         super().__init__(message)
+
+
+class ResponseTooLargeError(SubmarineError):
+    """An answer longer than the client's ``max_answer_bytes``; reading stopped there.
+
+    ``limit`` is the cap in bytes, ``method`` and ``path`` name the request.
+    """
+
+    def __init__(self, limit: int, *, method: str, path: str) -> None:
+        self.limit = limit
+        self.method = method
+        self.path = path
+        super().__init__(
+            f"{method} {path} answered more than max_answer_bytes={limit} "
+            f"({_size(limit)}); reading stopped there. Pass a larger max_answer_bytes= to "
+            "the client (None for no limit) if so large an answer is expected"
+        )
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: ``256 MiB``, ``1.5 KiB``, ``100 bytes``."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.4g} {unit}"
+        value /= 1024
+    return f"{value:.4g} GiB"
 
 
 class WaitTimeoutError(SubmarineError, TimeoutError):

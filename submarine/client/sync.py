@@ -6,13 +6,13 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
-from submarine.client.config import DEFAULT_TIMEOUT, Timeout
+from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
     Experiment,
@@ -54,6 +54,15 @@ class ExperimentClient:
     :param timeout: a :class:`~submarine.client.Timeout` (by default: connect within 5 s,
         read, write and wait for a pooled connection within 60 s); a number of seconds for
         all four; ``None`` to wait for ever; or an ``httpx.Timeout``.
+    :param deadline: the longest one call may take in all, in seconds: every attempt, the
+        pauses between retries and the whole answer, however slowly it comes
+        (``DeadlineExceededError``, an ``APITimeoutError``, once it passes). By default
+        (``"auto"``) three read timeouts plus the connect timeout: 185 s for the default
+        timeout, 20 s for ``timeout=5``, none for ``timeout=None``; ``None`` for none. A
+        log-stream request may take its long poll's wait longer.
+    :param max_answer_bytes: the most bytes one answer may have, decoded (default 256 MiB;
+        ``None`` for no limit): past it, reading stops with ``ResponseTooLargeError``, so a
+        client never holds more than this of one answer.
     :param max_retries: how many times a request is retried after a connection error or a
         502/503/504 (exponential backoff with jitter, honouring ``Retry-After``); creating an
         experiment is retried only when the connection was never made.
@@ -71,6 +80,8 @@ class ExperimentClient:
         username: str | None = None,
         password: str | None = None,
         timeout: Timeout | float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        deadline: float | Literal["auto"] | None = "auto",
+        max_answer_bytes: int | None = DEFAULT_MAX_ANSWER_BYTES,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -82,6 +93,7 @@ class ExperimentClient:
         import httpx
 
         from submarine.client._core import ClientCore
+        from submarine.client._deadline import Sockets
 
         self._core = ClientCore(
             host,
@@ -89,6 +101,8 @@ class ExperimentClient:
             username=username,
             password=password,
             timeout=timeout,
+            deadline=deadline,
+            max_answer_bytes=max_answer_bytes,
             max_retries=max_retries,
             headers=headers,
             retry_backoff=retry_backoff,
@@ -99,6 +113,7 @@ class ExperimentClient:
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._http = httpx.Client(transport=transport, **self._core.http_options())
+        self._sockets = Sockets()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r})"
@@ -123,19 +138,29 @@ class ExperimentClient:
     # -- sending ------------------------------------------------------------------------
 
     def _send(self, call: Call[Any]) -> httpx.Response:
-        """Send a call, again as long as the retry policy says so; the final answer."""
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(**self._core.request_options(call))
-            except self._core.REQUEST_ERROR as exc:
-                self._sleep(self._core.pause_after_error(call, attempt, exc))
-            else:
-                pause = self._core.pause_after_answer(call, attempt, response)
-                if pause is None:
-                    return response
-                self._sleep(pause)
-            attempt += 1
+        """Send a call, again as long as the retry policy says so; the final answer, read
+        whole within the call's deadline (a watchdog shuts the socket of a read that
+        waits past it)."""
+        from submarine.client._watchdog import unwatch, watch  # loaded with the core
+
+        core = self._core
+        budget = core.budget(call, self._sockets)
+        watch(budget)
+        try:
+            attempt = 0
+            while True:
+                try:
+                    response = self._http.request(**core.request_options(call, budget, trace=True))
+                except core.REQUEST_ERROR as exc:
+                    self._sleep(core.pause_after_error(call, attempt, exc, budget))
+                else:
+                    pause = core.pause_after_answer(call, attempt, response, budget)
+                    if pause is None:
+                        return response
+                    self._sleep(pause)
+                attempt += 1
+        finally:
+            unwatch(budget)
 
     def _call(self, call: Call[T]) -> T:
         return call.read(self._send(call))
