@@ -13,7 +13,7 @@ from submarine.tracking import worker_index
 
 from .api_support import API, create, fail, make_spec, ok
 
-TOKEN = "page-token-1"
+TOKEN = "page-token-1-of-the-workbench"
 
 
 def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> None:
