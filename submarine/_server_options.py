@@ -479,9 +479,10 @@ class Settings:
         if self.loopback or (self.token and not self.generated_token) or self.insecure:
             return None
         return (
-            f"refusing to listen on {self.host}: anyone who can reach it could run commands "
-            f"on this machine; give --token (or {TOKEN_ENV}), or --insecure if you mean it, "
-            "or bind 127.0.0.1"
+            f"refusing to listen on {self.host}: the clients of other machines could not know "
+            f"the token this server generates; give --token (or {TOKEN_ENV}) and hand it to "
+            "them, or --insecure if you mean to (the generated token, kept in the data dir, "
+            "then crosses the network in clear), or bind 127.0.0.1"
         )
 
     @property
