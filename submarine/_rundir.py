@@ -89,12 +89,20 @@ def discovery_host(host: str) -> str | None:
 
 
 def discovery_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where discovery files are: ``$XDG_RUNTIME_DIR/submarine``, else ``~/.submarine/run``."""
+    """Where discovery files are: ``$XDG_RUNTIME_DIR/submarine`` (when it is a private
+    directory of this user), else ``~/.submarine/run``.
+
+    Raises:
+        FileNotFoundError: neither is known (no runtime dir, and no home directory).
+    """
     env = os.environ if environ is None else environ
     runtime = env.get(RUNTIME_DIR_ENV, "")
     if runtime and os.path.isabs(runtime) and _private_dir(Path(runtime)):
         return Path(runtime) / "submarine"
-    return Path(env.get("HOME") or Path.home()) / ".submarine" / "run"
+    home = env.get("HOME") or os.path.expanduser("~")
+    if not os.path.isabs(home):
+        raise FileNotFoundError("no home directory, and no $XDG_RUNTIME_DIR: no discovery file")
+    return Path(home) / ".submarine" / "run"
 
 
 def discovery_name(host: str, port: int) -> str:
@@ -199,7 +207,10 @@ def read_discovery(
     """What the discovery file of ``host`` (a loopback address) and ``port`` says; None
     when there is none, or when it or its directory is not private to this user, or when
     it is for another address."""
-    folder = discovery_dir(environ)
+    try:
+        folder = discovery_dir(environ)
+    except OSError:
+        return None
     if not _private_dir(folder):
         return None
     found = _read(folder / discovery_name(host, port))

@@ -230,3 +230,6 @@ def test_the_directory_falls_back_to_the_home(tmp_path: Path) -> None:
     assert discovery_dir({"HOME": str(tmp_path), "XDG_RUNTIME_DIR": "relative"}) == (
         tmp_path / ".submarine" / "run"
     )
+    assert read_discovery("127.0.0.1", 8080, {"HOME": "relative"}) is None
+    with pytest.raises(FileNotFoundError, match="no home directory"):
+        write_discovery("127.0.0.1", 8080, TOKEN, {"HOME": "relative"})
