@@ -8,8 +8,10 @@
    ``submarine experiment create -f examples/ps-digits.yaml --follow``, which prints the
    replicas' log lines as they are written, interleaved and prefixed by pod, above a live
    status line.
-   Once the experiment exists, print its page in the workbench (``<server>/#/experiment/<id>``),
-   where its loss and accuracy curves, one per worker, grow while it trains.
+   Once the experiment exists, print its page in the workbench (``<server>/#/experiment/<id>``,
+   with the ``?token=`` of the server's link, which signs the browser in), where its loss and
+   accuracy curves, one per worker, grow while it trains. The client and the CLI find the
+   server's token by themselves (it leaves it for its own user): none is typed.
 3. Print the final status and every worker's ``final accuracy``.
 4. Stop the server, whatever happened (an error, Ctrl-C).
 
@@ -84,8 +86,9 @@ def dashboard_url(log: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def local_server(data_dir: Path) -> Iterator[str]:
-    """Run the local server for the duration of the block; yield its URL."""
+def local_server(data_dir: Path) -> Iterator[tuple[str, str]]:
+    """Run the local server for the duration of the block; yield its URL and the link of its
+    page (which signs the browser in)."""
     log = data_dir / "server.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(
@@ -110,7 +113,7 @@ def local_server(data_dir: Path) -> Iterator[str]:
         dashboard = dashboard_url(log)
         if dashboard is not None:
             say(f"watch it in the dashboard too: {dashboard}")
-        yield url
+        yield url, dashboard or f"{url}/"
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -122,8 +125,9 @@ def local_server(data_dir: Path) -> Iterator[str]:
         say("server stopped")
 
 
-def announce_workbench(url: str, stop: threading.Event) -> None:
-    """Print the workbench page of the first experiment, as soon as the server has it."""
+def announce_workbench(url: str, page: str, stop: threading.Event) -> None:
+    """Print the workbench page of the first experiment (below ``page``, the server's link),
+    as soon as the server has it."""
     with ExperimentClient(url, max_retries=0) as client:
         while not stop.wait(0.2):
             try:
@@ -131,7 +135,7 @@ def announce_workbench(url: str, stop: threading.Event) -> None:
             except SubmarineError:
                 continue
             if experiments:
-                say(f"watch it in the workbench: {url}/#/experiment/{experiments[0].experiment_id}")
+                say(f"watch it in the workbench: {page}#/experiment/{experiments[0].experiment_id}")
                 return
 
 
@@ -183,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="submarine-demo-"))
     try:
         spec = paced_spec(args.step_time, data_dir)
-        with local_server(data_dir) as url:
+        with local_server(data_dir) as (url, page):
             command = [*cli_command(), "--host", url, "experiment", "create", "-f", str(spec)]
             command += ["--follow", "--timeout", f"{RUN_TIMEOUT_S:g}"]
             shown = " ".join(command[command.index("--host") :])
             say("submarine " + shown.replace(str(ROOT), ".").replace(str(data_dir), "<tmp>"))
             stop = threading.Event()
-            watcher = threading.Thread(target=announce_workbench, args=(url, stop), daemon=True)
+            watcher = threading.Thread(
+                target=announce_workbench, args=(url, page, stop), daemon=True
+            )
             watcher.start()
             try:
                 cli = subprocess.run(command, cwd=ROOT, check=False)

@@ -52,6 +52,23 @@ _CLIENT_ENV = (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_dir_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The servers of this run leave their discovery files (and clients look for them) in
+    a private directory of the run's own, not in the user's ``$XDG_RUNTIME_DIR``."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    before = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = before
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SUBMARINE_* client setting of the machine reaches a client made in a test."""

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import IO, Any, Final
 from urllib.parse import quote
@@ -30,6 +31,7 @@ from submarine.client._decode import (
     decode_experiments,
     transport_error,
 )
+from submarine.client._discovery import discover
 from submarine.client._follow import Follower
 from submarine.client._limits import ACCEPT_ENCODING, BUDGET, AnswerGuard, check_max_answer_bytes
 from submarine.client._retry import RetryPolicy
@@ -223,9 +225,15 @@ class ClientCore:
         max_answer_bytes: int | None,
     ) -> None:
         self.host: str = resolve_host(host)
+        self.credentials = resolve_credentials(token, username, password)
+        if self.credentials.token is None and not self.credentials.can_login:
+            # A local server of this user may have left its token for this address.
+            found = discover(self.host)
+            if found is not None:
+                self.host = found.url
+                self.credentials = replace(self.credentials, token=found.token)
         self.shown_host: str = redact_url(self.host)
         """The host to show: credentials in it replaced by ``***``."""
-        self.credentials = resolve_credentials(token, username, password)
         self.api = self.host + API_PATH
         self.timeout = Timeout.of(timeout)
         self._longest_wait = longest_wait(self.timeout)

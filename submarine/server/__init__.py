@@ -28,6 +28,7 @@ neither.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from submarine._exports import lazy_exports
@@ -50,18 +51,46 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def _announce(server: Any, settings: Settings) -> None:
-    """Print the listening line, with the real port, once uvicorn has started."""
+def _discover(settings: Settings, port: int, written: list[Path]) -> None:
+    """Leave the generated token for this user's clients (:mod:`submarine._rundir`)."""
+    import logging
+
+    from submarine._rundir import write_discovery
+    from submarine.server.store.datadir import TOKEN_NAME
+
+    if not settings.generated_token or settings.token is None:
+        return
+    try:
+        path = write_discovery(settings.host, port, settings.token)
+    except OSError as exc:
+        logging.getLogger(__name__).warning(
+            "clients will not find the token by themselves (%s): it is in %s",
+            exc,
+            settings.data_dir / TOKEN_NAME,
+        )
+        return
+    if path is not None:
+        written.append(path)
+
+
+async def _announce(server: Any, settings: Settings, written: list[Path]) -> None:
+    """Leave the discovery file, then print the listening line and the workbench's link
+    (which signs in with a generated token), with the real port, once uvicorn has started."""
     import asyncio
+    from urllib.parse import quote
 
     while not server.started:
         await asyncio.sleep(0.01)
     sockets = [s for srv in server.servers for s in srv.sockets]
     port = sockets[0].getsockname()[1] if sockets else settings.port
     url = _url(settings.host, port)
+    _discover(settings, port, written)
+    link = f"{url}/"
+    if settings.generated_token and settings.token:
+        link += f"?token={quote(settings.token, safe='')}"
     print(  # one write: whoever reads the first line finds the second too
         f"Submarine local server listening on {url} (data: {settings.data_dir})\n"
-        f"Submarine workbench at {url}/",
+        f"Submarine workbench at {link}",
         file=sys.stderr,
         flush=True,
     )
@@ -94,8 +123,23 @@ async def _serve(settings: Settings) -> None:
         # Incomplete requests time out and open connections are bounded (see protocol).
         http=guarded_protocol(settings.header_timeout, max_connections),
     )
-    server = uvicorn.Server(config)
-    announcer = asyncio.create_task(_announce(server, settings))
+    written: list[Path] = []
+
+    def forget() -> None:
+        from submarine._rundir import remove_discovery
+
+        while written:
+            remove_discovery(written.pop())
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            # First of all: uvicorn raises the signal that stopped it again once it has
+            # shut down, so nothing after serve() runs then.
+            forget()
+            await super().shutdown(sockets)
+
+    server = Server(config)
+    announcer = asyncio.create_task(_announce(server, settings, written))
     failed = f"the server did not start on {_url(settings.host, settings.port)}: see the log above"
     try:
         await server.serve()
@@ -103,6 +147,7 @@ async def _serve(settings: Settings) -> None:
         raise ServerStartError(failed) from None
     finally:
         announcer.cancel()
+        forget()
     if not server.started:
         raise ServerStartError(failed)
 
@@ -110,10 +155,17 @@ async def _serve(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM; print where it listens (the real port) to stderr.
 
+    Without a token given (and without ``no_auth``) the server uses the one it keeps in the
+    data dir (generated the first time), lets in its own user's loopback requests without
+    it, and leaves it, with its address, in a discovery file for that user's clients
+    (removed when it stops).
+
     Raises :class:`SettingsError` when the settings are refused (a non-loopback host without
-    a token or ``insecure``) and :class:`ServerStartError` when the server cannot start
-    (:class:`~submarine.server.store.datadir.DataDirInUseError` when another server holds the data
-    dir).
+    a token or ``insecure``, or with ``no_auth``) and :class:`ServerStartError` when the
+    server cannot start (:class:`~submarine.server.store.datadir.DataDirInUseError` when
+    another server holds the data dir,
+    :class:`~submarine.server.store.datadir.DataDirOwnerError` when it belongs to another
+    user).
 
     Args:
         settings: where to listen, where data lives, who may call.
@@ -126,6 +178,7 @@ def serve(settings: Settings) -> None:
     problem = settings.bind_problem()
     if problem is not None:
         raise SettingsError(problem)
+    from submarine.server.app import with_token
     from submarine.server.scrub import ScrubFilter
     from submarine.server.store.datadir import claim
 
@@ -133,7 +186,12 @@ def serve(settings: Settings) -> None:
     for handler in logging.getLogger().handlers:  # no log line shows a credential
         if not any(isinstance(f, ScrubFilter) for f in handler.filters):
             handler.addFilter(scrubber)
+    if settings.no_auth:
+        logging.getLogger(__name__).warning(
+            "--no-auth: this server takes requests from every process of this machine, "
+            "whatever its user: any local user can run commands as you"
+        )
     # Claimed before binding: a second server on this data dir (whatever its port) stops
-    # here, before it opens the store or recovers anything.
+    # here, before it opens the store or recovers anything (or makes its token).
     with claim(settings.data_dir):
-        asyncio.run(_serve(settings.with_token()))
+        asyncio.run(_serve(with_token(settings)))

@@ -7,19 +7,19 @@ import sys
 from collections.abc import Sequence
 
 from submarine.server import ServerStartError, SettingsError, serve, settings_from_args
-from submarine.server.store.datadir import DataDirInUseError
+from submarine.server.store.datadir import DataDirInUseError, DataDirOwnerError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, configure logging, serve; the exit status (2: refused settings, or
-    the data dir is in use by another server)."""
+    the data dir is in use by another server or belongs to another user)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = settings_from_args(argv)
     try:
         serve(settings)
-    except (SettingsError, DataDirInUseError) as exc:
+    except (SettingsError, DataDirInUseError, DataDirOwnerError) as exc:
         print(f"python -m submarine.server: error: {exc}", file=sys.stderr, flush=True)
         return 2
     except ServerStartError as exc:

@@ -2,10 +2,14 @@
 
 :func:`create_app` builds the Starlette app: the experiment API (:mod:`.api`), the tracking
 API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
-and (with a token) the token guard; its lifespan locks the data dir, opens the store
+and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
 (:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
 state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
 when an experiment is deleted (the API knows no tracking).
+
+Closed by default: without a token given (and without ``--no-auth``) the server generates
+one and keeps it in the data dir (:func:`with_token`), and lets in without it only the
+requests of its own user over loopback (:class:`~submarine.server.api.peers.OwnUser`).
 
 Built on Starlette (not FastAPI): a handful of routes, full control of Submarine's envelope
 and error mapping, JSON and YAML bodies, and no 422 shapes to override. How the local
@@ -15,8 +19,11 @@ server differs from Submarine 0.8.0 on purpose is listed in
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,12 +32,18 @@ from starlette.middleware import Middleware
 from submarine.server.api.experiments import OPEN_PATHS, experiment_routes
 from submarine.server.api.guard import RequestGuard
 from submarine.server.api.logins import FailureLimit
+from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
 from submarine.server.api.token import token_route
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
-from submarine.server.store.datadir import occupy
+from submarine.server.store.datadir import (
+    TOKEN_NAME,
+    TRACKING_SECRET_NAME,
+    keep_secret,
+    occupy,
+)
 from submarine.server.store.experiments import Store
 from submarine.server.tracking.routes import (
     ADD_PATHS,
@@ -41,7 +54,30 @@ from submarine.server.tracking.routes import (
 from submarine.server.tracking.store import TrackingQuota
 from submarine.server.workbench.routes import PAGE_PATHS, workbench_routes
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "with_token"]
+
+_GENERATED_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_TRACKING_SECRET: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def with_token(settings: Settings) -> Settings:
+    """``settings`` with the token this server generated, when none was given (and not
+    ``no_auth``): the one kept in the data dir (``token``, mode 0600), made the first time,
+    so that it is the same after a restart.
+
+    Raises:
+        DataDirOwnerError: the data dir belongs to another user.
+        ServerStartError: the token file cannot be read or written.
+    """
+    if not settings.needs_token:
+        return settings
+    token = keep_secret(
+        settings.data_dir,
+        TOKEN_NAME,
+        lambda: secrets.token_urlsafe(32),
+        lambda kept: _GENERATED_TOKEN.fullmatch(kept) is not None,
+    )
+    return settings.with_generated_token(token)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -50,16 +86,29 @@ def create_app(settings: Settings) -> Starlette:
     >>> app = create_app(Settings(data_dir=Path("/tmp/sub")))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)           # doctest: +SKIP
 
+    Without a token given (and without ``no_auth``), the token is read from the data dir,
+    or generated and kept there (:func:`with_token`).
+
     Args:
         settings: where data lives, who may call, capacity and limits.
     """
-    settings = settings.with_token()
-    tracking = tracking_for(settings.database, settings.token, settings.host, settings.port)
+    settings = with_token(settings)
+    own_user = OwnUser() if settings.generated_token else None
+    tracking = tracking_for(
+        settings.database, settings.token, settings.host, settings.port, own_user
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
         # The data dir is locked before anything touches it (a second server stops here).
         with occupy(settings.data_dir, settings.database):
+            secret = keep_secret(
+                settings.data_dir,
+                TRACKING_SECRET_NAME,
+                lambda: secrets.token_hex(32),
+                lambda kept: _TRACKING_SECRET.fullmatch(kept) is not None,
+            )
+            tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
             try:
                 runner = Runner(store, settings, replica_env=tracking.replica_env)
@@ -102,7 +151,9 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if settings.token:
         open_paths = OPEN_PATHS | ADD_PATHS | PAGE_PATHS
-        middleware.append(Middleware(TokenGuard, token=settings.token, open_paths=open_paths))
+        middleware.append(
+            Middleware(TokenGuard, token=settings.token, open_paths=open_paths, admit=own_user)
+        )
     return Starlette(
         routes=routes,
         middleware=middleware,

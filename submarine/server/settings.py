@@ -85,11 +85,11 @@ def settings_from_options(
         environ: the environment (default ``os.environ``), read for the options that
             declare a variable: a repeatable option's adds to the values given.
 
-    Paths are made absolute, and a configured user without a token gets a random one
-    (handed out by ``POST /api/auth/token``). A secret's ``--FLAG-file`` is read (its
-    first line); the secret on the command line works too but gets a warning, since every
-    user of the machine sees it in ``ps``. Raises :class:`SettingsError` saying what to
-    change.
+    Paths are made absolute. Without a token (and without ``--no-auth``) the server
+    generates one when it starts (:func:`submarine.server.app.with_token`). A secret's
+    ``--FLAG-file`` is read (its first line); the secret on the command line works too but
+    gets a warning, since every user of the machine sees it in ``ps``. Raises
+    :class:`SettingsError` saying what to change.
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -124,7 +124,7 @@ def settings_from_options(
             (*values.get(option.field, ()), *value) if option.repeatable else value
         )
     values.setdefault("data_dir", default_data_dir(env).resolve())
-    return Settings(**values).with_token()
+    return Settings(**values)
 
 
 def build_parser(prog: str = "python -m submarine.server") -> argparse.ArgumentParser:

@@ -73,16 +73,18 @@ def test_exit_codes_of_the_real_command(server_url: str) -> None:
 
 
 def test_a_token_from_the_option_or_the_environment(server_factory: ServerFactory) -> None:
-    server = server_factory.start("--token", "s3cret")
+    server = server_factory.start("--token", "s3cret-of-the-cli-test")
     refused = submarine("--host", server.url, "experiment", "list")
     assert refused.returncode == 1
     assert refused.stderr.startswith(f"error: the server at {server.url} refused the request: ")
     assert refused.stderr.rstrip().endswith("pass --token or set SUBMARINE_TOKEN")
     assert len(refused.stderr.splitlines()) == 1
 
-    by_option = submarine("--host", server.url, "--token", "s3cret", "experiment", "list")
+    by_option = submarine(
+        "--host", server.url, "--token", "s3cret-of-the-cli-test", "experiment", "list"
+    )
     assert by_option.returncode == 0
-    env = clean_env(SUBMARINE_HOST=server.url, SUBMARINE_TOKEN="s3cret")
+    env = clean_env(SUBMARINE_HOST=server.url, SUBMARINE_TOKEN="s3cret-of-the-cli-test")
     by_env = submarine("experiment", "list", "-o", "yaml", env=env)
     assert (by_env.returncode, by_env.stdout) == (0, "[]\n")
 

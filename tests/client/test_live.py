@@ -199,8 +199,8 @@ def test_an_invalid_spec_never_reaches_the_server(client):
 
 
 def test_token_auth(server_factory):
-    server = server_factory.start("--token", "T0k3n")
-    with ExperimentClient(server.url, token="T0k3n") as client:
+    server = server_factory.start("--token", "T0k3n-of-the-live-test")
+    with ExperimentClient(server.url, token="T0k3n-of-the-live-test") as client:
         assert client.list_experiments() == []
     with ExperimentClient(server.url, token="wrong") as client:
         assert client.ping() is True

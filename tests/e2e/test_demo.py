@@ -54,12 +54,16 @@ def test_the_demo_succeeds_and_prints_every_workers_accuracy() -> None:
     assert re.search(r"^\[worker-1\] step \d+ loss ", finished.stdout, re.MULTILINE)
     assert re.search(r": Succeeded · \d+:\d\d · 3 replicas$", finished.stderr, re.MULTILINE)
     assert "==> server stopped" in finished.stdout
-    # Where to watch it: the workbench, and the experiment's page in it.
+    # Where to watch it: the workbench, and the experiment's page in it, each with the link's
+    # token that signs the browser in.
     assert re.search(
-        r"^==> watch it in the dashboard too: http://127\.0\.0\.1:\d+/$", finished.stdout, re.M
+        r"^==> watch it in the dashboard too: http://127\.0\.0\.1:\d+/\?token=[\w-]{43}$",
+        finished.stdout,
+        re.M,
     )
     assert re.search(
-        r"^==> watch it in the workbench: http://\S+/#/experiment/experiment-\d+-\d+$",
+        r"^==> watch it in the workbench: http://\S+/\?token=[\w-]{43}"
+        r"#/experiment/experiment-\d+-\d+$",
         finished.stdout,
         re.MULTILINE,
     )

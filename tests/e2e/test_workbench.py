@@ -11,6 +11,7 @@ as a screenshot: into the test's temporary directory, or into the directory name
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,47 @@ def test_with_a_token_the_page_asks_for_it_and_keeps_it_for_the_session(
         page.fill("#f-name", "Bad Name!")
         expect(page.locator("#f-name-error")).not_to_have_text("")
         _shot(page, tmp_path, "phone-dark")
+    finally:
+        context.close()
+
+
+def test_the_printed_link_signs_in_and_leaves_no_token_in_the_address_bar(
+    browser: Browser, server_factory: ServerFactory
+) -> None:
+    # A token given to the server: its user's browser is not let in without it, so only
+    # the link can have signed the page in.
+    server = server_factory.start("--token", TOKEN)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/?token={TOKEN}#/")
+        expect(page.locator("#count")).to_have_text("0 of 0")
+        expect(page.locator("#login")).to_be_hidden()
+        assert page.url == f"{server.url}/#/"
+        assert page.evaluate("sessionStorage.getItem('submarine-workbench-token')") == TOKEN
+        assert page.evaluate("localStorage.length") == 0
+        page.go_back()  # the entry with the token was replaced, not added to
+        assert page.url == "about:blank"
+    finally:
+        context.close()
+
+
+def test_a_default_server_prints_a_link_that_signs_in(
+    browser: Browser, server_factory: ServerFactory
+) -> None:
+    server = server_factory.start()
+    match = re.search(r"Submarine workbench at (\S+)", server.log())
+    assert match is not None, server.log()
+    link = match.group(1)
+    token = (server.data_dir / "token").read_text().strip()
+    assert link == f"{server.url}/?token={token}"
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(link)
+        expect(page.locator("#count")).to_have_text("0 of 0")
+        assert page.url == f"{server.url}/"
+        assert page.evaluate("sessionStorage.getItem('submarine-workbench-token')") == token
     finally:
         context.close()
 

@@ -115,13 +115,14 @@ def test_a_proxy_in_the_environment_never_sees_requests_to_a_loopback_host(
     server: RunningServer, proxy: FakeProxy, figures: Figures
 ) -> None:
     port = server.url.rsplit(":", 1)[1]
+    own = (server.data_dir / "token").read_text().strip()  # the token the server generated
     for host in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
-        with ExperimentClient(host, token=TOKEN, max_retries=0) as client:
+        with ExperimentClient(host, token=own, max_retries=0) as client:
             assert client.ping() is True
             assert isinstance(client.list_experiments().to_list(), list)
 
         async def use_async(url: str) -> bool:
-            async with AsyncExperimentClient(url, token=TOKEN, max_retries=0) as client:
+            async with AsyncExperimentClient(url, token=own, max_retries=0) as client:
                 return await client.ping()
 
         assert asyncio.run(use_async(host)) is True

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from submarine.server.app import create_app
+from submarine.server.app import create_app, with_token
 from submarine.server.settings import Settings
 from tests.support import DEADLINE, wait_until
 
@@ -84,7 +84,9 @@ def wait_status(
 @asynccontextmanager
 async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app run in this process, its lifespan (and state) included, for what
-    a healthy server cannot show (a broken store) and for the thread a handler runs in."""
+    a healthy server cannot show (a broken store) and for the thread a handler runs in.
+    It carries the server's token (no socket here for the server to know its own user by)."""
+    settings = with_token(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
 
@@ -92,5 +94,8 @@ async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             await app({**scope, "state": dict(state or {})}, receive, send)
 
         transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
             yield client

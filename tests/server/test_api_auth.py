@@ -13,11 +13,13 @@ import httpx
 import pytest
 
 from submarine.server import Settings, SettingsError, settings_from_args
+from submarine.server.app import with_token
+from submarine.server.store.datadir import TOKEN_NAME
 from tests.support import make_spec
 
 from .api_support import API, fail, ok
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-the-api"
 BAD = "The token is not valid."
 
 
@@ -91,13 +93,16 @@ def test_the_token_endpoint_hands_out_the_token(server_factory: Any) -> None:
 
 def test_a_user_without_a_token_gets_a_generated_one(server_factory: Any) -> None:
     server = server_factory.start("--username", "ada", "--password", "pw")
-    fail(httpx.get(f"{server.url}{API}"), 401, BAD)
+    wrong = {"Authorization": "Bearer not-the-generated-token"}
+    fail(httpx.get(f"{server.url}{API}", headers=wrong), 401, BAD)
     token = ok(
         httpx.post(f"{server.url}/api/auth/token", json={"username": "ada", "password": "pw"})
     )
     assert isinstance(token, str)
     assert len(token) >= 32
     assert ok(httpx.get(f"{server.url}{API}", headers={"Authorization": f"Bearer {token}"})) == []
+    # The one kept in the data dir, for the next start too.
+    assert (server.data_dir / "token").read_text().strip() == token
 
 
 def test_the_token_endpoint_without_a_user_says_how_to_configure_one(server_url: str) -> None:
@@ -135,7 +140,7 @@ def test_a_non_loopback_host_without_a_token_is_refused(tmp_path: Path) -> None:
         ("192.168.1.5", None, False, True),
         ("::", None, False, True),
         ("example.org", None, False, True),
-        ("0.0.0.0", "t", False, False),
+        ("0.0.0.0", "a-token-of-the-user", False, False),
         ("0.0.0.0", None, True, False),
     ],
 )
@@ -152,15 +157,17 @@ def test_serve_refuses_a_non_loopback_bind_before_listening() -> None:
 
 
 def test_settings_from_args_reads_flags_and_environment(tmp_path: Path) -> None:
-    env = {"SUBMARINE_HOME": str(tmp_path / "home"), "SUBMARINE_TOKEN": "from-env"}
+    env = {"SUBMARINE_HOME": str(tmp_path / "home"), "SUBMARINE_TOKEN": "token-from-the-env"}
     settings = settings_from_args(
         ["--port", "0", "--cpus", "1.5", "--memory", "16G", "--gpus", "0"], env
     )
     assert settings.data_dir == (tmp_path / "home").resolve()
-    assert settings.token == "from-env"
+    assert settings.token == "token-from-the-env"
     assert (settings.cpus, settings.memory_bytes, settings.gpus) == (1.5, 16 << 30, 0)
-    flagged = settings_from_args(["--token", "flag", "--data-dir", str(tmp_path / "d")], env)
-    assert (flagged.token, flagged.data_dir) == ("flag", (tmp_path / "d").resolve())
+    flagged = settings_from_args(
+        ["--token", "token-from-the-flag", "--data-dir", str(tmp_path / "d")], env
+    )
+    assert (flagged.token, flagged.data_dir) == ("token-from-the-flag", (tmp_path / "d").resolve())
     default = settings_from_args([], {"HOME": str(tmp_path)})
     assert default.data_dir.name == ".submarine"
     assert default.token is None
@@ -211,3 +218,19 @@ def test_a_port_in_use_exits_1_with_one_clear_error(tmp_path: Path) -> None:
     assert "address already in use" in result.stderr
     assert f"error: the server did not start on http://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_generated_token_is_kept_in_the_data_dir(tmp_path: Path) -> None:
+    settings = with_token(Settings(data_dir=tmp_path / "data", workdir=tmp_path))
+    assert settings.generated_token
+    assert settings.token is not None
+    assert len(settings.token) >= 32
+    assert (tmp_path / "data" / TOKEN_NAME).read_text().strip() == settings.token
+    again = with_token(Settings(data_dir=tmp_path / "data", workdir=tmp_path))
+    assert again.token == settings.token
+    given = Settings(data_dir=tmp_path / "d2", workdir=tmp_path, token="a-token-the-user-gave")
+    assert with_token(given) is given
+    open_one = Settings(data_dir=tmp_path / "d3", workdir=tmp_path, no_auth=True)
+    assert with_token(open_one).token is None
+    assert not (tmp_path / "d2").exists()
+    assert not (tmp_path / "d3").exists()

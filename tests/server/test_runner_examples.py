@@ -8,7 +8,10 @@ import importlib
 import pytest
 
 MODULES = [
+    "submarine._rundir",
     "submarine._server_options",
+    "submarine._sockets",
+    "submarine.server.api.peers",
     "submarine.server.run.capacity",
     "submarine.server.run.distributed",
     "submarine.server.scrub",

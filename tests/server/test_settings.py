@@ -67,7 +67,7 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Served:
     fake = Served()
     monkeypatch.setattr(submarine.server, "serve", fake)
     monkeypatch.setenv("SUBMARINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SUBMARINE_TOKEN", "from-env")
+    monkeypatch.setenv("SUBMARINE_TOKEN", "token-from-the-env")
     monkeypatch.chdir(tmp_path)
     return fake
 
@@ -88,6 +88,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--token",
         "--token-file",
         "--password-file",
+        "--no-auth",  # contradicts a token and a user: tested on its own
     }
     assert run(["server", *argv]) == 0
     (from_cli,) = served.settings
@@ -97,7 +98,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         host="0.0.0.0",
         port=0,
         data_dir=(tmp_path / "data").resolve(),
-        token="from-env",
+        token="token-from-the-env",
         insecure=True,
         username="ada",
         password="pw",
@@ -117,9 +118,9 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         tracking_max_records=1000,
         tracking_max_bytes=64 << 20,
     )
-    assert run(["server", "--token", "flag"]) == 0
-    assert served.settings[-1] == settings_from_args(["--token", "flag"])
-    assert served.settings[-1].token == "flag"
+    assert run(["server", "--token", "token-from-the-flag"]) == 0
+    assert served.settings[-1] == settings_from_args(["--token", "token-from-the-flag"])
+    assert served.settings[-1].token == "token-from-the-flag"
     assert served.settings[-1].data_dir == (tmp_path / "home").resolve()
 
 
@@ -136,7 +137,7 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
     assert named <= module_flags()
     # What it says works, on both.
     assert run(["server", "--host", "0.0.0.0", "--insecure"]) == 0
-    assert run(["server", "--host", "0.0.0.0", "--token", "t"]) == 0
+    assert run(["server", "--host", "0.0.0.0", "--token", "a-token-of-the-user"]) == 0
     assert [s.bind_problem() for s in served.settings] == [None, None]
     assert settings_from_args(["--host", "0.0.0.0", "--insecure"]).bind_problem() is None
 
@@ -152,6 +153,9 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--port", "70000"], "port 70000 is out of range: use 0 to 65535"),
         (["--username", "ada"], "give both a username and a password, or neither"),
         (["--token", ""], "the token is empty"),
+        (["--token", "short"], "--token (its value not shown) has 5 characters: give at least 16"),
+        (["--token", " a-token-of-the-user"], "--token (its value not shown) has whitespace"),
+        (["--no-auth"], "--no-auth and a token contradict each other"),  # $SUBMARINE_TOKEN
         (["--data-dir", "a-file"], "--data-dir 'a-file' is a file: give a directory"),
         (["--allow-origin", "evil.test"], "--allow-origin 'evil.test' is not an origin: write"),
         (["--allow-origin", "http://a.test/x"], "--allow-origin 'http://a.test/x' is not an"),
@@ -164,7 +168,10 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--tracking-max-bytes", "0"], "tracking_max_records and tracking_max_bytes must be"),
         (["--token-file", "missing"], "--token-file 'missing' is not a file: give a file"),
         (["--token-file", "empty"], "--token-file 'empty' is empty: put the secret on its"),
-        (["--token", "t", "--token-file", "a-file"], "give --token or --token-file, not both"),
+        (
+            ["--token", "a-token-of-the-user", "--token-file", "a-file"],
+            "give --token or --token-file, not both",
+        ),
         (
             ["--username", "u", "--password", "p", "--password-file", "a-file"],
             "give --password or --password-file, not both",
@@ -218,9 +225,9 @@ def test_the_environment_is_read_as_the_flags_are(
             "directory"
         )
     )
-    env = {"SUBMARINE_HOME": "~/elsewhere", "SUBMARINE_TOKEN": "t"}
+    env = {"SUBMARINE_HOME": "~/elsewhere", "SUBMARINE_TOKEN": "a-token-of-the-user"}
     settings = settings_from_args(["--data-dir", str(tmp_path)], env)
-    assert (settings.data_dir, settings.token) == (tmp_path.resolve(), "t")
+    assert (settings.data_dir, settings.token) == (tmp_path.resolve(), "a-token-of-the-user")
     assert settings_from_args([], env).data_dir == (Path.home() / "elsewhere").resolve()
 
 
@@ -236,7 +243,7 @@ def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
     served: Served, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     token_file, password_file = tmp_path / "token", tmp_path / "password"
-    token_file.write_text("tok-from-file\nignored second line\n")
+    token_file.write_text("tok-from-the-token-file\nignored second line\n")
     password_file.write_text("  pw-from-file  \n")
     token_file.chmod(0o600)
     password_file.chmod(0o644)
@@ -246,24 +253,26 @@ def test_secrets_come_from_files_and_on_the_command_line_get_a_warning(
         assert run(["server", *argv]) == 0
         from_module = settings_from_args(argv)
     assert served.settings == [from_module]
-    assert (from_module.token, from_module.password) == ("tok-from-file", "pw-from-file")
-    assert from_module.secrets == ("tok-from-file", "pw-from-file")
+    assert (from_module.token, from_module.password) == ("tok-from-the-token-file", "pw-from-file")
+    assert from_module.secrets == ("tok-from-the-token-file", "pw-from-file")
     warned = [r.getMessage() for r in caplog.records]
     # The password file is readable by others: said (twice: once per command line).
     assert len(warned) == 2
     assert all("--password-file" in w and "chmod 600" in w for w in warned)
-    assert not any("tok-from-file" in w or "pw-from-file" in w for w in warned)
+    assert not any("tok-from-the-token-file" in w or "pw-from-file" in w for w in warned)
 
     caplog.clear()
     with caplog.at_level("WARNING", logger="submarine.server.settings"):
-        given = settings_from_args(["--token", "tok", "--username", "u", "--password", "pw"])
-    assert (given.token, given.password) == ("tok", "pw")
+        given = settings_from_args(
+            ["--token", "tok-on-the-command-line", "--username", "u", "--password", "pw"]
+        )
+    assert (given.token, given.password) == ("tok-on-the-command-line", "pw")
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 2
     assert "--token on the command line can be read by every user" in warned[0]
     assert "--token-file or $SUBMARINE_TOKEN" in warned[0]
     assert "--password on the command line" in warned[1]
-    assert not any(" tok " in w or "pw " in w for w in warned)
+    assert not any("tok-on-the-command-line" in w or "pw " in w for w in warned)
 
 
 def test_the_replica_cap_defaults_to_the_per_experiment_limit() -> None:

@@ -14,7 +14,7 @@ from tests.support import make_spec
 
 from .api_support import API, create, fail, ok
 
-TOKEN = "page-token-1"
+TOKEN = "page-token-1-of-the-workbench"
 
 
 def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> None:

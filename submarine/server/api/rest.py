@@ -21,7 +21,7 @@ import hmac
 import logging
 import math
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -354,30 +354,49 @@ class TokenGuard:
     """ASGI middleware: every path but the open ones needs the bearer token.
 
     The token is compared in constant time; a missing or wrong one gets a 401 envelope.
+    With ``admit``, a request that sends no Authorization header at all passes when
+    ``admit`` says so (the server's own user: :class:`~submarine.server.api.peers.OwnUser`);
+    one that sends a wrong token never does.
 
     Args:
         app: the application behind the guard.
         token: the bearer token every guarded request must carry.
         open_paths: paths that need no token.
+        admit: who else may pass without a token, asked with the request's scope.
     """
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        open_paths: frozenset[str],
+        admit: Callable[[Scope], Awaitable[bool]] | None = None,
+    ) -> None:
         self.app = app
         self._token = token.encode("utf-8")
         self._open = open_paths
+        self._admit = admit
 
-    def _allowed(self, scope: Scope) -> bool:
+    def _allowed(self, scope: Scope) -> bool | None:
+        """True for the right bearer token, False for any other Authorization, None for
+        none at all."""
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 scheme, _, credentials = value.partition(b" ")
                 return scheme.lower() == b"bearer" and hmac.compare_digest(
                     credentials.strip(), self._token
                 )
-        return False
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 401 unless the request may pass."""
-        if scope["type"] != "http" or scope["path"] in self._open or self._allowed(scope):
+        if scope["type"] != "http" or scope["path"] in self._open:
+            await self.app(scope, receive, send)
+            return
+        allowed = self._allowed(scope)
+        if allowed is None and self._admit is not None:
+            allowed = await self._admit(scope)
+        if allowed:
             await self.app(scope, receive, send)
             return
         response = envelope(401, message=BAD_TOKEN, headers={"WWW-Authenticate": "Bearer"})

@@ -4,8 +4,10 @@ Replicas send what :func:`submarine.log_metric` and :func:`submarine.log_param` 
 ``POST /api/metric/add`` and ``POST /api/param/add``, in batches (a JSON list; one object
 works too, as on Submarine 0.8.0). Each replica gets, in its environment,
 ``SUBMARINE_TRACKING_URI`` (this server) and ``SUBMARINE_TRACKING_TOKEN``: an HMAC of its
-experiment id under a secret of this server process, that lets it add records to that one
-experiment and do nothing else. The server's own token works on these paths too.
+experiment id under a secret of the server (kept in its data dir, so that credentials
+outlive a restart), that lets it add records to that one experiment and do nothing else.
+The server's own token works on these paths too, and so does, on a server that generated
+its token, a request of the server's own user that sends none (:mod:`..api.peers`).
 
 Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
 ``POST /api/param/selective`` with ``{"id": experimentId}`` (optionally ``key`` and
@@ -37,7 +39,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -76,13 +78,28 @@ class Tracking:
         token: the server's own token (also accepted by the add endpoints), or None.
         address: ``http://host:port`` when known in advance; else learnt from the first
             request (:class:`AddressLearner`).
+        own_user: who may add without any credential, asked with a request's scope (the
+            server's own user, on a server that generated its token); None for nobody.
     """
 
-    def __init__(self, database: Path, token: str | None, address: str | None = None) -> None:
+    def __init__(
+        self,
+        database: Path,
+        token: str | None,
+        address: str | None = None,
+        *,
+        own_user: Callable[[Scope], Awaitable[bool]] | None = None,
+    ) -> None:
         self.store = TrackingStore(database)
         self.address = address
         self._token = token
+        self._own_user = own_user
         self._secret = secrets.token_bytes(32)
+
+    def use_secret(self, secret: bytes) -> None:
+        """Make credentials with ``secret`` from now on (the one kept in the data dir, so
+        that replicas go on adding across restarts)."""
+        self._secret = secret
 
     def forget(self, experiment_id: str) -> None:
         """Drop the metrics and params of an experiment that was deleted."""
@@ -109,6 +126,13 @@ class Tracking:
         if self._token is None:
             return True
         return hmac.compare_digest(given.encode(), self._token.encode())
+
+    async def admits_without_credential(self, request: Request) -> bool:
+        """Whether a request that sends no credential at all comes from the server's own
+        user (see ``own_user``)."""
+        if self._own_user is None or "authorization" in request.headers:
+            return False
+        return await self._own_user(request.scope)
 
 
 class AddressLearner:
@@ -173,7 +197,9 @@ def tracking_routes(
                 )
             except RecordError as exc:
                 raise ApiError(400, str(exc)) from None
-            if not tracking.may_add(request, experiment_id):
+            if not tracking.may_add(
+                request, experiment_id
+            ) and not await tracking.admits_without_credential(request):
                 raise ApiError(401, "The token is not valid.")
             if not experiment_known(request, experiment_id):
                 raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
@@ -270,12 +296,18 @@ def tracking_routes(
     ]
 
 
-def tracking_for(database: Path, token: str | None, host: str, port: int) -> Tracking:
+def tracking_for(
+    database: Path,
+    token: str | None,
+    host: str,
+    port: int,
+    own_user: Callable[[Scope], Awaitable[bool]] | None = None,
+) -> Tracking:
     """The tracking of a server with these settings; its address is known in advance
     unless the port is 0 (then the first request tells it)."""
     if port == 0:
-        return Tracking(database, token)
+        return Tracking(database, token, own_user=own_user)
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return Tracking(database, token, f"http://{host}:{port}")
+    return Tracking(database, token, f"http://{host}:{port}", own_user=own_user)

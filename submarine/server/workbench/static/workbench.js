@@ -16,6 +16,19 @@ const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#1b7c83
 
 let view = null; // the current view's cleanup
 
+// The link the server prints ("Submarine workbench at .../?token=...") signs this tab in
+// once: the token is kept for the tab only, and taken out of the address bar and of the
+// history entry before anything else runs.
+(function signInFromLink() {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (token === null) return;
+  params.delete("token");
+  if (token.trim()) sessionStorage.setItem(TOKEN_KEY, token.trim());
+  const query = params.toString();
+  history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : "") + location.hash);
+})();
+
 // -- small helpers --------------------------------------------------------------------------
 
 function h(tag, attrs, ...children) {
