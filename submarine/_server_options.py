@@ -385,11 +385,20 @@ class Settings:
         "SECONDS",
         _positive_float,
     )
+    body_timeout: float = _option(
+        30.0,
+        "--body-timeout",
+        "seconds a request has to send its whole body, from its headers, before its "
+        "connection is closed (default: 30)",
+        "SECONDS",
+        _positive_float,
+    )
     max_connections: int | None = _option(
         None,
         "--max-connections",
-        "open connections at most; past it the oldest idle one is closed "
-        "(default: from the open-file limit, at most 1024)",
+        "open connections at most; past it the one waiting longest for its client (no "
+        "request, or a body not sent) is closed (default: from the open-file limit, at "
+        "most 1024)",
         "N",
         _whole(1),
     )
@@ -469,6 +478,8 @@ class Settings:
             raise SettingsError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
         if not self.header_timeout > 0:
             raise SettingsError(f"header_timeout must be positive, got {self.header_timeout}")
+        if not self.body_timeout > 0:
+            raise SettingsError(f"body_timeout must be positive, got {self.body_timeout}")
         if self.max_connections is not None and self.max_connections < 1:
             raise SettingsError(f"max_connections must be positive, got {self.max_connections}")
         if self.tracking_max_records < 1 or self.tracking_max_bytes < 1:

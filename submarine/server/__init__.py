@@ -121,7 +121,7 @@ async def _serve(settings: Settings) -> None:
         log_config=None,  # library code: logging is configured by whoever runs us
         timeout_graceful_shutdown=3,
         # Incomplete requests time out and open connections are bounded (see protocol).
-        http=guarded_protocol(settings.header_timeout, max_connections),
+        http=guarded_protocol(settings.header_timeout, max_connections, settings.body_timeout),
     )
     written: list[Path] = []
 

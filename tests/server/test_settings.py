@@ -80,9 +80,9 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--gpus", "2", "--workdir", "work", "--grace-period", "0.25",
         "--allow-origin", "http://localhost:3000", "--allow-origin", "https://a.test",
         "--allow-host", "box.lan", "--header-timeout", "2.5", "--max-connections", "64",
-        "--max-replicas", "7", "--backend", "ray", "--ray-address", "127.0.0.1:6379",
-        "--ray-placement", "pack", "--tracking-max-records", "1000",
-        "--tracking-max-bytes", "64M",
+        "--body-timeout", "4", "--max-replicas", "7", "--backend", "ray",
+        "--ray-address", "127.0.0.1:6379", "--ray-placement", "pack",
+        "--tracking-max-records", "1000", "--tracking-max-bytes", "64M",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -110,6 +110,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         allow_origins=("http://localhost:3000", "https://a.test"),
         allow_hosts=("box.lan",),
         header_timeout=2.5,
+        body_timeout=4.0,
         max_connections=64,
         max_replicas=7,
         backend="ray",
@@ -161,6 +162,7 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--allow-origin", "http://a.test/x"], "--allow-origin 'http://a.test/x' is not an"),
         (["--allow-host", "a b"], "--allow-host 'a b' is not a host name: write the name"),
         (["--header-timeout", "0"], "--header-timeout '0' is not a positive number"),
+        (["--body-timeout", "-1"], "--body-timeout '-1' is not a positive number"),
         (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
         (["--max-replicas", "0"], "--max-replicas '0' is not a whole number of 1 or more"),
         (["--tracking-max-records", "0"], "--tracking-max-records '0' is not a whole number"),

@@ -47,6 +47,7 @@ def test_a_changed_uvicorn_stops_the_server_naming_what_is_missing(
 ) -> None:
     assert missing_internals(_Renamed) == [
         "on_response_complete()",
+        "send_400_response()",
         "self.conn",
         "self.connections",
     ]
@@ -55,5 +56,5 @@ def test_a_changed_uvicorn_stops_the_server_naming_what_is_missing(
         guarded_protocol(10.0, 100)
     message = str(refused.value)
     assert f"uvicorn {uvicorn.__version__} changed the h11 protocol" in message
-    assert "on_response_complete(), self.conn" in message
+    assert "on_response_complete(), send_400_response(), self.conn" in message
     assert "submarine-sdk[server]" in message

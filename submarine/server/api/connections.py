@@ -1,5 +1,5 @@
-"""Connection limits of the local server: a deadline for request headers and a bound on
-open connections, below uvicorn's HTTP protocol.
+"""Connection limits of the local server: deadlines for request headers and bodies and a
+bound on open connections, below uvicorn's HTTP protocol.
 
 uvicorn times out nothing before a request's headers are complete: a connection that
 sends nothing, or a byte now and then, stays open for ever, and enough of them use up the
@@ -11,9 +11,17 @@ process's file descriptors before any route (or token check) sees a request. The
 * closes a connection that has not sent a request's complete headers ``header_timeout``
   seconds after it opened, or after the previous answer (a keep-alive connection must
   send its next request in that time too, however slowly it dribbles bytes);
-* keeps at most ``max_connections`` open: past it, the connection idle the longest (no
-  request in flight) is closed to make room, and a newcomer is refused only when every
-  other one is busy.
+* closes a connection that has not sent a request's complete body ``body_timeout``
+  seconds after its headers, whether a handler waits for the body or was answered
+  without it (a 401 before the body is read): connections that sent headers and then
+  withheld the body used to be kept for ever, and 128 of them took every slot;
+* after an answer sent before the body was read, drops what is left of the body up to
+  :data:`DISCARD_BYTES` (so that a client still sending reads the answer, not a reset),
+  and closes the connection past that;
+* keeps at most ``max_connections`` open: past it, of the connections that wait for their
+  client (no request yet, or a body still to come), the one that sent nothing for the
+  longest is closed to make room; a newcomer is refused only when every other one is
+  busy (its request in a handler's hands).
 
 :func:`quiet_accept_errors` makes the loop log "out of file descriptors" once, without a
 traceback, instead of once per failed ``accept()``.
@@ -56,9 +64,17 @@ MAX_DEFAULT_CONNECTIONS: Final = 1024
 """The most connections the default bound allows, whatever the open-file limit."""
 _ACCEPT_REPORT_EVERY: Final = 60.0
 """Seconds between two log lines about failing accepts."""
+DISCARD_BYTES: Final = 2 << 20
+"""The most bytes of a body dropped after its request was answered without reading it."""
 
 
-_EXTENDED: Final = ("connection_made", "connection_lost", "data_received", "on_response_complete")
+_EXTENDED: Final = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_response_complete",
+    "send_400_response",
+)
 """The methods of uvicorn's ``H11Protocol`` the guard overrides."""
 _READ: Final = ("conn", "connections", "loop", "transport", "client")
 """The attributes of an ``H11Protocol`` the guard reads (set in ``__init__`` or
@@ -94,26 +110,34 @@ def default_max_connections() -> int:
 
 
 class _GuardedProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a bound on open connections."""
+    """uvicorn's h11 protocol with header and body deadlines and a bound on open
+    connections."""
 
     header_timeout: ClassVar[float] = 10.0
+    body_timeout: ClassVar[float] = 30.0
     max_connections: ClassVar[int] = MAX_DEFAULT_CONNECTIONS
-    idle: ClassVar[dict[_GuardedProtocol, None]] = {}
-    """Open connections with no request in flight, the longest idle first."""
+    waiting: ClassVar[dict[_GuardedProtocol, None]] = {}
+    """Open connections that wait for their client (headers or a body), the one silent
+    for the longest first: these make room at the bound."""
     closed_for_headers: ClassVar[int] = 0
+    closed_for_body: ClassVar[int] = 0
     closed_for_room: ClassVar[int] = 0
     closing: ClassVar[int] = 0
     """Connections this guard closed whose loss uvicorn has not seen yet."""
 
     _deadline: asyncio.TimerHandle | None = None
+    _awaiting: object = None
+    """What the deadline is for: ``h11.IDLE`` (headers), ``h11.SEND_BODY`` (a body)."""
+    _discarded: int | None = None
+    """Body bytes received after an answer sent before the body was read (else None)."""
     _closed_here: bool = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Take the connection (making room if needed) and start its header deadline."""
         assert isinstance(transport, asyncio.Transport)
         cls = type(self)
-        while self._open_count() >= cls.max_connections and cls.idle:
-            oldest = next(iter(cls.idle))
+        while self._open_count() >= cls.max_connections and cls.waiting:
+            oldest = next(iter(cls.waiting))
             cls.closed_for_room += 1
             oldest._close("the connection limit was reached")
         super().connection_made(transport)
@@ -127,7 +151,7 @@ class _GuardedProtocol(H11Protocol):
                 )
             self._close("every connection is busy")
             return
-        self._await_headers()
+        self._follow()
 
     def _open_count(self) -> int:
         """Connections open and not being closed by this guard."""
@@ -136,45 +160,89 @@ class _GuardedProtocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection."""
         self._stop_deadline()
-        type(self).idle.pop(self, None)
+        type(self).waiting.pop(self, None)
         if self._closed_here:
             self._closed_here = False
             type(self).closing -= 1
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser; once a request's headers are in, its deadline is over."""
+        """Feed the parser (past :data:`DISCARD_BYTES` of an answered request's body,
+        close instead); then follow what the connection waits for."""
+        if self._discarded is not None:
+            self._discarded += len(data)
+            if self._discarded > DISCARD_BYTES:
+                self._close("a body of more than the bound after its request was answered")
+                return
         super().data_received(data)
-        if self._deadline is not None and self.conn.their_state is not h11.IDLE:
-            self._stop_deadline()
-            type(self).idle.pop(self, None)
+        if self.transport.is_closing():
+            return
+        waiting = type(self).waiting
+        if self in waiting:  # a byte came: it goes to the back of the eviction order
+            waiting[self] = waiting.pop(self)
+        self._follow()
 
     def on_response_complete(self) -> None:
-        """After an answer, the next request's headers have the same deadline."""
+        """After an answer: the next request's headers have the same deadline; a body
+        still coming is dropped (bounded), its deadline running on."""
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._await_headers()
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY and self._discarded is None:
+            self._discarded = 0
+        self._follow()
 
-    def _await_headers(self) -> None:
+    def send_400_response(self, msg: str) -> None:
+        """Answer an invalid request with a 400, or, when an answer was already sent
+        (the body came after it, and went wrong), close the connection: uvicorn would
+        try a second answer and log a traceback of the failure."""
+        try:
+            super().send_400_response(msg)
+        except h11.LocalProtocolError:
+            self._close("an invalid request body after its answer")
+
+    def _follow(self) -> None:
+        """Start or stop the deadline that fits what the connection waits for: headers
+        (their side idle), a body (their side sending one), or nothing (a handler has the
+        request)."""
+        state = self.conn.their_state
+        awaiting = state if state in (h11.IDLE, h11.SEND_BODY) else None
+        if awaiting is self._awaiting:
+            return  # the deadline that runs is the right one: a byte does not restart it
         self._stop_deadline()
-        type(self).idle[self] = None
-        self._deadline = self.loop.call_later(type(self).header_timeout, self._headers_late)
+        self._awaiting = awaiting
+        waiting = type(self).waiting
+        if state is h11.IDLE:
+            self._discarded = None
+            waiting[self] = None
+            self._deadline = self.loop.call_later(type(self).header_timeout, self._late)
+        elif state is h11.SEND_BODY:
+            waiting[self] = None
+            self._deadline = self.loop.call_later(type(self).body_timeout, self._late)
+        else:
+            waiting.pop(self, None)
 
     def _stop_deadline(self) -> None:
+        self._awaiting = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _headers_late(self) -> None:
+    def _late(self) -> None:
         self._deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self.transport.is_closing() or self.conn.their_state is not self._awaiting:
+            return
+        if self._awaiting is h11.IDLE:
             type(self).closed_for_headers += 1
             self._close("no complete request headers in time")
+        else:
+            type(self).closed_for_body += 1
+            self._close("no complete request body in time")
 
     def _close(self, why: str) -> None:
         logger.debug("closing a connection from %s: %s", self.client, why)
         self._stop_deadline()
-        type(self).idle.pop(self, None)
+        type(self).waiting.pop(self, None)
         if not self._closed_here and self in self.connections:
             self._closed_here = True
             type(self).closing += 1
@@ -182,13 +250,16 @@ class _GuardedProtocol(H11Protocol):
             self.transport.abort()  # no lingering: the descriptor is freed now
 
 
-def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Protocol]:
+def guarded_protocol(
+    header_timeout: float, max_connections: int, body_timeout: float = 30.0
+) -> type[H11Protocol]:
     """An h11 protocol class for ``uvicorn.Config(http=...)`` with these limits (each
-    server gets its own class, and so its own count of idle connections).
+    server gets its own class, and so its own count of waiting connections).
 
     Args:
         header_timeout: seconds a connection has to send a request's complete headers.
         max_connections: open connections at most.
+        body_timeout: seconds a request has to send its complete body, from its headers.
 
     Raises:
         ServerStartError: the installed uvicorn lacks what the guard extends.
@@ -205,8 +276,9 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Pro
         __doc__ = _GuardedProtocol.__doc__
 
     GuardedH11Protocol.header_timeout = header_timeout
+    GuardedH11Protocol.body_timeout = body_timeout
     GuardedH11Protocol.max_connections = max_connections
-    GuardedH11Protocol.idle = {}
+    GuardedH11Protocol.waiting = {}
     return GuardedH11Protocol
 
 

@@ -5,15 +5,17 @@ newline in one (``"image": "x\\n2026-01-01 INFO forged"``) would start a line th
 never wrote; terminal escape sequences would rewrite what an operator's terminal shows.
 :func:`log_text` escapes them in one value; :class:`EscapingFilter` escapes them in the
 message of every record a handler writes (tracebacks, which are the server's own, stay
-as they are).
+as they are). :class:`LineBudget` bounds how many lines a kind of client event may write.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Final
 
-__all__ = ["EscapingFilter", "escape_controls", "install_escaping", "log_text"]
+__all__ = ["EscapingFilter", "LineBudget", "escape_controls", "install_escaping", "log_text"]
 
 _ESCAPES: Final = {
     code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -65,3 +67,41 @@ def install_escaping(logger: logging.Logger | None = None) -> None:
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, EscapingFilter) for f in handler.filters):
             handler.addFilter(EscapingFilter())
+
+
+class LineBudget:
+    """How many log lines a kind of event may write a minute: a client that repeats it
+    as fast as it can fills no disk.
+
+    >>> now = [0.0]
+    >>> budget = LineBudget(2, clock=lambda: now[0])
+    >>> budget.take(), budget.take(), budget.take(), budget.take()
+    (0, 0, None, None)
+    >>> now[0] = 61.0
+    >>> budget.take()
+    2
+
+    Args:
+        per_minute: lines written each minute; the rest are counted.
+        clock: seconds, monotonic (for tests).
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._clock = clock
+        self._start = -60.0
+        self._written = 0
+        self._skipped = 0
+
+    def take(self) -> int | None:
+        """None when this event is not to be logged (counted instead); else the number
+        of events left unlogged since the last line, for the line to mention."""
+        now = self._clock()
+        if now - self._start >= 60.0:
+            self._start, self._written = now, 0
+        if self._written >= self._per_minute:
+            self._skipped += 1
+            return None
+        self._written += 1
+        skipped, self._skipped = self._skipped, 0
+        return skipped

@@ -11,7 +11,10 @@ Nothing here knows experiments. Every answer is Submarine's envelope, errors inc
 Request bodies are refused (413) past a limit, declared or sent. A refused body that is
 still coming is first read and dropped, up to a bound in bytes and time
 (:func:`read_body`), so a client that sends it whole reads the 413 instead of a reset
-connection.
+connection. A client that goes away in the middle of its body costs one log line (a
+traceback each used to fill the log at 380 kB/s), and bodies of more than
+:data:`PARSE_INLINE_BYTES` are parsed in a worker thread: two 1 MB YAML bodies used to
+hold the event loop, and every other request, for seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -33,11 +37,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from submarine.models import SpecFileError, parse_document
-from submarine.server.api.logtext import log_text
+from submarine.server.api.logtext import LineBudget, log_text
 
 __all__ = [
     "BAD_TOKEN",
     "DRAIN_SECONDS",
+    "PARSE_INLINE_BYTES",
     "ApiEndpoint",
     "ApiError",
     "TokenGuard",
@@ -64,6 +69,10 @@ YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/y
 """Content types read as YAML."""
 DRAIN_SECONDS: Final = 5.0
 """The longest a refused body is read (and dropped) before the 413 is sent."""
+PARSE_INLINE_BYTES: Final = 8192
+"""Bodies up to this size are parsed on the event loop; larger ones in a worker thread."""
+_GONE_LOG: Final = LineBudget(20)
+"""Clients that went away mid-body are logged one line each, up to 20 lines a minute."""
 _STATUS_NAMES: Final = {413: "REQUEST_ENTITY_TOO_LARGE"}
 """Reason names that differ between Python versions, pinned to Submarine's (JAX-RS) spelling."""
 
@@ -138,8 +147,9 @@ def envelope(
 
 
 def _drain_budget(limit: int) -> int:
-    """The most bytes of a refused body read before answering."""
-    return 8 * limit + (1 << 20)
+    """The most bytes of a refused body read before answering: a small limit (the login
+    route's) drains little, as its client need not be authenticated."""
+    return 8 * limit + min(limit, 1 << 20)
 
 
 async def _drain(chunks: AsyncIterator[bytes], budget: int) -> None:
@@ -181,17 +191,40 @@ async def read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     stream = request.stream()
-    async for chunk in stream:
-        total += len(chunk)
-        if total > limit:
-            await _drain(stream, _drain_budget(limit) - total)
-            raise ApiError(
-                413,
-                f"the request body is larger than {limit} bytes, the most this server accepts",
-                headers={"Connection": "close"},
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in stream:
+            total += len(chunk)
+            if total > limit:
+                await _drain(stream, _drain_budget(limit) - total)
+                raise ApiError(
+                    413,
+                    f"the request body is larger than {limit} bytes, the most this server accepts",
+                    headers={"Connection": "close"},
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        _log_gone(request, total, declared)
+        raise ApiError(400, "the connection closed before the request body was complete") from None
     return b"".join(chunks)
+
+
+def _log_gone(request: Request, received: int, declared: str | None) -> None:
+    """One line for a client that went away (or was closed: too slow) mid-body."""
+    skipped = _GONE_LOG.take()
+    if skipped is None:
+        return
+    client = request.client.host if request.client else "?"
+    of = f" of {declared.strip()}" if declared is not None else ""
+    more = f" ({skipped} more since the last such line)" if skipped else ""
+    logger.info(
+        "%s %s from %s: the connection closed after %d%s bytes of the request body%s",
+        request.method,
+        log_text(request.url.path),
+        client,
+        received,
+        of,
+        more,
+    )
 
 
 def _reject_yaml_aliases(text: str) -> None:
@@ -239,6 +272,13 @@ async def read_document(request: Request, limit: int) -> Any:
             "application/yaml (application/x-yaml and text/yaml work too)",
         )
     body = await read_body(request, limit)
+    if len(body) <= PARSE_INLINE_BYTES:
+        return _parse(body, is_yaml)
+    return await run_in_threadpool(_parse, body, is_yaml)
+
+
+def _parse(body: bytes, is_yaml: bool) -> Any:
+    """The document of a body, or the :class:`ApiError` (400) that says what is wrong."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

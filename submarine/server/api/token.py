@@ -1,5 +1,11 @@
 """``POST /api/auth/token``: a user and password exchanged for the token, with failed
-logins limited per address (:mod:`.logins`)."""
+logins limited per address (:mod:`.logins`).
+
+The credential is the body itself, so what an unauthenticated client can make the server
+read is bounded before anything is read: an attempt is held against its address's budget
+first (refused with 429 when the budget is spent, attempts in flight included), and the
+body may hold :data:`LOGIN_BODY_BYTES` at most.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +23,14 @@ from submarine.server.api.logtext import log_text
 from submarine.server.api.rest import ApiError, envelope, read_document
 from submarine.server.api.services import ServiceEndpoint, route
 
-__all__ = ["TOKEN_PATH", "Token", "token_route"]
+__all__ = ["LOGIN_BODY_BYTES", "TOKEN_PATH", "Token", "token_route"]
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH: Final = "/api/auth/token"
 """Where a user and password are exchanged for the token."""
+LOGIN_BODY_BYTES: Final = 4096
+"""The largest login body read: a user name and a password, with room to spare."""
 
 
 class Token(ServiceEndpoint):
@@ -32,36 +40,37 @@ class Token(ServiceEndpoint):
         """Check the user and password; answer the token.
 
         An address that failed :data:`~submarine.server.api.logins.LOGIN_FAILURES` times
-        within a minute is refused (429, ``Retry-After``) whatever it sends; failures are
-        logged with the user name and address, never the password.
+        within a minute, attempts in flight counted, is refused (429, ``Retry-After``)
+        before its body is read; failures are logged with the user name and address,
+        never the password.
         """
         services = self._services(request)
         settings, logins = services["settings"], services["logins"]
-        address = request.client.host if request.client else "unknown"
-        wait = logins.retry_after(address)
-        if wait is not None:
-            raise ApiError(
-                429,
-                f"too many failed logins from {address}: try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
         if settings.username is None or settings.password is None or settings.token is None:
             raise ApiError(
                 401,
                 "this server has no user: start it with --username and --password "
                 "(and --token) to hand out tokens",
             )
-        document = await read_document(request, settings.max_body_bytes)
-        if not isinstance(document, Mapping):
-            raise ApiError(400, 'send {"username": "...", "password": "..."}')
-        username, password = document.get("username"), document.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise ApiError(400, 'send {"username": "...", "password": "..."} as strings')
-        # Both comparisons run every time, so timing tells nothing about which one failed.
-        user_ok = hmac.compare_digest(username.encode(), settings.username.encode())
-        password_ok = hmac.compare_digest(password.encode(), settings.password.encode())
-        if not (user_ok and password_ok):
-            failures = logins.failed(address)
+        address = request.client.host if request.client else "unknown"
+        # Held before the body is read: concurrent guesses cannot all pass the check.
+        wait = logins.reserve(address)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many failed logins from {address}: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        failed: bool | None = None
+        try:
+            username, password = await _credentials(request)
+            # Both comparisons run every time, so timing tells nothing about which failed.
+            user_ok = hmac.compare_digest(username.encode(), settings.username.encode())
+            password_ok = hmac.compare_digest(password.encode(), settings.password.encode())
+            failed = not (user_ok and password_ok)
+        finally:
+            failures = logins.release(address, failed=failed)
+        if failed:
             logger.warning(
                 "failed login as %s from %s (%d in the last %g s)",
                 log_text(username, 64),
@@ -70,8 +79,18 @@ class Token(ServiceEndpoint):
                 LOGIN_WINDOW,
             )
             raise ApiError(401, "Invalid username or password.")
-        logins.succeeded(address)
         return envelope(result=settings.token)
+
+
+async def _credentials(request: Request) -> tuple[str, str]:
+    """The user name and password of a login body (400 when it holds no such pair)."""
+    document = await read_document(request, LOGIN_BODY_BYTES)
+    if not isinstance(document, Mapping):
+        raise ApiError(400, 'send {"username": "...", "password": "..."}')
+    username, password = document.get("username"), document.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, 'send {"username": "...", "password": "..."} as strings')
+    return username, password
 
 
 def token_route() -> Route:

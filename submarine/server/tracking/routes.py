@@ -3,11 +3,13 @@
 Replicas send what :func:`submarine.log_metric` and :func:`submarine.log_param` record to
 ``POST /api/metric/add`` and ``POST /api/param/add``, in batches (a JSON list; one object
 works too, as on Submarine 0.8.0). Each replica gets, in its environment,
-``SUBMARINE_TRACKING_URI`` (this server) and ``SUBMARINE_TRACKING_TOKEN``: an HMAC of its
-experiment id under a secret of the server (kept in its data dir, so that credentials
+``SUBMARINE_TRACKING_URI`` (this server) and ``SUBMARINE_TRACKING_TOKEN``: its experiment
+id and an HMAC of it under a secret of the server (kept in its data dir, so that credentials
 outlive a restart), that lets it add records to that one experiment and do nothing else.
 The server's own token works on these paths too, and so does, on a server that generated
-its token, a request of the server's own user that sends none (:mod:`..api.peers`).
+its token, a request of the server's own user that sends none (:mod:`..api.peers`). The
+credential is checked before the body is read (it names its experiment, so the check needs
+nothing from the body): an unauthenticated client makes the server read and parse nothing.
 
 Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
 ``POST /api/param/selective`` with ``{"id": experimentId}`` (optionally ``key`` and
@@ -68,6 +70,10 @@ ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
 """Paths a replica's tracking credential may call (they check credentials themselves)."""
 PAGE_EXTENSION: Final = "tracking-page"
 """The name under which ping advertises the paged reads."""
+ANY_EXPERIMENT: Final = "*"
+"""What :meth:`Tracking.admitted` answers for a bearer that may add to every experiment."""
+_MAX_ID_CHARS: Final = 200
+"""The longest experiment id a credential may name (ids are some 30 characters)."""
 
 
 class Tracking:
@@ -106,9 +112,10 @@ class Tracking:
         self.store.forget(experiment_id)
 
     def credential(self, experiment_id: str) -> str:
-        """The credential that may add records to this experiment only."""
+        """The credential that may add records to this experiment only: the id, a dot
+        and the HMAC of the id."""
         digest = hmac.new(self._secret, experiment_id.encode("utf-8"), hashlib.sha256)
-        return digest.hexdigest()
+        return f"{experiment_id}.{digest.hexdigest()}"
 
     def replica_env(self, experiment_id: str) -> dict[str, str]:
         """What a replica of the experiment needs to record metrics and params."""
@@ -116,16 +123,20 @@ class Tracking:
             return {}
         return {URI_ENV: self.address, TOKEN_ENV: self.credential(experiment_id)}
 
-    def may_add(self, request: Request, experiment_id: str) -> bool:
-        """Whether the request's bearer is the server's token or the experiment's credential
-        (anything goes on a server without a token)."""
+    def admitted(self, request: Request) -> str | None:
+        """Which experiment the request's bearer may add records to, from its headers
+        alone: :data:`ANY_EXPERIMENT` for the server's token (or anyone on a server
+        without a token), the experiment a replica's credential names, None for anything
+        else."""
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         given = given.strip() if scheme.lower() == "bearer" else ""
-        if hmac.compare_digest(given.encode(), self.credential(experiment_id).encode()):
-            return True
-        if self._token is None:
-            return True
-        return hmac.compare_digest(given.encode(), self._token.encode())
+        named, dot, _ = given.rpartition(".")
+        credential = self.credential(named) if dot and len(named) <= _MAX_ID_CHARS else ""
+        if credential and hmac.compare_digest(given.encode(), credential.encode()):
+            return named
+        if self._token is None or hmac.compare_digest(given.encode(), self._token.encode()):
+            return ANY_EXPERIMENT
+        return None
 
     async def admits_without_credential(self, request: Request) -> bool:
         """Whether a request that sends no credential at all comes from the server's own
@@ -190,6 +201,11 @@ def tracking_routes(
 
         async def post(self, request: Request) -> Response:
             """Store a record, or a list of records of one experiment."""
+            admitted = tracking.admitted(request)
+            if admitted is None and await tracking.admits_without_credential(request):
+                admitted = ANY_EXPERIMENT  # the server's own user, who sent no credential
+            if admitted is None:  # before the body is read: nothing is read for a stranger
+                raise ApiError(401, "The token is not valid.")
             document = await read_document(request, max_body_bytes)
             try:
                 experiment_id, batch, count = read_batch(
@@ -197,9 +213,7 @@ def tracking_routes(
                 )
             except RecordError as exc:
                 raise ApiError(400, str(exc)) from None
-            if not tracking.may_add(
-                request, experiment_id
-            ) and not await tracking.admits_without_credential(request):
+            if admitted not in (ANY_EXPERIMENT, experiment_id):
                 raise ApiError(401, "The token is not valid.")
             if not experiment_known(request, experiment_id):
                 raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
