@@ -18,6 +18,7 @@ from typing import Any, Final, Generic, TypeVar, cast
 import httpx
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from submarine.client.config import redact_url
 from submarine.client.errors import (
@@ -36,6 +37,7 @@ from submarine.models import Experiment, ExperimentList
 
 __all__ = [
     "Envelope",
+    "ExtensionAnswer",
     "decode",
     "decode_envelope",
     "decode_experiments",
@@ -47,6 +49,20 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class ExtensionAnswer(BaseModel):
+    """The base of the answers of this server's extensions (log-stream and tracking pages):
+    camelCase on the wire, unknown keys ignored, built when the first answer is read."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
+        defer_build=True,
+    )
+
 
 _EXCERPT = 160
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)

@@ -18,10 +18,9 @@ from functools import partial
 from typing import Final, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from submarine.client._decode import decode
+from submarine.client._decode import ExtensionAnswer, decode
 from submarine.client._steps import Call, Flow, Lines, Sleep
 from submarine.client.config import Timeout
 from submarine.client.errors import ExperimentFailedError, NotFoundError, WaitTimeoutError
@@ -45,24 +44,14 @@ TERMINAL_NAMES: Final = frozenset({"succeeded", "failed", "deleted"})
 """Terminal statuses, lower-cased."""
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="ignore",
-        defer_build=True,  # built when the first page is read, not at import
-    )
-
-
-class StreamPod(_Wire):
+class StreamPod(ExtensionAnswer):
     """New lines of one pod in a log-stream page."""
 
     pod_name: str
     lines: list[str] = Field(default_factory=list)
 
 
-class LogStreamPage(_Wire):
+class LogStreamPage(ExtensionAnswer):
     """One answer of the log-stream extension."""
 
     experiment_id: str | None = None

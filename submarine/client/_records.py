@@ -16,10 +16,9 @@ from collections.abc import Generator
 from functools import partial
 from typing import Any, Final, Protocol, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
+from pydantic import Field, TypeAdapter
 
-from submarine.client._decode import decode
+from submarine.client._decode import ExtensionAnswer, decode
 from submarine.client._steps import Call
 from submarine.models import Metric, Param
 
@@ -41,17 +40,7 @@ RecordFlow: TypeAlias = Generator["Call[Any] | list[Metric] | list[Param]", Any,
 """Yields calls (and receives their results) and the records read, a list at a time."""
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="ignore",
-        defer_build=True,  # built when the first page is read, not at import
-    )
-
-
-class PageSeries(_Wire):
+class PageSeries(ExtensionAnswer):
     """The records of one key and worker in a page: metric points as
     ``[step, value, timestamp]`` (value None for NaN), or param values."""
 
@@ -61,7 +50,7 @@ class PageSeries(_Wire):
     values: list[str | None] = Field(default_factory=list)
 
 
-class TrackingPage(_Wire):
+class TrackingPage(ExtensionAnswer):
     """One answer of the paged read."""
 
     experiment_id: str | None = None
