@@ -24,6 +24,32 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from submarine._option_values import (
+    ALLOW_ORIGINS_ENV,
+    BACKENDS,
+    DATA_DIR_ENV,
+    DEFAULT_MAX_REPLICAS,
+    DEFAULT_TRACKING_BYTES,
+    DEFAULT_TRACKING_RECORDS,
+    MIN_TOKEN_LENGTH,
+    PLACEMENTS,
+    TOKEN_ENV,
+    SettingsError,
+    read_directory,
+    read_file,
+    read_hosts,
+    read_memory,
+    read_one_of,
+    read_origins,
+    read_port,
+    read_positive_float,
+    read_ray_address,
+    read_text,
+    read_token,
+    read_whole,
+    token_problem,
+)
+
 __all__ = [
     "BACKENDS",
     "PLACEMENTS",
@@ -34,172 +60,12 @@ __all__ = [
     "default_data_dir",
 ]
 
-DATA_DIR_ENV: Final = "SUBMARINE_HOME"
-TOKEN_ENV: Final = "SUBMARINE_TOKEN"
-ALLOW_ORIGINS_ENV: Final = "SUBMARINE_ALLOW_ORIGINS"
-DEFAULT_MAX_REPLICAS: Final = 512  # as many as one experiment may have
-DEFAULT_TRACKING_RECORDS: Final = 50_000_000
-"""Metrics and params one experiment may hold by default (at least ten million points)."""
-DEFAULT_TRACKING_BYTES: Final = 2 << 30
-"""Stored bytes of one experiment's metrics and params by default (ten million metrics
-sent by :mod:`submarine.tracking` take about 370 MB)."""
-MIN_TOKEN_LENGTH: Final = 16
-"""The fewest characters a token may have."""
-BACKENDS: Final = ("local", "ray")
-"""Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
-PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
-"""How a Ray placement group lays an experiment's replicas over the cluster's nodes."""
-
-
-class SettingsError(ValueError):
-    """Settings the server refuses to start with; the message says what to change."""
-
-
-def _text(text: str) -> str:
-    return text
-
-
-def token_problem(token: str) -> str | None:
-    """What is wrong with a token given to the server, or None: at least
-    :data:`MIN_TOKEN_LENGTH` characters, and no whitespace around it (a client strips it,
-    so such a token could never match). Says nothing of the token itself.
-
-    >>> token_problem("short")
-    'has 5 characters: give at least 16 (like the output of: openssl rand -hex 16)'
-    >>> token_problem(" a-token-of-more-than-16 ") is not None
-    True
-    """
-    if token != token.strip():
-        return "has whitespace around it, which no client sends: remove it"
-    if len(token) < MIN_TOKEN_LENGTH:
-        return (
-            f"has {len(token)} characters: give at least {MIN_TOKEN_LENGTH} "
-            "(like the output of: openssl rand -hex 16)"
-        )
-    return None
-
-
-def _token(text: str) -> str:
-    problem = token_problem(text) if text else None  # an empty one: Settings says so
-    if problem is not None:
-        raise ValueError(problem)
-    return text
-
-
-def _port(text: str) -> int:
-    if not text.strip().isdigit():
-        raise ValueError("is not a port: give a whole number from 0 to 65535 (0 picks a free one)")
-    return int(text)
-
-
-def _directory(text: str) -> Path:
-    if not text:
-        raise ValueError("is not a path: give a directory")
-    path = Path(text).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise ValueError("is a file: give a directory")
-    return path
-
-
-def _file(text: str) -> Path:
-    if not text:
-        raise ValueError("is not a path: give a file")
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ValueError("is not a file: give a file that holds the secret on its first line")
-    return path
-
-
-def _memory(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    # The one import not at the top: the models load only when a size is to be read.
-    from submarine.models import ResourceError, Resources
-
-    try:
-        size = Resources.parse(f"memory={text}").memory_bytes
-    except ResourceError:
-        size = None
-    if size is None:
-        raise ValueError(
-            "is not a size: write a number of bytes or a whole number followed by one of "
-            "K, M, G, T, P, E (like 16G)"
-        )
-    return size
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ValueError("is not a positive number")
-    return value
-
-
-def _whole(least: int) -> Callable[[str], int]:
-    def read(text: str) -> int:
-        if not text.isdigit() or int(text) < least:
-            raise ValueError(f"is not a whole number of {least} or more")
-        return int(text)
-
-    return read
-
-
-def _items(text: str) -> list[str]:
-    return [item for item in (part.strip() for part in text.split(",")) if item]
-
-
-def _origins(text: str) -> tuple[str, ...]:
-    """Origins like ``http://localhost:3000``, comma-separated; ``*`` allows every one."""
-    for item in _items(text):
-        scheme, sep, rest = item.partition("://")
-        if item != "*" and (
-            not sep or scheme.lower() not in ("http", "https") or not rest or "/" in rest
-        ):
-            raise ValueError(
-                "is not an origin: write scheme://host[:port] like http://localhost:3000 "
-                "(no path), or * for any"
-            )
-    return tuple(item.lower().rstrip("/") for item in _items(text))
-
-
-def _hosts(text: str) -> tuple[str, ...]:
-    """Host names like ``myhost.lan``, comma-separated; ``*`` allows every one."""
-    if any(c in item for item in _items(text) for c in "/ @?#"):
-        raise ValueError(
-            "is not a host name: write the name or address a client puts in its Host "
-            "header, like myhost.lan, 10.0.0.5 or [fd00::5], or * for any"
-        )
-    return tuple(item.lower() for item in _items(text))
-
-
-def _one_of(
-    what: str, choices: tuple[str, ...], fold: Callable[[str], str]
-) -> Callable[[str], str]:
-    def read(text: str) -> str:
-        if fold(text) not in choices:
-            raise ValueError(f"is not a {what}: use one of {', '.join(choices)}")
-        return fold(text)
-
-    return read
-
-
-def _ray_address(text: str) -> str:
-    if not text.strip() or any(c.isspace() for c in text):
-        raise ValueError(
-            "is not a Ray address: give host:port of the head node's GCS (like 10.0.0.5:6379), "
-            "or auto"
-        )
-    return text.strip()
-
 
 @dataclass(frozen=True)
 class ServerOption:
     """How a setting is given from outside: declared on a field of :class:`Settings`.
 
-    >>> ServerOption("--gpus", "GPU capacity", "GPUS", _whole(0)).read("two")
+    >>> ServerOption("--gpus", "GPU capacity", "GPUS", read_whole(0)).read("two")
     Traceback (most recent call last):
     ...
     ValueError: --gpus 'two' is not a whole number of 0 or more
@@ -211,7 +77,7 @@ class ServerOption:
     """One line for ``--help``, with the default."""
     metavar: str = ""
     """What the value is, like ``SECONDS``; empty for a switch, which takes no value."""
-    convert: Callable[[str], Any] = _text
+    convert: Callable[[str], Any] = read_text
     """Reads the value's text; raises ``ValueError`` saying what is wrong with it."""
     repeatable: bool = False
     """Whether the option may be given more than once (its values are joined with commas
@@ -260,7 +126,7 @@ def _option(
     flag: str,
     help: str,
     metavar: str = "",
-    convert: Callable[[str], Any] = _text,
+    convert: Callable[[str], Any] = read_text,
     *,
     repeatable: bool = False,
     env: str = "",
@@ -289,14 +155,14 @@ class Settings:
         "ADDRESS",
     )
     port: int = _option(
-        8080, "--port", "port to listen on; 0 picks a free one (default: 8080)", "PORT", _port
+        8080, "--port", "port to listen on; 0 picks a free one (default: 8080)", "PORT", read_port
     )
     data_dir: Path = _option(
         default_data_dir,
         "--data-dir",
         f"where experiments are kept (default: ${DATA_DIR_ENV}, else ~/.submarine)",
         "DIR",
-        _directory,
+        read_directory,
         env=DATA_DIR_ENV,
     )
     token: str | None = _option(
@@ -307,7 +173,7 @@ class Settings:
         "user's clients find by themselves); other users of this machine can read it in "
         "ps: prefer --token-file or the variable",
         "TOKEN",
-        _token,
+        read_token,
         env=TOKEN_ENV,
         secret="the bearer token",
     )
@@ -337,25 +203,27 @@ class Settings:
         secret="that user's password",
     )
     cpus: float | None = _option(
-        None, "--cpus", "CPU capacity (default: detect)", "CPUS", _positive_float
+        None, "--cpus", "CPU capacity (default: detect)", "CPUS", read_positive_float
     )
     memory_bytes: int | None = _option(
-        None, "--memory", "memory capacity, like 16G (default: detect)", "SIZE", _memory
+        None, "--memory", "memory capacity, like 16G (default: detect)", "SIZE", read_memory
     )
-    gpus: int | None = _option(None, "--gpus", "GPU capacity (default: detect)", "GPUS", _whole(0))
+    gpus: int | None = _option(
+        None, "--gpus", "GPU capacity (default: detect)", "GPUS", read_whole(0)
+    )
     workdir: Path = _option(
         Path.cwd,
         "--workdir",
         "working directory of replicas without synced code (default: the current directory)",
         "DIR",
-        _directory,
+        read_directory,
     )
     grace_period: float = _option(
         5.0,
         "--grace-period",
         "seconds between SIGTERM and SIGKILL when replicas are stopped (default: 5)",
         "SECONDS",
-        _positive_float,
+        read_positive_float,
     )
     max_body_bytes: int = 1 << 20
     """Request bodies larger than this are refused with 413."""
@@ -365,7 +233,7 @@ class Settings:
         "a web origin (scheme://host:port) whose pages may call this server; repeatable "
         f"(also ${ALLOW_ORIGINS_ENV}, comma-separated); other cross-site requests get 403",
         "ORIGIN",
-        _origins,
+        read_origins,
         repeatable=True,
         env=ALLOW_ORIGINS_ENV,
     )
@@ -375,7 +243,7 @@ class Settings:
         "a name clients may put in the Host header besides this server's own addresses "
         "(repeatable); others get 421",
         "NAME",
-        _hosts,
+        read_hosts,
         repeatable=True,
     )
     header_timeout: float = _option(
@@ -383,7 +251,7 @@ class Settings:
         "--header-timeout",
         "seconds a connection has to send a request's headers before it is closed (default: 10)",
         "SECONDS",
-        _positive_float,
+        read_positive_float,
     )
     body_timeout: float = _option(
         30.0,
@@ -391,7 +259,7 @@ class Settings:
         "seconds a request has to send its whole body, from its headers, before its "
         "connection is closed (default: 30)",
         "SECONDS",
-        _positive_float,
+        read_positive_float,
     )
     max_connections: int | None = _option(
         None,
@@ -400,7 +268,7 @@ class Settings:
         "request, or a body not sent) is closed (default: from the open-file limit, at "
         "most 1024)",
         "N",
-        _whole(1),
+        read_whole(1),
     )
     max_replicas: int = _option(
         DEFAULT_MAX_REPLICAS,
@@ -408,7 +276,7 @@ class Settings:
         "replica processes run at once over all experiments; more wait in the queue "
         f"(default: {DEFAULT_MAX_REPLICAS})",
         "COUNT",
-        _whole(1),
+        read_whole(1),
     )
     backend: str = _option(
         "local",
@@ -416,7 +284,7 @@ class Settings:
         "where replicas run: local (processes of this machine) or ray (a Ray cluster; "
         "needs the ray extra) (default: local)",
         "BACKEND",
-        _one_of("backend", BACKENDS, str.lower),
+        read_one_of("backend", BACKENDS, str.lower),
     )
     ray_address: str | None = _option(
         None,
@@ -424,7 +292,7 @@ class Settings:
         "the Ray cluster of --backend ray: host:port of its head's GCS, or auto "
         "(default: $RAY_ADDRESS, else auto)",
         "ADDRESS",
-        _ray_address,
+        read_ray_address,
     )
     ray_placement: str = _option(
         "SPREAD",
@@ -432,7 +300,7 @@ class Settings:
         "how --backend ray spreads an experiment's replicas over nodes: SPREAD, PACK or "
         "STRICT_SPREAD (default: SPREAD)",
         "STRATEGY",
-        _one_of("placement strategy", PLACEMENTS, str.upper),
+        read_one_of("placement strategy", PLACEMENTS, str.upper),
     )
     tracking_max_records: int = _option(
         DEFAULT_TRACKING_RECORDS,
@@ -440,7 +308,7 @@ class Settings:
         "metrics and params one experiment may hold; past it, adds are refused with 413 "
         f"(default: {DEFAULT_TRACKING_RECORDS:,})",
         "COUNT",
-        _whole(1),
+        read_whole(1),
     )
     tracking_max_bytes: int = _option(
         DEFAULT_TRACKING_BYTES,
@@ -448,7 +316,7 @@ class Settings:
         "bytes of metrics and params one experiment may hold, like 4G (a metric takes about "
         "37); past it, adds are refused with 413 (default: 2G)",
         "SIZE",
-        _memory,
+        read_memory,
     )
 
     def __post_init__(self) -> None:
@@ -553,7 +421,7 @@ def _declared() -> tuple[ServerOption, ...]:
         if option.secret:
             text = f"file whose first line is {option.secret} (instead of {option.flag})"
             file = f"{declared.name}_file"
-            options.append(ServerOption(f"{option.flag}-file", text, "PATH", _file, field=file))
+            options.append(ServerOption(f"{option.flag}-file", text, "PATH", read_file, field=file))
     return tuple(options)
 
 
