@@ -26,7 +26,7 @@ from submarine._sockets import (
 )
 from submarine.server.api.peers import OWN_USER_KEY, OwnUser, is_loopback_address
 from tests.as_nobody import NOBODY, needs_nobody, start_as_nobody
-from tests.conftest import wait_until
+from tests.support import wait_until
 
 HEADER = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -241,7 +241,7 @@ def test_a_socket_its_process_closed_does_not_pass(listener: socket.socket) -> N
         client.close()
         owner = wait_until(
             lambda: (o := connection_owner(*ends)) is not None and o.state != ESTABLISHED and o,
-            "the closed socket to leave ESTABLISHED",
+            what="the closed socket to leave ESTABLISHED",
         )
         assert owner.inode == 0
         assert asyncio.run(OwnUser(uid=owner.uid)(_scope(ends[0], ends[1]))) is False
