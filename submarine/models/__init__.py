@@ -67,10 +67,28 @@ if TYPE_CHECKING:
         KernelSpec,
         ReplicaSpec,
     )
+    from submarine.models.template import (
+        ExperimentTemplate,
+        ExperimentTemplateId,
+        ExperimentTemplateParamSpec,
+        ExperimentTemplateParamSpecPayload,
+        ExperimentTemplateSpec,
+        ExperimentTemplateSpecPayload,
+        ExperimentTemplateSubmit,
+        TemplateFillError,
+    )
     from submarine.models.times import WireTime, format_time
     from submarine.models.tracking import Metric, Param
 
 _LAZY: dict[str, str] = {
+    "TemplateFillError": "submarine.models.template",
+    "ExperimentTemplateSubmit": "submarine.models.template",
+    "ExperimentTemplateSpecPayload": "submarine.models.template",
+    "ExperimentTemplateSpec": "submarine.models.template",
+    "ExperimentTemplateParamSpecPayload": "submarine.models.template",
+    "ExperimentTemplateParamSpec": "submarine.models.template",
+    "ExperimentTemplateId": "submarine.models.template",
+    "ExperimentTemplate": "submarine.models.template",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
     "EnvironmentSpec": "submarine.models.spec",
@@ -129,6 +147,13 @@ __all__ = [
     "ExperimentStatus",
     "ExperimentTaskSpec",
     "ExperimentTaskSpecPayload",
+    "ExperimentTemplate",
+    "ExperimentTemplateId",
+    "ExperimentTemplateParamSpec",
+    "ExperimentTemplateParamSpecPayload",
+    "ExperimentTemplateSpec",
+    "ExperimentTemplateSpecPayload",
+    "ExperimentTemplateSubmit",
     "Framework",
     "GitCodeSpec",
     "GitCodeSpecPayload",
@@ -144,6 +169,7 @@ __all__ = [
     "ResourceError",
     "Resources",
     "SpecFileError",
+    "TemplateFillError",
     "WireModel",
     "WireTime",
     "format_time",
