@@ -35,6 +35,7 @@ from submarine.models import ExperimentSpec, ExperimentStatus, ExperimentTaskSpe
 from submarine.server.run import podlogs
 from submarine.server.run.capacity import Request
 from submarine.server.run.distributed import framework_env, replica_roles, success_policy_met
+from submarine.server.run.expand import expand_all
 from submarine.server.run.launcher import Launcher, LaunchError, Pod, ReplicaLostError
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.processes import exit_text
@@ -200,6 +201,7 @@ class Job:
             if not argv:
                 return _Outcome(_FAILED, pod, f"{cannot}: its command is empty")
             env = self._pod_env(pod, cluster)
+            argv = expand_all(argv, env)  # $(NAME), as Kubernetes expands it
             try:  # a start is quick: a stop is seen before the next one
                 pod.handle = await self._launcher.start(pod, argv, env, command=command)
             except LaunchError as exc:
