@@ -68,7 +68,8 @@ async def test_the_tensorboard_example_command_writes_where_the_server_says(
         lines = h.lines(eid, "worker-0")
     (argv,) = [json.loads(line[5:]) for line in lines if line.startswith("ARGV ")]
     (log_dir,) = [line[4:] for line in lines if line.startswith("DIR ")]
-    assert os.path.isabs(log_dir) and "$" not in log_dir
+    assert os.path.isabs(log_dir)
+    assert "$" not in log_dir
     assert argv == [
         f"--log_dir={log_dir}",
         "--learning_rate=0.01",
