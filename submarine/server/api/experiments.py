@@ -22,6 +22,9 @@ Differences from the real server, all on purpose:
 * A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
   Content-Length): the same JSON, written batch by batch in a worker thread from the stored
   records, so a big list neither blocks the event loop nor is held whole in memory.
+* An Experiment answer has one more field than 0.8.0's, ``reason`` (0.8.0's clients ignore
+  it): why the experiment waits (its place in the queue and what it needs) or failed (the
+  failing pod and its exit code or signal), else null.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
   ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
@@ -33,7 +36,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -129,6 +132,13 @@ class _Endpoint(ServiceEndpoint):
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
 
+    def _payload(self, request: Request, record: ExperimentRecord) -> dict[str, Any]:
+        """The Experiment answer, with why it waits if it does."""
+        waiting = None
+        if record.status == ExperimentStatus.ACCEPTED.value:
+            waiting = self._runner(request).waiting_reason(record.experiment_id)
+        return experiment_payload(record, reason=waiting)
+
     async def _read_spec(self, request: Request) -> ExperimentSpec:
         """The validated spec of a create or patch body, that this server can run."""
         services = self._services(request)
@@ -157,7 +167,7 @@ class Experiments(_Endpoint):
     async def get(self, request: Request) -> Response:
         """Experiments, of one status if ``?status=`` is given."""
         batches = self._store(request).scan(self._status_filter(request), batch=LIST_BATCH)
-        return await list_response(batches)
+        return await list_response(batches, self._runner(request).waiting_reasons())
 
     async def post(self, request: Request) -> Response:
         """Validate, store as Accepted (created at once, as on 0.8.0), queue."""
@@ -176,7 +186,7 @@ class Experiments(_Endpoint):
         )
         store.insert(record)
         runner.submit(experiment_id)
-        return envelope(result=experiment_payload(record))
+        return envelope(result=self._payload(request, record))
 
 
 class Experiment(_Endpoint):
@@ -184,7 +194,7 @@ class Experiment(_Endpoint):
 
     async def get(self, request: Request) -> Response:
         """The experiment."""
-        return envelope(result=experiment_payload(self._record(request)))
+        return envelope(result=self._payload(request, self._record(request)))
 
     async def patch(self, request: Request) -> Response:
         """Replace the whole spec (validated like create)."""
@@ -198,7 +208,7 @@ class Experiment(_Endpoint):
         updated = store.get(record.experiment_id)
         if updated is None:  # deleted meanwhile
             raise ApiError(404, NOT_FOUND)
-        return envelope(result=experiment_payload(updated))
+        return envelope(result=self._payload(request, updated))
 
     async def delete(self, request: Request) -> Response:
         """Stop its processes, forget it, answer it Deleted (every time null, as on 0.8.0)."""
