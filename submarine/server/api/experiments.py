@@ -34,6 +34,7 @@ import re
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -95,6 +96,8 @@ LIST_BATCH: Final = 500
 """Experiments per piece of a list answer; a list of more is streamed piece by piece."""
 BASE: Final = "/api/v1/experiment"
 """Where Submarine's experiment API lives."""
+_GET_ONLY: Final = frozenset({"ping", "logs"})
+"""Names under :data:`BASE` that are routes of their own, read-only (no template submit)."""
 
 
 def _check_id(experiment_id: str) -> str:
@@ -159,7 +162,10 @@ class Experiment(_Endpoint):
     /api/v1/experiment/{templateName}``, which submits a template (Submarine's path for it)."""
 
     async def post(self, request: Request) -> Response:
-        """Submit the template named in the path (see :mod:`.templates`)."""
+        """Submit the template named in the path (see :mod:`.templates`); ``ping`` and
+        ``logs`` are routes of their own that take GET only."""
+        if request.path_params["id"] in _GET_ONLY:
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         return await submit_template(request, self._services(request))
 
     async def get(self, request: Request) -> Response:
