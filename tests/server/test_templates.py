@@ -246,6 +246,12 @@ def test_the_dry_run_comes_before_the_models_judge_the_rest(client: httpx.Client
     template = small_template(framework="Caffe")
     template["parameters"].append({"name": "zz", "value": "1"})
     fail(client.post(TEMPLATES, json=template), 400, "Parameters contains unused key: [zz]")
+    # and an unused key is said before an unmapped value, as on 0.8.0
+    template["experimentSpec"]["meta"]["cmd"] += " {{nope}}"
+    fail(client.post(TEMPLATES, json=template), 400, "Parameters contains unused key: [zz]")
+    del template["parameters"][-1]
+    message = "Template contains unmapped value: [meta.cmd:nope]"
+    fail(client.post(TEMPLATES, json=template), 400, message)
 
 
 def test_every_other_problem_is_one_400_with_its_path(client: httpx.Client) -> None:

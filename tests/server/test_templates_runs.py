@@ -3,6 +3,8 @@ token as experiments, and the example templates a fresh data dir offers, run to 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -139,3 +141,63 @@ def test_a_deleted_example_stays_deleted(server_factory: ServerFactory) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         names = [t["experimentTemplateSpec"]["name"] for t in ok(client.get(TEMPLATES))]
         assert names == ["sgd-classifier"]
+
+
+def test_a_gpu_of_a_role_stays_in_its_resources_when_cpu_and_memory_are_filled(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory.start("--no-auth", "--gpus", "1")
+    template = small_template()
+    worker = template["experimentSpec"]["spec"]["Worker"]
+    worker["resources"] = "cpu=100m,memory=64M,nvidia.com/gpu=1"
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        stored = create_template(client, template)["experimentTemplateSpec"]
+        resource_map = stored["experimentSpec"]["spec"]["Worker"]["resourceMap"]
+        assert resource_map == {"cpu": "100m", "memory": "64M", "nvidia.com/gpu": "1"}
+        assert [p["name"] for p in stored["parameters"]][1:] == [
+            "spec.Worker.replicas",
+            "spec.Worker.resourceMap.cpu",
+            "spec.Worker.resourceMap.memory",
+        ]
+        params = {"spec.Worker.resourceMap.memory": "32M"}
+        spec = ok(client.post(f"{TEMPLATES}/{template['name']}/preview", json={"params": params}))
+        assert spec["spec"]["Worker"]["resources"] == "cpu=100m,memory=32M,nvidia.com/gpu=1"
+
+
+def test_git_credentials_of_a_template_are_kept_but_never_shown(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory.start("--no-auth")
+    secret_url = "https://ada:url-secret@127.0.0.1:9/repo.git"
+    template = small_template()
+    template["experimentSpec"]["code"] = {
+        "syncMode": "git",
+        "git": {"url": secret_url, "username": "ada", "password": "field-secret"},
+    }
+    name = template["name"]
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        created = create_template(client, template)["experimentTemplateSpec"]
+        answer = spec_of(client, name)
+        assert answer == created
+        assert answer["experimentSpec"]["code"]["git"] == {
+            "url": "https://127.0.0.1:9/repo.git",
+            "branch": "main",
+            "username": "ada",
+            "password": None,
+            "trustCerts": None,
+        }
+        answer["description"] = "patched as shown"
+        ok(client.patch(f"{TEMPLATES}/{name}", json=answer))
+        shown = client.get(TEMPLATES).text + client.get(f"{TEMPLATES}/{name}").text
+        shown += client.post(f"{TEMPLATES}/{name}/preview", json={"params": {}}).text
+        assert "secret" not in shown
+        experiment = ok(client.post(f"{SUBMIT}/{name}", json={"params": {}}))
+    with sqlite3.connect(str(server.data_dir / "submarine.db")) as db:
+        (kept,) = db.execute("SELECT template FROM templates WHERE name = ?", (name,)).fetchone()
+        (made,) = db.execute(
+            "SELECT spec FROM experiments WHERE experiment_id = ?", (experiment["experimentId"],)
+        ).fetchone()
+    for stored in (json.loads(kept)["experimentSpec"], json.loads(made)):
+        git = stored["code"]["git"]
+        assert (git["url"], git["password"]) == (secret_url, "field-secret")
+    assert json.loads(kept)["description"] == "patched as shown"

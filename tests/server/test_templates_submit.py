@@ -115,6 +115,9 @@ def test_a_required_parameter_left_out_is_0_8_0s_unmapped_value(client: httpx.Cl
         400,
         "Template contains unmapped value: [experiment_name, meta.name:experiment_name]",
     )
+    # an illegal key is said first, as on 0.8.0
+    response = client.post(f"{SUBMIT}/{template['name']}", json={"params": {"x": "1"}})
+    fail(response, 400, "Parameters contains illegal key: [x]")
 
 
 def test_an_optional_parameter_without_a_default_must_be_given_as_on_0_8_0(
@@ -242,3 +245,11 @@ def test_validate_reports_a_body_that_is_no_template(client: httpx.Client) -> No
     assert problem["path"] == "experimentSpec.meta.framework"
     # GET on the path is the template named "validate", which none can be
     fail(client.get(f"{TEMPLATES}/validate"), 404, "ExperimentTemplate not found.")
+
+
+def test_an_unknown_template_is_looked_up_after_the_body_is_read(client: httpx.Client) -> None:
+    # As on 0.8.0: a null body fails first, then the lookup, then a missing params.
+    route = f"{SUBMIT}/no-such-template"
+    null = client.post(route, content=b"null", headers={"content-type": "application/json"})
+    assert fail(null, 400).startswith("the request body is null")
+    fail(client.post(route, json={}), 404, "ExperimentTemplate not found.")
