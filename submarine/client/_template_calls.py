@@ -125,9 +125,7 @@ def params_body(params: Any) -> bytes:
         try:
             submit = ExperimentTemplateSubmit.model_validate({"params": dict(params or {})})
         except ValidationError as exc:
-            raise TemplateValidationError(
-                problems_of(exc), subject="template parameters"
-            ) from exc
+            raise TemplateValidationError(problems_of(exc), subject="template parameters") from exc
     else:
         raise TypeError(
             "params must be a dict of values by parameter name, like {'learning_rate': 0.2}, "
@@ -139,11 +137,20 @@ def params_body(params: Any) -> bytes:
 # -- what comes back -------------------------------------------------------------------------
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
 def _filled_spec(response: httpx.Response) -> ExperimentSpec:
-    """The spec of a preview answer, as create_experiment takes it."""
+    """The spec of a preview answer, as create_experiment takes it (the nulls a server
+    writes for what is not set left out)."""
     payload = decode(ExperimentSpecPayload, response)
     try:
-        return ExperimentSpec.model_validate(payload)
+        return ExperimentSpec.model_validate(_without_nulls(payload.to_dict()))
     except ValidationError as exc:
         first = problems_of(exc)[0]
         raise InvalidResponseError(

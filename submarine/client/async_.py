@@ -11,9 +11,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 from typing_extensions import Self
 
-from submarine.client._templates import AsyncTemplateMethods
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
+from submarine.client._templates import AsyncTemplateMethods
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (

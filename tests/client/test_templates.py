@@ -158,9 +158,9 @@ def test_a_submitted_template_runs_with_its_values(client: Any) -> None:
         assert experiment.status is ExperimentStatus.ACCEPTED
         assert experiment.spec is not None
         assert experiment.spec.meta.name == run
-        assert experiment.spec.meta.cmd == PRINT_LR.replace(
-            "{{learning_rate}}", "0.2"
-        ).replace("{{batch_size}}", "150")
+        assert experiment.spec.meta.cmd == PRINT_LR.replace("{{learning_rate}}", "0.2").replace(
+            "{{batch_size}}", "150"
+        )
         assert experiment.spec.spec["Worker"].replicas == 2
         log = client.wait_for_finish(
             experiment.experiment_id, polling_interval=1, timeout=60, stream=io.StringIO()
