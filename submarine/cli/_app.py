@@ -25,7 +25,7 @@ from submarine.cli._errors import CliError, ExitCode, describe, report
 from submarine.cli._experiment import STATE, experiment_app
 from submarine.cli._specfile import check_any_file
 from submarine.cli._template import template_app
-from submarine.models.schema import experiment_schema, render, spec_schema
+from submarine.models.schema import experiment_schema, render, spec_schema, template_schema
 
 __all__ = ["app", "run"]
 
@@ -214,6 +214,7 @@ class SchemaKind(str, enum.Enum):
 
     SPEC = "spec"
     EXPERIMENT = "experiment"
+    TEMPLATE = "template"
 
 
 @app.command("schema")
@@ -222,12 +223,18 @@ def schema(
         SchemaKind,
         typer.Argument(
             case_sensitive=False,
-            help="spec: what create takes; experiment: what the server reports.",
+            help="spec: what create takes; experiment: what the server reports; template: "
+            "what template create takes.",
         ),
     ] = SchemaKind.SPEC,
 ) -> None:
-    """Print the JSON Schema of a spec file or of an experiment."""
-    chosen = spec_schema() if kind is SchemaKind.SPEC else experiment_schema()
+    """Print the JSON Schema of a spec file, of an experiment or of a template file."""
+    makers = {
+        SchemaKind.SPEC: spec_schema,
+        SchemaKind.EXPERIMENT: experiment_schema,
+        SchemaKind.TEMPLATE: template_schema,
+    }
+    chosen = makers[kind]()
     sys.stdout.write(render(chosen))
     sys.stdout.flush()
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from submarine.models import (
     ExperimentTemplateSubmit,
     problems_of,
 )
+from submarine.models.schema import template_schema
 from submarine.models.templating import defaults
 
 SPEC: dict[str, Any] = {
@@ -338,21 +340,28 @@ def test_the_filled_spec_is_an_experiment_spec() -> None:
 # -- any input: a template, or a ValidationError with readable problems -----------------
 
 _values = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["", "1", "{{a}}"])
-_names = st.sampled_from(["a", "b", "", "spec.Worker.replicas", "meta.cmd:a", "validate"])
+_names = st.sampled_from(["b", "", "spec.Worker.replicas", "meta.cmd:b", "a"])
+_first = st.fixed_dictionaries(
+    {"name": st.just("a")},
+    optional={"value": st.sampled_from(["run", "1", "", "x y"]), "required": st.just("true")},
+)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    params=st.lists(
-        st.fixed_dictionaries(
-            {"name": _names | st.none()},
-            optional={"value": _values, "required": st.sampled_from(["true", "false", True])},
+    params=st.tuples(
+        _first,
+        st.lists(
+            st.fixed_dictionaries(
+                {"name": _names | st.none()},
+                optional={"value": _values, "required": st.sampled_from(["true", "false", True])},
+            ),
+            max_size=3,
         ),
-        max_size=4,
-    ),
-    cmd=st.sampled_from(["python x.py", "python x.py {{a}}", "{{b}} {{a}}", "{{}}"]),
-    replicas=_values,
-    name=st.sampled_from(["t", "ping", "t" * 40, 3]),
+    ).map(lambda pair: [pair[0], *pair[1]]),
+    cmd=st.sampled_from(["python x.py", "python x.py {{a}}", "{{b}} {{a}}", "run {{b}}"]),
+    replicas=st.integers(1, 3) | _values,
+    name=st.sampled_from(["t", "t", "t", "ping", "t" * 40, 3]),
 )
 def test_any_template_validates_or_says_what_is_wrong(
     params: list[dict[str, Any]], cmd: str, replicas: Any, name: Any
@@ -369,3 +378,8 @@ def test_any_template_validates_or_says_what_is_wrong(
         assert all(p.message for p in found)
         return
     assert isinstance(model.fill(defaults(model.all_parameters, stand_in=True)), ExperimentSpec)
+    errors = [error.message for error in TEMPLATE_SCHEMA.iter_errors(data)]
+    assert not errors, errors  # what the model accepts, the JSON Schema accepts too
+
+
+TEMPLATE_SCHEMA = jsonschema.Draft202012Validator(template_schema())
