@@ -54,6 +54,7 @@ from submarine.server.api.create import create_experiment, runnable_spec
 from submarine.server.api.rest import ApiError, envelope, read_document
 from submarine.server.api.services import ServiceEndpoint, Services, route
 from submarine.server.api.wire import NAMESPACE, experiment_payload, spec_payload, stored_spec
+from submarine.server.examples import example_templates
 from submarine.server.store.templates import DuplicateTemplateError
 
 __all__ = [
@@ -61,6 +62,8 @@ __all__ = [
     "PARAMETER_FIELDS",
     "TEMPLATE_BASE",
     "TEMPLATE_FIELDS",
+    "stored_examples",
+    "stored_template",
     "submit_template",
     "template_payload",
     "template_routes",
@@ -202,6 +205,14 @@ def stored_template(template: ExperimentTemplateSpec) -> dict[str, Any]:
         "parameters": with_resource_parameters(declared, spec),
         "experimentSpec": spec,
     }
+
+
+def stored_examples() -> list[dict[str, Any]]:
+    """The example templates (:mod:`submarine.server.examples`), as the server stores them."""
+    return [
+        stored_template(ExperimentTemplateSpec.model_validate(document))
+        for document in example_templates()
+    ]
 
 
 # -- submitting ------------------------------------------------------------------------------
