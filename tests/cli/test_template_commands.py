@@ -3,9 +3,7 @@ and a submitted template followed to its end."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,16 +13,15 @@ import yaml
 from typer.testing import CliRunner
 
 from submarine.cli import _app
-from tests.support import make_spec
+from tests.support import make_spec, unique_name
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-_names = itertools.count()
 
 
 def unique(prefix: str) -> str:
-    return f"{prefix}-{os.getpid()}-{next(_names)}"
+    return unique_name(f"cli-{prefix}")
 
 
 def invoke(url: str, *args: str) -> tuple[int, str, str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,14 +25,14 @@ from submarine.models import (
     ExperimentTemplateSpec,
 )
 from tests.client.conftest import AsyncDriver, SyncDriver
-from tests.support import make_spec
-
-_names = itertools.count()
+from tests.support import make_spec, unique_name
 
 
-def template_name(prefix: str = "tpl") -> str:
+def template_name(prefix: str = "client-tpl") -> str:
     """A template name no other test of this session uses (at most 32 characters)."""
-    return f"{prefix}-{os.getpid()}-{next(_names)}"[:32]
+    name = unique_name(prefix)
+    assert len(name) <= 32
+    return name
 
 
 PRINT_LR = "python -c \"print('lr={{learning_rate}} batch={{batch_size}}')\""
@@ -110,7 +108,7 @@ def test_create_get_list_patch_delete(client: Any) -> None:
 
 
 def test_a_name_that_needs_quoting(client: Any) -> None:
-    name = f"t {os.getpid()} ü+{next(_names)}"
+    name = unique_name("t ü+").replace("-", " ")
     client.create_template(template(name))
     assert client.get_template(name).name == name
     assert client.delete_template(name).name == name
