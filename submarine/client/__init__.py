@@ -31,10 +31,12 @@ if TYPE_CHECKING:
         ExperimentFailedError,
         InvalidResponseError,
         NotFoundError,
+        NotSupportedError,
         ResponseTooLargeError,
         ServerError,
         SpecValidationError,
         SubmarineError,
+        TemplateValidationError,
         WaitTimeoutError,
     )
     from submarine.client.sync import ExperimentClient
@@ -55,10 +57,12 @@ _LAZY: dict[str, str] = {
     "InvalidResponseError": _ERRORS,
     "LogStream": "submarine.client._stream",
     "NotFoundError": _ERRORS,
+    "NotSupportedError": _ERRORS,
     "ResponseTooLargeError": _ERRORS,
     "ServerError": _ERRORS,
     "SpecValidationError": _ERRORS,
     "SubmarineError": _ERRORS,
+    "TemplateValidationError": _ERRORS,
     "Timeout": "submarine.client.config",
     "WaitTimeoutError": _ERRORS,
 }
@@ -78,10 +82,12 @@ __all__ = [
     "InvalidResponseError",
     "LogStream",
     "NotFoundError",
+    "NotSupportedError",
     "ResponseTooLargeError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
+    "TemplateValidationError",
     "Timeout",
     "WaitTimeoutError",
 ]

@@ -4,6 +4,7 @@
 
     SubmarineError                base of everything below
     ├── SpecValidationError       (also ValueError) an invalid spec; nothing was sent
+    │   └── TemplateValidationError   ... an invalid template, or template parameters
     ├── APIConnectionError        the server could not be reached, or the connection broke
     │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
     │       └── DeadlineExceededError ... or the call's overall deadline passed
@@ -15,6 +16,7 @@
     │   └── ServerError           5xx (including proxy pages: 502, 503, 504)
     ├── InvalidResponseError      a success status whose body is not Submarine's envelope
     ├── ResponseTooLargeError     an answer longer than the client's max_answer_bytes
+    ├── NotSupportedError         the server does not offer what was asked (an extension)
     ├── WaitTimeoutError          (also TimeoutError) wait_for_finish gave up after `timeout`
     └── ExperimentFailedError     wait_for_finish(raise_on_failure=True) saw status Failed
 
@@ -43,10 +45,12 @@ __all__ = [
     "ExperimentFailedError",
     "InvalidResponseError",
     "NotFoundError",
+    "NotSupportedError",
     "ResponseTooLargeError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
+    "TemplateValidationError",
     "WaitTimeoutError",
 ]
 
@@ -69,12 +73,36 @@ class SpecValidationError(SubmarineError, ValueError):
     (``str(problem) == "spec.Worker.resources: ..."``); the message lists them, one a line.
     """
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, subject: str = "experiment spec") -> None:
         self.problems = problems
         count = len(problems)
         lines = "\n".join(f"  {problem}" for problem in problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"invalid experiment spec ({count} {noun}):\n{lines}")
+        super().__init__(f"invalid {subject} ({count} {noun}):\n{lines}")
+
+
+class TemplateValidationError(SpecValidationError):
+    """An experiment template, or the values given for its parameters, that fail
+    validation; raised before anything is sent.
+
+    ``problems`` holds every problem with its wire-name path
+    (``experimentSpec.meta.cmd: placeholder {{lr}} has no parameter: ...``).
+    """
+
+    def __init__(self, problems: list[Problem], *, subject: str = "experiment template") -> None:
+        super().__init__(problems, subject=subject)
+
+
+class NotSupportedError(SubmarineError):
+    """The server does not offer what was asked: an extension of the local server that
+    Submarine itself lacks (previewing a template). Nothing was sent for it.
+
+    ``feature`` names the extension, as the server's ping would announce it.
+    """
+
+    def __init__(self, feature: str, message: str) -> None:
+        self.feature = feature
+        super().__init__(message)
 
 
 class APIConnectionError(SubmarineError):

@@ -12,6 +12,7 @@ from typing_extensions import Self
 
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
+from submarine.client._templates import TemplateMethods
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
@@ -34,8 +35,10 @@ __all__ = ["ExperimentClient"]
 T = TypeVar("T")
 
 
-class ExperimentClient:
-    """Client of a Submarine server that creates and manages experiments and their logs.
+class ExperimentClient(TemplateMethods):
+    """Client of a Submarine server that creates and manages experiments and their logs,
+    and the experiment templates they can be submitted from (``create_template``,
+    ``submit_template``...).
 
     One connection pool per client; use it as a context manager, or call ``close()``.
 
