@@ -35,6 +35,7 @@ from submarine.server.api.logins import FailureLimit
 from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
+from submarine.server.api.templates import template_routes
 from submarine.server.api.token import token_route
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
@@ -45,6 +46,7 @@ from submarine.server.store.datadir import (
     occupy,
 )
 from submarine.server.store.experiments import Store
+from submarine.server.store.templates import TemplateStore
 from submarine.server.tracking.routes import (
     ADD_PATHS,
     AddressLearner,
@@ -110,13 +112,16 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            templates: TemplateStore | None = None
             try:
+                templates = TemplateStore(settings.database)
                 runner = Runner(store, settings, replica_env=tracking.replica_env)
                 try:
                     await runner.start()
                     yield {
                         "settings": settings,
                         "store": store,
+                        "templates": templates,
                         "runner": runner,
                         "logins": FailureLimit(),
                         # A deleted experiment's metrics and params go with it.
@@ -126,6 +131,8 @@ def create_app(settings: Settings) -> Starlette:
                     await runner.close()
             finally:
                 tracking.store.close()
+                if templates is not None:
+                    templates.close()
                 store.close()
 
     routes = [
@@ -135,6 +142,7 @@ def create_app(settings: Settings) -> Starlette:
             settings.max_body_bytes,
             TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
         ),
+        *template_routes(),
         *experiment_routes(),
         token_route(),
     ]

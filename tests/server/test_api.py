@@ -59,7 +59,7 @@ def test_ping_answers_pong_and_advertises_the_log_stream(client: httpx.Client) -
         "success": True,
         "message": None,
         "result": "Pong",
-        "attributes": {"extensions": ["log-stream", "tracking-page"]},
+        "attributes": {"extensions": ["log-stream", "tracking-page", "template-preview"]},
     }
 
 

@@ -49,7 +49,9 @@ def test_unknown_routes_are_404_envelopes(client: httpx.Client, path: str) -> No
     [
         ("PUT", API, "GET, HEAD, POST"),
         ("POST", f"{API}/ping", "GET, HEAD"),
-        ("PUT", f"{API}/experiment-1-1", "DELETE, GET, HEAD, PATCH"),
+        ("POST", f"{API}/logs", "GET, HEAD"),
+        # POST there submits the template of that name.
+        ("PUT", f"{API}/experiment-1-1", "DELETE, GET, HEAD, PATCH, POST"),
         ("GET", "/api/auth/token", "POST"),
     ],
 )

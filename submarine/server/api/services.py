@@ -2,9 +2,9 @@
 reads them.
 
 The app's lifespan (:mod:`submarine.server.app`) opens the store, starts the runner and
-hands both, with the settings, the login limit and what to call when an experiment is
-deleted, to the handlers as lifespan state; :class:`ServiceEndpoint` reads them, answering
-503 while the server starts or stops.
+hands both, with the templates' store, the settings, the login limit and what to call when
+an experiment is deleted, to the handlers as lifespan state; :class:`ServiceEndpoint`
+reads them, answering 503 while the server starts or stops.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from submarine.server.api.rest import ApiEndpoint, ApiError
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store.experiments import Store
+from submarine.server.store.templates import TemplateStore
 
 __all__ = ["ServiceEndpoint", "Services", "route"]
 
@@ -29,6 +30,8 @@ class Services(TypedDict):
 
     settings: Settings
     store: Store
+    templates: TemplateStore
+    """The experiment templates (in the store's database)."""
     runner: Runner
     logins: FailureLimit
     on_delete: Callable[[str], None]
@@ -47,6 +50,7 @@ class ServiceEndpoint(ApiEndpoint):
         services: Services = {
             "settings": state["settings"],
             "store": state["store"],
+            "templates": state["templates"],
             "runner": state["runner"],
             "logins": state["logins"],
             "on_delete": state["on_delete"],
