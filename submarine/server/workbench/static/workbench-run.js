@@ -37,6 +37,7 @@ function fromTemplateView(main, wanted) {
   const ownBox = h("fieldset", {}, h("legend", { text: "Parameters" }), own);
   const rolesBox = h("fieldset", {}, h("legend", { text: "Roles: replicas and resources" }), roles);
   const preview = h("pre", { id: "preview", tabindex: "0", "aria-label": "The experiment spec the server fills in" });
+  const previewTabs = specTabs(preview, null);
   const previewState = h("p", { class: "muted", id: "preview-state", role: "status" });
   const problemsBox = h("ul", { class: "problems", id: "run-problems", role: "alert" });
   const create = h("button", { type: "submit", class: "primary", id: "run-create", form: "run-form" }, "Create experiment");
@@ -44,7 +45,7 @@ function fromTemplateView(main, wanted) {
     h("div", { class: "field" }, h("label", { for: "run-template", text: "Template" }), choose, about),
     ownBox, rolesBox);
   const body = h("div", { hidden: true }, form,
-    h("h2", { text: "Preview" }), previewState, preview, problemsBox, h("div", { class: "actions" }, create));
+    problemsBox, h("h2", { text: "Preview" }), previewState, previewTabs, preview, h("div", { class: "actions" }, create));
   const none = h("p", { class: "muted", id: "run-none", hidden: true }, "No templates yet. ",
     h("a", { href: "#/templates/new", text: "Create a template" }), ".");
   main.append(h("h1", { text: "New experiment" }), tabs, none, body);
@@ -91,7 +92,8 @@ function fromTemplateView(main, wanted) {
         inputs.set(p.name, input);
         return h("div", { class: "field" }, h("span", { class: "muted", "aria-hidden": "true", text: what.replace("resourceMap.", "") }),
           input, h("p", { class: "error", id: `${id}-error` }));
-      }))));
+      }),
+      h("p", { class: "error role-error", id: `role-${role}-error` }))));
     rolesBox.hidden = !byRole.size;
     refresh();
   };
@@ -135,9 +137,12 @@ function fromTemplateView(main, wanted) {
       const role = piece.path.match(/^spec\.([^.]+)\.(replicas|resources)$/);
       let marked = false;
       if (role && piece.path.endsWith("replicas")) marked = mark(`spec.${role[1]}.replicas`, piece.message);
-      else if (role) {
-        marked = mark(`spec.${role[1]}.resourceMap.cpu`, piece.message);
-        marked = mark(`spec.${role[1]}.resourceMap.memory`, "") || marked;
+      else if (role && inputs.has(`spec.${role[1]}.resourceMap.cpu`)) {
+        // The resources are made of the cpu and memory values: the problem is the role's.
+        for (const what of ["cpu", "memory"]) inputs.get(`spec.${role[1]}.resourceMap.${what}`).setAttribute("aria-invalid", "true");
+        const box = roles.querySelector(`[data-role="${CSS.escape(role[1])}"] .role-error`);
+        box.textContent = (box.textContent ? box.textContent + " " : "") + piece.message;
+        marked = true;
       } else if (piece.path && template) {
         const text = valueAt(template.experimentSpec || {}, piece.path);
         const names = typeof text === "string" ? [...text.matchAll(/\{\{(.*?)\}\}/g)].map((m) => m[1]) : [];
@@ -148,27 +153,29 @@ function fromTemplateView(main, wanted) {
     }
   };
 
+  const say = (text) => {
+    if (previewState.textContent !== text) previewState.textContent = text;
+  };
   let ticket = 0;
   let timer = null;
   const refresh = async () => {
     clearTimeout(timer);
     if (!template) return false;
     const mine = ++ticket;
-    previewState.textContent = "Filling in…";
     try {
       const spec = await api("POST", `${TEMPLATE_API}/${encodeURIComponent(template.name)}/preview`, { params: values() });
       if (mine !== ticket || stopped) return false;
       show(null);
-      preview.textContent = toYaml(spec).replace(/^\n/, "");
+      previewTabs.show(spec);
       preview.classList.remove("stale");
-      previewState.textContent = "The experiment that “Create experiment” starts, as the server fills it in:";
+      say("The experiment that “Create experiment” starts, as the server fills it in:");
       create.disabled = false;
       return true;
     } catch (exc) {
       if (mine !== ticket || stopped) return false;
       show(exc.message);
       preview.classList.add("stale");
-      previewState.textContent = "These values do not make an experiment (see below); the last good preview is shown.";
+      say("These values do not make an experiment (see the problems marked above); the last good preview is shown dimmed.");
       create.disabled = true;
       return false;
     }
@@ -183,7 +190,7 @@ function fromTemplateView(main, wanted) {
     const spec = (await api("GET", `${TEMPLATE_API}/${encodeURIComponent(name)}`)).experimentTemplateSpec;
     if (stopped) return;
     history.replaceState(history.state, "", templateHref(name, true));
-    preview.textContent = "";
+    previewTabs.show(null);
     fill(spec);
   };
   choose.addEventListener("change", () => load(choose.value).catch((exc) => toast(exc.message)));

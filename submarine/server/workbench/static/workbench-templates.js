@@ -93,19 +93,37 @@ function templatesView(main) {
 
 // -- one template ---------------------------------------------------------------------------
 
+// A spec without its empty fields (nulls, {} and []), to read; JSON shows it all.
+function compact(value) {
+  if (Array.isArray(value)) return value.map(compact);
+  if (value === null || typeof value !== "object") return value;
+  const kept = {};
+  for (const [key, item] of Object.entries(value)) {
+    const small = compact(item);
+    const empty = small === null || small === undefined ||
+      (typeof small === "object" && !Object.keys(small).length);
+    if (!empty) kept[key] = small;
+  }
+  return kept;
+}
+
+// YAML / JSON tabs over a <pre>; tabs.show(value) shows another value.
 function specTabs(box, value) {
   let format = "yaml";
-  const show = () => {
-    box.textContent = format === "json" ? JSON.stringify(value, null, 2) : toYaml(value).replace(/^\n/, "");
-  };
+  let shown = value;
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Spec format" },
     ["yaml", "json"].map((key) => h("button", { type: "button", role: "tab", "data-format": key,
       "aria-selected": String(key === format), onclick: () => {
         format = key;
         tabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.format === key)));
-        show();
+        tabs.show(shown);
       } }, key.toUpperCase())));
-  show();
+  tabs.show = (next) => {
+    shown = next;
+    if (next === null) box.textContent = "";
+    else box.textContent = format === "json" ? JSON.stringify(next, null, 2) : toYaml(compact(next)).replace(/^\n/, "");
+  };
+  tabs.show(value);
   return tabs;
 }
 
