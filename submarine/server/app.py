@@ -5,7 +5,9 @@ API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the re
 and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
 (:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
 state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
-when an experiment is deleted (the API knows no tracking).
+when an experiment is deleted (the API knows no tracking). Experiment templates
+(:mod:`.api.templates`) are kept in the same database; a fresh data dir is offered the
+example templates of :mod:`.examples`.
 
 Closed by default: without a token given (and without ``--no-auth``) the server generates
 one and keeps it in the data dir (:func:`with_token`), and lets in without it only the
@@ -35,7 +37,7 @@ from submarine.server.api.logins import FailureLimit
 from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
-from submarine.server.api.templates import template_routes
+from submarine.server.api.templates import stored_examples, template_routes
 from submarine.server.api.token import token_route
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
@@ -115,6 +117,9 @@ def create_app(settings: Settings) -> Starlette:
             templates: TemplateStore | None = None
             try:
                 templates = TemplateStore(settings.database)
+                # A fresh data dir offers the example templates (once: a deleted one stays
+                # deleted).
+                templates.seed(stored_examples())
                 runner = Runner(store, settings, replica_env=tracking.replica_env)
                 try:
                     await runner.start()

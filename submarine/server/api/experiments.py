@@ -162,9 +162,11 @@ class Experiment(_Endpoint):
     /api/v1/experiment/{templateName}``, which submits a template (Submarine's path for it)."""
 
     async def post(self, request: Request) -> Response:
-        """Submit the template named in the path (see :mod:`.templates`); ``ping`` and
-        ``logs`` are routes of their own that take GET only."""
-        if request.path_params["id"] in _GET_ONLY:
+        """Submit the template named in the path (see :mod:`.templates`); ``ping``,
+        ``logs``, ``logs/{id}`` and ``{id}/log-stream`` are routes of their own that take
+        GET only."""
+        name = request.path_params["id"]
+        if name in _GET_ONLY or name.startswith("logs/") or name.endswith("/log-stream"):
             raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         return await submit_template(request, self._services(request))
 

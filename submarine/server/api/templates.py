@@ -23,6 +23,9 @@ Differences from 0.8.0, all on purpose:
 * On patch the made ``spec.R.*`` parameters are made again, not appended a second time.
 * The name of an existing template is a 400 that names it (0.8.0 passes the database
   driver's message on).
+* Git credentials of a template's ``code`` are kept for the experiments it makes but never
+  answered (as for experiments); a patch that repeats the repository without them keeps them.
+* A database that cannot be read or written is this server's 507, as for experiments.
 
 Extensions (this server only): ``POST /api/v1/template/{name}/preview`` with ``{"params":
 {...}}`` answers the experiment spec a submit would create (its errors too), creating
@@ -53,7 +56,14 @@ from submarine.models.templating import (
 from submarine.server.api.create import create_experiment, runnable_spec
 from submarine.server.api.rest import ApiError, envelope, read_document
 from submarine.server.api.services import ServiceEndpoint, Services, route
-from submarine.server.api.wire import NAMESPACE, experiment_payload, spec_payload, stored_spec
+from submarine.server.api.wire import (
+    NAMESPACE,
+    experiment_payload,
+    keep_credentials,
+    spec_payload,
+    stored_spec,
+)
+from submarine.server.examples import example_templates
 from submarine.server.store.templates import DuplicateTemplateError
 
 __all__ = [
@@ -61,6 +71,8 @@ __all__ = [
     "PARAMETER_FIELDS",
     "TEMPLATE_BASE",
     "TEMPLATE_FIELDS",
+    "stored_examples",
+    "stored_template",
     "submit_template",
     "template_payload",
     "template_routes",
@@ -204,16 +216,30 @@ def stored_template(template: ExperimentTemplateSpec) -> dict[str, Any]:
     }
 
 
+def stored_examples() -> list[dict[str, Any]]:
+    """The example templates (:mod:`submarine.server.examples`), as the server stores them."""
+    return [
+        stored_template(ExperimentTemplateSpec.model_validate(document))
+        for document in example_templates()
+    ]
+
+
 # -- submitting ------------------------------------------------------------------------------
 
 
-async def _submit_params(request: Request, services: Services) -> dict[str, str | None]:
-    """The ``params`` of a submit or preview body (values as text)."""
+async def _submit_body(request: Request, services: Services) -> Mapping[str, Any]:
+    """The object of a submit or preview body (0.8.0 fails on a null one before it looks
+    the template up)."""
     document = await read_document(request, services["settings"].max_body_bytes, what=_SUBMIT_BODY)
     if document is None:
         raise ApiError(400, f"the request body is null: send {_SUBMIT_BODY}")
     if not isinstance(document, Mapping):
         raise ApiError(400, f"the request body is a {type(document).__name__}: send {_SUBMIT_BODY}")
+    return document
+
+
+def _submit_params(document: Mapping[str, Any]) -> dict[str, str | None]:
+    """The ``params`` of a submit or preview body (values as text)."""
     try:
         submit = ExperimentTemplateSubmit.model_validate(document)
     except ValidationError as exc:
@@ -231,8 +257,9 @@ def _stored(services: Services, name: str) -> dict[str, Any]:
 async def _filled(request: Request, services: Services, name: str) -> Any:
     """The experiment spec the template ``name`` gives with the body's params, judged as a
     create judges a spec."""
-    params = await _submit_params(request, services)
+    document = await _submit_body(request, services)
     stored = _stored(services, name)
+    params = _submit_params(document)
     filling = fill(stored.get("experimentSpec") or {}, stored.get("parameters") or [], params)
     error = _fill_error(filling)
     if error is not None:
@@ -298,7 +325,7 @@ class Template(ServiceEndpoint):
         document = await read_document(
             request, services["settings"].max_body_bytes, what="an experiment template"
         )
-        _stored(services, name)
+        before = _stored(services, name)
         if isinstance(document, Mapping):
             given = document.get("name")
             if given is None:
@@ -311,6 +338,8 @@ class Template(ServiceEndpoint):
                     "body",
                 )
         stored = stored_template(read_template(document))
+        # A patch that repeats the repository as answers show it keeps its credentials.
+        keep_credentials(stored["experimentSpec"], before.get("experimentSpec") or {})
         templates = services["templates"]
         if not templates.replace(name, stored):  # deleted meanwhile
             raise ApiError(404, NOT_FOUND)
