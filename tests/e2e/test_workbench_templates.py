@@ -298,8 +298,11 @@ def test_a_fresh_server_runs_a_template_in_two_clicks(
         shot(page, tmp_path, "first-start")
         starters.first.click()  # one
         expect(page.locator("#preview")).to_contain_text("meta:")
+        shot(page, tmp_path, "first-template", full=True)
         page.click("#run-create")  # two
         page.wait_for_url(re.compile(r".*#/experiment/experiment-[\w-]+$"))
         expect(page.locator("h1 .badge")).to_be_visible()
+        experiment = _experiment(server, page.url.rsplit("/", 1)[1])
+        assert "{{" not in json.dumps(experiment["spec"]), experiment  # all filled in
     finally:
         context.close()

@@ -74,7 +74,7 @@ function templatesView(main) {
       h("td", { class: "hide-narrow", text: spec.author || "" }),
       h("td", { class: "wrap", text: spec.description || "" }),
       h("td", { "data-col": "parameters", text: String((spec.parameters || []).length) }),
-      h("td", { class: "row-actions" },
+      h("td", {}, h("div", { class: "row-actions" },
         linkButton(templateHref(spec.name, true), "New experiment", { "aria-label": `New experiment from ${spec.name}` }),
         h("button", { type: "button", class: "danger", "aria-label": `Delete template ${spec.name}`,
           onclick: async () => {
@@ -83,7 +83,7 @@ function templatesView(main) {
             } catch (exc) {
               toast(exc.message);
             }
-          } }, "Delete")))));
+          } }, "Delete"))))));
     count.textContent = templates.length === 1 ? "1 template" : `${templates.length} templates`;
     empty.hidden = templates.length > 0;
   };
