@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
+from submarine.client._compat import ExperimentCallsInThreads
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
@@ -34,10 +35,12 @@ __all__ = ["ExperimentClient"]
 T = TypeVar("T")
 
 
-class ExperimentClient:
+class ExperimentClient(ExperimentCallsInThreads):
     """Client of a Submarine server that creates and manages experiments and their logs.
 
     One connection pool per client; use it as a context manager, or call ``close()``.
+    0.8.0's ``get_experiment_async``, ``list_experiments_async`` and
+    ``delete_experiment_async`` run the plain calls on a thread pool of the client's.
 
     >>> from submarine import ExperimentClient
     >>> with ExperimentClient("http://localhost:8080") as client:  # doctest: +SKIP
@@ -122,6 +125,7 @@ class ExperimentClient:
 
     def close(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
+        self._close_pool()
         self._http.close()
 
     def __enter__(self) -> Self:

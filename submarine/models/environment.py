@@ -126,8 +126,7 @@ class EnvironmentDefinition(EnvironmentSpec):
     """
 
     _missing_hints: ClassVar[Mapping[str, str]] = {
-        "name": "the environment's name, like 'my-env' (experiments name it in "
-        "environment.name)"
+        "name": "the environment's name, like 'my-env' (experiments name it in environment.name)"
     }
 
     name: EnvironmentName
