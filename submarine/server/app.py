@@ -1,9 +1,10 @@
 """The local server's composition root: the app that wires the wings together.
 
-:func:`create_app` builds the Starlette app: the experiment API (:mod:`.api`), the tracking
-API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
-and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
-(:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
+:func:`create_app` builds the Starlette app: the experiment and environment APIs
+(:mod:`.api`), the tracking API (:mod:`.tracking`) and the page (:mod:`.workbench`) as
+routes, behind the request guard and the token guard (but with ``--no-auth``); its lifespan
+locks the data dir, opens the stores of experiments and environments (:mod:`.store`),
+starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
 state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
 when an experiment is deleted (the API knows no tracking).
 
@@ -29,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from submarine.server.api.environments import environment_routes
 from submarine.server.api.experiments import OPEN_PATHS, experiment_routes
 from submarine.server.api.guard import RequestGuard
 from submarine.server.api.logins import FailureLimit
@@ -44,6 +46,7 @@ from submarine.server.store.datadir import (
     keep_secret,
     occupy,
 )
+from submarine.server.store.environments import EnvironmentStore
 from submarine.server.store.experiments import Store
 from submarine.server.tracking.routes import (
     ADD_PATHS,
@@ -110,13 +113,17 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            environments = EnvironmentStore(settings.database, epoch=store.epoch)
             try:
-                runner = Runner(store, settings, replica_env=tracking.replica_env)
+                runner = Runner(
+                    store, settings, replica_env=tracking.replica_env, environments=environments
+                )
                 try:
                     await runner.start()
                     yield {
                         "settings": settings,
                         "store": store,
+                        "environments": environments,
                         "runner": runner,
                         "logins": FailureLimit(),
                         # A deleted experiment's metrics and params go with it.
@@ -126,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
                     await runner.close()
             finally:
                 tracking.store.close()
+                environments.close()
                 store.close()
 
     routes = [
@@ -136,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
             TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
         ),
         *experiment_routes(),
+        *environment_routes(),
         token_route(),
     ]
     # The request guard comes first: a browser's cross-site or rebound request is refused
