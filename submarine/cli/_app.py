@@ -21,9 +21,11 @@ from typer.core import TyperGroup
 
 from submarine._server_options import SERVER_OPTIONS
 from submarine._version import __version__
+from submarine.cli._environment import environment_app
 from submarine.cli._errors import CliError, ExitCode, describe, report
 from submarine.cli._experiment import STATE, experiment_app
 from submarine.cli._specfile import check_file
+from submarine.cli._verbs import config_app, delete_app, get_app, list_app
 from submarine.models.schema import experiment_schema, render, spec_schema
 
 __all__ = ["app", "run"]
@@ -53,12 +55,13 @@ GLOBAL_OPTIONS: Final = ("--host", "--token")
 
 def hoist_globals(args: list[str]) -> list[str]:
     """Move ``--host``/``--token`` written after ``experiment ...`` to the front, so that
-    ``submarine experiment list --host URL`` works as ``submarine --host URL experiment list``.
+    ``submarine experiment list --host URL`` (or ``submarine list experiment --host URL``)
+    works as ``submarine --host URL experiment list``.
     (``submarine server --host`` is the address to bind, and is left alone.)"""
     if "experiment" not in args:
         return args
     start = args.index("experiment")
-    front, rest = args[:start], []
+    front, rest = [], args[:start]
     index = start
     while index < len(args):
         arg = args[index]
@@ -128,6 +131,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(experiment_app)
+app.add_typer(environment_app)
+for _verb in (list_app, get_app, delete_app, config_app):  # 0.8.0's spellings
+    app.add_typer(_verb)
 
 
 def _version(value: bool) -> None:
@@ -143,7 +149,8 @@ def _root(
         typer.Option(
             "--host",
             help="Server URL. Default: $SUBMARINE_HOST, else $SUBMARINE_SERVER_DNS_NAME:"
-            "$SUBMARINE_SERVER_PORT, else http://localhost:8080.",
+            "$SUBMARINE_SERVER_PORT, else `submarine config`'s connection, else "
+            "http://localhost:8080.",
             show_default=False,
         ),
     ] = None,
