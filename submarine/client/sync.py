@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
@@ -116,6 +117,8 @@ class ExperimentClient(ExperimentCallsInThreads):
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._http = httpx.Client(transport=transport, **self._core.http_options())
+        # Code written for 0.8.0's client never closes it: its connections close with it.
+        weakref.finalize(self, self._http.close)
         self._sockets = Sockets()
 
     def __repr__(self) -> str:
