@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 from typing_extensions import Self, Unpack
 
 from submarine.client._compat import AsyncResult, ThreadPoolCalls
-from submarine.client._envcalls import EnvironmentCalls, EnvironmentInput
 from submarine.client.config import Timeout
 from submarine.client.sync import ExperimentClient
-from submarine.models import Environment
 
 if TYPE_CHECKING:
     import httpx
 
+    from submarine.client._envcalls import EnvironmentInput
     from submarine.client.async_ import AsyncExperimentClient
+    from submarine.models import Environment
 
 __all__ = ["AsyncEnvironmentClient", "EnvironmentClient"]
 
@@ -70,6 +70,9 @@ class EnvironmentClient(ThreadPoolCalls):
     """
 
     def __init__(self, host: str | None = None, **options: Unpack[_SyncOptions]) -> None:
+        # The calls (httpx, the decoders) load with the first client, not with the import.
+        from submarine.client._envcalls import EnvironmentCalls
+
         self.experiments = ExperimentClient(host, **options)
         """The experiment client of the same server, whose connections this one uses."""
         self.host: str = self.experiments.host
@@ -173,6 +176,7 @@ class AsyncEnvironmentClient:
     """
 
     def __init__(self, host: str | None = None, **options: Unpack[_AsyncOptions]) -> None:
+        from submarine.client._envcalls import EnvironmentCalls
         from submarine.client.async_ import AsyncExperimentClient  # asyncio: only when used
 
         self.experiments: AsyncExperimentClient = AsyncExperimentClient(host, **options)

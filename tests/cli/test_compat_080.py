@@ -21,7 +21,13 @@ from click.testing import CliRunner
 
 import submarine
 from submarine.cli import main
-from submarine.cli.config.config import SubmarineCliConfig, config_path, initConfig, loadConfig
+from submarine.cli.config.config import (
+    SubmarineCliConfig,
+    config_path,
+    configured_host,
+    initConfig,
+    loadConfig,
+)
 from submarine.client.api.environment_client import EnvironmentClient
 from submarine.client.models.environment_spec import EnvironmentSpec
 from submarine.client.models.kernel_spec import KernelSpec
@@ -96,6 +102,18 @@ def test_settings_are_checked_and_named() -> None:
     assert result.exit_code == 3
     assert result.output.startswith(f"error: {config_path()} is not valid YAML")
     assert "run `submarine config init`" in result.output
+
+
+def test_the_environment_names_the_server_before_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert configured_host() is None  # no settings file: the client's own default
+    initConfig()
+    assert configured_host() == "http://localhost:8080"
+    for variable in ("SUBMARINE_HOST", "SUBMARINE_SERVER_DNS_NAME", "SUBMARINE_SERVER_PORT"):
+        monkeypatch.setenv(variable, "10.0.0.5")
+        assert configured_host() is None, variable
+        monkeypatch.delenv(variable)
 
 
 # -- tests/cli/test_experiment.py -----------------------------------------------------------
