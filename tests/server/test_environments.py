@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 import submarine
 from tests.conftest import ServerFactory
-from tests.support import make_spec, unique_name
+from tests.support import make_spec, unique_name, wait_until
 
 from .api_support import create, fail, ok, wait_status
 from .wheels import build_wheel
@@ -239,3 +241,35 @@ def test_conda_packages_go_to_a_prefix_whose_programs_replicas_find(
     arguments = (tools / "arguments").read_text().splitlines()
     assert arguments[:2] == ["create", "--yes"]
     assert arguments[-2:] == ["--channel=conda-forge", "numpy=1.24"]
+
+
+def _installers(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in process.info["cmdline"] or ()):
+            found.append(process)
+    return found
+
+
+def test_deleting_an_experiment_stops_the_install_of_its_environment(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory.start()
+    name = env_name()
+    with socket.socket() as silent:  # connections wait in its backlog: no answer ever comes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        wheel = f"http://127.0.0.1:{silent.getsockname()[1]}/{name}/never-1.0-py3-none-any.whl"
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            ok(http.post(BASE, json=spec_of(name, pipDependencies=[wheel])))
+            spec = make_spec(cmd="python -c pass")
+            spec["environment"]["name"] = name
+            experiment_id = create(http, spec)["experimentId"]
+            wait_until(lambda: _installers(wheel), what="pip to be installing the wheel")
+            log = _log(http, experiment_id)
+            assert any("making a virtual environment" in line for line in log), log
+
+            ok(http.delete(f"/api/v1/experiment/{experiment_id}"))
+            assert _installers(wheel) == []  # stopped before the delete was answered
+    environments = server.data_dir / "environments"
+    assert list(environments.iterdir()) == []  # the partial environment is gone
