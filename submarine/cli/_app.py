@@ -21,10 +21,12 @@ from typer.core import TyperGroup
 
 from submarine._server_options import SERVER_OPTIONS
 from submarine._version import __version__
+from submarine.cli._environment import environment_app
 from submarine.cli._errors import CliError, ExitCode, describe, report
 from submarine.cli._experiment import STATE, experiment_app
 from submarine.cli._specfile import check_any_file
 from submarine.cli._template import template_app
+from submarine.cli._verbs import config_app, delete_app, get_app, list_app
 from submarine.models.schema import experiment_schema, render, spec_schema, template_schema
 
 __all__ = ["app", "run"]
@@ -137,6 +139,9 @@ app = typer.Typer(
 )
 app.add_typer(experiment_app)
 app.add_typer(template_app)
+app.add_typer(environment_app)
+for _verb in (list_app, get_app, delete_app, config_app):  # 0.8.0's spellings
+    app.add_typer(_verb)
 
 
 def _version(value: bool) -> None:
@@ -152,7 +157,8 @@ def _root(
         typer.Option(
             "--host",
             help="Server URL. Default: $SUBMARINE_HOST, else $SUBMARINE_SERVER_DNS_NAME:"
-            "$SUBMARINE_SERVER_PORT, else http://localhost:8080.",
+            "$SUBMARINE_SERVER_PORT, else `submarine config`'s connection, else "
+            "http://localhost:8080.",
             show_default=False,
         ),
     ] = None,

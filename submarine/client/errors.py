@@ -8,7 +8,8 @@
     ├── APIConnectionError        the server could not be reached, or the connection broke
     │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
     │       └── DeadlineExceededError ... or the call's overall deadline passed
-    ├── APIStatusError            the server answered an error (status_code, message, body)
+    ├── APIStatusError            the server answered an error (status_code, message, body);
+    │   │                         also 0.8.0's ApiException (status, reason, body)
     │   ├── BadRequestError       400; HTTP 200 with success null ("Invalid experiment spec.")
     │   ├── AuthenticationError   401, 403 (no token, a wrong token, wrong username/password)
     │   ├── NotFoundError         404 ("Not found experiment.")
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from submarine.client._terminal import printable
+from submarine.client.exceptions import ApiException
 
 if TYPE_CHECKING:
     from submarine.models import ExperimentLog, Problem
@@ -67,7 +69,8 @@ class SubmarineError(Exception):
 
 
 class SpecValidationError(SubmarineError, ValueError):
-    """An experiment spec that fails validation; raised before anything is sent.
+    """An experiment spec (or an environment: ``subject``) that fails validation; raised
+    before anything is sent.
 
     ``problems`` holds every problem, each with its wire-name path
     (``str(problem) == "spec.Worker.resources: ..."``); the message lists them, one a line.
@@ -139,21 +142,26 @@ class DeadlineExceededError(APITimeoutError):
         )
 
 
-class APIStatusError(SubmarineError):
+class APIStatusError(SubmarineError, ApiException):
     """The server answered with an error.
 
     ``status_code`` is the HTTP status the server sent (200 for the "Invalid experiment
     spec." quirk), ``message`` the server's own message when it sent one (else a sentence
-    built from the status and a short excerpt of the body), ``body`` the raw body.
+    built from the status and a short excerpt of the body), ``body`` the raw body. It is
+    also 0.8.0's :class:`~submarine.client.exceptions.ApiException`, whose ``status`` is
+    ``status_code`` and ``reason`` the status's phrase.
     """
+
+    body: bytes
 
     def __init__(self, status_code: int, message: str, body: bytes, *, request: str = "") -> None:
         self.status_code = status_code
         self.message = message
-        self.body = body
         self.request = request
         origin = f" from {request}" if request else ""
-        super().__init__(f"{message} (HTTP {status_code}{origin})")
+        ApiException.__init__(
+            self, status_code, body=body, message=f"{message} (HTTP {status_code}{origin})"
+        )
 
 
 class BadRequestError(APIStatusError):

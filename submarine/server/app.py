@@ -1,9 +1,10 @@
 """The local server's composition root: the app that wires the wings together.
 
-:func:`create_app` builds the Starlette app: the experiment API (:mod:`.api`), the tracking
-API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
-and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
-(:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
+:func:`create_app` builds the Starlette app: the experiment and environment APIs
+(:mod:`.api`), the tracking API (:mod:`.tracking`) and the page (:mod:`.workbench`) as
+routes, behind the request guard and the token guard (but with ``--no-auth``); its lifespan
+locks the data dir, opens the stores of experiments and environments (:mod:`.store`),
+starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
 state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
 when an experiment is deleted (the API knows no tracking). Experiment templates
 (:mod:`.api.templates`) are kept in the same database; a fresh data dir is offered the
@@ -31,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from submarine.server.api.environments import environment_routes
 from submarine.server.api.experiments import OPEN_PATHS, experiment_routes
 from submarine.server.api.guard import RequestGuard
 from submarine.server.api.logins import FailureLimit
@@ -47,6 +49,7 @@ from submarine.server.store.datadir import (
     keep_secret,
     occupy,
 )
+from submarine.server.store.environments import EnvironmentStore
 from submarine.server.store.experiments import Store
 from submarine.server.store.templates import TemplateStore
 from submarine.server.tracking.routes import (
@@ -114,19 +117,23 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            environments = EnvironmentStore(settings.database, epoch=store.epoch)
             templates: TemplateStore | None = None
             try:
                 templates = TemplateStore(settings.database)
                 # A fresh data dir offers the example templates (once: a deleted one stays
                 # deleted).
                 templates.seed(stored_examples())
-                runner = Runner(store, settings, replica_env=tracking.replica_env)
+                runner = Runner(
+                    store, settings, replica_env=tracking.replica_env, environments=environments
+                )
                 try:
                     await runner.start()
                     yield {
                         "settings": settings,
                         "store": store,
                         "templates": templates,
+                        "environments": environments,
                         "runner": runner,
                         "logins": FailureLimit(),
                         # A deleted experiment's metrics and params go with it.
@@ -138,6 +145,7 @@ def create_app(settings: Settings) -> Starlette:
                 tracking.store.close()
                 if templates is not None:
                     templates.close()
+                environments.close()
                 store.close()
 
     routes = [
@@ -149,6 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
         *template_routes(),
         *experiment_routes(),
+        *environment_routes(),
         token_route(),
     ]
     # The request guard comes first: a browser's cross-site or rebound request is refused

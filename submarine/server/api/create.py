@@ -2,7 +2,8 @@
 /api/v1/experiment`` and for a submitted template (``POST /api/v1/experiment/{template}``).
 
 :func:`runnable_spec` judges a spec document (the models' rules and this server's: its
-replica limit, the machine's capacity); :func:`create_experiment` stores the spec as
+replica limit, the machine's capacity, a
+named environment that exists); :func:`create_experiment` stores the spec as
 Accepted and queues it, created at once as on Submarine 0.8.0.
 """
 
@@ -31,6 +32,14 @@ def runnable_spec(document: Any, services: Services) -> ExperimentSpec:
     problem = services["runner"].capacity_problem(spec)
     if problem is not None:
         raise ApiError(400, f"the experiment can never run on this server: {problem}")
+    name = spec.environment.name
+    if name is not None and services["environments"].get(name) is None:
+        raise ApiError(
+            400,
+            f"environment.name: no environment named {name!r} on this server: create it "
+            "first (POST /api/v1/environment, or `submarine environment create`), or "
+            "leave environment.name out",
+        )
     return spec
 
 

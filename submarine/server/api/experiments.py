@@ -12,7 +12,8 @@ Differences from the real server, all on purpose:
 * ``GET /api/v1/experiment?status=S`` filters (the real server ignores ``status``).
 * ``GET /api/v1/experiment/logs?status=S`` returns each pod's lines (the real server sends
   empty ``podLog`` lists there); local logs are cheap to read.
-* A spec the models refuse is a 400 whose message lists every problem with its path.
+* A spec the models refuse is a 400 whose message lists every problem with its path; so
+  is one whose ``environment.name`` names no stored environment (0.8.0 runs it without one).
 * Without a valid token the answer is a 401 envelope, not a servlet error page.
 * Requests a browser marks as cross-site, a Host header that names another server and
   writes whose body is not JSON or YAML are refused (403, 421, 415) before any route:

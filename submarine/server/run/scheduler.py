@@ -35,6 +35,14 @@ from submarine.server.run.job import Job
 from submarine.server.run.launcher import Launcher, Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import LocalLauncher
+from submarine.server.run.processes import child_environ
+from submarine.server.run.pyenv import (
+    EnvironmentBuilder,
+    EnvironmentLookup,
+    Kernel,
+    conda_problem,
+    kernel_of,
+)
 
 __all__ = ["Changes", "LauncherFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
 
@@ -135,6 +143,10 @@ class Scheduler:
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) starts every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
+        environments: where the environments that experiments name are found; an
+            experiment whose environment lists packages runs in a virtual environment
+            with them, made by ``builder`` (local processes only).
+        builder: makes the virtual environments of environments.
     """
 
     def __init__(
@@ -151,8 +163,12 @@ class Scheduler:
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
         make_launcher: LauncherFactory | None = None,
         gated: bool = True,
+        environments: EnvironmentLookup | None = None,
+        builder: EnvironmentBuilder | None = None,
     ) -> None:
         self._store = store
+        self._environments = environments
+        self._builder = builder
         self._make_launcher = make_launcher
         self._gated = gated
         self._max_replicas = max_replicas
@@ -349,7 +365,35 @@ class Scheduler:
                 return
             self._queue.popleft()
             self._noted.discard(experiment_id)
-            self._start(self._new_job(experiment_id, spec, request))
+            kernel, why = self._kernel(spec)
+            if why is not None:
+                self.fail_unstarted(experiment_id, f"cannot start: {why}")
+                continue
+            self._start(self._new_job(experiment_id, spec, request, kernel))
+
+    def _kernel(self, spec: ExperimentSpec) -> tuple[Kernel | None, str | None]:
+        """The packages of the experiment's named environment (None: nothing to install),
+        or why it cannot start with them."""
+        name = spec.environment.name
+        if name is None or self._environments is None:
+            return None, None
+        stored = self._environments.get(name)
+        if stored is None:
+            return None, (
+                f"environment {name!r} no longer exists (it was deleted after the experiment "
+                "was created): create it again, or patch the experiment to leave "
+                "environment.name out"
+            )
+        kernel = kernel_of(name, stored.spec)
+        if not kernel.installs:
+            return None, None
+        if self._make_launcher is not None:
+            return None, (
+                f"environment {name!r} lists packages to install, which only the local "
+                "backend installs: install them on every node of the cluster and leave "
+                "environment.name out"
+            )
+        return kernel, conda_problem(kernel, child_environ(self._secrets))
 
     def _start(self, job: RunningJob) -> None:
         self._jobs[job.experiment_id] = job
@@ -366,7 +410,9 @@ class Scheduler:
             self._changes.bump(job.experiment_id)
             self.schedule()
 
-    def _new_job(self, experiment_id: str, spec: ExperimentSpec, request: Request) -> RunningJob:
+    def _new_job(
+        self, experiment_id: str, spec: ExperimentSpec, request: Request, kernel: Kernel | None
+    ) -> RunningJob:
         used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
         free = [g for g in range(self._capacity.gpus) if g not in used] if self._gated else []
         pods = []
@@ -387,6 +433,8 @@ class Scheduler:
                 workdir=self._workdir,
                 grace=self._grace,
                 secrets=self._secrets,
+                kernel=kernel,
+                builder=self._builder,
             )
         return Job(
             experiment_id,
