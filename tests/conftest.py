@@ -72,10 +72,13 @@ def _runtime_dir_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SUBMARINE_* client setting of the machine reaches a client made in a test."""
+def _no_ambient_client_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SUBMARINE_* client setting of the machine reaches a client made in a test, nor
+    the user's ``submarine config`` settings a command line (each test has a settings
+    directory of its own, empty)."""
     for name in _CLIENT_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
 
 
 class RunningServer:

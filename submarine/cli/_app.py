@@ -21,10 +21,13 @@ from typer.core import TyperGroup
 
 from submarine._server_options import SERVER_OPTIONS
 from submarine._version import __version__
+from submarine.cli._environment import environment_app
 from submarine.cli._errors import CliError, ExitCode, describe, report
 from submarine.cli._experiment import STATE, experiment_app
-from submarine.cli._specfile import check_file
-from submarine.models.schema import experiment_schema, render, spec_schema
+from submarine.cli._specfile import check_any_file
+from submarine.cli._template import template_app
+from submarine.cli._verbs import config_app, delete_app, get_app, list_app
+from submarine.models.schema import experiment_schema, render, spec_schema, template_schema
 
 __all__ = ["app", "run"]
 
@@ -48,16 +51,23 @@ class _Group(TyperGroup):
 
 
 GLOBAL_OPTIONS: Final = ("--host", "--token")
-"""Options of the whole command that may also be written after an experiment command."""
+"""Options of the whole command that may also be written after an experiment or template
+command."""
+
+
+CLIENT_GROUPS: Final = ("experiment", "template")
+"""The command groups that talk to a server, after which the global options may stand."""
 
 
 def hoist_globals(args: list[str]) -> list[str]:
-    """Move ``--host``/``--token`` written after ``experiment ...`` to the front, so that
-    ``submarine experiment list --host URL`` works as ``submarine --host URL experiment list``.
-    (``submarine server --host`` is the address to bind, and is left alone.)"""
-    if "experiment" not in args:
+    """Move ``--host``/``--token`` written after ``experiment ...`` (or ``template ...``) to
+    the front, so that ``submarine experiment list --host URL`` works as ``submarine --host
+    URL experiment list``. (``submarine server --host`` is the address to bind, and is left
+    alone.)"""
+    found = [args.index(group) for group in CLIENT_GROUPS if group in args]
+    if not found:
         return args
-    start = args.index("experiment")
+    start = min(found)
     front, rest = args[:start], []
     index = start
     while index < len(args):
@@ -121,13 +131,17 @@ def run_group(
 app = typer.Typer(
     cls=_Group,
     name="submarine",
-    help="Drive Apache Submarine experiments from a terminal, or run a local server.",
+    help="Drive Apache Submarine experiments and templates from a terminal, or run a local server.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
 app.add_typer(experiment_app)
+app.add_typer(template_app)
+app.add_typer(environment_app)
+for _verb in (list_app, get_app, delete_app, config_app):  # 0.8.0's spellings
+    app.add_typer(_verb)
 
 
 def _version(value: bool) -> None:
@@ -143,7 +157,8 @@ def _root(
         typer.Option(
             "--host",
             help="Server URL. Default: $SUBMARINE_HOST, else $SUBMARINE_SERVER_DNS_NAME:"
-            "$SUBMARINE_SERVER_PORT, else http://localhost:8080.",
+            "$SUBMARINE_SERVER_PORT, else `submarine config`'s connection, else "
+            "http://localhost:8080.",
             show_default=False,
         ),
     ] = None,
@@ -176,13 +191,18 @@ def _root(
 @app.command("validate")
 def validate(
     files: Annotated[
-        list[Path], typer.Argument(help="Spec files: .yaml, .yml or .json.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Spec or template files: .yaml, .yml or .json (a template has experimentSpec).",
+            show_default=False,
+        ),
     ],
 ) -> None:
-    """Check spec files: every problem as FILE:LINE: path: message; exit 1 if any is invalid."""
+    """Check spec and template files: every problem as FILE:LINE: path: message; exit 1 if
+    any is invalid."""
     invalid = 0
     for file in files:
-        _, problems = check_file(file)
+        _, problems = check_any_file(file)
         if problems:
             invalid += 1
             for problem in problems:
@@ -200,6 +220,7 @@ class SchemaKind(str, enum.Enum):
 
     SPEC = "spec"
     EXPERIMENT = "experiment"
+    TEMPLATE = "template"
 
 
 @app.command("schema")
@@ -208,12 +229,18 @@ def schema(
         SchemaKind,
         typer.Argument(
             case_sensitive=False,
-            help="spec: what create takes; experiment: what the server reports.",
+            help="spec: what create takes; experiment: what the server reports; template: "
+            "what template create takes.",
         ),
     ] = SchemaKind.SPEC,
 ) -> None:
-    """Print the JSON Schema of a spec file or of an experiment."""
-    chosen = spec_schema() if kind is SchemaKind.SPEC else experiment_schema()
+    """Print the JSON Schema of a spec file, of an experiment or of a template file."""
+    makers = {
+        SchemaKind.SPEC: spec_schema,
+        SchemaKind.EXPERIMENT: experiment_schema,
+        SchemaKind.TEMPLATE: template_schema,
+    }
+    chosen = makers[kind]()
     sys.stdout.write(render(chosen))
     sys.stdout.flush()
 

@@ -84,6 +84,12 @@ def describe(exc: BaseException, host: str | None = None) -> tuple[str, ExitCode
             f"{exc.status_code}); pass --token or set SUBMARINE_TOKEN",
             ExitCode.FAILED,
         )
+    if isinstance(exc, errors.NotSupportedError):
+        return (
+            f"the server at {where} does not offer {exc.feature!r}, an extension of the local "
+            "server that Submarine itself lacks",
+            ExitCode.FAILED,
+        )
     if isinstance(exc, errors.SpecValidationError):
         return "; ".join(str(p) for p in exc.problems), ExitCode.FAILED
     if isinstance(exc, errors.APIStatusError):

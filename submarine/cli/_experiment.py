@@ -18,10 +18,11 @@ import typer
 from submarine.cli._errors import CliError, ExitCode, report
 from submarine.cli._output import OutputFormat, emit, null_stream, show
 from submarine.cli._specfile import check_file
+from submarine.cli.config.config import ConfigError, configured_host
 from submarine.client import ExperimentClient, NotFoundError
 from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
 
-__all__ = ["STATE", "State", "experiment_app"]
+__all__ = ["STATE", "State", "client_host", "experiment_app"]
 
 
 @dataclass
@@ -34,6 +35,17 @@ class State:
 
 
 STATE = State()
+
+
+def client_host() -> str | None:
+    """The server of the commands: ``--host``, else the environment (the client reads it),
+    else the settings of ``submarine config`` (:mod:`submarine.cli.config.config`)."""
+    if STATE.host_option is not None:
+        return STATE.host_option
+    try:
+        return configured_host()
+    except ConfigError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from None
 
 
 experiment_app = typer.Typer(
@@ -50,7 +62,7 @@ experiment_app = typer.Typer(
 def _client() -> Iterator[ExperimentClient]:
     """A client for the global options (and the environment), closed afterwards."""
     try:
-        client = ExperimentClient(STATE.host_option, token=STATE.token)
+        client = ExperimentClient(client_host(), token=STATE.token)
     except ValueError as exc:
         raise CliError(str(exc), ExitCode.USAGE) from None
     STATE.host = client.host

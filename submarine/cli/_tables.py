@@ -1,4 +1,5 @@
-"""The CLI's Rich side: tables of experiments, status colours and the consoles.
+"""The CLI's Rich side: tables of experiments and templates, status colours and the
+consoles.
 
 Every console the CLI draws with is a :class:`SafeConsole`, which removes terminal
 control sequences from the text it is given (names, commands, statuses, log lines,
@@ -18,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from submarine.client._terminal import printable_lines
-from submarine.models import Experiment
+from submarine.models import Experiment, ExperimentTemplate
 
 __all__ = [
     "SafeConsole",
@@ -28,6 +29,8 @@ __all__ = [
     "experiments_table",
     "print_table",
     "status_style",
+    "template_table",
+    "templates_table",
 ]
 
 
@@ -177,4 +180,65 @@ def experiment_table(experiment: Experiment) -> Table:
             roles.add_row(*_cells(role, str(task.replicas), task.resources or "-", task.cmd or "-"))
         grid.add_row("", "")
         grid.add_row("Roles", roles)
+    return grid
+
+
+# -- templates --------------------------------------------------------------------------------
+
+
+def _declared(template: ExperimentTemplate) -> list[str]:
+    """The names of a template's own parameters (not those made for each role)."""
+    from submarine.models.templating import GENERATED_SUFFIXES
+
+    names = [p.name or "" for p in template.experiment_template_spec.parameters or []]
+    return [n for n in names if not (n.startswith("spec.") and n.endswith(GENERATED_SUFFIXES))]
+
+
+def templates_table(templates: Sequence[ExperimentTemplate]) -> Table:
+    """One row a template: name, author, its own parameters and description."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "AUTHOR", "PARAMETERS", "DESCRIPTION"):
+        table.add_column(column, no_wrap=column == "NAME")
+    for template in templates:
+        spec = template.experiment_template_spec
+        table.add_row(
+            *_cells(
+                spec.name or "-",
+                spec.author or "-",
+                ", ".join(_declared(template)) or "-",
+                spec.description or "-",
+            )
+        )
+    return table
+
+
+def template_table(template: ExperimentTemplate) -> Table:
+    """One template in detail: its fields, what it runs, then a row a parameter."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    spec = template.experiment_template_spec
+    run = spec.experiment_spec
+    rows: list[tuple[str, Any]] = [
+        ("Name", spec.name or "-"),
+        ("Author", spec.author or "-"),
+        ("Description", spec.description or "-"),
+    ]
+    if run is not None:
+        rows.append(("Framework", run.meta.framework or "-"))
+        rows.append(("Image", run.environment.image or run.environment.name or "-"))
+        rows.append(("Command", run.meta.cmd or "-"))
+        roles = ", ".join(f"{role} {task.replicas}" for role, task in run.roles.items())
+        rows.append(("Roles", roles or "-"))
+    for label, value in rows:
+        grid.add_row(*_cells(label, value))
+    parameters = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "REQUIRED", "DEFAULT", "DESCRIPTION"):
+        parameters.add_column(column)
+    for param in spec.parameters or []:
+        required = "yes" if (param.required or "").lower() == "true" else "no"
+        default = "-" if param.value is None else param.value
+        parameters.add_row(*_cells(param.name or "-", required, default, param.description or "-"))
+    grid.add_row("", "")
+    grid.add_row("Parameters", parameters)
     return grid

@@ -13,6 +13,7 @@ from typing_extensions import Self
 
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
+from submarine.client._templates import AsyncTemplateMethods
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
@@ -36,7 +37,7 @@ __all__ = ["AsyncExperimentClient"]
 T = TypeVar("T")
 
 
-class AsyncExperimentClient:
+class AsyncExperimentClient(AsyncTemplateMethods):
     """Asyncio client of a Submarine server: the methods of :class:`ExperimentClient`, awaited.
 
     One connection pool per client; use it with ``async with``, or ``await close()``.

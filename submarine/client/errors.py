@@ -4,10 +4,12 @@
 
     SubmarineError                base of everything below
     ├── SpecValidationError       (also ValueError) an invalid spec; nothing was sent
+    │   └── TemplateValidationError   ... an invalid template, or template parameters
     ├── APIConnectionError        the server could not be reached, or the connection broke
     │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
     │       └── DeadlineExceededError ... or the call's overall deadline passed
-    ├── APIStatusError            the server answered an error (status_code, message, body)
+    ├── APIStatusError            the server answered an error (status_code, message, body);
+    │   │                         also 0.8.0's ApiException (status, reason, body)
     │   ├── BadRequestError       400; HTTP 200 with success null ("Invalid experiment spec.")
     │   ├── AuthenticationError   401, 403 (no token, a wrong token, wrong username/password)
     │   ├── NotFoundError         404 ("Not found experiment.")
@@ -15,6 +17,7 @@
     │   └── ServerError           5xx (including proxy pages: 502, 503, 504)
     ├── InvalidResponseError      a success status whose body is not Submarine's envelope
     ├── ResponseTooLargeError     an answer longer than the client's max_answer_bytes
+    ├── NotSupportedError         the server does not offer what was asked (an extension)
     ├── WaitTimeoutError          (also TimeoutError) wait_for_finish gave up after `timeout`
     └── ExperimentFailedError     wait_for_finish(raise_on_failure=True) saw status Failed
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from submarine.client._terminal import printable
+from submarine.client.exceptions import ApiException
 
 if TYPE_CHECKING:
     from submarine.models import ExperimentLog, Problem
@@ -43,10 +47,12 @@ __all__ = [
     "ExperimentFailedError",
     "InvalidResponseError",
     "NotFoundError",
+    "NotSupportedError",
     "ResponseTooLargeError",
     "ServerError",
     "SpecValidationError",
     "SubmarineError",
+    "TemplateValidationError",
     "WaitTimeoutError",
 ]
 
@@ -63,18 +69,43 @@ class SubmarineError(Exception):
 
 
 class SpecValidationError(SubmarineError, ValueError):
-    """An experiment spec that fails validation; raised before anything is sent.
+    """An experiment spec (or an environment: ``subject``) that fails validation; raised
+    before anything is sent.
 
     ``problems`` holds every problem, each with its wire-name path
     (``str(problem) == "spec.Worker.resources: ..."``); the message lists them, one a line.
     """
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, subject: str = "experiment spec") -> None:
         self.problems = problems
         count = len(problems)
         lines = "\n".join(f"  {problem}" for problem in problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"invalid experiment spec ({count} {noun}):\n{lines}")
+        super().__init__(f"invalid {subject} ({count} {noun}):\n{lines}")
+
+
+class TemplateValidationError(SpecValidationError):
+    """An experiment template, or the values given for its parameters, that fail
+    validation; raised before anything is sent.
+
+    ``problems`` holds every problem with its wire-name path
+    (``experimentSpec.meta.cmd: placeholder {{lr}} has no parameter: ...``).
+    """
+
+    def __init__(self, problems: list[Problem], *, subject: str = "experiment template") -> None:
+        super().__init__(problems, subject=subject)
+
+
+class NotSupportedError(SubmarineError):
+    """The server does not offer what was asked: an extension of the local server that
+    Submarine itself lacks (previewing a template). Nothing was sent for it.
+
+    ``feature`` names the extension, as the server's ping would announce it.
+    """
+
+    def __init__(self, feature: str, message: str) -> None:
+        self.feature = feature
+        super().__init__(message)
 
 
 class APIConnectionError(SubmarineError):
@@ -111,21 +142,26 @@ class DeadlineExceededError(APITimeoutError):
         )
 
 
-class APIStatusError(SubmarineError):
+class APIStatusError(SubmarineError, ApiException):
     """The server answered with an error.
 
     ``status_code`` is the HTTP status the server sent (200 for the "Invalid experiment
     spec." quirk), ``message`` the server's own message when it sent one (else a sentence
-    built from the status and a short excerpt of the body), ``body`` the raw body.
+    built from the status and a short excerpt of the body), ``body`` the raw body. It is
+    also 0.8.0's :class:`~submarine.client.exceptions.ApiException`, whose ``status`` is
+    ``status_code`` and ``reason`` the status's phrase.
     """
+
+    body: bytes
 
     def __init__(self, status_code: int, message: str, body: bytes, *, request: str = "") -> None:
         self.status_code = status_code
         self.message = message
-        self.body = body
         self.request = request
         origin = f" from {request}" if request else ""
-        super().__init__(f"{message} (HTTP {status_code}{origin})")
+        ApiException.__init__(
+            self, status_code, body=body, message=f"{message} (HTTP {status_code}{origin})"
+        )
 
 
 class BadRequestError(APIStatusError):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
+from submarine.client._compat import ExperimentCallsInThreads
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
+from submarine.client._templates import TemplateMethods
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
 from submarine.client.errors import APIConnectionError, SubmarineError
 from submarine.models import (
@@ -34,10 +37,14 @@ __all__ = ["ExperimentClient"]
 T = TypeVar("T")
 
 
-class ExperimentClient:
-    """Client of a Submarine server that creates and manages experiments and their logs.
+class ExperimentClient(TemplateMethods, ExperimentCallsInThreads):
+    """Client of a Submarine server that creates and manages experiments and their logs,
+    and the experiment templates they can be submitted from (``create_template``,
+    ``submit_template``...).
 
     One connection pool per client; use it as a context manager, or call ``close()``.
+    0.8.0's ``get_experiment_async``, ``list_experiments_async`` and
+    ``delete_experiment_async`` run the plain calls on a thread pool of the client's.
 
     >>> from submarine import ExperimentClient
     >>> with ExperimentClient("http://localhost:8080") as client:  # doctest: +SKIP
@@ -113,6 +120,8 @@ class ExperimentClient:
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._http = httpx.Client(transport=transport, **self._core.http_options())
+        # Code written for 0.8.0's client never closes it: its connections close with it.
+        weakref.finalize(self, self._http.close)
         self._sockets = Sockets()
 
     def __repr__(self) -> str:
@@ -122,6 +131,7 @@ class ExperimentClient:
 
     def close(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
+        self._close_pool()
         self._http.close()
 
     def __enter__(self) -> Self:

@@ -15,6 +15,10 @@ Two kinds of types, never mixed:
   keep unknown keys at every level, however they are parsed; ``to_dict()`` gives back
   exactly what was received, times as their text included (:class:`WireTime`).
 
+Environments (:mod:`submarine.models.environment`): :class:`EnvironmentDefinition` (with
+:class:`KernelDefinition`) is what is stored, an :class:`EnvironmentSpec` with a name;
+:class:`Environment` is what a server answers.
+
 A spec read back from a server is submitted again through the input type:
 ``ExperimentSpec.model_validate(experiment.spec)`` validates it and drops what only
 servers write (``resourceMap``). The rules of single fields are reusable ``Annotated``
@@ -36,6 +40,11 @@ if TYPE_CHECKING:
     from submarine.models._base import InputModel, PayloadModel, WireModel
     from submarine.models._errors import Problem, problems_of
     from submarine.models._files import SpecFileError, load_document, parse_document
+    from submarine.models.environment import (
+        Environment,
+        EnvironmentDefinition,
+        KernelDefinition,
+    )
     from submarine.models.experiment import (
         TERMINAL_STATUSES,
         Experiment,
@@ -91,6 +100,8 @@ _LAZY: dict[str, str] = {
     "ExperimentTemplate": "submarine.models.template",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
+    "Environment": "submarine.models.environment",
+    "EnvironmentDefinition": "submarine.models.environment",
     "EnvironmentSpec": "submarine.models.spec",
     "EnvironmentSpecPayload": "submarine.models.payloads",
     "Experiment": "submarine.models.experiment",
@@ -107,6 +118,7 @@ _LAZY: dict[str, str] = {
     "GitCodeSpec": "submarine.models.spec",
     "GitCodeSpecPayload": "submarine.models.payloads",
     "InputModel": "submarine.models._base",
+    "KernelDefinition": "submarine.models.environment",
     "KernelSpec": "submarine.models.spec",
     "KernelSpecPayload": "submarine.models.payloads",
     "Metric": "submarine.models.tracking",
@@ -135,6 +147,8 @@ __all__ = [
     "TERMINAL_STATUSES",
     "CodeSpec",
     "CodeSpecPayload",
+    "Environment",
+    "EnvironmentDefinition",
     "EnvironmentSpec",
     "EnvironmentSpecPayload",
     "Experiment",
@@ -158,6 +172,7 @@ __all__ = [
     "GitCodeSpec",
     "GitCodeSpecPayload",
     "InputModel",
+    "KernelDefinition",
     "KernelSpec",
     "KernelSpecPayload",
     "Metric",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import (
@@ -27,6 +28,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import Self
+
+from submarine.models.times import wire_text
 
 _SHARED = ConfigDict(
     alias_generator=to_camel,
@@ -52,7 +55,8 @@ class WireModel(BaseModel):
 
     Python attributes are snake_case and the wire is camelCase; both spellings are
     accepted on input. ``to_dict()`` gives the documented dict shape, and models can be
-    read like that dict (``experiment["spec"]["meta"]["name"]``), so code written for a
+    read like that dict (``experiment["spec"]["meta"]["name"]``; a time reads as its text,
+    ``experiment["createdTime"] == "2023-05-23T09:01:12Z"``), so code written for a
     dict-returning client keeps working.
     """
 
@@ -84,7 +88,9 @@ class WireModel(BaseModel):
     def __getitem__(self, key: str) -> Any:
         field = type(self)._wire_to_field.get(key)
         if field is not None:
-            return getattr(self, field)
+            value = getattr(self, field)
+            # A time reads as the dict held it: its text (``"2023-05-23T09:01:12Z"``).
+            return wire_text(value) if isinstance(value, datetime) else value
         extra = self.__pydantic_extra__ or {}
         if key in extra:
             return extra[key]

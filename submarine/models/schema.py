@@ -1,4 +1,5 @@
-"""JSON Schemas (draft 2020-12) of the spec and of the experiment, made from the models.
+"""JSON Schemas (draft 2020-12) of the spec, the experiment and the experiment template,
+made from the models.
 
 Editors read them for completion and validation of spec files; ``python -m
 submarine.models schemas`` writes them to ``schemas/``.
@@ -14,10 +15,12 @@ from submarine.models._docs import describe_fields
 from submarine.models.experiment import Experiment
 from submarine.models.rules import ROLES, SINGLE_ROLES, Framework, any_case
 from submarine.models.spec import ExperimentSpec
+from submarine.models.template import NAME_MAX, RESERVED_NAMES, ExperimentTemplateSpec
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 SPEC_FILE: Final = "experiment-spec.schema.json"
 EXPERIMENT_FILE: Final = "experiment.schema.json"
+TEMPLATE_FILE: Final = "experiment-template.schema.json"
 
 ROLE_NAMES: Final = tuple(dict.fromkeys(role for roles in ROLES.values() for role in roles))
 """Every role of any framework."""
@@ -192,16 +195,129 @@ def experiment_schema() -> dict[str, Any]:
     }
 
 
+EXAMPLE_TEMPLATE: Final[dict[str, Any]] = {
+    "name": "tf-mnist-template",
+    "author": "submarine-sdk",
+    "description": "TensorFlow MNIST with summaries, learning rate and batch size as parameters.",
+    "parameters": [
+        {"name": "learning_rate", "required": "false", "description": "The learning rate.",
+         "value": "0.1"},
+        {"name": "batch_size", "required": "false", "description": "Examples in each batch.",
+         "value": "150"},
+        {"name": "experiment_name", "required": "true", "description": "The run's name."},
+    ],
+    "experimentSpec": {
+        **EXAMPLE_SPEC,
+        "meta": {
+            **EXAMPLE_SPEC["meta"],
+            "name": "{{experiment_name}}",
+            "cmd": "python /var/tf_mnist/mnist_with_summaries.py --log_dir=/train/log "
+            "--learning_rate={{learning_rate}} --batch_size={{batch_size}}",
+        },
+    },
+}  # fmt: skip
+
+_PLACEHOLDER_TEXT: Final[dict[str, Any]] = {
+    "type": "string",
+    "pattern": r"\{\{.*?\}\}",
+    "description": "Text with {{placeholders}}, filled from the template's parameters.",
+}
+_PARAMETER_TEXT: Final[dict[str, Any]] = {"type": ["string", "number", "boolean", "null"]}
+_PARAMETER_ALIASES: Final = ("experimentTemplateParamSpec", "experiment_template_param_spec")
+
+
+_NOT_TEXT: Final = ("propertyNames", "replicas")
+"""Where a spec's schema keeps its patterns: keys, and the replica count (a number, which
+only its path parameterises)."""
+
+
+def _with_placeholders(node: Any) -> Any:
+    """A spec schema's node where each string with a pattern may also be text with
+    placeholders (but for keys and the replica count)."""
+    if isinstance(node, list):
+        return [_with_placeholders(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    walked = {
+        key: value if key in _NOT_TEXT else _with_placeholders(value) for key, value in node.items()
+    }
+    if "pattern" in walked:
+        return {"anyOf": [walked, _PLACEHOLDER_TEXT]}
+    return walked
+
+
+def template_schema() -> dict[str, Any]:
+    """The JSON Schema of an experiment template file (what ``create_template`` takes).
+
+    The experiment spec is the spec's schema, with text of placeholders allowed where a
+    string has a pattern; what only a whole template can say (each placeholder has a
+    parameter, each parameter is used) is the model's to judge.
+    """
+    schema = ExperimentTemplateSpec.model_json_schema(by_alias=True, mode="validation")
+    describe_fields(schema, ExperimentTemplateSpec)
+    defs = schema["$defs"]
+    parameter = defs["ExperimentTemplateParamSpec"]
+    parameter["additionalProperties"] = False
+    parameter["properties"]["name"] |= {"minLength": 1}
+    for key in ("required", "value"):
+        # Numbers and booleans are read as their text, as 0.8.0 reads them.
+        parameter["properties"][key].pop("anyOf")
+        parameter["properties"][key] |= _PARAMETER_TEXT
+    properties = schema["properties"]
+    properties["name"] |= {
+        "minLength": 1,
+        "maxLength": NAME_MAX,
+        "pattern": r"^(?=.*\S)[^/\\?#%\x00-\x1f\x7f]*$",
+        "not": {"enum": sorted({*RESERVED_NAMES, ".", ".."})},
+    }
+    for alias in _PARAMETER_ALIASES:
+        properties[alias] = {
+            **properties["parameters"],
+            "description": "0.8.0's second name of 'parameters'.",
+        }
+    spec = spec_schema()
+    defs.update(_with_placeholders(spec.pop("$defs")))
+    spec["properties"].pop("$schema")
+    described = properties["experimentSpec"].get("description")
+    # The rules across fields (the roles of each framework) stay as they are: a framework
+    # given by a placeholder meets none of their conditions.
+    run = {k: v for k, v in spec.items() if k not in ("$schema", "$id", "title", "examples")}
+    run["properties"] = _with_placeholders(run["properties"])
+    # A null is left out of a template's spec, as 0.8.0 stores it: a role's replicas, 1.
+    replicas = defs["ExperimentTaskSpec"]["properties"]["replicas"]
+    replicas["anyOf"] = [*replicas["anyOf"], {"type": "null"}]
+    properties["experimentSpec"] = {**run, "description": described}
+    properties["$schema"] = {"type": "string", "description": "Schema of this file."}
+    schema["additionalProperties"] = False
+    schema["allOf"] = [{"not": {"required": ["parameters", alias]}} for alias in _PARAMETER_ALIASES]
+    _short_descriptions(schema)
+    for definition in (schema, parameter):
+        for prop in definition["properties"].values():
+            if isinstance(prop.get("description"), str):
+                prop["description"] = prop["description"].replace("``", "'")
+    return {
+        "$schema": DRAFT,
+        "$id": f"https://submarine.apache.org/schemas/{TEMPLATE_FILE}",
+        **schema,
+        "title": "Submarine experiment template",
+        "examples": [EXAMPLE_TEMPLATE],
+    }
+
+
 def render(schema: dict[str, Any]) -> str:
     """A schema as the committed file holds it."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def write_schemas(directory: Path) -> list[Path]:
-    """Write both schemas into ``directory``; return the paths written."""
+    """Write the schemas into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in ((SPEC_FILE, spec_schema()), (EXPERIMENT_FILE, experiment_schema())):
+    for name, schema in (
+        (SPEC_FILE, spec_schema()),
+        (EXPERIMENT_FILE, experiment_schema()),
+        (TEMPLATE_FILE, template_schema()),
+    ):
         path = directory / name
         path.write_text(render(schema), encoding="utf-8")
         written.append(path)

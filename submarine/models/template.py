@@ -57,7 +57,18 @@ NAME_MAX: Final = 32
 RESERVED_NAMES: Final = frozenset({"validate", "logs", "ping"})
 """Names a template cannot take: ``POST /api/v1/experiment/<name>`` submits a template, and
 these paths are the experiment API's own routes."""
-_NON_STRING_PATHS: Final = ("replicas", "trustCerts")
+_NUMBER_KEYS: Final = frozenset({"replicas"})
+"""Keys of a role (``spec.R.<key>``) whose value is a number, never a string."""
+_BOOLEAN_PATHS: Final = frozenset({("code", "git", "trustCerts"), ("code", "git", "trust_certs")})
+"""Paths whose value is a boolean, never a string."""
+
+
+def _takes_no_string(steps: tuple[str | int, ...]) -> bool:
+    """Whether the value at ``steps`` of an experiment spec is a number or a boolean (so a
+    placeholder cannot stand there; an env var named ``replicas`` is a string)."""
+    if len(steps) == 3 and steps[0] == "spec" and steps[2] in _NUMBER_KEYS:
+        return True
+    return steps in _BOOLEAN_PATHS
 
 
 class TemplateFillError(ValueError):
@@ -100,6 +111,12 @@ def _template_name(value: Any) -> Any:
             "template_name",
             f"name {value!r} holds {bad[0]!r}: a template is addressed by its name in a URL "
             "path, so '/', '\\', '?', '#', '%' and control characters cannot be in it",
+        )
+    if value in (".", ".."):
+        raise PydanticCustomError(
+            "template_name",
+            f"name {value!r} cannot be a template's: a URL path reads it as a step to the "
+            "folder itself or its parent, so the template could never be addressed",
         )
     if value in RESERVED_NAMES:
         raise PydanticCustomError(
@@ -202,10 +219,25 @@ class ExperimentTemplateSpec(InputModel):
         raw = data.get("parameters")
         for alias in _PARAMETERS_ALIASES:
             raw = data.get(alias) if raw is None else raw
+        problems = [
+            custom_error(
+                "parameters",
+                f"{alias!r} is given with 'parameters' (0.8.0's two names of the same list): "
+                "give the parameters once, under 'parameters'",
+                (alias,),
+                data[alias],
+            )
+            for alias in _PARAMETERS_ALIASES
+            if alias in data and "parameters" in data
+        ]
         if not isinstance(spec, Mapping):
-            return []
+            return problems
         params = [p for p in raw if isinstance(p, Mapping)] if isinstance(raw, list) else []
-        return template_problems(spec, params)
+        return problems + template_problems(spec, params)
+
+    def _normalise(self) -> None:
+        # Always sent, empty or not: 0.8.0 fails with a bare 500 on a template without them.
+        self.__pydantic_fields_set__.add("parameters")
 
     @property
     def all_parameters(self) -> list[dict[str, Any]]:
@@ -264,9 +296,13 @@ def template_problems(
     filled with the defaults."""
     problems: list[InitErrorDetails] = []
     where: dict[str, int] = {}
+    named: list[Mapping[str, Any]] = []
     for index, parameter in enumerate(parameters):
         name = parameter.get("name")
-        if isinstance(name, str) and name in where:
+        if not (isinstance(name, str) and name):
+            continue  # the field rules say so: not also "never used"
+        named.append(parameter)
+        if name in where:
             problems.append(
                 custom_error(
                     "parameter",
@@ -276,11 +312,11 @@ def template_problems(
                     name,
                 )
             )
-        where.setdefault(str(name), index)
+        where.setdefault(name, index)
     problems.extend(_keys_with_placeholders(experiment_spec, ("experimentSpec",)))
     for path, value in flatten(experiment_spec).items():
         steps = _steps(path)
-        if isinstance(value, str) and PLACEHOLDER.search(value) and steps[-1] in _NON_STRING_PATHS:
+        if isinstance(value, str) and PLACEHOLDER.search(value) and _takes_no_string(steps):
             problems.append(
                 custom_error(
                     "placeholder",
@@ -290,7 +326,7 @@ def template_problems(
                     value,
                 )
             )
-    stored = with_resource_parameters(parameters, experiment_spec)
+    stored = with_resource_parameters(named, experiment_spec)
     filling = fill(experiment_spec, stored, defaults(stored, stand_in=True))
     for name in filling.unused:
         if name in where:
@@ -303,9 +339,8 @@ def template_problems(
                     name,
                 )
             )
-    for entry in filling.unmapped:
-        path, _, name = entry.rpartition(":")
-        if path and _steps(path)[-1] in _NON_STRING_PATHS:
+    for path, name in filling.placeholders_unmapped:
+        if _takes_no_string(_steps(path)):
             continue  # said above: a placeholder where only a number goes
         problems.append(
             custom_error(

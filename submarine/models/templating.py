@@ -13,7 +13,9 @@ them:
 * :func:`fill`: the values given (or the parameters' defaults) replace every ``{{x}}`` in a
   string value (``{{path:x}}``'s parameter ``<path>:x``, e.g. ``meta.cmd:lr``, wins over
   ``x``), and a parameter named by a value's dotted path (``spec.Worker.replicas``) replaces
-  that value whole. A role's ``resources`` is rebuilt from its cpu and memory parameters.
+  that value whole. A role's ``resources`` is rebuilt from its cpu and memory parameters
+  (filled in turn, so ``cpu={{cpu}}`` in a role's resources works as in 0.8.0), keeping its
+  other keys (``nvidia.com/gpu``); a parameter named ``spec.R.resources`` gives it whole.
   What went wrong is kept, not raised: keys that are not parameters (*illegal*), parameters
   nothing used (*unused*) and placeholders or required parameters with no value
   (*unmapped*), so that the server words it as 0.8.0 does and the model as the project does.
@@ -73,6 +75,9 @@ class Filling:
     unmapped: list[str] = field(default_factory=list)
     """Required parameters with no value, and ``<path>:<name>`` of placeholders whose
     parameter has no value or does not exist."""
+    placeholders_unmapped: list[tuple[str, str]] = field(default_factory=list)
+    """``(path, name)`` of each placeholder in :attr:`unmapped`: a path or a name may
+    itself hold a ``:``, which the joined text cannot tell apart."""
 
     @property
     def ok(self) -> bool:
@@ -251,12 +256,20 @@ def defaults(parameters: Sequence[Mapping[str, Any]], *, stand_in: bool = False)
     return values
 
 
-def _rebuilt_resources(task: dict[str, Any], cpu: str | None, memory: str | None) -> str:
-    """A role's resources from its cpu and memory values and the other keys of its map."""
-    parts = [f"{key}={value}" for key, value in (("cpu", cpu), ("memory", memory)) if value]
+def _resources_text(cpu: str | None, memory: str | None) -> str:
+    """``cpu=<cpu>,memory=<memory>``, leaving out what has no value."""
+    return ",".join(f"{key}={value}" for key, value in (("cpu", cpu), ("memory", memory)) if value)
+
+
+def _rebuilt_resources(task: dict[str, Any], filled: str) -> str:
+    """A role's resources: its filled cpu and memory, and the other keys of its map."""
+    amounts = _parse_resources(filled)
+    parts = [f"{key}={value}" for key, value in amounts.items() if value]
     others = task.get("resourceMap")
     if isinstance(others, Mapping):
-        parts += [f"{k}={v}" for k, v in others.items() if k not in ("cpu", "memory")]
+        parts += [
+            f"{k}={v}" for k, v in others.items() if k not in ("cpu", "memory") and k not in amounts
+        ]
     return ",".join(parts)
 
 
@@ -300,11 +313,16 @@ def fill(
             else:
                 values[name] = _text(parameter.get("value"))
     unused = set(values)
+    missing: dict[str, tuple[str, str]] = {}
+    replaced: set[str] = set()
     stored = with_resource_map(experiment_spec)
     flat = flatten(stored)
-    for role in _roles(stored):
+    resources = {str(role): _join(_join("spec", str(role)), "resources") for role in _roles(stored)}
+    for role, path in resources.items():
+        # As 0.8.0 does: the text is built of the made parameters' values, and then filled
+        # like any other, so that "cpu={{cpu}}" in a role's resources gets its value.
         cpu, memory = (values.get(f"spec.{role}.resourceMap.{k}") for k in ("cpu", "memory"))
-        flat[_join(_join("spec", str(role)), "resources")] = f"cpu={cpu},memory={memory}"
+        flat[path] = _resources_text(cpu, memory)
     for path, value in list(flat.items()):
         matched = False
         if isinstance(value, str):
@@ -322,21 +340,23 @@ def fill(
                         break
                 else:
                     unmapped.add(f"{path}:{name}")
+                    missing.setdefault(f"{path}:{name}", (path, name))
             if matched:
                 flat[path] = "".join(pieces) + value[end:]
         if not matched and values.get(path) is not None:
             flat[path] = _as_before(value, str(values[path]))
             unused.discard(path)
+            replaced.add(path)
     # The made parameters always count as used: a role's resources are rebuilt from them.
-    for role in _roles(stored):
-        unused.difference_update(generated_names(str(role)))
+    for role in resources:
+        unused.difference_update(generated_names(role))
     spec = unflatten(flat)
     for role, task in _roles(spec).items():
         if isinstance(task, dict):
-            task["resources"] = _rebuilt_resources(
-                task,
-                values.get(f"spec.{role}.resourceMap.cpu"),
-                values.get(f"spec.{role}.resourceMap.memory"),
-            )
+            path = resources[str(role)]
+            filled = str(flat.get(path) or "")
+            # A parameter named by the resources' path gives them whole.
+            task["resources"] = filled if path in replaced else _rebuilt_resources(task, filled)
             task.pop("resourceMap", None)
-    return Filling(spec, sorted(illegal), sorted(unused), sorted(unmapped))
+    at = [missing[key] for key in sorted(unmapped) if key in missing]
+    return Filling(spec, sorted(illegal), sorted(unused), sorted(unmapped), at)

@@ -15,7 +15,7 @@ from pydantic import PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Self
 
-__all__ = ["SubmarineTime", "WireTime", "format_time"]
+__all__ = ["SubmarineTime", "WireTime", "format_time", "wire_text"]
 
 
 def format_time(value: datetime) -> str:
@@ -87,7 +87,9 @@ def _read(value: Any) -> datetime | str:
     )
 
 
-def _write(value: datetime | str) -> str:
+def wire_text(value: datetime | str) -> str:
+    """A time as it goes on the wire: the text it was read from, else Submarine's format
+    (:func:`format_time`); a text that is not a time, as it is."""
     if isinstance(value, WireTime) and value.text is not None:
         return value.text
     if isinstance(value, datetime):
@@ -98,7 +100,7 @@ def _write(value: datetime | str) -> str:
 SubmarineTime = Annotated[
     datetime | str,
     PlainValidator(_read, json_schema_input_type=str),
-    PlainSerializer(_write, return_type=str),
+    PlainSerializer(wire_text, return_type=str),
 ]
 """A time a server sent: an aware :class:`WireTime` written back as received, or the text
 itself when it is not a time. A ``datetime`` given in Python is written by

@@ -8,12 +8,14 @@ data dir. Start it with ``python -m submarine.server`` or from Python::
 
 Wings, one folder each (arrows are the only imports allowed between them):
 
-* :mod:`~.api` the experiment API over HTTP (routes, envelope, wire shapes, guards,
-  connection and login limits) -> ``run``, ``store``.
+* :mod:`~.api` the experiment and template APIs over HTTP (routes, envelope, wire shapes,
+  guards, connection and login limits) -> ``run``, ``store``, ``examples``.
 * :mod:`~.run` experiments from spec to processes: runner, scheduler, the job policy,
   processes, layout, pod logs, each framework's env, capacity, git, and the backends (local
   processes, :mod:`~.run.raybackend`) -> ``store``.
-* :mod:`~.store` SQLite and the data dir.
+* :mod:`~.store` SQLite (experiments, templates) and the data dir.
+* :mod:`~.examples` the example templates a fresh data dir offers, and the standard-library
+  training they run (package data: no import of the other wings).
 * :mod:`~.tracking` metrics and params (Submarine's tracking endpoints) -> ``api``.
 * :mod:`~.workbench` the page -> ``api``.
 * :mod:`~.app` the composition root that wires them; :mod:`~.settings` configuration;

@@ -1,11 +1,14 @@
 """The local server's composition root: the app that wires the wings together.
 
-:func:`create_app` builds the Starlette app: the experiment API (:mod:`.api`), the tracking
-API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
-and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
-(:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
+:func:`create_app` builds the Starlette app: the experiment and environment APIs
+(:mod:`.api`), the tracking API (:mod:`.tracking`) and the page (:mod:`.workbench`) as
+routes, behind the request guard and the token guard (but with ``--no-auth``); its lifespan
+locks the data dir, opens the stores of experiments and environments (:mod:`.store`),
+starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
 state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
-when an experiment is deleted (the API knows no tracking).
+when an experiment is deleted (the API knows no tracking). Experiment templates
+(:mod:`.api.templates`) are kept in the same database; a fresh data dir is offered the
+example templates of :mod:`.examples`.
 
 Closed by default: without a token given (and without ``--no-auth``) the server generates
 one and keeps it in the data dir (:func:`with_token`), and lets in without it only the
@@ -29,12 +32,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from submarine.server.api.environments import environment_routes
 from submarine.server.api.experiments import OPEN_PATHS, experiment_routes
 from submarine.server.api.guard import RequestGuard
 from submarine.server.api.logins import FailureLimit
 from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
+from submarine.server.api.templates import stored_examples, template_routes
 from submarine.server.api.token import token_route
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
@@ -44,7 +49,9 @@ from submarine.server.store.datadir import (
     keep_secret,
     occupy,
 )
+from submarine.server.store.environments import EnvironmentStore
 from submarine.server.store.experiments import Store
+from submarine.server.store.templates import TemplateStore
 from submarine.server.tracking.routes import (
     ADD_PATHS,
     AddressLearner,
@@ -110,13 +117,23 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            environments = EnvironmentStore(settings.database, epoch=store.epoch)
+            templates: TemplateStore | None = None
             try:
-                runner = Runner(store, settings, replica_env=tracking.replica_env)
+                templates = TemplateStore(settings.database)
+                # A fresh data dir offers the example templates (once: a deleted one stays
+                # deleted).
+                templates.seed(stored_examples())
+                runner = Runner(
+                    store, settings, replica_env=tracking.replica_env, environments=environments
+                )
                 try:
                     await runner.start()
                     yield {
                         "settings": settings,
                         "store": store,
+                        "templates": templates,
+                        "environments": environments,
                         "runner": runner,
                         "logins": FailureLimit(),
                         # A deleted experiment's metrics and params go with it.
@@ -126,6 +143,9 @@ def create_app(settings: Settings) -> Starlette:
                     await runner.close()
             finally:
                 tracking.store.close()
+                if templates is not None:
+                    templates.close()
+                environments.close()
                 store.close()
 
     routes = [
@@ -135,7 +155,9 @@ def create_app(settings: Settings) -> Starlette:
             settings.max_body_bytes,
             TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
         ),
+        *template_routes(),
         *experiment_routes(),
+        *environment_routes(),
         token_route(),
     ]
     # The request guard comes first: a browser's cross-site or rebound request is refused

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from submarine.cli import _app
-from submarine.models.schema import experiment_schema, spec_schema
+from submarine.models.schema import experiment_schema, spec_schema, template_schema
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -127,7 +127,11 @@ def test_validate_passes_the_examples() -> None:
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [(["schema"], spec_schema()), (["schema", "Experiment"], experiment_schema())],
+    [
+        (["schema"], spec_schema()),
+        (["schema", "Experiment"], experiment_schema()),
+        (["schema", "template"], template_schema()),
+    ],
 )
 def test_schema_prints_the_models_schema(args: list[str], expected: object) -> None:
     code, out, _ = invoke(*args)
@@ -145,7 +149,10 @@ def test_schema_prints_the_models_schema(args: list[str], expected: object) -> N
         (["experiment", "wait", "x", "--interval", "0"], "--interval"),
         (["experiment", "create", "-f", "no-such-file.yaml"], "does not exist"),
         (["experiment", "frobnicate"], "No such command 'frobnicate'"),
-        (["schema", "model"], "'model' is not one of 'spec', 'experiment'"),
+        (["schema", "model"], "'model' is not one of 'spec', 'experiment', 'template'"),
+        (["template", "get"], "Missing argument 'NAME'."),
+        (["template", "create"], "Missing option '-f' / '--file'."),
+        (["template", "frobnicate"], "No such command 'frobnicate'"),
         (["--bogus"], "No such option: --bogus"),
         (["--host", "ftp://x", "experiment", "list"], "scheme 'ftp': use http:// or https://"),
     ],

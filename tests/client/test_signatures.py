@@ -9,13 +9,21 @@ import httpx
 
 from submarine.client import AsyncExperimentClient, ExperimentClient
 
+THREAD_POOL_CALLS = {"get_experiment_async", "list_experiments_async", "delete_experiment_async"}
+"""0.8.0's calls on a thread pool: the blocking client's only (asyncio awaits the plain ones)."""
+
 
 def public_methods(cls: type) -> dict[str, object]:
     return {
         name: member
         for name, member in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_")
+        if not name.startswith("_") and name not in THREAD_POOL_CALLS
     }
+
+
+def test_only_the_blocking_client_has_the_thread_pool_calls():
+    assert set(dir(ExperimentClient)) >= THREAD_POOL_CALLS
+    assert not THREAD_POOL_CALLS & set(dir(AsyncExperimentClient))
 
 
 def test_same_public_method_names():

@@ -10,7 +10,6 @@ as a screenshot: into the test's temporary directory, or into the directory name
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,27 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import RunningServer, ServerFactory
+from tests.e2e.browser_support import shot
 from tests.support import make_spec, wait_until
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("SUBMARINE_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 API = "/api/v1/experiment"
 TOKEN = "workbench-token-123"
-WAIT_MS = 60_000
 
 # A replica that logs a metric per step, 5 steps, then waits for the gate file, then 5 more.
 GATED_LOGGER = """
@@ -71,24 +59,6 @@ for step in range(8):
 print("finished", flush=True)
 """
 
-expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs chromium"
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        yield launched
-    finally:
-        launched.close()
-
 
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -97,19 +67,6 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServe
         yield factory.start()
     finally:
         factory.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield opened
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def _script(server: RunningServer, name: str, text: str) -> str:
@@ -130,15 +87,6 @@ def _status(server: RunningServer, experiment_id: str) -> str:
     return str(answer["result"]["status"]) if answer["result"] else "gone"
 
 
-def _shot(page: Page, into: Path, name: str, *, full: bool = False) -> None:
-    """Save the page as ``workbench-NAME.png`` (see the module docstring for where)."""
-    chosen = os.environ.get("SUBMARINE_SCREENSHOTS")
-    directory = Path(chosen) if chosen else into
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(directory / f"workbench-{name}.png"), full_page=full)
-    assert (directory / f"workbench-{name}.png").stat().st_size > 0
-
-
 def test_create_through_the_form_with_a_problem_shown_at_its_field(
     page: Page, workbench: RunningServer, tmp_path: Path
 ) -> None:
@@ -157,7 +105,7 @@ def test_create_through_the_form_with_a_problem_shown_at_its_field(
     page.fill("#f-name", "")
     expect(page.locator("#f-name-error")).not_to_have_text("")
     expect(page.locator("#f-name")).to_have_attribute("aria-invalid", "true")
-    _shot(page, tmp_path, "new")
+    shot(page, tmp_path, "new")
 
     page.fill("#f-name", "form-made")
     resources.fill("cpu=100m,memory=64M")
@@ -196,7 +144,7 @@ def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     expect(page.locator("#params")).to_contain_text("learning_rate")
     expect(page.locator("#pods tbody tr")).to_have_count(2)
     assert "phase two done" not in log.inner_text()
-    _shot(page, tmp_path, "running")
+    shot(page, tmp_path, "running")
 
     gate.write_text("go")
     expect(log).to_contain_text("phase two done")
@@ -206,7 +154,7 @@ def test_a_running_experiment_shows_logs_and_charts_as_they_come(
     # The other worker's log, through its tab.
     page.get_by_role("tab", name="worker-1").click()
     expect(log).to_contain_text("step 9")
-    _shot(page, tmp_path, "experiment", full=True)
+    shot(page, tmp_path, "experiment", full=True)
 
 
 def test_compare_two_experiments_then_delete_one(
@@ -228,7 +176,7 @@ def test_compare_two_experiments_then_delete_one(
     page.select_option("#filter-status", "Succeeded")
     page.fill("#filter-name", "compare-")
     expect(table.locator("tbody tr")).to_have_count(2)
-    _shot(page, tmp_path, "list")
+    shot(page, tmp_path, "list")
     page.get_by_label("Select compare-low to compare").check()
     page.get_by_label("Select compare-high to compare").check()
     page.click("#compare")
@@ -236,7 +184,7 @@ def test_compare_two_experiments_then_delete_one(
     expect(chart.locator("polyline")).to_have_count(2)
     expect(chart.locator(".legend")).to_contain_text("compare-low worker-0 (8)")
     expect(chart.locator(".legend")).to_contain_text("compare-high worker-0 (8)")
-    _shot(page, tmp_path, "compare")
+    shot(page, tmp_path, "compare")
 
     page.goto(f"{workbench.url}/#/")
     row = table.locator(f'tr[data-id="{first}"]')
@@ -275,7 +223,7 @@ def test_with_a_token_the_page_asks_for_it_and_keeps_it_for_the_session(
         page.goto(f"{server.url}/#/new")
         page.fill("#f-name", "Bad Name!")
         expect(page.locator("#f-name-error")).not_to_have_text("")
-        _shot(page, tmp_path, "phone-dark")
+        shot(page, tmp_path, "phone-dark")
     finally:
         context.close()
 
@@ -331,6 +279,8 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
         "/workbench.js",
         "/workbench-views.js",
         "/workbench-new.js",
+        "/workbench-templates.js",
+        "/workbench-run.js",
         "/workbench.css",
         "/favicon.svg",
     ):

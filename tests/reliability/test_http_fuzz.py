@@ -188,7 +188,6 @@ def test_odd_ids_are_not_found(target: RunningServer, figures: Figures, odd: str
         ("DELETE", API),
         ("PATCH", API),
         ("POST", f"{API}/ping"),
-        ("POST", f"{API}/{ID}"),
         ("PUT", f"{API}/{ID}"),
         ("POST", f"{API}/logs"),
         ("POST", f"{API}/{ID}/log-stream"),

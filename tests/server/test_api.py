@@ -59,7 +59,7 @@ def test_ping_answers_pong_and_advertises_the_log_stream(client: httpx.Client) -
         "success": True,
         "message": None,
         "result": "Pong",
-        "attributes": {"extensions": ["log-stream", "tracking-page"]},
+        "attributes": {"extensions": ["log-stream", "tracking-page", "template-preview"]},
     }
 
 
@@ -116,9 +116,11 @@ def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) 
 
 
 def test_every_field_of_a_full_spec_is_answered(client: httpx.Client) -> None:
+    environment = unique_name("env").lower()  # an experiment may name a stored one only
+    ok(client.post("/api/v1/environment", json={"name": environment}))
     spec = make_spec(name=unique_name("full"), cmd=SLEEPER)
     spec["environment"] = {
-        "name": "my-env",
+        "name": environment,
         "dockerImage": "ignored:1",
         "kernelSpec": {"name": "python3", "channels": ["defaults"]},
         "description": "d",
@@ -131,7 +133,7 @@ def test_every_field_of_a_full_spec_is_answered(client: httpx.Client) -> None:
     try:
         answered = created["spec"]
         assert answered["environment"] == {
-            "name": "my-env",
+            "name": environment,
             "dockerImage": "ignored:1",
             "kernelSpec": {
                 "name": "python3",
@@ -148,6 +150,7 @@ def test_every_field_of_a_full_spec_is_answered(client: httpx.Client) -> None:
         assert worker["cmd"] is None
     finally:
         client.delete(f"{API}/{created['experimentId']}")
+        client.delete(f"/api/v1/environment/{environment}")
 
 
 def test_a_true_experiment_succeeds_with_its_times(client: httpx.Client) -> None:

@@ -49,7 +49,11 @@ def test_unknown_routes_are_404_envelopes(client: httpx.Client, path: str) -> No
     [
         ("PUT", API, "GET, HEAD, POST"),
         ("POST", f"{API}/ping", "GET, HEAD"),
-        ("PUT", f"{API}/experiment-1-1", "DELETE, GET, HEAD, PATCH"),
+        ("POST", f"{API}/logs", "GET, HEAD"),
+        ("POST", f"{API}/logs/experiment-1-1", "GET, HEAD"),
+        ("POST", f"{API}/experiment-1-1/log-stream", "GET, HEAD"),
+        # POST there submits the template of that name.
+        ("PUT", f"{API}/experiment-1-1", "DELETE, GET, HEAD, PATCH, POST"),
         ("GET", "/api/auth/token", "POST"),
     ],
 )

@@ -106,9 +106,9 @@ async def test_large_bodies_are_parsed_in_a_worker_thread(
     seen: list[int] = []
     parse = rest._parse
 
-    def recording(body: bytes, is_yaml: bool) -> Any:
+    def recording(body: bytes, is_yaml: bool, what: str) -> Any:
         seen.append(threading.get_ident())
-        return parse(body, is_yaml)
+        return parse(body, is_yaml, what)
 
     monkeypatch.setattr(rest, "_parse", recording)
     body = ("text: " + "x" * (size - 7) + "\n").encode()

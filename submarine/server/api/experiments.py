@@ -12,7 +12,8 @@ Differences from the real server, all on purpose:
 * ``GET /api/v1/experiment?status=S`` filters (the real server ignores ``status``).
 * ``GET /api/v1/experiment/logs?status=S`` returns each pod's lines (the real server sends
   empty ``podLog`` lists there); local logs are cheap to read.
-* A spec the models refuse is a 400 whose message lists every problem with its path.
+* A spec the models refuse is a 400 whose message lists every problem with its path; so
+  is one whose ``environment.name`` names no stored environment (0.8.0 runs it without one).
 * Without a valid token the answer is a 401 envelope, not a servlet error page.
 * Requests a browser marks as cross-site, a Host header that names another server and
   writes whose body is not JSON or YAML are refused (403, 421, 415) before any route:
@@ -34,16 +35,16 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import datetime
 from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
+from submarine.server.api.create import create_experiment, runnable_spec
 from submarine.server.api.logs import (
     STREAM_PIECE,
     chunk_pieces,
@@ -59,12 +60,11 @@ from submarine.server.api.rest import (
     read_document,
 )
 from submarine.server.api.services import ServiceEndpoint, route
+from submarine.server.api.templates import submit_template
 from submarine.server.api.wire import (
-    SpecError,
     experiment_payload,
     keep_credentials,
     list_response,
-    read_spec,
     stored_spec,
 )
 from submarine.server.run.podlogs import ChunkPlan
@@ -81,9 +81,10 @@ __all__ = [
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
-EXTENSIONS: Final = ("log-stream", "tracking-page")
+EXTENSIONS: Final = ("log-stream", "tracking-page", "template-preview")
 """Extensions of the Submarine API this server offers, advertised by ping (``tracking-page``
-is the paged metric and param read of :mod:`submarine.server.tracking`)."""
+is the paged metric and param read of :mod:`submarine.server.tracking`, ``template-preview``
+the dry run of a template submit of :mod:`.templates`)."""
 NOT_FOUND: Final = "Not found experiment."
 """Message of an unknown or malformed experiment id (as the real server words it)."""
 OPEN_PATHS: Final = frozenset({"/api/v1/experiment/ping", "/api/auth/token"})
@@ -99,10 +100,8 @@ LIST_BATCH: Final = 500
 """Experiments per piece of a list answer; a list of more is streamed piece by piece."""
 BASE: Final = "/api/v1/experiment"
 """Where Submarine's experiment API lives."""
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()
+_GET_ONLY: Final = frozenset({"ping", "logs"})
+"""Names under :data:`BASE` that are routes of their own, read-only (no template submit)."""
 
 
 def _check_id(experiment_id: str) -> str:
@@ -143,14 +142,7 @@ class _Endpoint(ServiceEndpoint):
         """The validated spec of a create or patch body, that this server can run."""
         services = self._services(request)
         document = await read_document(request, services["settings"].max_body_bytes)
-        try:
-            spec = read_spec(document)
-        except SpecError as exc:
-            raise ApiError(400, str(exc)) from None
-        problem = services["runner"].capacity_problem(spec)
-        if problem is not None:
-            raise ApiError(400, f"the experiment can never run on this server: {problem}")
-        return spec
+        return runnable_spec(document, services)
 
 
 class Ping(_Endpoint):
@@ -172,25 +164,22 @@ class Experiments(_Endpoint):
     async def post(self, request: Request) -> Response:
         """Validate, store as Accepted (created at once, as on 0.8.0), queue."""
         spec = await self._read_spec(request)
-        store, runner = self._store(request), self._runner(request)
-        experiment_id = store.next_experiment_id()
-        accepted = _now()
-        record = ExperimentRecord(
-            experiment_id=experiment_id,
-            uid=str(uuid.uuid4()),
-            name=spec.meta.name.lower(),
-            status=ExperimentStatus.ACCEPTED.value,
-            spec=stored_spec(spec, experiment_id),
-            accepted_time=accepted,
-            created_time=accepted,
-        )
-        store.insert(record)
-        runner.submit(experiment_id)
+        record = create_experiment(spec, self._services(request))
         return envelope(result=self._payload(request, record))
 
 
 class Experiment(_Endpoint):
-    """``/api/v1/experiment/{id}``: get, patch, delete."""
+    """``/api/v1/experiment/{id}``: get, patch, delete; and ``POST
+    /api/v1/experiment/{templateName}``, which submits a template (Submarine's path for it)."""
+
+    async def post(self, request: Request) -> Response:
+        """Submit the template named in the path (see :mod:`.templates`); ``ping``,
+        ``logs``, ``logs/{id}`` and ``{id}/log-stream`` are routes of their own that take
+        GET only."""
+        name = request.path_params["id"]
+        if name in _GET_ONLY or name.startswith("logs/") or name.endswith("/log-stream"):
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        return await submit_template(request, self._services(request))
 
     async def get(self, request: Request) -> Response:
         """The experiment."""

@@ -255,8 +255,9 @@ def is_json_or_yaml(media: str) -> bool:
     )
 
 
-async def read_document(request: Request, limit: int) -> Any:
-    """Parse a JSON or YAML body by its Content-Type (refused with 415 when it is neither)."""
+async def read_document(request: Request, limit: int, *, what: str = "an experiment spec") -> Any:
+    """Parse a JSON or YAML body by its Content-Type (refused with 415 when it is neither);
+    an empty one is a 400 that asks for ``what``."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_yaml = media in YAML_TYPES
     if not is_json_or_yaml(media):
@@ -265,7 +266,7 @@ async def read_document(request: Request, limit: int) -> Any:
             headers.get("content-length", "0").strip() == "0"
         )
         if not media and bodiless:
-            raise ApiError(400, "the request body is empty: send an experiment spec")
+            raise ApiError(400, f"the request body is empty: send {what}")
         raise ApiError(
             415,
             f"Content-Type {media!r} is not supported: send application/json or "
@@ -273,18 +274,18 @@ async def read_document(request: Request, limit: int) -> Any:
         )
     body = await read_body(request, limit)
     if len(body) <= PARSE_INLINE_BYTES:
-        return _parse(body, is_yaml)
-    return await run_in_threadpool(_parse, body, is_yaml)
+        return _parse(body, is_yaml, what)
+    return await run_in_threadpool(_parse, body, is_yaml, what)
 
 
-def _parse(body: bytes, is_yaml: bool) -> Any:
+def _parse(body: bytes, is_yaml: bool, what: str) -> Any:
     """The document of a body, or the :class:`ApiError` (400) that says what is wrong."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the request body is not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
-        raise ApiError(400, "the request body is empty: send an experiment spec")
+        raise ApiError(400, f"the request body is empty: send {what}")
     if is_yaml:
         _reject_yaml_aliases(text)
     try:

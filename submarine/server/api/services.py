@@ -1,10 +1,10 @@
 """What every route of the API shares: the lifespan's services, and an endpoint base that
 reads them.
 
-The app's lifespan (:mod:`submarine.server.app`) opens the store, starts the runner and
-hands both, with the settings, the login limit and what to call when an experiment is
-deleted, to the handlers as lifespan state; :class:`ServiceEndpoint` reads them, answering
-503 while the server starts or stops.
+The app's lifespan (:mod:`submarine.server.app`) opens the stores (experiments,
+templates and environments), starts the runner and hands them, with the settings, the
+login limit and what to call when an experiment is deleted, to the handlers as lifespan
+state; :class:`ServiceEndpoint` reads them, answering 503 while the server starts or stops.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from submarine.server.api.logins import FailureLimit
 from submarine.server.api.rest import ApiEndpoint, ApiError
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
+from submarine.server.store.environments import EnvironmentStore
 from submarine.server.store.experiments import Store
+from submarine.server.store.templates import TemplateStore
 
 __all__ = ["ServiceEndpoint", "Services", "route"]
 
@@ -29,6 +31,9 @@ class Services(TypedDict):
 
     settings: Settings
     store: Store
+    templates: TemplateStore
+    """The experiment templates (in the store's database)."""
+    environments: EnvironmentStore
     runner: Runner
     logins: FailureLimit
     on_delete: Callable[[str], None]
@@ -47,6 +52,8 @@ class ServiceEndpoint(ApiEndpoint):
         services: Services = {
             "settings": state["settings"],
             "store": state["store"],
+            "templates": state["templates"],
+            "environments": state["environments"],
             "runner": state["runner"],
             "logins": state["logins"],
             "on_delete": state["on_delete"],

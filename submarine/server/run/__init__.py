@@ -12,7 +12,8 @@
 * :mod:`.processes` process groups; :mod:`.layout` files on disk; :mod:`.podlogs` pod
   logs, whole or by cursor; :mod:`.watch` long polls and change counters;
   :mod:`.distributed` each framework's environment; :mod:`.capacity` what fits;
-  :mod:`.gitsync` code from git.
+  :mod:`.gitsync` code from git; :mod:`.pyenv` the virtual environments of experiments
+  whose named environment lists packages.
 
 Never imports the HTTP side, tracking or the page. Importing this package (or
 :mod:`.raybackend`) imports nothing: a Ray replica's launcher runs under it.

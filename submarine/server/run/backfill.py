@@ -105,6 +105,35 @@ class BackfillQueue:
         """Whether ``item`` has waited longer than the window."""
         return now - item.accepted >= self.window
 
+    def reason(
+        self,
+        item: Waiting,
+        shortfalls: list[str],
+        position: int,
+        held: str | None,
+        now: float,
+        *,
+        starting: bool = False,
+    ) -> str:
+        """Why ``item`` waits, in one line: what it needs (``shortfalls``), whether it is
+        overdue or ``held`` back by one that is, its ``position`` and whether the server is
+        ``starting``.
+
+        >>> BackfillQueue(600.0).reason(Waiting("b"), ["needs 2 cpus, 1 free"], 1, None, 0.0)
+        'needs 2 cpus, 1 free; 1 experiment ahead'
+        """
+        reasons = list(shortfalls)
+        window = format_window(self.window)
+        if reasons and self.overdue(item, now):
+            reasons.append(f"waited over {window}: nothing queued after it starts first")
+        elif not reasons and held is not None and held != item.experiment_id:
+            reasons.append(f"{held} waited over {window} and starts first")
+        if position:
+            reasons.append(f"{position} experiment{'s' if position > 1 else ''} ahead")
+        if starting:
+            reasons.append("the server is starting")
+        return "; ".join(reasons) or "it starts now"
+
     def blocker(self, fits: Callable[[Waiting], bool], now: float) -> Waiting | None:
         """The oldest experiment that does not fit and has waited longer than the window:
         nothing queued behind it starts before it. None when there is none."""

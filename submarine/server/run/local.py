@@ -15,22 +15,24 @@ Replicas outlive the server: the next start on the same data dir finds them agai
 
 A command whose program is ``python`` or ``python3`` runs with the server's own interpreter
 (``sys.executable``): replicas run in the server's environment, whatever
-``environment.image`` says (logged once per experiment).
+``environment.image`` says (logged once per experiment). When the experiment's named
+environment lists packages, they run in its virtual environment instead, made (or found
+made) after the clone: :mod:`~submarine.server.run.pyenv`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from secrets import token_hex
 from typing import Final
 
 from submarine.models import ExperimentSpec
-from submarine.server.run import gitsync
+from submarine.server.run import gitsync, podlogs
 from submarine.server.run.distributed import LOCALHOST
 from submarine.server.run.job import marks_of
 from submarine.server.run.launcher import Facts, LaunchError, Pod
@@ -43,6 +45,7 @@ from submarine.server.run.processes import (
     is_member,
     same_process,
 )
+from submarine.server.run.pyenv import EnvironmentBuilder, InstallError, Kernel, PythonEnv
 from submarine.server.run.supervised import LocalReplica, find_again, launch
 
 __all__ = ["LocalLauncher", "family_of"]
@@ -51,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 _PYTHON_NAMES: Final = frozenset({"python", "python3"})
 _CLONE_GROUP: Final = "git-clone"
+_INSTALL_GROUP: Final = "environment-install"
 
 
 def family_of(
@@ -73,6 +77,9 @@ class LocalLauncher:
         workdir: the working directory of replicas without synced code.
         grace: seconds between SIGTERM and SIGKILL.
         secrets: the server's own secrets (token, password), which no replica inherits.
+        kernel: the packages of the experiment's named environment, installed in a
+            virtual environment its replicas run in (made by ``builder``).
+        builder: makes (or finds made) the virtual environments of kernels.
     """
 
     name = "this machine"
@@ -87,10 +94,16 @@ class LocalLauncher:
         workdir: Path,
         grace: float,
         secrets: Sequence[str] = (),
+        kernel: Kernel | None = None,
+        builder: EnvironmentBuilder | None = None,
     ) -> None:
         self._experiment_id = experiment_id
         self._spec = spec
         self._pods = [pod.name for pod in pods]
+        self._logs = [pod.log for pod in pods]
+        self._kernel = kernel
+        self._builder = builder
+        self._python_env: PythonEnv | None = None
         self._count = len(pods)
         self._layout = layout
         self._cwd = workdir
@@ -120,21 +133,42 @@ class LocalLauncher:
                 raise LaunchError(str(exc)) from None
             await self._terminate()  # nothing of git's group may outlive the clone
             self._cwd = self._code_path = code_path
+        if self._kernel is not None and self._builder is not None:
+            try:
+                self._python_env = await self._builder.prepare(
+                    self._kernel,
+                    environ=child_environ(self._secrets),
+                    note=self._note,
+                    on_spawn=lambda pid: self._record(_INSTALL_GROUP, pid),
+                )
+            except InstallError as exc:
+                raise LaunchError(str(exc)) from None
+            await self._terminate()  # nothing of an installer may outlive it
         return [f"{LOCALHOST}:{port}" for port in free_ports(LOCALHOST, self._count)]
+
+    def _note(self, message: str) -> None:
+        """Say something in every pod's log (and the server's)."""
+        logger.info("experiment %s: %s", self._experiment_id, message)
+        for log in self._logs:
+            podlogs.append_reason(log, message)
 
     async def start(
         self, pod: Pod, argv: list[str], env: Mapping[str, str], *, command: str
     ) -> LocalReplica:
         """Spawn the replica's process group, its output appended to its log."""
+        python_env = self._python_env
         if argv[0] in _PYTHON_NAMES:
-            argv = [sys.executable, *argv[1:]]
+            python = sys.executable if python_env is None else str(python_env.python)
+            argv = [python, *argv[1:]]
         environ = child_environ(self._secrets)
+        if python_env is not None:
+            python_env.apply(environ)
         environ.update(env)
         if self._code_path is not None:
             environ["CODE_PATH"] = str(self._code_path)
         if pod.gpus:
             environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in pod.gpus)
-        token = secrets.token_hex(8)
+        token = token_hex(8)
         exit_path = self._layout.exit_path(self._experiment_id, pod.name)
         try:
             supervisor, pid = await asyncio.to_thread(

@@ -41,6 +41,7 @@ from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import family_of
 from submarine.server.run.podlogs import ChunkPlan, LogChunk
 from submarine.server.run.protocols import RunnerRecord, RunnerStore, RunningJob
+from submarine.server.run.pyenv import EnvironmentBuilder, EnvironmentLookup
 from submarine.server.run.scheduler import Scheduler
 from submarine.server.run.watch import Changes, Watch
 
@@ -122,6 +123,8 @@ class Runner:
         settings: data dir, working dir, capacity overrides and grace period (see
             :class:`RunnerSettings`).
         replica_env: more environment for every replica, by experiment id (tracking).
+        environments: the environments that experiments name (their packages are installed
+            in virtual environments under ``data_dir/environments``).
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class Runner:
         store: RunnerStore,
         settings: RunnerSettings,
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
+        environments: EnvironmentLookup | None = None,
     ) -> None:
         self._store = store
         self._grace = settings.grace_period
@@ -152,6 +156,8 @@ class Runner:
             replica_env=replica_env,
             make_launcher=self._backend.make_launcher if self._backend is not None else None,
             gated=self._backend is None,
+            environments=environments,
+            builder=EnvironmentBuilder(Path(settings.data_dir) / "environments"),
         )
 
     @property

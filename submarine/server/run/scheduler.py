@@ -1,25 +1,19 @@
 """Which experiment runs when: a queue that backfills the machine's capacity, and every
 status change written to the store (and announced to whoever waits for one).
 
-An experiment starts when the sum of the requests of the running ones and its own fits the
-capacity (:mod:`submarine.server.run.capacity`), and their replicas and its own are no more
-than the replica cap (the ``max-replicas`` setting). Queued experiments are looked at
-oldest first, and every one that fits starts, even ahead of an older one that does not fit
-yet; but one that has waited longer than the backfill window (the ``backfill-window``
-setting) is no longer overtaken (:mod:`submarine.server.run.backfill`). An experiment that
-has to wait says why once in its pods' logs (``waiting in the queue: needs 4 cpus, 1.5
-free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` says it at any time. An
-experiment that can never fit, or whose stored spec no longer validates, fails with the
-reason in its pods' logs. GPUs are handed out by index, each to one replica at a time.
+An experiment fits when the requests of the running ones and its own fit the capacity
+(:mod:`submarine.server.run.capacity`) and the replica cap (``max-replicas``); queued ones
+start oldest first, backfilled up to the window (:mod:`submarine.server.run.backfill`).
+One that has to wait says why once in its pods' logs (``waiting in the queue: needs 4
+cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` at any time; one
+that can never fit, or whose stored spec no longer validates, fails with the reason. GPUs
+are handed out by index, each to one replica at a time. A backend that places replicas
+itself (a Ray cluster) is handed every experiment at once; one it has not placed after the
+window holds back the newer ones: not handed over, or taken back until it is placed.
 
-On a backend that places replicas itself (a Ray cluster) every experiment is handed to it
-at once, and it places whatever fits; an experiment it has not placed after the window
-holds back the newer ones: those not handed over yet stay queued, and those not placed yet
-are taken back and queued again, until it is placed.
-
-Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.run.job`
-reports the last three, a failure with its reason). When the server stops, running
-experiments are left running (:meth:`Scheduler.close`), and the next start adopts them
+Statuses go Accepted -> Created -> Running -> Succeeded or Failed (the last three from
+:mod:`submarine.server.run.job`, a failure with its reason). Running experiments are left
+running when the server stops (:meth:`Scheduler.close`); the next start adopts them
 (:meth:`Scheduler.adopt`).
 """
 
@@ -37,14 +31,23 @@ from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
-from submarine.server.run.backfill import BackfillQueue, Waiting, format_window
+from submarine.server.run.backfill import BackfillQueue, Waiting
 from submarine.server.run.capacity import Capacity, Request, request_of
-from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
+from submarine.server.run.distributed import stored_pod_names
 from submarine.server.run.job import Job
 from submarine.server.run.launcher import Launcher, Pod
-from submarine.server.run.layout import JobLayout, JobState
+from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import LocalLauncher
+from submarine.server.run.pods import pods_of, recorded_pods, recorded_request
+from submarine.server.run.processes import child_environ
 from submarine.server.run.protocols import LauncherFactory, RunnerRecord, RunnerStore, RunningJob
+from submarine.server.run.pyenv import (
+    EnvironmentBuilder,
+    EnvironmentLookup,
+    Kernel,
+    conda_problem,
+    kernel_of,
+)
 from submarine.server.run.watch import Changes
 
 __all__ = ["Scheduler"]
@@ -77,6 +80,10 @@ class Scheduler:
         gated: whether experiments wait for ``capacity`` here; a backend that places
             replicas itself (a Ray cluster) is handed every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
+        environments: where the environments that experiments name are found; an
+            experiment whose environment lists packages runs in a virtual environment
+            with them, made by ``builder`` (local processes only).
+        builder: makes the virtual environments of environments.
     """
 
     def __init__(
@@ -94,8 +101,12 @@ class Scheduler:
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
         make_launcher: LauncherFactory | None = None,
         gated: bool = True,
+        environments: EnvironmentLookup | None = None,
+        builder: EnvironmentBuilder | None = None,
     ) -> None:
         self._store = store
+        self._environments = environments
+        self._builder = builder
         self._make_launcher = make_launcher
         self._gated = gated
         self._max_replicas = max_replicas
@@ -201,17 +212,9 @@ class Scheduler:
         }
 
     def _reason(self, item: Waiting, position: int, held: str | None, now: float) -> str:
-        reasons = self._shortfalls(item)
-        window = format_window(self._queue.window)
-        if reasons and self._queue.overdue(item, now):
-            reasons.append(f"waited over {window}: nothing queued after it starts first")
-        elif not reasons and held is not None and held != item.experiment_id:
-            reasons.append(f"{held} waited over {window} and starts first")
-        if position:
-            reasons.append(f"{position} experiment{'s' if position > 1 else ''} ahead")
-        if not self._open:
-            reasons.append("the server is starting")
-        return "; ".join(reasons) or "it starts now"
+        return self._queue.reason(
+            item, self._shortfalls(item), position, held, now, starting=not self._open
+        )
 
     def _shortfalls(self, item: Waiting) -> list[str]:
         """What a queued experiment needs that the running ones leave too little of
@@ -366,11 +369,15 @@ class Scheduler:
             problems = "; ".join(str(p) for p in problems_of(exc))
             self.fail_unstarted(experiment_id, f"the stored spec is invalid: {problems}")
             return
+        kernel, why = self._kernel(spec)
+        if why is not None:
+            self.fail_unstarted(experiment_id, f"cannot start: {why}")
+            return
         self._since[experiment_id] = item.accepted
         used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
         free = [g for g in range(self._capacity.gpus) if g not in used] if self._gated else []
-        pods = self._pods(experiment_id, spec, free)
-        self._start(self._job(experiment_id, spec, item.request, pods))
+        pods = pods_of(self._layout, experiment_id, spec, free)
+        self._start(self._job(experiment_id, spec, item.request, pods, kernel=kernel))
 
     def _take_back_after(self, since: float) -> None:
         """Take back the experiments a backend has not placed that were accepted after
@@ -400,29 +407,36 @@ class Scheduler:
         them, counted against the capacity as before."""
         experiment_id = record.experiment_id
         state = self._layout.read_state(experiment_id)
-        pods = self._adopted_pods(experiment_id, spec, state)
-        if state.request is not None:
-            request = Request(*state.request)
-        else:
-            request = Request.total(r for _, _, r in request_of(spec))
+        pods = recorded_pods(self._layout, experiment_id, spec, state)
+        request = recorded_request(spec, state)
         if record.status == _CREATED:  # Running is reported right after Created
             self.set_status(experiment_id, _RUNNING)
         self._since[experiment_id] = record.accepted_time.timestamp()
         self._start(self._job(experiment_id, spec, request, pods, adopting=True))
 
-    def _adopted_pods(self, experiment_id: str, spec: ExperimentSpec, state: JobState) -> list[Pod]:
-        """The pods that ran, as the state file records them (the stored spec may have
-        been patched since)."""
-        derived = {pod.name: pod for pod in self._pods(experiment_id, spec, [])}
-        pods = []
-        for name in state.pods or list(derived):
-            found = state.replicas.get(name)
-            log = self._layout.log_path(experiment_id, name)
-            if found is not None:
-                pods.append(Pod(name, found.role, found.index, log, list(found.gpus)))
-            else:
-                pods.append(derived.get(name) or Pod(name, "", 0, log))
-        return pods
+    def _kernel(self, spec: ExperimentSpec) -> tuple[Kernel | None, str | None]:
+        """The packages of the experiment's named environment (None: nothing to install),
+        or why it cannot start with them."""
+        name = spec.environment.name
+        if name is None or self._environments is None:
+            return None, None
+        stored = self._environments.get(name)
+        if stored is None:
+            return None, (
+                f"environment {name!r} no longer exists (it was deleted after the experiment "
+                "was created): create it again, or patch the experiment to leave "
+                "environment.name out"
+            )
+        kernel = kernel_of(name, stored.spec)
+        if not kernel.installs:
+            return None, None
+        if self._make_launcher is not None:
+            return None, (
+                f"environment {name!r} lists packages to install, which only the local "
+                "backend installs: install them on every node of the cluster and leave "
+                "environment.name out"
+            )
+        return kernel, conda_problem(kernel, child_environ(self._secrets))
 
     def _start(self, job: RunningJob) -> None:
         self._jobs[job.experiment_id] = job
@@ -445,16 +459,6 @@ class Scheduler:
             self._changes.bump(experiment_id)
             self.schedule()
 
-    def _pods(self, experiment_id: str, spec: ExperimentSpec, free: list[int]) -> list[Pod]:
-        """The experiment's pods in role order, given gpus from ``free`` as they ask."""
-        pods = []
-        for role, index, pod_request in sorted(request_of(spec), key=_role_order(spec)):
-            name = pod_name(experiment_id, role, index)
-            gpus, free = free[: pod_request.gpus], free[pod_request.gpus :]
-            log = self._layout.log_path(experiment_id, name)
-            pods.append(Pod(name, role, index, log, gpus))
-        return pods
-
     def _job(
         self,
         experiment_id: str,
@@ -462,6 +466,7 @@ class Scheduler:
         request: Request,
         pods: list[Pod],
         *,
+        kernel: Kernel | None = None,
         adopting: bool = False,
     ) -> RunningJob:
         launcher: Launcher
@@ -476,6 +481,8 @@ class Scheduler:
                 workdir=self._workdir,
                 grace=self._grace,
                 secrets=self._secrets,
+                kernel=kernel,
+                builder=self._builder,
             )
         return Job(
             experiment_id,
@@ -489,9 +496,3 @@ class Scheduler:
             adopting=adopting,
             on_wait=self.schedule,
         )
-
-
-def _role_order(spec: ExperimentSpec) -> Callable[[tuple[str, int, Request]], tuple[int, int]]:
-    """Sort key of ``request_of`` items: the framework's role order, then the index."""
-    rank = {role: i for i, (role, _) in enumerate(replica_roles(spec))}
-    return lambda item: (rank.get(item[0], len(rank)), item[1])

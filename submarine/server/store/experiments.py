@@ -194,6 +194,11 @@ class Store:
         self._counter = 0
 
     @property
+    def epoch(self) -> int:
+        """This start's epoch, in milliseconds: the time part of the ids made in it."""
+        return self._epoch
+
+    @property
     def journal_mode(self) -> str:
         """The SQLite journal mode in effect (``"wal"``)."""
         with self._lock:

@@ -15,9 +15,9 @@ spec:
     resources: cpu=1,memory=1024M
 `;
 
-function newExperimentView(main) {
+function newExperimentView(main, startMode = null) {
   document.title = "New experiment · Submarine workbench";
-  let mode = "form";
+  let mode = startMode === "text" ? "text" : "form";
   const problemsBox = h("ul", { class: "problems", id: "problems", role: "alert" });
   const field = (id, label, input, hint) => h("div", { class: "field" },
     h("label", { for: id, text: label }), input, hint ? h("span", { class: "muted", text: hint }) : null,
@@ -51,7 +51,7 @@ function newExperimentView(main) {
   addRole();
   framework.addEventListener("change", () => roles.querySelectorAll(".role-name").forEach((s) => s.fill()));
 
-  const form = h("form", { class: "spec-form panel", id: "spec-form", novalidate: true },
+  const form = h("form", { class: "spec-form panel", id: "spec-form", novalidate: true, hidden: mode !== "form" },
     h("div", { class: "row" },
       field("f-name", "Name", name, "letters, digits, '-', '_' and '.'; stored lower-case"),
       field("f-framework", "Framework", framework)),
@@ -71,11 +71,11 @@ function newExperimentView(main) {
       check();
     }
   });
-  const editor = h("div", { class: "panel", id: "spec-editor", hidden: true },
+  const editor = h("div", { class: "panel", id: "spec-editor", hidden: mode !== "text" },
     h("div", { class: "field" }, h("label", { for: "spec-file", text: "Upload a spec file" }), upload),
     h("div", { class: "field" }, h("label", { for: "spec-text", text: "Or paste it (YAML or JSON)" }), text));
 
-  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "How to give the spec" },
+  const tabs = newExperimentTabs(mode,
     [["form", "Form"], ["text", "YAML / JSON"]].map(([key, label]) => h("button", {
       type: "button", role: "tab", "data-mode": key, "aria-selected": String(key === mode),
       onclick: () => {
@@ -198,6 +198,15 @@ function newExperimentView(main) {
   });
   name.focus();
   return () => clearTimeout(timer);
+}
+
+// The tabs of a new experiment: the form, the text of a spec, and from a template (its own
+// view, #/new/template). Given the first two (they switch in place), adds the third.
+function newExperimentTabs(mode, buttons) {
+  const fromTemplate = h("button", { type: "button", role: "tab", "data-mode": "template",
+    "aria-selected": String(mode === "template"),
+    onclick: () => { if (mode !== "template") location.hash = "#/new/template"; } }, "From a template");
+  return h("div", { class: "tabs", role: "tablist", "aria-label": "How to give the spec" }, buttons, fromTemplate);
 }
 
 // -- start ----------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ function listView(main) {
   } }, "Compare selected");
   const count = h("span", { class: "muted", id: "count" });
   const body = h("tbody");
-  const empty = h("p", { class: "muted", hidden: true, text: "No experiments yet. Create one with “New experiment”." });
+  const starters = h("ul", { class: "starters", id: "starters" });
+  const empty = h("div", { id: "empty", hidden: true },
+    h("p", { class: "muted", text: "No experiments yet. Create one with “New experiment”, or start from a template:" }),
+    starters);
   main.append(
     h("h1", { text: "Experiments" }),
     h("div", { class: "toolbar" },
@@ -61,6 +64,23 @@ function listView(main) {
     }
     count.textContent = `${shown.length} of ${experiments.length}`;
     empty.hidden = experiments.length > 0;
+    if (!experiments.length && !offered) offerTemplates();
+  };
+
+  // With no experiment yet, each template is one click from a filled-in form.
+  let offered = false;
+  const offerTemplates = async () => {
+    offered = true;
+    let templates = [];
+    try {
+      templates = (await api("GET", TEMPLATE_API)) || [];
+    } catch (_) {
+      templates = [];
+    }
+    starters.replaceChildren(...templates.map((t) => t.experimentTemplateSpec).filter(Boolean).map((spec) =>
+      h("li", {}, h("a", { href: templateHref(spec.name, true), text: `Run ${spec.name}` }),
+        spec.description ? h("span", { class: "muted", text: ` – ${spec.description}` }) : null)));
+    if (!templates.length) starters.append(h("li", {}, h("a", { href: "#/templates/new", text: "Create a template" })));
   };
 
   const makeRow = (experiment) => {
@@ -119,10 +139,12 @@ function listView(main) {
   }, 2000);
 }
 
-function confirmDelete(label) {
+// Asks before deleting; an experiment unless told what else (title and sentence).
+function confirmDelete(label, what = null) {
   const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-title").textContent = (what && what.title) || "Delete experiment?";
   document.getElementById("confirm-text").textContent =
-    `“${label}” will be stopped and deleted, with its logs.`;
+    (what && what.text) || `“${label}” will be stopped and deleted, with its logs.`;
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
     dialog.returnValue = "cancel";

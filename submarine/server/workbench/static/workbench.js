@@ -1,9 +1,10 @@
 // The Submarine workbench: helpers, the API, signing in and routing (views in
-// workbench-views.js and workbench-new.js). Plain JavaScript, no dependencies; every
+// workbench-views.js, workbench-new.js, workbench-templates.js and workbench-run.js). Plain JavaScript, no dependencies; every
 // request goes to this server (same origin).
 "use strict";
 
 const API = "/api/v1/experiment";
+const TEMPLATE_API = "/api/v1/template";
 const TOKEN_KEY = "submarine-workbench-token";
 const TERMINAL = new Set(["Succeeded", "Failed", "Deleted"]);
 const STATUSES = ["Accepted", "Created", "Running", "Succeeded", "Failed"];
@@ -201,16 +202,36 @@ function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
+  const inTemplates = path === "/templates" || path.startsWith("/template/") || path.startsWith("/templates/");
   document.getElementById("nav-list").toggleAttribute("aria-current", path === "/");
-  document.getElementById("nav-new").toggleAttribute("aria-current", path === "/new");
+  document.getElementById("nav-new").toggleAttribute("aria-current", path === "/new" || path === "/new/template");
+  document.getElementById("nav-templates").toggleAttribute("aria-current", inTemplates);
   document.querySelectorAll("nav a[aria-current]").forEach((a) => a.setAttribute("aria-current", "page"));
   let match;
-  if (path === "/new") view = newExperimentView(main);
+  if (path === "/new") view = newExperimentView(main, params.get("mode"));
+  else if (path === "/new/template") view = fromTemplateView(main, params.get("name"));
+  else if (path === "/templates") view = templatesView(main);
+  else if (path === "/templates/new") view = newTemplateView(main);
+  else if ((match = path.match(/^\/template\/([^/]+)$/))) view = templateView(main, decodeName(match[1]));
   else if ((match = path.match(/^\/experiment\/([\w-]+)$/))) view = experimentView(main, match[1]);
   else if (path === "/compare") view = compareView(main, (params.get("ids") || "").split(",").filter(Boolean));
   else view = listView(main);
   if (document.activeElement && document.activeElement.closest && !document.activeElement.closest("main")) {
     main.focus({ preventScroll: true });
+  }
+}
+
+// A template's name in a hash route (names never hold '/', '?', '#' or '%', but may hold
+// spaces and any other character): encoded there, decoded here.
+function templateHref(name, run = false) {
+  return run ? `#/new/template?name=${encodeURIComponent(name)}` : `#/template/${encodeURIComponent(name)}`;
+}
+
+function decodeName(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch (_) {
+    return text;
   }
 }
 

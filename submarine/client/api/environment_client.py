@@ -1,0 +1,5 @@
+"""0.8.0's import path of the environment client: :class:`submarine.client.EnvironmentClient`."""
+
+from submarine.client.environments import EnvironmentClient
+
+__all__ = ["EnvironmentClient"]
