@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +32,7 @@ __all__ = ["RayBackend", "namespace_of"]
 logger = logging.getLogger(__name__)
 
 _PREFIX: Final = "submarine-"
+_KEPT_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 _RAY: Final[Any] = ray
 """Ray, for its calls that carry no type annotations."""
 
@@ -74,6 +77,9 @@ class RayBackend:
         """Connect to the cluster and remove what a previous run of this server left there
         but the actors and placement groups of the experiments in ``keep`` (blocks the loop
         while Ray connects: the server is not serving yet)."""
+        # Ray makes SIGTERM exit the process at once; the server's own stop (which leaves
+        # the experiments running, and says so) is kept.
+        handlers = {signum: signal.getsignal(signum) for signum in _KEPT_SIGNALS}
         try:
             ray.init(
                 address=self._address,
@@ -87,6 +93,11 @@ class RayBackend:
                 f"cannot connect to the Ray cluster at {self._address!r}: {exc} (start one "
                 "with 'ray start --head', or give its head's host:port with --ray-address)"
             ) from None
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for signum, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(signum, handler)
         removed = self._clean_leftovers(set(keep))
         resources = _RAY.cluster_resources()
         logger.info(
