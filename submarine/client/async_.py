@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 from typing_extensions import Self
 
+from submarine.client._artifacts import AsyncArtifactMethods
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
@@ -36,7 +37,7 @@ __all__ = ["AsyncExperimentClient"]
 T = TypeVar("T")
 
 
-class AsyncExperimentClient:
+class AsyncExperimentClient(AsyncArtifactMethods):
     """Asyncio client of a Submarine server: the methods of :class:`ExperimentClient`, awaited.
 
     One connection pool per client; use it with ``async with``, or ``await close()``.

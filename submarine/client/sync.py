@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
+from submarine.client._artifacts import ArtifactMethods
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TIMEOUT, Timeout
@@ -34,7 +35,7 @@ __all__ = ["ExperimentClient"]
 T = TypeVar("T")
 
 
-class ExperimentClient:
+class ExperimentClient(ArtifactMethods):
     """Client of a Submarine server that creates and manages experiments and their logs.
 
     One connection pool per client; use it as a context manager, or call ``close()``.

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from submarine.models._base import InputModel, PayloadModel, WireModel
     from submarine.models._errors import Problem, problems_of
     from submarine.models._files import SpecFileError, load_document, parse_document
+    from submarine.models.artifact import Artifact
     from submarine.models.experiment import (
         TERMINAL_STATUSES,
         Experiment,
@@ -89,6 +90,7 @@ _LAZY: dict[str, str] = {
     "ExperimentTemplateParamSpec": "submarine.models.template",
     "ExperimentTemplateId": "submarine.models.template",
     "ExperimentTemplate": "submarine.models.template",
+    "Artifact": "submarine.models.artifact",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
     "EnvironmentSpec": "submarine.models.spec",
@@ -133,6 +135,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "ROLES",
     "TERMINAL_STATUSES",
+    "Artifact",
     "CodeSpec",
     "CodeSpecPayload",
     "EnvironmentSpec",

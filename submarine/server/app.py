@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
@@ -36,6 +37,10 @@ from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
 from submarine.server.api.token import token_route
+from submarine.server.artifacts.files import ArtifactFiles
+from submarine.server.artifacts.routes import PART_PATH, UPLOAD_PATHS, artifact_routes
+from submarine.server.board.routes import PREFIX, board_routes
+from submarine.server.board.service import TensorBoardService
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store.datadir import (
@@ -97,6 +102,7 @@ def create_app(settings: Settings) -> Starlette:
     tracking = tracking_for(
         settings.database, settings.token, settings.host, settings.port, own_user
     )
+    board = TensorBoardService(settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
@@ -110,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            board.use_names(lambda i: r.name if (r := store.get(i)) is not None else None)
             try:
                 runner = Runner(store, settings, replica_env=tracking.replica_env)
                 try:
@@ -123,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
                         "on_delete": tracking.forget,
                     }
                 finally:
+                    await run_in_threadpool(board.close)
                     await runner.close()
             finally:
                 tracking.store.close()
@@ -135,6 +143,14 @@ def create_app(settings: Settings) -> Starlette:
             settings.max_body_bytes,
             TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
         ),
+        # Before the experiment routes, whose /{id:path} would take their paths.
+        *artifact_routes(
+            ArtifactFiles(settings.data_dir),
+            tracking,
+            settings.artifact_max_bytes,
+            settings.max_body_bytes,
+        ),
+        *board_routes(board),
         *experiment_routes(),
         token_route(),
     ]
@@ -146,11 +162,13 @@ def create_app(settings: Settings) -> Starlette:
             bound_host=settings.host,
             allow_origins=settings.allow_origins,
             allow_hosts=settings.allow_hosts,
+            raw_put_paths=(PART_PATH,),
+            form_prefixes=(f"{PREFIX}/",),
         ),
         Middleware(AddressLearner, tracking=tracking),
     ]
     if settings.token:
-        open_paths = OPEN_PATHS | ADD_PATHS | PAGE_PATHS
+        open_paths = OPEN_PATHS | ADD_PATHS | UPLOAD_PATHS | PAGE_PATHS
         middleware.append(
             Middleware(TokenGuard, token=settings.token, open_paths=open_paths, admit=own_user)
         )
