@@ -187,6 +187,8 @@ def artifact_routes(
                     attributes={"size": size},
                 )
             room = max_bytes - await run_in_threadpool(files.used_bytes, experiment_id)
+            if declared.isdigit() and int(declared) > room:
+                raise ApiError(413, _over_quota(max_bytes), headers={"Connection": "close"})
             written = await _receive(request, target, offset, min(room, MAX_PART), max_bytes)
             await forget_if_deleted(request, experiment_id)
             return envelope(result={"size": offset + written})
@@ -218,6 +220,13 @@ def artifact_routes(
     ]
 
 
+def _over_quota(quota: int) -> str:
+    return (
+        f"the experiment's artifacts would pass --artifact-max-bytes ({quota} bytes), or the "
+        f"part {MAX_PART} bytes: nothing of this part is kept"
+    )
+
+
 async def _receive(request: Request, target: Path, offset: int, room: int, quota: int) -> int:
     """Append the body to ``target`` as it comes, at most ``room`` bytes (413 past it, the
     file cut back to ``offset``); the bytes written."""
@@ -235,12 +244,7 @@ async def _receive(request: Request, target: Path, offset: int, room: int, quota
         async for chunk in request.stream():
             total += len(chunk)
             if total > room:
-                raise ApiError(
-                    413,
-                    f"the experiment's artifacts would pass --artifact-max-bytes ({quota} "
-                    f"bytes), or the part {MAX_PART} bytes: nothing of this part is kept",
-                    headers={"Connection": "close"},
-                )
+                raise ApiError(413, _over_quota(quota), headers={"Connection": "close"})
             pending += chunk
             if len(pending) >= _WRITE_BATCH:
                 await run_in_threadpool(append, bytes(pending))
