@@ -126,7 +126,10 @@ def _server() -> tuple[str, str, str]:
 
 
 def _save_tensorflow(model: Any, folder: Path) -> None:
-    import tensorflow as tf
+    try:  # the replica's own TensorFlow
+        import tensorflow as tf
+    except ImportError as exc:
+        raise SaveModelError(f"saving a tensorflow model needs TensorFlow: {exc}") from None
 
     module = type(model).__module__
     if hasattr(model, "export") and module.startswith("keras") and _keras_major() >= 3:
@@ -146,7 +149,10 @@ def _keras_major() -> int:
 
 
 def _save_pytorch(model: Any, folder: Path, input_dim: Sequence[int]) -> None:
-    import torch
+    try:  # the replica's own PyTorch
+        import torch
+    except ImportError as exc:
+        raise SaveModelError(f"saving a pytorch model needs PyTorch: {exc}") from None
 
     traced = torch.jit.trace(model, torch.rand(list(input_dim)))
     traced.save(str(folder / "model.pt"))

@@ -183,20 +183,28 @@ class AsyncArtifactMethods:
         async def _call(self, call: Call[Any]) -> Any: ...
 
     async def list_artifacts(self, id: str) -> list[Artifact]:
-        """The saved models of an experiment (see ``ExperimentClient.list_artifacts``).
+        """The saved models (and any other top-level entries) of an experiment's artifacts.
 
-        :param id: the experiment id.
+        >>> [a.path for a in client.list_artifacts(experiment_id)]  # doctest: +SKIP
+        ['1/', '2/']
+
+        :param id: the experiment id (an unknown one has none, as on Submarine 0.8.0).
+        :returns: :class:`~submarine.models.Artifact` entries: ``uri`` as listed, ``path``
+            (like ``1/``), and, from a local server, the model's id, type, shapes and
+            registered name and version.
         """
         result: list[Artifact] = await self._call(_list_call(self._core, id))
         return result
 
     async def download_artifact(self, id: str, path: str, dest: str | os.PathLike[str]) -> Path:
-        """Download a folder or file of an experiment's artifacts (see
-        ``ExperimentClient.download_artifact``); the files are written in worker threads.
+        """Download a saved model's folder (``1/``), one file of it (``1/model.pt``), or
+        every folder (``""``) of an experiment: a local server's extension.
 
         :param id: the experiment id.
-        :param path: a path in the experiment's artifacts, or a listed URI.
-        :param dest: the folder to unpack a folder into, or the file (or folder) for a file.
+        :param path: a path in the experiment's artifacts, or a URI ``list_artifacts`` gave.
+        :param dest: for a folder, the folder to unpack it into (made if missing; files in
+            it are replaced); for a file, the file to write, or a folder to write it into.
+        :returns: the folder or file written.
         """
         import anyio
         import httpx as _httpx
