@@ -37,6 +37,7 @@ _FILES: Final = {
     "/workbench.js": ("workbench.js", "text/javascript; charset=utf-8"),
     "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
+    "/workbench-artifacts.js": ("workbench-artifacts.js", "text/javascript; charset=utf-8"),
     "/workbench.css": ("workbench.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
