@@ -1,11 +1,13 @@
 """The local server's composition root: the app that wires the wings together.
 
 :func:`create_app` builds the Starlette app: the experiment API (:mod:`.api`), the tracking
-API (:mod:`.tracking`) and the page (:mod:`.workbench`) as routes, behind the request guard
-and the token guard (but with ``--no-auth``); its lifespan locks the data dir, opens the store
-(:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
-state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
-when an experiment is deleted (the API knows no tracking).
+API (:mod:`.tracking`), saved models (:mod:`.artifacts`), TensorBoard (:mod:`.board`, started
+on first use, stopped with the server) and the page (:mod:`.workbench`) as routes, behind
+the request guard and the token guard (but with ``--no-auth``); its lifespan locks the data
+dir, opens the store (:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the
+handlers as lifespan state (:class:`~submarine.server.api.services.Services`), with
+tracking's ``forget`` to call when an experiment is deleted (the API knows no tracking; an
+experiment's saved models go with its directory).
 
 Closed by default: without a token given (and without ``--no-auth``) the server generates
 one and keeps it in the data dir (:func:`with_token`), and lets in without it only the
