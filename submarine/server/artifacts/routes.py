@@ -45,7 +45,13 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from submarine._archive import tar_pieces
-from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
+from submarine.server.api.rest import (
+    BAD_TOKEN,
+    ApiEndpoint,
+    ApiError,
+    envelope,
+    read_document,
+)
 from submarine.server.artifacts.files import ArtifactFiles, UploadError, model_name_problem
 from submarine.server.tracking.routes import ANY_EXPERIMENT, Tracking
 
@@ -68,6 +74,7 @@ UPLOAD_PATHS: Final = frozenset({PART_PATH, COMMIT_PATH})
 """Paths that check a replica's credential themselves (open past the token guard)."""
 MAX_PART: Final = 64 << 20
 """The largest piece of a file one request may carry."""
+_CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
 _WRITE_BATCH: Final = 1 << 20
 """Bytes of a body gathered before they are written (in a worker thread)."""
 
@@ -103,10 +110,10 @@ def artifact_routes(
         if admitted is None and await tracking.admits_without_credential(request):
             admitted = ANY_EXPERIMENT
         if admitted is None:
-            raise ApiError(401, "The token is not valid.")
+            raise ApiError(401, BAD_TOKEN, headers=_CHALLENGE)
         experiment_id = _query(request, "id", "<experiment id>")
         if admitted not in (ANY_EXPERIMENT, experiment_id):
-            raise ApiError(401, "The token is not valid.")
+            raise ApiError(401, BAD_TOKEN, headers=_CHALLENGE)
         if not _experiment_known(request, experiment_id):
             raise ApiError(404, f"Not found experiment. (no experiment {experiment_id!r})")
         return experiment_id

@@ -15,14 +15,14 @@ from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import Route
 
 from submarine.server.api.rest import ApiEndpoint, envelope
-from submarine.server.board.service import TensorBoardService
+from submarine.server.board.service import PATH_PREFIX, TensorBoardService
 
 __all__ = ["MLFLOW_URL", "PREFIX", "TENSORBOARD_URL", "board_routes"]
 
-PREFIX: Final = "/tensorboard"
+PREFIX: Final = PATH_PREFIX
 """Where TensorBoard is served."""
 TENSORBOARD_URL: Final = f"{PREFIX}/"
 """The url the info endpoint gives (0.8.0's)."""
@@ -31,8 +31,8 @@ MLFLOW_URL: Final = "/mlflow/"
 INFO_BASE: Final = "/api/v1/experiment"
 
 
-def board_routes(service: TensorBoardService) -> list[BaseRoute]:
-    """The info endpoints and the ``/tensorboard`` mount."""
+def board_routes(service: TensorBoardService) -> list[Route]:
+    """The info endpoints and TensorBoard's paths under ``/tensorboard``."""
 
     class TensorBoardInfo(ApiEndpoint):
         async def get(self, request: Request) -> Response:
@@ -44,8 +44,11 @@ def board_routes(service: TensorBoardService) -> list[BaseRoute]:
             """MLflow: never available on the local server."""
             return envelope(result={"available": False, "url": MLFLOW_URL})
 
+    # TensorBoard's own paths (its page reads with GET and queries with POST); it is told
+    # its prefix, so that it needs no Mount.
     return [
         Route(f"{INFO_BASE}/tensorboard", TensorBoardInfo, methods=["GET"]),
         Route(f"{INFO_BASE}/mlflow", MlflowInfo, methods=["GET"]),
-        Mount(PREFIX, app=service),
+        Route(PREFIX, service, methods=["GET"]),
+        Route(f"{PREFIX}/{{path:path}}", service, methods=["GET", "POST"]),
     ]

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from submarine.server.api.rest import envelope
 from submarine.server.run.layout import JobLayout
 
-__all__ = ["INSTALL_HINT", "RELOAD_SECONDS", "TensorBoardService", "run_name"]
+__all__ = ["INSTALL_HINT", "PATH_PREFIX", "RELOAD_SECONDS", "TensorBoardService", "run_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ INSTALL_HINT: Final = (
     "TensorBoard is not installed on the server: pip install 'submarine-sdk[tensorboard]' "
     "where the server runs, then restart it"
 )
+PATH_PREFIX: Final = "/tensorboard"
+"""Where the server serves TensorBoard (it is told, to write its links under it)."""
 _BRIDGE_THREADS: Final = 4
 """Worker threads that run TensorBoard's requests."""
 
@@ -83,7 +85,7 @@ class _Board:
         self._names = names
         self._subdirectories = io_wrapper.GetLogdirSubdirectories
         board = program.TensorBoard()
-        board.configure(logdir=str(root), load_fast="false", path_prefix="")
+        board.configure(logdir=str(root), load_fast="false", path_prefix=PATH_PREFIX)
         self._multiplexer = plugin_event_multiplexer.EventMultiplexer(
             size_guidance=data_ingester.DEFAULT_SIZE_GUIDANCE,
             tensor_size_guidance=data_ingester.DEFAULT_TENSOR_SIZE_GUIDANCE,
