@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import stat
 import threading
 from pathlib import Path
@@ -315,8 +314,3 @@ class ArtifactFiles:
         versions[name] = version
         _write_json(self._versions, versions)
         return version
-
-    def abandon(self, experiment_id: str, upload: str) -> None:
-        """Drop what an upload sent (nothing happens if there is nothing)."""
-        if UPLOAD_ID.fullmatch(upload):
-            shutil.rmtree(self._uploads(experiment_id) / upload, ignore_errors=True)

@@ -189,14 +189,6 @@ class TensorBoardService:
             return
         await board.app(scope, receive, send)
 
-    def reload_now(self) -> bool:
-        """Read the log dirs at once, if TensorBoard runs (whether it does)."""
-        with self._lock:
-            board = self._board
-        if board is not None:
-            board.reload()
-        return board is not None
-
     def close(self) -> None:
         """Stop TensorBoard, if it was started; later requests get a 503."""
         with self._lock:
