@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit unit-fast test-reliability bench schemas screenshots clean
+.PHONY: demo test lint typecheck unit unit-fast test-reliability test-frameworks bench schemas screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,12 @@ typecheck: $(STAMP)
 
 # --durations: the slowest tests, so that where the time goes stays visible.
 unit: $(STAMP) $(CHROMIUM)
-	$(VENV)/bin/pytest -m "not reliability or bounded" --durations=25
+	$(VENV)/bin/pytest -m "(not reliability or bounded) and not frameworks" --durations=25
 
 ## make unit-fast: the tests that start no process (no server, replica, browser or command
 ## line): under a minute, for the edit-test loop. `make test` runs them too.
 unit-fast: $(STAMP)
-	$(VENV)/bin/pytest -m "not slow and (not reliability or bounded)" --durations=10
+	$(VENV)/bin/pytest -m "not slow and (not reliability or bounded) and not frameworks" --durations=10
 
 # The workbench's browser tests drive Debian's chromium; install it when it is missing
 # (CI runs as root; elsewhere, say what to run).
@@ -54,6 +54,22 @@ screenshots: $(STAMP) $(CHROMIUM)
 test-reliability: $(STAMP)
 	$(VENV)/bin/pytest tests/reliability -m "reliability"
 
+## make test-frameworks: save_model with real PyTorch (the CPU build) and TensorFlow (CPU), in
+## an environment of their own (FRAMEWORKS_VENV, about 2 GB): models saved by replicas of a
+## local server, listed, downloaded and loaded again.
+FRAMEWORKS_VENV ?= .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
+TORCH_CPU ?= torch==2.13.0+cpu
+
+$(FRAMEWORKS_STAMP): pyproject.toml
+	test -x $(FRAMEWORKS_VENV)/bin/python || $(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet -e '.[server,dev,tensorboard]' '$(TORCH_CPU)' tensorflow-cpu
+	touch $(FRAMEWORKS_STAMP)
+
+test-frameworks: $(FRAMEWORKS_STAMP)
+	$(FRAMEWORKS_VENV)/bin/pytest tests/frameworks -m frameworks -p no:cacheprovider
+
 ## make bench: ratio benchmarks against baselines measured in the same run.
 bench: $(STAMP)
 	$(PY) -m benchmarks
@@ -63,4 +79,4 @@ schemas: $(STAMP)
 	$(PY) -m submarine.models schemas
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(FRAMEWORKS_VENV) .mypy_cache .ruff_cache .pytest_cache

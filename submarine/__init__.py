@@ -12,6 +12,7 @@ from submarine._exports import lazy_exports
 from submarine._version import __version__
 
 if TYPE_CHECKING:
+    from submarine._savemodel import save_model
     from submarine.client import (
         APIConnectionError,
         APIStatusError,
@@ -109,6 +110,7 @@ _LAZY: dict[str, str] = {
     "WaitTimeoutError": "submarine.client",
     "log_metric": "submarine.tracking",
     "log_param": "submarine.tracking",
+    "save_model": "submarine._savemodel",
 }
 
 __all__ = [
@@ -159,6 +161,7 @@ __all__ = [
     "__version__",
     "log_metric",
     "log_param",
+    "save_model",
 ]
 
 

@@ -318,6 +318,14 @@ class Settings:
         "SIZE",
         read_memory,
     )
+    artifact_max_bytes: int = _option(
+        16 << 30,
+        "--artifact-max-bytes",
+        "bytes of saved models (artifacts) one experiment may hold, like 50G; past it, "
+        "uploads are refused with 413 (default: 16G)",
+        "SIZE",
+        read_memory,
+    )
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -354,6 +362,10 @@ class Settings:
             raise SettingsError(
                 "tracking_max_records and tracking_max_bytes must be positive, got "
                 f"{self.tracking_max_records} and {self.tracking_max_bytes}"
+            )
+        if self.artifact_max_bytes < 1:
+            raise SettingsError(
+                f"artifact_max_bytes must be positive, got {self.artifact_max_bytes}"
             )
         if self.max_replicas < 1:
             raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         EnvironmentDefinition,
         KernelDefinition,
     )
+    from submarine.models.artifact import Artifact
     from submarine.models.experiment import (
         TERMINAL_STATUSES,
         Experiment,
@@ -98,6 +99,7 @@ _LAZY: dict[str, str] = {
     "ExperimentTemplateParamSpec": "submarine.models.template",
     "ExperimentTemplateId": "submarine.models.template",
     "ExperimentTemplate": "submarine.models.template",
+    "Artifact": "submarine.models.artifact",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
     "Environment": "submarine.models.environment",
@@ -145,6 +147,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "ROLES",
     "TERMINAL_STATUSES",
+    "Artifact",
     "CodeSpec",
     "CodeSpecPayload",
     "Environment",

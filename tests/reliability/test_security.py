@@ -38,6 +38,7 @@ PAGE = {
     "/workbench.js",
     "/workbench-views.js",
     "/workbench-new.js",
+    "/workbench-artifacts.js",
     "/workbench.css",
     "/favicon.svg",
 }

@@ -83,6 +83,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--body-timeout", "4", "--max-replicas", "7", "--backend", "ray",
         "--ray-address", "127.0.0.1:6379", "--ray-placement", "pack",
         "--tracking-max-records", "1000", "--tracking-max-bytes", "64M",
+        "--artifact-max-bytes", "3G",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -118,6 +119,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         ray_placement="PACK",
         tracking_max_records=1000,
         tracking_max_bytes=64 << 20,
+        artifact_max_bytes=3 << 30,
     )
     assert run(["server", "--token", "token-from-the-flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "token-from-the-flag"])
