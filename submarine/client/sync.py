@@ -11,8 +11,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
-from submarine.client._compat import ExperimentCallsInThreads
 from submarine.client._artifacts import ArtifactMethods
+from submarine.client._compat import ExperimentCallsInThreads
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
 from submarine.client._templates import TemplateMethods

@@ -40,12 +40,12 @@ if TYPE_CHECKING:
     from submarine.models._base import InputModel, PayloadModel, WireModel
     from submarine.models._errors import Problem, problems_of
     from submarine.models._files import SpecFileError, load_document, parse_document
+    from submarine.models.artifact import Artifact
     from submarine.models.environment import (
         Environment,
         EnvironmentDefinition,
         KernelDefinition,
     )
-    from submarine.models.artifact import Artifact
     from submarine.models.experiment import (
         TERMINAL_STATUSES,
         Experiment,

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import RunningServer, ServerFactory
-from tests.e2e.test_workbench import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.server.test_artifacts import SAVE_TWICE
 from tests.support import make_spec, wait_until
 
