@@ -39,6 +39,8 @@ PAGE = {
     "/workbench-views.js",
     "/workbench-new.js",
     "/workbench-artifacts.js",
+    "/workbench-templates.js",
+    "/workbench-run.js",
     "/workbench.css",
     "/favicon.svg",
 }
