@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         ResourceError,
         Resources,
     )
-    from submarine.tracking import log_metric, log_param
+    from submarine.tracking import get_db_uri, log_metric, log_param, set_db_uri
 
 _LAZY: dict[str, str] = {
     "APIConnectionError": "submarine.client",
@@ -89,8 +89,10 @@ _LAZY: dict[str, str] = {
     "SpecValidationError": "submarine.client",
     "SubmarineError": "submarine.client",
     "WaitTimeoutError": "submarine.client",
+    "get_db_uri": "submarine.tracking",
     "log_metric": "submarine.tracking",
     "log_param": "submarine.tracking",
+    "set_db_uri": "submarine.tracking",
 }
 
 __all__ = [
@@ -130,8 +132,10 @@ __all__ = [
     "SubmarineError",
     "WaitTimeoutError",
     "__version__",
+    "get_db_uri",
     "log_metric",
     "log_param",
+    "set_db_uri",
 ]
 
 

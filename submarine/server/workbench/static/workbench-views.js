@@ -324,7 +324,9 @@ function trackingReader(id) {
           const points = byWorker.get(name);
           for (const [step, value] of series.points || []) {
             const x = step === null || step === undefined ? points.length : step;
-            if (value !== null && value !== undefined) points.push([x, value]);
+            // NaN comes as null, an infinity as +-Number.MAX_VALUE: neither can be drawn.
+            const drawn = Number.isFinite(value) && Math.abs(value) !== Number.MAX_VALUE;
+            if (drawn) points.push([x, value]);
           }
           changed.add(series.key);
         }),
