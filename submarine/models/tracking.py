@@ -12,8 +12,8 @@ local server and of Submarine 0.8.0 alike:
   ``int`` of milliseconds that keeps the text it was read from (``.text``).
 * ``value`` is the value as logged: NaN when ``isNan`` is true (0.8.0 stores it as 0, older
   local servers sent null), an infinity where the store holds the largest number it can
-  (±1.7976931348623157e308; in 0.8.0's answers, anything at or past ±3.4028235e38, the
-  largest of 0.8.0's single-precision column).
+  (±1.7976931348623157e308; in 0.8.0's answers, anything at or past ±3.40282e38, the
+  largest number of 0.8.0's single-precision column as MySQL writes it).
 * 0.8.0's rows also carry its ``BaseEntity`` keys (``createBy``, ``createTime``,
   ``updateBy``, ``updateTime``: the time of the query, not of the record).
 
@@ -36,7 +36,9 @@ from submarine.models._base import PayloadModel
 __all__ = ["Metric", "Millis", "Param"]
 
 _LARGEST: Final = 1.7976931348623157e308
-_FLOAT32_MAX: Final = 3.4028234663852886e38
+_FLOAT32_SHOWN: Final = 3.40282e38
+"""The largest number of 0.8.0's single-precision ``value`` column, as MySQL writes it
+(six digits): where an infinity was stored."""
 _TIME_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?")
 
 
@@ -158,7 +160,7 @@ class Metric(PayloadModel):
             logged = math.nan
         elif value is None or not isinstance(value, float) or not math.isfinite(value):
             return self
-        elif abs(value) >= _LARGEST or (abs(value) >= _FLOAT32_MAX and self._from_080()):
+        elif abs(value) >= _LARGEST or (abs(value) >= _FLOAT32_SHOWN and self._from_080()):
             logged = math.copysign(math.inf, value)
         else:
             return self

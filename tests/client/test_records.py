@@ -116,7 +116,7 @@ ROWS_080 = [
     {"key": "loss", "value": 0.0, "workerIndex": "master-0", "timestamp": "2023-05-23 09:01:13",
      "step": 1, "isNan": True, "id": EXP_ID, "createBy": None,
      "createTime": "2023-05-23 09:05:00", "updateBy": None, "updateTime": "2023-05-23 09:05:00"},
-    {"key": "loss", "value": -3.4028235e38, "workerIndex": "master-0",
+    {"key": "loss", "value": -3.40282e38, "workerIndex": "master-0",
      "timestamp": "2023-05-23 09:01:14", "step": 2, "isNan": False, "id": EXP_ID,
      "createBy": None, "createTime": "2023-05-23 09:05:00", "updateBy": None,
      "updateTime": "2023-05-23 09:05:00"},
@@ -150,7 +150,7 @@ def test_0_8_0_rows_are_read_into_the_same_typed_records(make) -> None:
     assert (loss.value, loss.step, loss.worker_index, loss.is_nan) == (0.5, 0, "master-0", False)
     assert nan.value is not None
     assert math.isnan(nan.value)
-    assert inf.value == -math.inf  # 0.8.0's FLOAT column holds no more than 3.4028235e38
+    assert inf.value == -math.inf  # 0.8.0's FLOAT column: at most 3.40282e38
     assert loss.create_time == "2023-05-23 09:05:00"
     assert loss.create_by is None
     assert [m.to_dict() for m in (loss, nan, inf)] == ROWS_080  # what came, given back
