@@ -29,16 +29,16 @@ def target_uri(environ: Mapping[str, str]) -> str | None:
     return _trackdb._db_uri or environ.get(URI_ENV) or environ.get(DB_URI_ENV) or None
 
 
-def transport_for(uri: str, environ: Mapping[str, str]) -> Transport:
+def transport_for(uri: str, environ: Mapping[str, str], *, kept: bool = True) -> Transport:
     """The transport to ``uri``: a database, or the local server (with the replica's
-    credential).
+    credential; ``kept``: a connection kept open, for a sender).
 
     Raises:
         TrackingError: not a URL this package can record to.
     """
     if is_database_url(uri):
-        return DatabaseTransport(uri)
-    return HttpTransport(uri, environ.get(TOKEN_ENV))
+        return DatabaseTransport(uri, kept=kept)
+    return HttpTransport(uri, environ.get(TOKEN_ENV), kept=kept)
 
 
 def checked_key(key: Any, kind: str) -> str:
@@ -120,7 +120,7 @@ class SubmarineClient:
         """The Submarine server, when known."""
         self.experiment_id = environ.get("JOB_ID")
         """The experiment of this process (``JOB_ID``), if it runs in one."""
-        self._transport = transport_for(self.db_uri, environ)
+        self._transport = transport_for(self.db_uri, environ, kept=False)
 
     def log_metric(
         self,

@@ -188,12 +188,16 @@ def _message(exc: BaseException) -> str:
 class DatabaseTransport:
     """Batches into the ``metric`` and ``param`` tables of the database at ``uri``.
 
+    A sender's transport (``kept``) keeps a connection open between batches; one that is
+    not (a :class:`~submarine.tracking.SubmarineClient`'s, perhaps made anew for each call
+    as 0.8.0's SDK does) opens one a call and closes it.
+
     Raises:
         TrackingError: SQLAlchemy or the driver is not installed, or ``uri`` is no MySQL
             (MariaDB) URL.
     """
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, kept: bool = True) -> None:
         self.where = f"the database at {shown(uri)}"
         """The database, for messages (no password)."""
         self._lock = threading.Lock()
@@ -204,6 +208,7 @@ class DatabaseTransport:
             import sqlalchemy
             from sqlalchemy.engine import make_url
             from sqlalchemy.exc import ArgumentError
+            from sqlalchemy.pool import NullPool
         except ImportError:
             raise TrackingError(
                 f"recording into {self.where} needs SQLAlchemy and PyMySQL: "
@@ -232,11 +237,11 @@ class DatabaseTransport:
                 + (f"pip install 'submarine-sdk[{EXTRA}]'" if driver == "pymysql" else "")
             )
         timeouts = {"connect_timeout": 10, "read_timeout": 30, "write_timeout": 30}
+        pooling: dict[str, Any] = (
+            {"pool_pre_ping": True, "pool_recycle": 3600} if kept else {"poolclass": NullPool}
+        )
         self._engine: Engine = sqlalchemy.create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_recycle=3600,
-            connect_args=timeouts if driver in ("pymysql", "MySQLdb") else {},
+            url, connect_args=timeouts if driver in ("pymysql", "MySQLdb") else {}, **pooling
         )
 
     # -- sending -------------------------------------------------------------------------

@@ -85,11 +85,18 @@ class _Watchdog:
 class HttpTransport:
     """Batches to the local server at ``uri`` with the replica's credential ``token``.
 
+    A sender's transport (``kept``) keeps its connection open between batches, and a
+    watchdog thread cuts a request past :data:`REQUEST_SECONDS`; one that is not (a
+    :class:`~submarine.tracking.SubmarineClient`'s, called now and then, perhaps made
+    anew for each call as 0.8.0's SDK does) opens a connection a request and starts no
+    thread: socket timeouts bound it.
+
     Raises:
         TrackingError: ``uri`` is not an http(s) URL.
     """
 
-    def __init__(self, uri: str, token: str | None) -> None:
+    def __init__(self, uri: str, token: str | None, *, kept: bool = True) -> None:
+        self._kept = kept
         self._url = urlsplit(uri.rstrip("/"))
         if self._url.scheme not in ("http", "https") or not self._url.hostname:
             raise TrackingError(f"{URI_ENV} must be an http(s) URL of a server, got {uri!r}")
@@ -150,7 +157,7 @@ class HttpTransport:
     def _request(self, path: str, body: bytes) -> tuple[int, bytes]:
         """POST over a kept-alive connection; a kept connection the server has closed in
         the meantime is replaced once. The whole exchange has :data:`REQUEST_SECONDS`."""
-        if self._watchdog is None:
+        if self._watchdog is None and self._kept:
             self._watchdog = _Watchdog()
         while True:
             connection, kept = self._connection, self._connection is not None
@@ -162,7 +169,8 @@ class HttpTransport:
                 )
                 connection = kind(self._url.hostname or "", self._url.port, timeout=_TIMEOUT)
             self._connection = None
-            self._watchdog.arm(connection, REQUEST_SECONDS)
+            if self._watchdog is not None:
+                self._watchdog.arm(connection, REQUEST_SECONDS)
             try:
                 connection.request("POST", path, body=body, headers=self._headers)
                 response = connection.getresponse()
@@ -176,8 +184,9 @@ class HttpTransport:
                 connection.close()
                 raise
             finally:
-                self._watchdog.disarm()
-            if not response.will_close:
+                if self._watchdog is not None:
+                    self._watchdog.disarm()
+            if self._kept and not response.will_close:
                 self._connection = connection
             else:
                 connection.close()
