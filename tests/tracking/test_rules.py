@@ -3,6 +3,8 @@ values it may record, where records go, and 0.8.0's names and signatures."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import inspect
 import json
 import math
@@ -265,3 +267,19 @@ def test_what_the_client_does_not_do_says_so(monkeypatch: pytest.MonkeyPatch) ->
         client.log_param("experiment-1-0001", "lr", 0.1, "")
     with pytest.raises(TypeError, match="timestamp of metric 'loss' must be a datetime"):
         client.log_metric("experiment-1-0001", "loss", 1.0, "worker-0", "yesterday")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "submarine._trackrules",
+        "submarine._trackdb",
+        "submarine.models.tracking",
+        "submarine.models.trackwire",
+        "submarine.tracking",
+    ],
+)
+def test_the_examples_hold(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0
