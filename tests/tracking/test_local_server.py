@@ -19,20 +19,30 @@ from tests.support import make_spec
 pytestmark = pytest.mark.slow  # replicas and a server
 
 LOGGER = """
-import math
+import math, os, pathlib, sys, time
 import submarine
 submarine.log_param("lr", 0.1)
 submarine.log_metric("loss", 0.5)  # no step
 submarine.log_metric("edge", math.inf, step=1)
 submarine.log_metric("edge", math.nan, step=2)
 submarine.log_metric("edge", -math.inf, step=3)
+submarine.tracking.flush()
+# The experiment succeeds when the Master exits: it waits for the Worker's records.
+gate = pathlib.Path(sys.argv[1])
+if os.environ["RANK"] == "0":
+    end = time.monotonic() + 120
+    while not gate.exists() and time.monotonic() < end:
+        time.sleep(0.02)
+else:
+    gate.write_text("recorded")
 """
 
 
 def test_pytorch_replicas_record_with_0_8_0s_semantics(server: Any, tmp_path: Path) -> None:
     script = tmp_path / "logger.py"
     script.write_text(LOGGER)
-    spec = make_spec("PyTorch", roles={"Master": 1, "Worker": 1}, cmd=f"python {script}")
+    cmd = f"python {script} {tmp_path / 'worker-recorded'}"
+    spec = make_spec("PyTorch", roles={"Master": 1, "Worker": 1}, cmd=cmd)
     with httpx.Client(base_url=server.url) as http:
         experiment_id = create(http, spec)["experimentId"]
         done = wait_status(http, experiment_id, {"Succeeded", "Failed"}, timeout=120)
