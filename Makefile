@@ -4,6 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+MARIADBD ?= /usr/sbin/mariadbd
 
 .PHONY: demo test lint typecheck unit unit-fast test-reliability test-frameworks bench schemas screenshots clean
 
@@ -29,7 +30,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
 # --durations: the slowest tests, so that where the time goes stays visible.
-unit: $(STAMP) $(CHROMIUM)
+unit: $(STAMP) $(CHROMIUM) $(MARIADBD)
 	$(VENV)/bin/pytest -m "(not reliability or bounded) and not frameworks" --durations=25
 
 ## make unit-fast: the tests that start no process (no server, replica, browser or command
@@ -44,6 +45,15 @@ $(CHROMIUM):
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	else \
 		echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+# The tests of tracking into a Submarine 0.8.0 database start a private MariaDB server of
+# their own (Debian's mariadb-server); install it when it is missing, as chromium above.
+$(MARIADBD):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server; \
+	else \
+		echo "the tracking database tests need Debian's mariadb-server: sudo apt-get install mariadb-server" >&2; exit 1; \
 	fi
 
 ## make screenshots: the README's pictures of the workbench (docs/), taken by its browser tests.

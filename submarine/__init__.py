@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         Resources,
         TemplateFillError,
     )
-    from submarine.tracking import log_metric, log_param
+    from submarine.tracking import get_db_uri, log_metric, log_param, set_db_uri
 
 _LAZY: dict[str, str] = {
     "APIConnectionError": "submarine.client",
@@ -108,9 +108,11 @@ _LAZY: dict[str, str] = {
     "TemplateFillError": "submarine.models",
     "TemplateValidationError": "submarine.client",
     "WaitTimeoutError": "submarine.client",
+    "get_db_uri": "submarine.tracking",
     "log_metric": "submarine.tracking",
     "log_param": "submarine.tracking",
     "save_model": "submarine._savemodel",
+    "set_db_uri": "submarine.tracking",
 }
 
 __all__ = [
@@ -159,9 +161,11 @@ __all__ = [
     "TemplateValidationError",
     "WaitTimeoutError",
     "__version__",
+    "get_db_uri",
     "log_metric",
     "log_param",
     "save_model",
+    "set_db_uri",
 ]
 
 

@@ -149,7 +149,7 @@ def test_the_address_replicas_get(tmp_path: Any, host: str, port: int, address: 
         ({"TF_CONFIG": '{"task": {"type": "worker", "index": 1}}'}, "worker-1"),
         ({"TF_CONFIG": '{"task": {"type": "chief", "index": 0}}', "RANK": "3"}, "chief-0"),
         ({"TF_CONFIG": "not json", "RANK": "2"}, "worker-2"),
-        ({"RANK": "0"}, "worker-0"),
+        ({"RANK": "0"}, "master-0"),
         ({}, "worker-0"),
     ],
 )
