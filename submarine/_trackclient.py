@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import submarine._trackdb as _trackdb
 from submarine._trackdb import DB_URI_ENV, DatabaseTransport, get_db_uri, is_database_url
@@ -20,6 +20,9 @@ from submarine._trackhttp import HttpTransport
 from submarine._trackrules import check_key, metric_step, metric_value, param_text
 from submarine._tracksend import TrackingError, TransientError, Transport
 from submarine.models.trackwire import MAX_KEY, MAX_WORKER, TOKEN_ENV, URI_ENV, is_text
+
+if TYPE_CHECKING:
+    from submarine._savemodel import SavedModel
 
 __all__ = ["SubmarineClient", "checked_key", "target_uri", "transport_for"]
 
@@ -175,13 +178,19 @@ class SubmarineClient:
         if outcome.lost:
             raise TrackingError(outcome.reason or f"{self._transport.where} refused the {kind}")
 
-    def save_model(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not supported here: 0.8.0 saves to its MinIO and model registry."""
-        raise NotImplementedError(
-            "SubmarineClient.save_model saves to Submarine 0.8.0's MinIO and model registry, "
-            "which this package does not write to: call submarine.save_model(model, "
-            "model_type, ...) inside a replica of the local server"
-        )
+    def save_model(
+        self,
+        model: Any,
+        model_type: str,
+        registered_model_name: str | None = None,
+        input_dim: list[int] | None = None,
+        output_dim: list[int] | None = None,
+    ) -> SavedModel:
+        """Save a model as the experiment's next artifact folder: the same as
+        :func:`submarine.save_model` (inside a replica of the local server)."""
+        from submarine._savemodel import save_model
+
+        return save_model(model, model_type, registered_model_name, input_dim, output_dim)
 
     def create_serve(self, model_name: str, model_version: int, async_req: bool = True) -> NoReturn:
         """Not supported here: 0.8.0 serves models through Seldon Core."""

@@ -12,9 +12,6 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import RunningServer
 from tests.e2e.test_workbench import API, _create, _script
-from tests.e2e.test_workbench import browser as browser
-from tests.e2e.test_workbench import page as page
-from tests.e2e.test_workbench import playwright as playwright
 from tests.e2e.test_workbench import workbench as workbench
 from tests.support import make_spec, wait_until
 

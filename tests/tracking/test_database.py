@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import submarine
+from submarine._savemodel import SaveModelError
 from submarine.models import Metric
 from submarine.tracking import SubmarineClient, TrackingError
 
@@ -211,8 +212,8 @@ def test_the_client_of_0_8_0_writes_at_once(mariadb: MariaDB) -> None:
         client.log_metric("experiment-unknown", "acc", 0.5, "worker-3")
     with pytest.raises(ValueError, match="metric key 'a:b' holds ':'"):
         client.log_metric(experiment_id, "a:b", 0.5, "worker-3")
-    with pytest.raises(NotImplementedError, match=r"submarine\.save_model"):
-        client.save_model(object(), "tensorflow")
+    with pytest.raises(SaveModelError, match="Run the script as an experiment"):
+        client.save_model(object(), "tensorflow")  # a database is no artifact store
 
 
 def test_set_db_uri_sends_later_records_to_that_database(

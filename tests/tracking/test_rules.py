@@ -15,6 +15,7 @@ import pytest
 
 import submarine
 from submarine import tracking
+from submarine._savemodel import SaveModelError
 from submarine._trackclient import target_uri, transport_for
 from submarine._trackdb import DEFAULT_DB_URI, DatabaseTransport, is_database_url, shown
 from submarine._trackhttp import HttpTransport
@@ -257,8 +258,11 @@ def test_what_the_client_does_not_do_says_so(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("JOB_ID", raising=False)
     client = SubmarineClient(DB)  # nothing is connected before a record is written
     assert (client.db_uri, client.experiment_id) == (DB, None)
-    with pytest.raises(NotImplementedError, match=r"call submarine\.save_model"):
+    # save_model is submarine.save_model's: its own checks, then the local server's upload.
+    with pytest.raises(ValueError, match="needs input_dim and output_dim"):
         client.save_model(object(), "pytorch")
+    with pytest.raises(SaveModelError, match="JOB_ID"):
+        client.save_model(object(), "tensorflow")
     with pytest.raises(NotImplementedError, match="does not serve models"):
         client.create_serve("model", 1)
     with pytest.raises(NotImplementedError, match="does not serve models"):
