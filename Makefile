@@ -4,8 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+MARIADBD ?= /usr/sbin/mariadbd
 
-.PHONY: demo test lint typecheck unit unit-fast test-reliability bench schemas screenshots clean
+.PHONY: demo test lint typecheck unit unit-fast test-reliability test-frameworks bench schemas screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,13 +30,13 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
 # --durations: the slowest tests, so that where the time goes stays visible.
-unit: $(STAMP) $(CHROMIUM)
-	$(VENV)/bin/pytest -m "not reliability or bounded" --durations=25
+unit: $(STAMP) $(CHROMIUM) $(MARIADBD)
+	$(VENV)/bin/pytest -m "(not reliability or bounded) and not frameworks" --durations=25
 
 ## make unit-fast: the tests that start no process (no server, replica, browser or command
 ## line): under a minute, for the edit-test loop. `make test` runs them too.
 unit-fast: $(STAMP)
-	$(VENV)/bin/pytest -m "not slow and (not reliability or bounded)" --durations=10
+	$(VENV)/bin/pytest -m "not slow and (not reliability or bounded) and not frameworks" --durations=10
 
 # The workbench's browser tests drive Debian's chromium; install it when it is missing
 # (CI runs as root; elsewhere, say what to run).
@@ -46,6 +47,15 @@ $(CHROMIUM):
 		echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
+# The tests of tracking into a Submarine 0.8.0 database start a private MariaDB server of
+# their own (Debian's mariadb-server); install it when it is missing, as chromium above.
+$(MARIADBD):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server; \
+	else \
+		echo "the tracking database tests need Debian's mariadb-server: sudo apt-get install mariadb-server" >&2; exit 1; \
+	fi
+
 ## make screenshots: the README's pictures of the workbench (docs/), taken by its browser tests.
 screenshots: $(STAMP) $(CHROMIUM)
 	SUBMARINE_SCREENSHOTS=docs $(VENV)/bin/pytest tests/e2e/test_workbench.py tests/e2e/test_workbench_templates.py -q
@@ -53,6 +63,22 @@ screenshots: $(STAMP) $(CHROMIUM)
 ## make test-reliability: the full fault, fuzz and load suite.
 test-reliability: $(STAMP)
 	$(VENV)/bin/pytest tests/reliability -m "reliability"
+
+## make test-frameworks: save_model with real PyTorch (the CPU build) and TensorFlow (CPU), in
+## an environment of their own (FRAMEWORKS_VENV, about 2 GB): models saved by replicas of a
+## local server, listed, downloaded and loaded again.
+FRAMEWORKS_VENV ?= .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
+TORCH_CPU ?= torch==2.13.0+cpu
+
+$(FRAMEWORKS_STAMP): pyproject.toml
+	test -x $(FRAMEWORKS_VENV)/bin/python || $(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet -e '.[server,dev,tensorboard]' '$(TORCH_CPU)' tensorflow-cpu
+	touch $(FRAMEWORKS_STAMP)
+
+test-frameworks: $(FRAMEWORKS_STAMP)
+	$(FRAMEWORKS_VENV)/bin/pytest tests/frameworks -m frameworks -p no:cacheprovider
 
 ## make bench: ratio benchmarks against baselines measured in the same run.
 bench: $(STAMP)
@@ -63,4 +89,4 @@ schemas: $(STAMP)
 	$(PY) -m submarine.models schemas
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(FRAMEWORKS_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -12,6 +12,7 @@ from submarine._exports import lazy_exports
 from submarine._version import __version__
 
 if TYPE_CHECKING:
+    from submarine._savemodel import save_model
     from submarine.client import (
         APIConnectionError,
         APIStatusError,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
         Resources,
         TemplateFillError,
     )
-    from submarine.tracking import log_metric, log_param
+    from submarine.tracking import get_db_uri, log_metric, log_param, set_db_uri
 
 _LAZY: dict[str, str] = {
     "APIConnectionError": "submarine.client",
@@ -107,8 +108,11 @@ _LAZY: dict[str, str] = {
     "TemplateFillError": "submarine.models",
     "TemplateValidationError": "submarine.client",
     "WaitTimeoutError": "submarine.client",
+    "get_db_uri": "submarine.tracking",
     "log_metric": "submarine.tracking",
     "log_param": "submarine.tracking",
+    "save_model": "submarine._savemodel",
+    "set_db_uri": "submarine.tracking",
 }
 
 __all__ = [
@@ -157,8 +161,11 @@ __all__ = [
     "TemplateValidationError",
     "WaitTimeoutError",
     "__version__",
+    "get_db_uri",
     "log_metric",
     "log_param",
+    "save_model",
+    "set_db_uri",
 ]
 
 

@@ -332,6 +332,14 @@ class Settings:
         "SIZE",
         read_memory,
     )
+    artifact_max_bytes: int = _option(
+        16 << 30,
+        "--artifact-max-bytes",
+        "bytes of saved models (artifacts) one experiment may hold, like 50G; past it, "
+        "uploads are refused with 413 (default: 16G)",
+        "SIZE",
+        read_memory,
+    )
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -371,6 +379,10 @@ class Settings:
             )
         if not self.backfill_window > 0:
             raise SettingsError(f"backfill_window must be positive, got {self.backfill_window}")
+        if self.artifact_max_bytes < 1:
+            raise SettingsError(
+                f"artifact_max_bytes must be positive, got {self.artifact_max_bytes}"
+            )
         if self.max_replicas < 1:
             raise SettingsError(f"max_replicas must be at least 1, got {self.max_replicas}")
         if self.backend not in BACKENDS:

@@ -1,20 +1,21 @@
-"""The replica side of tracking: a bounded buffer and the thread that sends it to the server.
+"""The replica side of tracking: a bounded buffer and the thread that empties it.
 
 Training never waits for the network and never fails because of it. Records go to a
 buffer that a background thread sends in batches (every :data:`FLUSH_SECONDS`, or as soon
-as :data:`BATCH_SIZE` are waiting). What the server cannot take now is kept and tried again:
+as :data:`BATCH_SIZE` are waiting) through a :class:`Transport`: to the local server over
+HTTP (:mod:`submarine._trackhttp`) or into a Submarine 0.8.0 database
+(:mod:`submarine._trackdb`). What the other end cannot take now is kept and tried again:
 
-* a server that cannot be reached, a timeout, or an answer of 408, 429, 502, 503 or 504 is
-  retried with backoff (half a second, doubling, at most :data:`MAX_BACKOFF`); other server
-  errors are retried twice more, then the batch is given up;
-* a batch the server refuses (a 4xx: a bad record, the experiment deleted, its quota full)
-  is given up at once;
+* a transport says a batch may be taken later (a server or database that cannot be
+  reached, is busy or timed out) by raising :class:`TransientError`: it is retried with
+  backoff (half a second, doubling, at most :data:`MAX_BACKOFF`);
+* a batch it refuses (a bad record, the experiment unknown or deleted, a quota full) is
+  given up at once;
 * past :data:`MAX_BUFFER` waiting records the oldest are dropped.
 
 Records given up or dropped are counted, and said once on stderr (then again, in total, at
-exit); training goes on. A request has :data:`REQUEST_SECONDS` in all, however slowly a
-server answers. At exit the rest is sent, giving up once no batch has been taken for
-``SUBMARINE_TRACKING_EXIT_TIMEOUT`` seconds (:data:`EXIT_SECONDS` by default): a server
+exit); training goes on. At exit the rest is sent, giving up once no batch has been taken
+for ``SUBMARINE_TRACKING_EXIT_TIMEOUT`` seconds (:data:`EXIT_SECONDS` by default): a server
 that is gone or drips its answers never keeps a finished training process alive.
 
 Standard library only: a training process imports it.
@@ -23,24 +24,14 @@ Standard library only: a training process imports it.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
 import random
-import socket
 import sys
 import threading
 import time
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Any, Final, NamedTuple, Protocol
 
-from submarine.models.trackwire import (
-    URI_ENV,
-    MetricRecord,
-    ParamRecord,
-    encode_metrics,
-    encode_params,
-)
+from submarine.models.trackwire import MetricRecord, ParamRecord
 
 __all__ = [
     "BATCH_SIZE",
@@ -48,86 +39,65 @@ __all__ = [
     "EXIT_SECONDS",
     "FLUSH_SECONDS",
     "MAX_BACKOFF",
-    "MAX_BODY",
     "MAX_BUFFER",
-    "REQUEST_SECONDS",
+    "Outcome",
     "Sender",
     "TrackingError",
+    "TransientError",
+    "Transport",
+    "exit_seconds",
 ]
 
 BATCH_SIZE: Final = 5000
-"""Records that wake the sender at once; a request carries at most this many."""
+"""Records that wake the sender at once; a batch holds at most this many."""
 FLUSH_SECONDS: Final = 1.0
 """The longest a record waits in the buffer before it is sent."""
-MAX_BODY: Final = 900_000
-"""The largest request body sent (the local server accepts 1 MiB by default)."""
 MAX_BUFFER: Final = 1_000_000
-"""Records of each kind kept while the server cannot take them; past this, the oldest are
-dropped (counted, and said once)."""
+"""Records of each kind kept while they cannot be sent; past this, the oldest are dropped
+(counted, and said once)."""
 MAX_BACKOFF: Final = 10.0
 """The longest pause between two tries of a server that cannot be reached."""
-REQUEST_SECONDS: Final = 30.0
-"""The longest one request may take, however slowly the server answers."""
 EXIT_ENV: Final = "SUBMARINE_TRACKING_EXIT_TIMEOUT"
 """Seconds without a batch taken after which the final flush at exit gives up."""
 EXIT_SECONDS: Final = 10.0
 """The default of :data:`EXIT_ENV`."""
-_TIMEOUT: Final = 10.0
-"""The longest one socket operation waits."""
-_RETRIED: Final = frozenset({408, 429, 502, 503, 504})
-"""Answers that say: try again later."""
-_SERVER_ERRORS_TRIED: Final = 3
-"""How many times a batch is sent that the server fails with another 5xx."""
 
 
 class TrackingError(RuntimeError):
     """Metrics or params cannot be recorded: not in a replica, or (from :func:`flush`) the
-    server cannot be reached or refused them."""
+    server or database cannot be reached or refused them."""
 
 
-class _TransientError(Exception):
-    """The server cannot take the batch now: try again later."""
+class TransientError(Exception):
+    """The other end cannot take the batch now: try again later."""
 
 
-class _Watchdog:
-    """Cuts a request that outlasts its deadline (a server that drips its answer would
-    keep a socket operation's timeout from ever firing). One thread, asleep when no
-    request is in flight."""
+class Outcome(NamedTuple):
+    """What became of a batch a transport was given."""
 
-    def __init__(self) -> None:
-        self._state = threading.Condition()
-        self._connection: http.client.HTTPConnection | None = None
-        self._deadline = 0.0
-        self._thread = threading.Thread(target=self._run, name="submarine-tracking-watch")
-        self._thread.daemon = True
-        self._thread.start()
+    taken: int
+    """Records from the front of the batch that are done with (recorded or given up)."""
+    lost: int
+    """Of those, how many were given up."""
+    reason: str | None = None
+    """Why records were given up (said once on stderr), or None."""
 
-    def arm(self, connection: http.client.HTTPConnection, seconds: float) -> None:
-        """Watch ``connection`` for ``seconds``."""
-        with self._state:
-            self._connection, self._deadline = connection, time.monotonic() + seconds
-            self._state.notify()
 
-    def disarm(self) -> None:
-        """The request is over."""
-        with self._state:
-            self._connection = None
+class Transport(Protocol):
+    """Where batches go: the local server, or a database."""
 
-    def _run(self) -> None:
-        with self._state:
-            while True:
-                if self._connection is None:
-                    self._state.wait()
-                    continue
-                left = self._deadline - time.monotonic()
-                if left > 0:
-                    self._state.wait(left)
-                    continue
-                sock = self._connection.sock
-                self._connection = None
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
+    @property
+    def where(self) -> str:
+        """The other end, for messages (no password)."""
+
+    def send(
+        self, kind: str, experiment_id: str, worker: str, batch: list[Any]
+    ) -> Outcome:  # pragma: no cover - a protocol
+        """Record the front of ``batch`` (of ``kind``: ``metric`` or ``param``).
+
+        Raises:
+            TransientError: nothing was taken; try again later.
+        """
 
 
 def _say(message: str) -> None:
@@ -146,24 +116,18 @@ def exit_seconds() -> float:
 
 
 class Sender:
-    """The buffer of one process and the thread that empties it into the server.
+    """The buffer of one process and the thread that empties it through a transport.
 
     Args:
-        uri: the server (``SUBMARINE_TRACKING_URI``).
-        token: the replica's tracking credential, or None.
+        transport: where batches go.
         experiment_id: whose records these are.
         worker: the replica's worker index.
     """
 
-    def __init__(self, uri: str, token: str | None, experiment_id: str, worker: str) -> None:
+    def __init__(self, transport: Transport, experiment_id: str, worker: str) -> None:
+        self.transport = transport
         self.experiment_id = experiment_id
         self.worker = worker
-        self._url = urlsplit(uri.rstrip("/"))
-        if self._url.scheme not in ("http", "https") or not self._url.hostname:
-            raise TrackingError(f"{URI_ENV} must be an http(s) URL of a server, got {uri!r}")
-        self._headers = {"Content-Type": "application/json"}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
         # Lists, appended to by the training threads and emptied from the front under
         # ``_trim``; each append is one atomic step, so appending takes no lock.
         self.metrics: list[MetricRecord] = []
@@ -182,9 +146,6 @@ class Sender:
         self._error: str | None = None
         self._refused: str | None = None
         self._taken_at = time.monotonic()
-        self._server_errors = 0
-        self._connection: http.client.HTTPConnection | None = None
-        self._watchdog = _Watchdog()
         self._thread = threading.Thread(target=self._run, name="submarine-tracking", daemon=True)
         self._thread.start()
 
@@ -214,7 +175,7 @@ class Sender:
             self.lost[kind] += count
         self._say_once(
             "full",
-            f"{MAX_BUFFER} {kind}s are waiting for the server at {self._url.geturl()} "
+            f"{MAX_BUFFER} {kind}s are waiting for {self.transport.where} "
             f"({self._reason or 'it is slow'}): the oldest are dropped from now on, and "
             "counted; training goes on",
         )
@@ -230,7 +191,7 @@ class Sender:
         """Send what is waiting now, within ``timeout`` seconds.
 
         Raises:
-            TrackingError: the server could not be reached, failed or refused a batch.
+            TrackingError: the other end could not be reached, failed or refused a batch.
         """
         with self._state:
             self._asked += 1
@@ -238,17 +199,17 @@ class Sender:
             self._wake.set()
             if not self._state.wait_for(lambda: self._served >= ticket, timeout):
                 raise TrackingError(
-                    f"could not send the waiting records to {self._url.geturl()} within "
-                    f"{timeout:g} s: {self._reason or 'the server did not answer'}"
+                    f"could not send the waiting records to {self.transport.where} within "
+                    f"{timeout:g} s: {self._reason or 'it did not answer'}"
                 )
             error = self._error
         if error is not None:
             raise TrackingError(error)
 
     def close(self, quiet_seconds: float) -> None:
-        """Send the rest at exit, trying again while the server takes batches; give up once
-        none was taken for ``quiet_seconds`` (or after ten times that in all), saying how
-        many records were not sent."""
+        """Send the rest at exit, trying again while batches are taken; give up once none
+        was taken for ``quiet_seconds`` (or after ten times that in all), saying how many
+        records were not sent."""
         started = time.monotonic()
         pause = 0.5
         while self.metrics or self._params:
@@ -271,7 +232,7 @@ class Sender:
         if any(lost.values()):
             _say(
                 f"{lost['metric']} metrics and {lost['param']} params of this process were "
-                f"not recorded by the server at {self._url.geturl()}"
+                f"not recorded by {self.transport.where}"
                 + (f" ({self._reason})" if self._reason else "")
             )
 
@@ -287,7 +248,7 @@ class Sender:
                 ticket = self._asked
             try:
                 self._send_all()
-            except _TransientError as exc:
+            except TransientError as exc:
                 failures += 1
                 self._backing_off = True
                 self._reason = str(exc)
@@ -308,8 +269,8 @@ class Sender:
                 self._state.notify_all()
 
     def _send_all(self) -> None:
-        """Send what is waiting now, batch by batch; :class:`_TransientError` when the server
-        cannot take a batch now (it stays waiting).
+        """Send what is waiting now, batch by batch; :class:`TransientError` when the other
+        end cannot take a batch now (it stays waiting).
 
         Records added while it sends wait for the next round: chasing them would send a
         request for every few records of a busy training loop.
@@ -322,95 +283,21 @@ class Sender:
                     batch = buffer[: min(waiting, BATCH_SIZE)]
                 if not batch:
                     break
-                count = len(batch)
-                body = self._body(queue, batch)
-                while len(body) > MAX_BODY and count > 1:  # long keys: fewer a request
-                    count //= 2
-                    body = self._body(queue, batch[:count])
-                refusal = self._post(queue, body, count)
+                outcome = self.transport.send(queue, self.experiment_id, self.worker, batch)
+                self._taken_at = time.monotonic()
+                count = max(1, min(outcome.taken, len(batch)))
                 with self._trim:
-                    gone = self._removed[queue] - base  # dropped from the front meanwhile
+                    gone = min(self._removed[queue] - base, count)  # dropped meanwhile
                     sent = max(0, count - gone)
                     del buffer[:sent]
                     self._removed[queue] += sent
-                    if refusal is not None:
-                        self.lost[queue] += sent
-                    else:
-                        self.lost[queue] -= min(gone, count)  # dropped, yet sent
+                    # The dropped ones were counted lost already; those of them that were
+                    # recorded after all are not.
+                    self.lost[queue] += min(outcome.lost, count) - gone
                 waiting -= count
-                if refusal is not None:
-                    self._refused = refusal
-                    self._say_once("refused", f"{refusal}; training goes on")
-
-    def _body(self, queue: str, batch: list[Any]) -> bytes:
-        """A batch body of the tracking contract: the experiment and worker once, then the
-        records (metrics in columns)."""
-        encode = encode_params if queue == "param" else encode_metrics
-        return encode(self.experiment_id, self.worker, batch)
-
-    def _post(self, queue: str, body: bytes, count: int) -> str | None:
-        """Send one batch: None when it was taken, the reason when it was refused (given
-        up); :class:`_TransientError` when it may be taken later."""
-        path = f"{self._url.path}/api/{queue}/add"
-        url = f"{self._url.scheme}://{self._url.netloc}{path}"
-        try:
-            status, answer = self._request(path, body)
-        except (OSError, http.client.HTTPException) as exc:
-            raise _TransientError(
-                f"cannot send {count} {queue}s to {url}: {exc or type(exc).__name__} "
-                "(is the Submarine server that started this replica still running?)"
-            ) from exc
-        if status < 300:
-            self._taken_at = time.monotonic()
-            self._server_errors = 0
-            return None
-        try:
-            message = json.loads(answer).get("message")
-        except (ValueError, AttributeError):
-            message = answer[:200].decode("utf-8", "replace")
-        reason = f"the server refused {count} {queue}s ({status}): {message}"
-        if status in _RETRIED:
-            raise _TransientError(reason)
-        if status >= 500:
-            self._server_errors += 1
-            if self._server_errors < _SERVER_ERRORS_TRIED:
-                raise _TransientError(reason)
-        self._server_errors = 0
-        return reason
-
-    def _request(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST over a kept-alive connection; a kept connection the server has closed in
-        the meantime is replaced once. The whole exchange has :data:`REQUEST_SECONDS`."""
-        while True:
-            connection, kept = self._connection, self._connection is not None
-            if connection is None:
-                kind = (
-                    http.client.HTTPSConnection
-                    if self._url.scheme == "https"
-                    else http.client.HTTPConnection
-                )
-                connection = kind(self._url.hostname or "", self._url.port, timeout=_TIMEOUT)
-            self._connection = None
-            self._watchdog.arm(connection, REQUEST_SECONDS)
-            try:
-                connection.request("POST", path, body=body, headers=self._headers)
-                response = connection.getresponse()
-                answer = response.read()
-            except (ConnectionError, http.client.RemoteDisconnected):
-                connection.close()
-                if kept:
-                    continue
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            finally:
-                self._watchdog.disarm()
-            if not response.will_close:
-                self._connection = connection
-            else:
-                connection.close()
-            return response.status, answer
+                if outcome.reason is not None:
+                    self._refused = outcome.reason
+                    self._say_once("refused", f"{outcome.reason}; training goes on")
 
 
 def _backoff(failures: int) -> float:

@@ -1,7 +1,8 @@
 """Every package the code imports is declared in pyproject.toml, for the part that imports
 it: the core (client, models, tracking) in ``dependencies``, the server in the ``server``
-extra (the Ray backend in ``ray`` too), the CLI in ``cli``. An import in a ``try`` that
-handles ImportError is optional and needs no declaration."""
+extra (the Ray backend in ``ray`` too), the CLI in ``cli``, tracking into a database in
+``tracking-db``. An import in a ``try`` that handles ImportError is optional and needs no
+declaration."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = {"yaml": "pyyaml"}
 """Import names whose distribution is named otherwise (else ``_`` reads ``-``)."""
 PARTS = (
+    ("submarine/_trackdb.py", ("tracking-db",)),
     ("submarine/server/run/raybackend/", ("server", "ray")),
     ("submarine/server/", ("server",)),
     ("submarine/cli/", ("cli",)),

@@ -26,10 +26,19 @@ from submarine.client._deadline import Budget
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES
 from submarine.client.errors import InvalidResponseError, ResponseTooLargeError
 
-__all__ = ["ACCEPT_ENCODING", "BUDGET", "AnswerGuard", "check_max_answer_bytes", "too_large"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "BUDGET",
+    "UNCAPPED",
+    "AnswerGuard",
+    "check_max_answer_bytes",
+    "too_large",
+]
 
 BUDGET: Final = "submarine.budget"
 """The request extension that carries a call's :class:`Budget` to the answer's stream."""
+UNCAPPED: Final = "submarine.uncapped"
+"""The request extension (true) of a download written to disk as it comes: no answer cap."""
 ACCEPT_ENCODING: Final = "gzip, deflate"
 """The encodings the client asks for: those it can inflate a bounded piece at a time."""
 
@@ -219,14 +228,15 @@ class AnswerGuard:
         """The reader of an answer's stream; None when it was read already (a
         ``MockTransport`` answer given as bytes), whose length is checked here."""
         request = response.request
+        limit = None if request.extensions.get(UNCAPPED) else self.limit
         budget = request.extensions.get(BUDGET)
         if isinstance(budget, Budget):
             budget.hold(response.extensions.get("network_stream"))
         else:
             budget = None
         if response.is_stream_consumed:
-            if self.limit is not None and len(response.content) > self.limit:
-                raise too_large(self.limit, request)
+            if limit is not None and len(response.content) > limit:
+                raise too_large(limit, request)
             return None
         encoding = response.headers.get("content-encoding")
         decoder = _decoder(encoding)
@@ -240,12 +250,12 @@ class AnswerGuard:
             )
         if decoder is _IDENTITY:
             declared = response.headers.get("content-length", "")
-            if self.limit is not None and declared.isdigit() and int(declared) > self.limit:
-                raise too_large(self.limit, request)
+            if limit is not None and declared.isdigit() and int(declared) > limit:
+                raise too_large(limit, request)
         else:
             # Decoded here: httpx must not decode it again.
             del response.headers["content-encoding"]
-        return _Reader(decoder, self.limit, budget, request)
+        return _Reader(decoder, limit, budget, request)
 
     def sync_hook(self, response: httpx.Response) -> None:
         """The blocking client's response hook."""

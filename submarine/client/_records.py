@@ -42,7 +42,8 @@ RecordFlow: TypeAlias = Generator["Call[Any] | list[Metric] | list[Param]", Any,
 
 class PageSeries(ExtensionAnswer):
     """The records of one key and worker in a page: metric points as
-    ``[step, value, timestamp]`` (value None for NaN), or param values."""
+    ``[step, value, timestamp]`` (value None for NaN, ±1.7976931348623157e308 for an
+    infinity), or param values."""
 
     key: str
     worker_index: str | None = None

@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 from typing_extensions import Self
 
+from submarine.client._artifacts import AsyncArtifactMethods
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import AsyncLogStream, LinePrinter
 from submarine.client._templates import AsyncTemplateMethods
@@ -37,7 +38,7 @@ __all__ = ["AsyncExperimentClient"]
 T = TypeVar("T")
 
 
-class AsyncExperimentClient(AsyncTemplateMethods):
+class AsyncExperimentClient(AsyncTemplateMethods, AsyncArtifactMethods):
     """Asyncio client of a Submarine server: the methods of :class:`ExperimentClient`, awaited.
 
     One connection pool per client; use it with ``async with``, or ``await close()``.

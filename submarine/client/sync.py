@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from typing_extensions import Self
 
+from submarine.client._artifacts import ArtifactMethods
 from submarine.client._compat import ExperimentCallsInThreads
 from submarine.client._steps import Call, Sleep, SpecInput, Steps
 from submarine.client._stream import LinePrinter, LogStream
@@ -37,10 +38,10 @@ __all__ = ["ExperimentClient"]
 T = TypeVar("T")
 
 
-class ExperimentClient(TemplateMethods, ExperimentCallsInThreads):
+class ExperimentClient(TemplateMethods, ArtifactMethods, ExperimentCallsInThreads):
     """Client of a Submarine server that creates and manages experiments and their logs,
-    and the experiment templates they can be submitted from (``create_template``,
-    ``submit_template``...).
+    the experiment templates they can be submitted from (``create_template``,
+    ``submit_template``...) and the models they saved (``list_artifacts``...).
 
     One connection pool per client; use it as a context manager, or call ``close()``.
     0.8.0's ``get_experiment_async``, ``list_experiments_async`` and

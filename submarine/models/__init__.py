@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from submarine.models._base import InputModel, PayloadModel, WireModel
     from submarine.models._errors import Problem, problems_of
     from submarine.models._files import SpecFileError, load_document, parse_document
+    from submarine.models.artifact import Artifact
     from submarine.models.environment import (
         Environment,
         EnvironmentDefinition,
@@ -98,6 +99,7 @@ _LAZY: dict[str, str] = {
     "ExperimentTemplateParamSpec": "submarine.models.template",
     "ExperimentTemplateId": "submarine.models.template",
     "ExperimentTemplate": "submarine.models.template",
+    "Artifact": "submarine.models.artifact",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
     "Environment": "submarine.models.environment",
@@ -145,6 +147,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "ROLES",
     "TERMINAL_STATUSES",
+    "Artifact",
     "CodeSpec",
     "CodeSpecPayload",
     "Environment",

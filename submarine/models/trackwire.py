@@ -8,8 +8,9 @@ Bodies of ``POST /api/metric/add`` and ``POST /api/param/add``:
 * a column batch of metrics (what :mod:`submarine.tracking` sends, :func:`encode_metrics`):
   ``{"id", "workerIndex", "columns": {"keys": [...], "key", "value", "step",
   "timestamp"}}``; each column is the base64 of little-endian numbers: key (uint32, an
-  index into ``keys``), value (float64), step (int64, :data:`NO_STEP` for none), timestamp
-  (int64 milliseconds since the epoch, 0 for when the server received it);
+  index into ``keys``), value (float64), step (int64; :data:`NO_STEP`, which older
+  clients sent for none, is read as 0), timestamp (int64 milliseconds since the epoch, 0
+  for when the server received it);
 * a compact batch: ``{"id", "workerIndex", "metrics": [[key, value, step, timestamp],
   ...]}`` or ``{"id", "workerIndex", "params": [[key, value], ...]}`` (params are sent this
   way, :func:`encode_params`);
@@ -20,18 +21,21 @@ Bodies of ``POST /api/metric/add`` and ``POST /api/param/add``:
 The rules: a key is a non-empty string of at most :data:`MAX_KEY` characters; a param's
 value, as text, at most :data:`MAX_TEXT`; a worker index at most :data:`MAX_WORKER`; no
 string, the experiment id included, holds a lone surrogate (JSON's ``"\\ud800"``: it is not
-Unicode text, and could not be answered as UTF-8); a step is a whole number of 64 bits; NaN
-and infinities are recorded as NaN (value null, ``isNan`` true); a batch holds at least one
-record of one experiment. :func:`read_batch` raises :class:`RecordError` naming the record
-and the field that break them.
+Unicode text, and could not be answered as UTF-8); a step is a whole number of 64 bits (none
+is 0, as in 0.8.0); NaN (or a null value, or ``isNan`` true) is recorded as NaN and
+infinities as infinities; a batch holds at least one record of one experiment.
+:func:`read_batch` raises :class:`RecordError` naming the record and the field that break
+them.
 
 The short worker index keeps reads in proportion to uploads: a column batch names its
 worker once, but every row of an answer repeats it (a worker index of 8,000 characters
 made a 1 MB upload a 226 MB answer of 0.8.0's shape).
 
 A stored metric row is ``(key, value, worker, timestamp, step, isNan)`` (value None for
-NaN, step None for none); a param row ``(key, value as text, worker)``.
-:func:`metric_wire` and :func:`param_wire` give them the shapes of 0.8.0's answers.
+NaN, a float infinity for an infinity; step None, in rows of older servers, for none); a
+param row ``(key, value as text, worker)``. :func:`metric_wire` and :func:`param_wire` give
+them the shapes of 0.8.0's answers, where NaN is value 0 with ``isNan`` true and an
+infinity ±1.7976931348623157e308 (:data:`LARGEST`), as 0.8.0 stores them.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 __all__ = [
+    "LARGEST",
     "MAX_KEY",
     "MAX_STEP",
     "MAX_TEXT",
@@ -63,6 +68,7 @@ __all__ = [
     "metric_wire",
     "param_wire",
     "read_batch",
+    "wire_value",
 ]
 
 URI_ENV: Final = "SUBMARINE_TRACKING_URI"
@@ -76,13 +82,15 @@ MAX_TEXT: Final = 8000
 MAX_WORKER: Final = 64
 """The longest worker index (``worker-0``, ``ps-1``), in characters (0.8.0's column)."""
 NO_STEP: Final = -(2**63)
-"""A metric without a step, in the step column."""
+"""What older clients sent in the step column for a metric without a step (read as 0)."""
+LARGEST: Final = sys.float_info.max
+"""An infinity's magnitude in answers (JSON holds no infinity), as 0.8.0 stores it."""
 MAX_STEP: Final = 2**63 - 1
 """The largest step (steps are int64; the smallest, :data:`NO_STEP`, means none)."""
 
 MetricRecord: TypeAlias = tuple[str, float, int, int]
-"""A metric as a replica keeps it until sent: (key, value, step or :data:`NO_STEP`,
-timestamp in milliseconds)."""
+"""A metric as a replica keeps it until sent: (key, value, step, timestamp in
+milliseconds)."""
 ParamRecord: TypeAlias = tuple[str, str]
 """A param as a replica keeps it until sent: (key, value as text)."""
 Row: TypeAlias = Sequence[Any]
@@ -223,7 +231,7 @@ def _metric_row(
     index: int, key: Any, value: Any, worker: str, timestamp: Any, step: Any, now_ms: int
 ) -> tuple[Any, ...]:
     if isinstance(value, float):
-        nan = not math.isfinite(value)
+        nan = math.isnan(value)
     elif value is None:
         nan = True
     elif type(value) is int and -_FLOAT_INT <= value <= _FLOAT_INT:
@@ -235,7 +243,7 @@ def _metric_row(
         None if nan else value,
         worker,
         _whole(index, "timestamp", timestamp) or now_ms,
-        _whole(index, "step", step),
+        _step(_whole(index, "step", step)),
         nan,
     )
 
@@ -389,16 +397,16 @@ class ColumnBatch:
     def iter_rows(self) -> Iterator[list[Any]]:
         """:meth:`rows` one at a time (a reader of a big batch holds one row, not all)."""
         decoded = [_decode(self.columns[name], code) for name, code in _COLUMNS]
-        keys, worker, now, isfinite = self.keys, self.worker, self.now, math.isfinite
+        keys, worker, now, isnan = self.keys, self.worker, self.now, math.isnan
         for ident, value, step, stamp in zip(*decoded, strict=True):
-            finite = isfinite(value)
+            nan = isnan(value)
             yield [
                 keys[ident],
-                value if finite else None,
+                None if nan else value,
                 worker,
                 stamp or now,
-                None if step == NO_STEP else step,
-                not finite,
+                0 if step == NO_STEP else step,
+                nan,
             ]
 
 
@@ -426,18 +434,39 @@ def _column(columns: Mapping[str, Any], name: str, code: str) -> array[Any]:
 # -- answers --------------------------------------------------------------------------------
 
 
+def _step(step: int | None) -> int:
+    """A stored step: none (null, or :data:`NO_STEP` from an older client) is 0."""
+    return 0 if step is None or step == NO_STEP else step
+
+
+def wire_value(value: float | None) -> float | None:
+    """A stored value as JSON holds it: NaN (None) stays None, an infinity is
+    ±:data:`LARGEST`.
+
+    >>> wire_value(float("-inf")), wire_value(None), wire_value(0.5)
+    (-1.7976931348623157e+308, None, 0.5)
+    """
+    if value is None or math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return None
+    return LARGEST if value > 0 else -LARGEST
+
+
 def metric_wire(experiment_id: str, row: Row) -> dict[str, Any]:
     """A stored metric row as 0.8.0 answers it:
-    ``{id, key, value, workerIndex, timestamp, step, isNan}``."""
+    ``{id, key, value, workerIndex, timestamp, step, isNan}`` (NaN as value 0 with
+    ``isNan`` true, an infinity as ±:data:`LARGEST`, no step as 0)."""
     key, value, worker, timestamp, step, nan = row
+    number = wire_value(value)
     return {
         "id": experiment_id,
         "key": key,
-        "value": value,
+        "value": 0.0 if nan or number is None else number,
         "workerIndex": worker,
         "timestamp": timestamp,
-        "step": step,
-        "isNan": bool(nan),
+        "step": _step(step),
+        "isNan": bool(nan) or number is None,
     }
 
 

@@ -1,14 +1,15 @@
 """The local server's composition root: the app that wires the wings together.
 
-:func:`create_app` builds the Starlette app: the experiment and environment APIs
-(:mod:`.api`), the tracking API (:mod:`.tracking`) and the page (:mod:`.workbench`) as
-routes, behind the request guard and the token guard (but with ``--no-auth``); its lifespan
-locks the data dir, opens the stores of experiments and environments (:mod:`.store`),
-starts the runner (:mod:`.run`) and hands them to the handlers as lifespan
-state (:class:`~submarine.server.api.services.Services`), with tracking's ``forget`` to call
-when an experiment is deleted (the API knows no tracking). Experiment templates
-(:mod:`.api.templates`) are kept in the same database; a fresh data dir is offered the
-example templates of :mod:`.examples`.
+:func:`create_app` builds the Starlette app: the experiment, template and environment APIs
+(:mod:`.api`), the tracking API (:mod:`.tracking`), saved models (:mod:`.artifacts`),
+TensorBoard (:mod:`.board`, started on first use, stopped with the server) and the page
+(:mod:`.workbench`) as routes, behind the request guard and the token guard (but with
+``--no-auth``); its lifespan locks the data dir, opens the stores of experiments, templates
+and environments (:mod:`.store`), starts the runner (:mod:`.run`) and hands them to the
+handlers as lifespan state (:class:`~submarine.server.api.services.Services`), with
+tracking's ``forget`` to call when an experiment is deleted (the API knows no tracking; an
+experiment's saved models go with its directory). A fresh data dir is offered the example
+templates of :mod:`.examples`.
 
 Closed by default: without a token given (and without ``--no-auth``) the server generates
 one and keeps it in the data dir (:func:`with_token`), and lets in without it only the
@@ -29,6 +30,7 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
@@ -41,6 +43,10 @@ from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
 from submarine.server.api.templates import stored_examples, template_routes
 from submarine.server.api.token import token_route
+from submarine.server.artifacts.files import ArtifactFiles
+from submarine.server.artifacts.routes import PART_PATH, UPLOAD_PATHS, artifact_routes
+from submarine.server.board.routes import PREFIX, board_routes
+from submarine.server.board.service import TensorBoardService
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
 from submarine.server.store.datadir import (
@@ -104,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
     tracking = tracking_for(
         settings.database, settings.token, settings.host, settings.port, own_user
     )
+    board = TensorBoardService(settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Services]:
@@ -117,6 +124,7 @@ def create_app(settings: Settings) -> Starlette:
             )
             tracking.use_secret(secret.encode("ascii"))
             store = Store(settings.database)
+            board.use_names(lambda i: r.name if (r := store.get(i)) is not None else None)
             environments = EnvironmentStore(settings.database, epoch=store.epoch)
             templates: TemplateStore | None = None
             try:
@@ -140,6 +148,7 @@ def create_app(settings: Settings) -> Starlette:
                         "on_delete": tracking.forget,
                     }
                 finally:
+                    await run_in_threadpool(board.close)
                     await runner.close()
             finally:
                 tracking.store.close()
@@ -156,6 +165,14 @@ def create_app(settings: Settings) -> Starlette:
             TrackingQuota(settings.tracking_max_records, settings.tracking_max_bytes),
         ),
         *template_routes(),
+        # Before the experiment routes, whose /{id:path} would take their paths.
+        *artifact_routes(
+            ArtifactFiles(settings.data_dir),
+            tracking,
+            settings.artifact_max_bytes,
+            settings.max_body_bytes,
+        ),
+        *board_routes(board),
         *experiment_routes(),
         *environment_routes(),
         token_route(),
@@ -168,11 +185,13 @@ def create_app(settings: Settings) -> Starlette:
             bound_host=settings.host,
             allow_origins=settings.allow_origins,
             allow_hosts=settings.allow_hosts,
+            raw_put_paths=(PART_PATH,),
+            form_prefixes=(f"{PREFIX}/",),
         ),
         Middleware(AddressLearner, tracking=tracking),
     ]
     if settings.token:
-        open_paths = OPEN_PATHS | ADD_PATHS | PAGE_PATHS
+        open_paths = OPEN_PATHS | ADD_PATHS | UPLOAD_PATHS | PAGE_PATHS
         middleware.append(
             Middleware(TokenGuard, token=settings.token, open_paths=open_paths, admit=own_user)
         )

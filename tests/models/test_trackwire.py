@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import submarine.models
 from submarine.models.trackwire import (
+    LARGEST,
     MAX_KEY,
     MAX_STEP,
     MAX_TEXT,
@@ -32,6 +33,7 @@ from submarine.models.trackwire import (
     metric_wire,
     param_wire,
     read_batch,
+    wire_value,
 )
 
 EXPERIMENT = "experiment-1700000000000-0001"
@@ -67,14 +69,30 @@ def test_metrics_come_back_as_they_were_sent() -> None:
     ]
 
 
-def test_no_step_and_no_timestamp() -> None:
+def test_no_step_is_step_0_and_no_timestamp_is_when_it_came() -> None:
     rows = _metrics([("loss", 1.0, NO_STEP, 0), ("loss", 2.0, NO_STEP + 1, 5)])
-    assert [(row[3], row[4]) for row in rows] == [(NOW, None), (5, NO_STEP + 1)]
+    assert [(row[3], row[4]) for row in rows] == [(NOW, 0), (5, NO_STEP + 1)]
 
 
-def test_nan_and_infinities_are_recorded_as_nan() -> None:
+def test_nan_is_recorded_as_nan_and_infinities_as_themselves() -> None:
     rows = _metrics([("x", math.nan, 1, 1), ("x", math.inf, 2, 1), ("x", -math.inf, 3, 1)])
-    assert [(row[1], row[5]) for row in rows] == [(None, True)] * 3
+    assert [(row[1], row[5]) for row in rows] == [
+        (None, True),
+        (math.inf, False),
+        (-math.inf, False),
+    ]
+
+
+def test_answers_hold_nan_and_infinities_as_0_8_0_stores_them() -> None:
+    rows = _metrics([("x", math.nan, 1, 1), ("x", math.inf, 2, 1), ("x", -math.inf, 3, 1)])
+    answered = [metric_wire(EXPERIMENT, row) for row in rows]
+    assert [(m["value"], m["isNan"]) for m in answered] == [
+        (0.0, True),
+        (LARGEST, False),
+        (-LARGEST, False),
+    ]
+    assert LARGEST == 1.7976931348623157e308
+    assert [wire_value(row[1]) for row in rows] == [None, LARGEST, -LARGEST]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +189,7 @@ def test_rows_of_a_column_batch_come_one_at_a_time_as_well() -> None:
     batch = read_batch(json.loads(encode_metrics(EXPERIMENT, "w", records)), "metric", NOW)[1]
     assert isinstance(batch, ColumnBatch)
     assert list(batch.iter_rows()) == batch.rows()
-    assert batch.rows()[1] == ["b", None, "w", NOW, None, True]
+    assert batch.rows()[1] == ["b", None, "w", NOW, 0, True]
 
 
 def test_records_of_0_8_0_and_compact_batches_give_the_same_rows() -> None:
@@ -183,16 +201,21 @@ def test_records_of_0_8_0_and_compact_batches_give_the_same_rows() -> None:
     assert read_batch(compact, "metric", NOW)[1] == expected
     flagged = {**record, "isNan": True}
     assert read_batch(flagged, "metric", NOW)[1] == [("a", None, "worker-0", 4, 3, True)]
+    as_0_8_0_stores_it = {**record, "value": 0, "isNan": True}
+    assert read_batch(as_0_8_0_stores_it, "metric", NOW)[1] == [("a", None, "worker-0", 4, 3, True)]
+    stepless = {"id": EXPERIMENT, "key": "a", "value": 2, "step": None, "timestamp": 4}
+    assert read_batch(stepless, "metric", NOW)[1] == [("a", 2.0, "worker-0", 4, 0, False)]
 
 
 def test_rows_answer_in_0_8_0_shapes() -> None:
+    # A row an older server stored: a NaN and no step.
     assert metric_wire(EXPERIMENT, ["a", None, "worker-1", 4, None, True]) == {
         "id": EXPERIMENT,
         "key": "a",
-        "value": None,
+        "value": 0.0,
         "workerIndex": "worker-1",
         "timestamp": 4,
-        "step": None,
+        "step": 0,
         "isNan": True,
     }
     assert param_wire(EXPERIMENT, ["lr", "0.1", "worker-0"]) == {
@@ -220,14 +243,14 @@ _records = st.lists(
 def test_any_batch_round_trips(records: list[MetricRecord]) -> None:
     rows = _metrics(records)
     for (key, value, step, stamp), row in zip(records, rows, strict=True):
-        finite = math.isfinite(value)
+        nan = math.isnan(value)
         assert row == [
             key,
-            value if finite else None,
+            None if nan else value,
             "worker-0",
             stamp or NOW,
-            None if step == NO_STEP else step,
-            not finite,
+            0 if step == NO_STEP else step,
+            nan,
         ]
 
 

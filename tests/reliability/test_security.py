@@ -38,6 +38,9 @@ PAGE = {
     "/workbench.js",
     "/workbench-views.js",
     "/workbench-new.js",
+    "/workbench-artifacts.js",
+    "/workbench-templates.js",
+    "/workbench-run.js",
     "/workbench.css",
     "/favicon.svg",
 }

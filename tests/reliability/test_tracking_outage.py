@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 import submarine._tracksend as tracksend
+from submarine._trackhttp import HttpTransport
 from tests.support import wait_until
 
 from .conftest import Figures
@@ -247,7 +248,8 @@ def test_a_full_buffer_drops_the_oldest_counts_them_and_says_so_once(
     monkeypatch.setattr(tracksend, "MAX_BUFFER", 20_000)
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # bound, then closed: nothing listens there
-    sender = tracksend.Sender(f"http://127.0.0.1:{port}", None, "experiment-1-0001", "worker-0")
+    transport = HttpTransport(f"http://127.0.0.1:{port}", None)
+    sender = tracksend.Sender(transport, "experiment-1-0001", "worker-0")
     for step in range(60_000):
         sender.metric("loss", 0.5, step, 1)  # never raises, however full
     kept = [record[2] for record in sender.metrics]

@@ -84,6 +84,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--ray-address", "127.0.0.1:6379", "--ray-placement", "pack",
         "--tracking-max-records", "1000", "--tracking-max-bytes", "64M",
         "--stop-experiments", "--backfill-window", "90",
+        "--artifact-max-bytes", "3G",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -121,6 +122,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         tracking_max_bytes=64 << 20,
         stop_experiments=True,
         backfill_window=90.0,
+        artifact_max_bytes=3 << 30,
     )
     assert run(["server", "--token", "token-from-the-flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "token-from-the-flag"])

@@ -32,6 +32,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
         ("/workbench-new.js", "text/javascript"),
         ("/workbench-templates.js", "text/javascript"),
         ("/workbench-run.js", "text/javascript"),
+        ("/workbench-artifacts.js", "text/javascript"),
         ("/workbench.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
     ):
@@ -94,6 +95,7 @@ def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) 
         "/workbench-new.js",
         "/workbench-templates.js",
         "/workbench-run.js",
+        "/workbench-artifacts.js",
         "/workbench.css",
         "/favicon.svg",
     ):
@@ -147,7 +149,7 @@ def test_the_address_replicas_get(tmp_path: Any, host: str, port: int, address: 
         ({"TF_CONFIG": '{"task": {"type": "worker", "index": 1}}'}, "worker-1"),
         ({"TF_CONFIG": '{"task": {"type": "chief", "index": 0}}', "RANK": "3"}, "chief-0"),
         ({"TF_CONFIG": "not json", "RANK": "2"}, "worker-2"),
-        ({"RANK": "0"}, "worker-0"),
+        ({"RANK": "0"}, "master-0"),
         ({}, "worker-0"),
     ],
 )

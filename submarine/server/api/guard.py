@@ -17,7 +17,11 @@ can even read them. :class:`RequestGuard` stops both, before any route or token 
 * **Body type**: a request that changes state and carries a body must say
   ``application/json`` or ``application/yaml`` (415 otherwise): the types a page can
   send without a preflight (``text/plain``, forms) are refused. A body-less request
-  (``DELETE``) is judged by the headers above alone.
+  (``DELETE``) is judged by the headers above alone. Two exceptions, each for the paths
+  the app names: a ``PUT`` of raw bytes to ``raw_put_paths`` (a page cannot send a ``PUT``
+  to another site without a CORS preflight, which this server never grants), and a form
+  that a page of this server's own origin (``Origin`` or ``Sec-Fetch-Site`` says so) posts
+  under ``form_prefixes`` (TensorBoard's page posts forms).
 
 Every refusal is in Submarine's envelope and says how to allow the caller if it is meant.
 """
@@ -83,6 +87,8 @@ class RequestGuard:
         allow_origins: origins (``scheme://host[:port]``, lower case) whose pages may call;
             ``*`` allows any.
         allow_hosts: more names accepted in the Host header (lower case); ``*`` allows any.
+        raw_put_paths: paths whose ``PUT`` may carry a body of any type.
+        form_prefixes: path prefixes where a same-origin page may post a body of any type.
     """
 
     def __init__(
@@ -91,8 +97,12 @@ class RequestGuard:
         bound_host: str,
         allow_origins: Iterable[str] = (),
         allow_hosts: Iterable[str] = (),
+        raw_put_paths: Iterable[str] = (),
+        form_prefixes: Iterable[str] = (),
     ) -> None:
         self.app = app
+        self._raw_puts = frozenset(raw_put_paths)
+        self._form_prefixes = tuple(form_prefixes)
         self._origins = frozenset(o.lower().rstrip("/") for o in allow_origins)
         hosts = {host_name(h) if h != "*" else h for h in allow_hosts}
         bound = _bracketed(bound_host.strip().lower())
@@ -138,6 +148,8 @@ class RequestGuard:
                     "only this server's own pages may call it from a browser; start it "
                     "with --allow-origin ORIGIN to allow a site"
                 )
+        if self._body_type_free(scope, origin, site, host):
+            return None
         if scope.get("method", "GET") not in READ_METHODS and _has_body(headers):
             raw = headers.get(b"content-type", b"").decode("latin-1")
             media = raw.split(";")[0].strip().lower()
@@ -147,6 +159,17 @@ class RequestGuard:
                     "application/yaml (application/x-yaml and text/yaml work too)"
                 )
         return None
+
+    def _body_type_free(self, scope: Scope, origin: str, site: str, host: str) -> bool:
+        """Whether the request may carry a body of any type (see the module's docstring);
+        its Host and Origin have passed already."""
+        method, path = scope.get("method", "GET"), str(scope.get("path", ""))
+        if method == "PUT" and path in self._raw_puts:
+            return True
+        if method != "POST" or not path.startswith(self._form_prefixes):
+            return False
+        own = f"{scope.get('scheme', 'http')}://{host.strip().lower()}" if host else None
+        return site == "same-origin" or (bool(origin) and origin == own)
 
     def _log_refusal(self, scope: Scope, message: str) -> None:
         """Log a refusal; past :data:`LOGGED_PER_MINUTE` a minute, only how many there were

@@ -15,8 +15,9 @@ to ask from next time::
      "series": [{"key": "loss", "workerIndex": "worker-0", "points": [[step, value, ms]]}],
      "cursor": "t1.12.500", "more": false}
 
-(params: ``"values": ["0.01"]`` instead of ``points``; a point's value is null for NaN,
-its step null for none). ``more`` says the page was cut short: ask again at once.
+(params: ``"values": ["0.01"]`` instead of ``points``; a point's value is null for NaN and
+±1.7976931348623157e308 for an infinity, its step 0 for none). ``more`` says the page was
+cut short: ask again at once.
 
 A record stored by an older server may hold a lone surrogate that cannot be written as
 UTF-8: it is answered with U+FFFD in its place, never with an error.
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 from pydantic_core import PydanticSerializationError
 
-from submarine.models.trackwire import metric_wire, param_wire
+from submarine.models.trackwire import metric_wire, param_wire, wire_value
 from submarine.server.api.rest import dump_bytes, envelope_body
 from submarine.server.tracking.store import TrackingStore, stored_rows
 
@@ -212,7 +213,7 @@ def read_page(
                 records = series[name] = []
                 size += _cost(name[0]) + _cost(name[1]) + 50
             if kind == "metric":
-                records.append([row[4], row[1], row[3]])
+                records.append([row[4] or 0, wire_value(row[1]), row[3]])
                 size += POINT_BYTES
             else:
                 records.append(row[1])

@@ -17,9 +17,11 @@ Reads are 0.8.0's workbench calls: ``POST /api/metric/selective`` and
 ``GET /api/param/list?id=..&paramKey=..``; each answers the envelope with a list of
 ``{id, key, value, workerIndex, timestamp, step, isNan}`` (params:
 ``{id, key, value, workerIndex}``), written while the store is read (chunked past one
-piece), never built whole in memory. Differences from 0.8.0: ``timestamp`` is milliseconds
-since the epoch (0.8.0 writes a ``java.sql.Timestamp``), and an add answers how many records
-it stored.
+piece), never built whole in memory. As in 0.8.0's answers, NaN is value 0 with ``isNan``
+true, an infinity ±1.7976931348623157e308, and a metric without a step has step 0.
+Differences from 0.8.0: ``timestamp`` is milliseconds since the epoch (0.8.0 writes a
+``java.sql.Timestamp`` as ``"yyyy-MM-dd HH:mm:ss"`` in its zone), rows carry no
+``BaseEntity`` keys (``createBy``...), and an add answers how many records it stored.
 
 Extension (local server only, ``tracking-page`` in ping's extensions): the paged read
 ``GET /api/metric/page?id=..&cursor=..&limit=..`` (and ``/api/param/page``; ``key`` and

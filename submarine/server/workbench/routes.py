@@ -39,6 +39,7 @@ _FILES: Final = {
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
     "/workbench-templates.js": ("workbench-templates.js", "text/javascript; charset=utf-8"),
     "/workbench-run.js": ("workbench-run.js", "text/javascript; charset=utf-8"),
+    "/workbench-artifacts.js": ("workbench-artifacts.js", "text/javascript; charset=utf-8"),
     "/workbench.css": ("workbench.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }

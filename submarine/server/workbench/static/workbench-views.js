@@ -345,8 +345,13 @@ function trackingReader(id) {
           if (!byWorker.has(name)) byWorker.set(name, []);
           const points = byWorker.get(name);
           for (const [step, value] of series.points || []) {
-            const x = step === null || step === undefined ? points.length : step;
-            if (value !== null && value !== undefined) points.push([x, value]);
+            // A metric logged without a step has step 0 (null from older servers): such
+            // points are drawn in the order they came.
+            const unstepped = step === null || step === undefined || (step === 0 && points.length);
+            const x = unstepped ? points.length : step;
+            // NaN comes as null, an infinity as +-Number.MAX_VALUE: neither can be drawn.
+            const drawn = Number.isFinite(value) && Math.abs(value) !== Number.MAX_VALUE;
+            if (drawn) points.push([x, value]);
           }
           changed.add(series.key);
         }),
