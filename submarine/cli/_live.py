@@ -5,7 +5,8 @@ interleaved across pods and printed to standard output as ``[worker-0] ...``. On
 terminal (standard error is one) a live line is redrawn below them: a spinner, the
 status, the time waited, the replicas, how many lines came and the latest one. Elsewhere
 a progress line is written when the status is first seen, when it changes, and at the
-end.
+end. An experiment that ends otherwise than Succeeded is followed by the reason the server
+gives (the failing pod and its exit code or signal), when it gives one.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ def watch(
     report_status()
     if err.is_terminal:
         _print_end(err, progress)
+    if final.reason and final.status_name != ExperimentStatus.SUCCEEDED.value:
+        err.print(f"{experiment_id}: {final.reason}", markup=False, highlight=False)
     return final
 
 

@@ -162,6 +162,7 @@ def experiment_table(experiment: Experiment) -> Table:
         ("Name", _name(experiment)),
         ("Framework", _framework(experiment)),
         ("Status", _status(experiment)),
+        *([("Reason", experiment.reason)] if experiment.reason else []),
         ("Accepted", _time(experiment.accepted_time)),
         ("Created", _time(experiment.created_time)),
         ("Running", _time(experiment.running_time)),

@@ -119,6 +119,11 @@ def test_wait_exit_codes_failed_timeout_deleted(server_url: str, tmp_path: Path)
     code, _, err = invoke(server_url, "experiment", "wait", failing, "--interval", "0.2")
     assert code == 1
     assert f"{failing}: Failed" in err
+    reason = f"replica {failing}-worker-0 exited with code 3"
+    assert err.splitlines()[-1] == f"{failing}: {reason}"  # why, where people look
+    code, out, _ = invoke(server_url, "experiment", "get", failing, "-o", "table")
+    assert code == 0
+    assert re.search(rf"^Status\s+Failed\nReason\s+{re.escape(reason)}$", out, re.MULTILINE)
 
     sleeping = create(server_url, spec_file(tmp_path, "sleeps", "sleeps"))
     code, out, err = invoke(
