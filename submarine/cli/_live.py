@@ -3,10 +3,12 @@
 The lines come from the client's :meth:`~submarine.client.ExperimentClient.stream_logs`,
 interleaved across pods and printed to standard output as ``[worker-0] ...``. On a
 terminal (standard error is one) a live line is redrawn below them: a spinner, the
-status, the time waited, the replicas, how many lines came and the latest one. Elsewhere
-a progress line is written when the status is first seen, when it changes, and at the
-end. An experiment that ends otherwise than Succeeded is followed by the reason the server
-gives (the failing pod and its exit code or signal), when it gives one.
+status, the time the run has taken, the replicas, how many lines came and the latest one.
+Elsewhere a progress line is written when the status is first seen, when it changes, and
+at the end. The time is the run's own, from the server's times (since it ran, else since it
+was accepted; until it finished), not the command's. An experiment that ends otherwise than
+Succeeded is followed by the reason the server gives (the failing pod and its exit code or
+signal), when it gives one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -55,6 +58,17 @@ class Progress:
     latest: tuple[str, str] | None = None
     started: float = field(default_factory=time.monotonic)
     stream: LogStream | None = None
+    since: datetime | None = None
+    """When the run began, as the server says (its running time, else its accepted time)."""
+    until: datetime | None = None
+    """When it finished, as the server says."""
+
+    def learn(self, experiment: Experiment) -> None:
+        """Take the run's own times from the experiment as the server answered it."""
+        begun = experiment.running_time or experiment.accepted_time
+        self.since = begun if isinstance(begun, datetime) else self.since
+        ended = experiment.finished_time
+        self.until = ended if isinstance(ended, datetime) else None
 
     def current_status(self) -> str:
         """The status the log stream saw last, else the one known at the start."""
@@ -75,8 +89,12 @@ class Progress:
         return parts
 
     def elapsed(self) -> float:
-        """Seconds since the watch began."""
-        return time.monotonic() - self.started
+        """How long the run has been going (until it finished), by the server's times;
+        since the watch began when the server gives none."""
+        if self.since is None:
+            return time.monotonic() - self.started
+        end = self.until or datetime.now(timezone.utc)
+        return (end - self.since).total_seconds()
 
 
 class _LiveLine:
@@ -146,6 +164,7 @@ def watch(
     err = console or error_console()
     first = client.get_experiment(experiment_id)
     progress = Progress(experiment_id, status=first.status_name)
+    progress.learn(first)
     if first.spec is not None:
         progress.replicas = first.spec.total_replicas
     reported = ""
@@ -186,6 +205,7 @@ def watch(
     final = _final(client, first)
     progress.stream = None
     progress.status = final.status_name
+    progress.learn(final)
     report_status()
     if err.is_terminal:
         _print_end(err, progress)

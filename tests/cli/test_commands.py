@@ -6,6 +6,7 @@ import io
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from submarine.cli import _app
-from submarine.cli._live import exit_code_of, watch
+from submarine.cli._live import exit_code_of, format_elapsed, watch
 from submarine.client import ExperimentClient
 from submarine.models import Experiment
 from tests.support import gated_cmd, make_spec, wait_until
@@ -124,6 +125,13 @@ def test_wait_exit_codes_failed_timeout_deleted(server_url: str, tmp_path: Path)
     code, out, _ = invoke(server_url, "experiment", "get", failing, "-o", "table")
     assert code == 0
     assert re.search(rf"^Status\s+Failed\nReason\s+{re.escape(reason)}$", out, re.MULTILINE)
+    # The time is the run's own (running to finished), however long the wait took.
+    with ExperimentClient(server_url) as client:
+        done = client.get_experiment(failing)
+    assert isinstance(done.running_time, datetime)
+    assert isinstance(done.finished_time, datetime)
+    took = format_elapsed((done.finished_time - done.running_time).total_seconds())
+    assert f"{failing}: Failed · {took} · 1 replica" in err.splitlines()
 
     sleeping = create(server_url, spec_file(tmp_path, "sleeps", "sleeps"))
     code, out, err = invoke(
