@@ -62,6 +62,8 @@ class Progress:
     """When the run began, as the server says (its running time, else its accepted time)."""
     until: datetime | None = None
     """When it finished, as the server says."""
+    reason: str | None = None
+    """Why it waits (or failed), as the server said when last asked."""
 
     def learn(self, experiment: Experiment) -> None:
         """Take the run's own times from the experiment as the server answered it."""
@@ -69,6 +71,7 @@ class Progress:
         self.since = begun if isinstance(begun, datetime) else self.since
         ended = experiment.finished_time
         self.until = ended if isinstance(ended, datetime) else None
+        self.reason = experiment.reason
 
     def current_status(self) -> str:
         """The status the log stream saw last, else the one known at the start."""
@@ -82,10 +85,13 @@ class Progress:
             self.latest = (pod, line.strip())
 
     def parts(self) -> list[str]:
-        """The pieces of a progress line: status, time, replicas."""
-        parts = [self.current_status() or "waiting", format_elapsed(self.elapsed())]
+        """The pieces of a progress line: status, time, replicas, and why it waits."""
+        status = self.current_status()
+        parts = [status or "waiting", format_elapsed(self.elapsed())]
         if self.replicas:
             parts.append(f"{self.replicas} replica{'s' if self.replicas != 1 else ''}")
+        if status == ExperimentStatus.ACCEPTED.value and self.reason:
+            parts.append(self.reason)  # why it waits: its place in the queue, what it needs
         return parts
 
     def elapsed(self) -> float:

@@ -1,5 +1,5 @@
-"""The time ``wait`` and ``logs --follow`` show is the run's own, from the server's times,
-not how long the command has been watching."""
+"""What ``wait`` and ``logs --follow`` show of a run: its own time, from the server's times
+(not how long the command has been watching), and why it waits."""
 
 from __future__ import annotations
 
@@ -40,3 +40,13 @@ def test_without_times_it_counts_from_the_watch() -> None:
     progress.learn(experiment())
     assert progress.since is None
     assert 0 <= progress.elapsed() < 3600
+
+
+def test_a_queued_run_says_why_it_waits_until_it_runs() -> None:
+    progress = Progress("experiment-1-0001", status="Accepted", replicas=2)
+    waiting = "waiting in the queue: needs 4 cpus, 1.5 free; 2 experiments ahead"
+    answer = experiment(acceptedTime=START).to_dict()
+    progress.learn(Experiment.model_validate({**answer, "reason": waiting}))
+    assert progress.parts()[2:] == ["2 replicas", waiting]
+    progress.status = "Running"
+    assert progress.parts()[2:] == ["2 replicas"]
