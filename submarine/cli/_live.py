@@ -30,13 +30,15 @@ from submarine.cli._errors import CliError, ExitCode
 from submarine.cli._output import short_pod_name, show
 from submarine.cli._tables import error_console, status_style
 from submarine.client import NotFoundError, WaitTimeoutError
-from submarine.models import ExperimentStatus
+from submarine.models import TERMINAL_STATUSES, ExperimentStatus
 
 if TYPE_CHECKING:
     from submarine.client import ExperimentClient, LogStream
     from submarine.models import Experiment
 
 __all__ = ["Progress", "exit_code_of", "format_elapsed", "watch"]
+
+_ENDS = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
 def format_elapsed(seconds: float) -> str:
@@ -175,9 +177,11 @@ def watch(
         progress.replicas = first.spec.total_replicas
     reported = ""
 
-    def report_status() -> None:
+    def report_status(*, ended: bool = False) -> None:
         nonlocal reported
         status = progress.current_status()
+        if not ended and status in _ENDS:
+            return  # said at the end, with the run's final times
         if status != reported and not err.is_terminal:
             err.print(f"{experiment_id}: " + " · ".join(progress.parts()), markup=False)
         reported = status
@@ -212,7 +216,7 @@ def watch(
     progress.stream = None
     progress.status = final.status_name
     progress.learn(final)
-    report_status()
+    report_status(ended=True)
     if err.is_terminal:
         _print_end(err, progress)
     if final.reason and final.status_name != ExperimentStatus.SUCCEEDED.value:
