@@ -281,6 +281,7 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
         "/workbench-new.js",
         "/workbench-templates.js",
         "/workbench-run.js",
+        "/workbench-environments.js",
         "/workbench.css",
         "/favicon.svg",
     ):

@@ -32,6 +32,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
         ("/workbench-new.js", "text/javascript"),
         ("/workbench-templates.js", "text/javascript"),
         ("/workbench-run.js", "text/javascript"),
+        ("/workbench-environments.js", "text/javascript"),
         ("/workbench.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
     ):
@@ -94,6 +95,7 @@ def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) 
         "/workbench-new.js",
         "/workbench-templates.js",
         "/workbench-run.js",
+        "/workbench-environments.js",
         "/workbench.css",
         "/favicon.svg",
     ):
