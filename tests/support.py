@@ -23,6 +23,7 @@ __all__ = [
     "BLOCKING_CMD",
     "DEADLINE",
     "DEFAULT_RESOURCES",
+    "PAGE_FILES",
     "gated_cmd",
     "make_spec",
     "unique_name",
