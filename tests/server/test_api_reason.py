@@ -45,6 +45,17 @@ def test_a_queued_experiment_says_what_it_waits_for(http: httpx.Client) -> None:
     answer = ok(http.patch(f"{API}/{second['experimentId']}", json=patched))
     assert answer["reason"] == "waiting in the queue: needs 1 cpus, 0 free; 1 experiment ahead"
 
+    # An experiment made from a template is answered the same way.
+    template = {
+        "name": "queued-template",
+        "parameters": [],
+        "experimentSpec": make_spec(resources="cpu=1", name="from-template"),
+    }
+    ok(http.post("/api/v1/template", json=template))
+    submitted = ok(http.post(f"{API}/queued-template", json={"params": {}}))
+    assert submitted["reason"] == "waiting in the queue: needs 1 cpus, 0 free; 2 experiments ahead"
+    ok(http.delete(f"{API}/{submitted['experimentId']}"))
+
     deleted = ok(http.delete(f"{API}/{blocker['experimentId']}"))
     assert deleted["reason"] is None
     done = wait_status(http, first["experimentId"], {"Succeeded"})

@@ -44,7 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
-from submarine.server.api.create import create_experiment, runnable_spec
+from submarine.server.api.create import answer, create_experiment, runnable_spec
 from submarine.server.api.logs import (
     STREAM_PIECE,
     chunk_pieces,
@@ -133,10 +133,7 @@ class _Endpoint(ServiceEndpoint):
 
     def _payload(self, request: Request, record: ExperimentRecord) -> dict[str, Any]:
         """The Experiment answer, with why it waits if it does."""
-        waiting = None
-        if record.status == ExperimentStatus.ACCEPTED.value:
-            waiting = self._runner(request).waiting_reason(record.experiment_id)
-        return experiment_payload(record, reason=waiting)
+        return answer(record, self._services(request))
 
     async def _read_spec(self, request: Request) -> ExperimentSpec:
         """The validated spec of a create or patch body, that this server can run."""
