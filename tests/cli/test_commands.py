@@ -78,10 +78,13 @@ def test_create_get_list_and_formats(server_url: str, tmp_path: Path) -> None:
     code, out, _ = invoke(server_url, "experiment", "list", "-o", "table")
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED"]
+    assert header.split() == [
+        "ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED", "DURATION"
+    ]  # fmt: skip
     row = next(r for r in rows if r.startswith(experiment_id))
     assert row.split()[1:5] == ["formats", "TensorFlow", "Worker", "1"]
     assert "Succeeded" in row
+    assert re.fullmatch(r"[0-9]+:[0-5][0-9]", row.split()[-1])  # it ran: a duration
 
     code, out, _ = invoke(server_url, "experiment", "list", "--status", "SUCCEEDED", "-o", "json")
     assert code == 0
@@ -292,3 +295,47 @@ def test_the_live_line_on_a_terminal(server_url: str, tmp_path: Path) -> None:
     assert re.search(r"Succeeded · \d+:\d\d · 1 replica\b", drawn)
     last = drawn.rstrip().splitlines()[-1]
     assert re.search(rf"● {experiment_id}: Succeeded after \d+:\d\d · 1 replica$", last)
+
+
+def test_yaml_leaves_out_nulls_unless_full_and_list_filters_by_name(
+    server_url: str, tmp_path: Path
+) -> None:
+    experiment_id = create(server_url, spec_file(tmp_path, "Readable-One", "succeeds"))
+    create(server_url, spec_file(tmp_path, "other", "succeeds"))
+
+    code, out, _ = invoke(server_url, "experiment", "get", experiment_id, "-o", "yaml")
+    assert code == 0
+    assert ": null" not in out
+    assert "resourceMap" not in out
+    assert yaml.safe_load(out)["spec"]["spec"]["Worker"]["resources"] == "cpu=100m,memory=64M"
+    code, out, _ = invoke(server_url, "experiment", "get", experiment_id, "-o", "yaml", "--full")
+    assert code == 0
+    full = yaml.safe_load(out)
+    assert full["spec"]["spec"]["Worker"]["resourceMap"] == {"cpu": "100m", "memory": "64M"}
+    assert "finishedTime" in full
+    assert ": null" in out  # every field the server sent, nulls too
+
+    code, out, _ = invoke(server_url, "experiment", "list", "--name", "readable", "-o", "json")
+    assert code == 0
+    assert [e["experimentId"] for e in json.loads(out)] == [experiment_id]
+
+
+def test_get_by_name_shows_the_one_experiment_or_names_each(
+    server_url: str, tmp_path: Path
+) -> None:
+    first = create(server_url, spec_file(tmp_path, "by-name-once", "succeeds"))
+    code, out, err = invoke(server_url, "experiment", "get", "by-name-once", "-o", "json")
+    assert code == 0
+    assert json.loads(out)["experimentId"] == first
+    assert f"'by-name-once' is the name of {first}" in err
+
+    twins = [create(server_url, spec_file(tmp_path, "by-name-twice", "succeeds")) for _ in "ab"]
+    code, out, err = invoke(server_url, "experiment", "get", "by-name-twice")
+    assert code == 1
+    assert out == ""
+    assert "2 experiments are named 'by-name-twice'" in err
+    assert all(twin in err for twin in twins)
+
+    code, _, err = invoke(server_url, "experiment", "get", "no-such-name")
+    assert code == 1
+    assert "no experiment 'no-such-name'" in err
