@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,8 @@ from submarine.client import ExperimentClient, SubmarineError
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "ps-digits.yaml"
 LISTENING = re.compile(r"listening on (https?://\S+)")
+LINGER_S = 60.0
+"""How long the page stays up after training, on a terminal, unless Enter is pressed."""
 DASHBOARD = re.compile(r"(?:dashboard|workbench) (?:on|at) (https?://\S+)")
 ACCURACY = re.compile(r"final accuracy: (\S+)")
 STEP_TIME = re.compile(r"--step-time \S+")
@@ -135,6 +138,9 @@ def announce_workbench(url: str, page: str, stop: threading.Event) -> None:
             except SubmarineError:
                 continue
             if experiments:
+                # On a line of its own: the CLI's status line may be on the screen, unended.
+                if sys.stdout.isatty():
+                    print(flush=True)
                 say(f"watch it in the workbench: {page}#/experiment/{experiments[0].experiment_id}")
                 return
 
@@ -203,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 stop.set()
                 watcher.join()
             status, accuracies = final_report(url)
+            report(status, accuracies, started, cli.returncode)
+            linger(page)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -211,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+    return 0 if status == "Succeeded" else 1
+
+
+def report(status: str, accuracies: dict[str, str], started: float, cli_code: int) -> None:
+    """The experiment's final status and each worker's accuracy."""
     say(f"final status: {status}")
     if not accuracies:
         say("no worker printed a 'final accuracy' line")
@@ -219,8 +232,16 @@ def main(argv: list[str] | None = None) -> int:
             " (the chief: the final model, once every worker was done)" if pod == "worker-0" else ""
         )
         say(f"{pod} final accuracy: {value}{chief}")
-    say(f"demo finished in {time.monotonic() - started:.1f} s (the CLI exited {cli.returncode})")
-    return 0 if status == "Succeeded" else 1
+    say(f"demo finished in {time.monotonic() - started:.1f} s (the CLI exited {cli_code})")
+
+
+def linger(page: str, seconds: float = LINGER_S) -> None:
+    """On a terminal, keep the server (and its page) up until Enter, or for ``seconds``;
+    without one (CI, a pipe) go on at once."""
+    if not sys.stdin.isatty():
+        return
+    say(f"the workbench stays up at {page} : press Enter to stop (it stops in a minute)")
+    select.select([sys.stdin], [], [], seconds)
 
 
 if __name__ == "__main__":

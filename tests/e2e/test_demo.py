@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shlex
 import subprocess
@@ -80,3 +81,25 @@ def test_the_demo_shows_a_dashboard_only_when_the_server_names_one(tmp_path: Pat
     assert demo.dashboard_url(log) is None
     log.write_text(log.read_text() + "INFO dashboard on http://127.0.0.1:41234/ui\n")
     assert demo.dashboard_url(log) == "http://127.0.0.1:41234/ui"
+
+
+def test_after_training_the_page_stays_up_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a terminal (CI, a pipe) the demo ends at once; on one it says how to stop and
+    waits for Enter (here, a line already typed) or the minute."""
+    loaded = importlib.util.spec_from_file_location("demo", REPO / "examples" / "demo.py")
+    assert loaded is not None
+    assert loaded.loader is not None
+    demo = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(demo)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as stdin, os.fdopen(write_end, "w") as typed:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        demo.linger("http://127.0.0.1:8080/", seconds=3600)  # a pipe: no waiting at all
+        assert capsys.readouterr().out == ""
+        monkeypatch.setattr(stdin, "isatty", lambda: True)
+        typed.write("\n")
+        typed.flush()
+        demo.linger("http://127.0.0.1:8080/", seconds=3600)  # Enter is waiting: no hour
+    assert "press Enter to stop" in capsys.readouterr().out
