@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -62,6 +62,8 @@ experiment_app = typer.Typer(
     rich_markup_mode=None,
 )
 
+T = TypeVar("T")
+
 # -- helpers -----------------------------------------------------------------------------
 
 
@@ -78,25 +80,37 @@ def _client() -> Iterator[ExperimentClient]:
 
 
 @contextlib.contextmanager
-def _about(experiment_id: str) -> Iterator[None]:
-    """Turn "Not found experiment." into a line that names the id and what to do."""
+def naming_the_missing(kind: str, name: str, listed: str) -> Iterator[None]:
+    """Turn the server's "not found" answer into a line that names what is missing and the
+    command that lists what there is."""
     try:
         yield
     except NotFoundError:
         raise CliError(
-            f"no experiment {experiment_id!r} on {STATE.host}: "
-            "`submarine experiment list` shows the ids there are"
+            f"no {kind} {name!r} on {STATE.host}: `submarine {kind} list` shows the {listed} "
+            "there are"
         ) from None
+
+
+def _about(experiment_id: str) -> contextlib.AbstractContextManager[None]:
+    """Turn "Not found experiment." into a line that names the id and what to do."""
+    return naming_the_missing("experiment", experiment_id, "ids")
+
+
+def load_checked(path: Path, check: Callable[[Path], tuple[T | None, list[Any]]], kind: str) -> T:
+    """What ``check`` reads from a file when it is valid; else every problem (with its
+    line) and exit 1."""
+    loaded, problems = check(path)
+    if loaded is None:
+        for problem in problems[:-1]:
+            report(str(problem))
+        raise CliError(str(problems[-1]) if problems else f"{path}: not a valid {kind}")
+    return loaded
 
 
 def _load_spec(path: Path) -> ExperimentSpec:
     """A valid spec from a file, or every problem (with its line) and exit 1."""
-    spec, problems = check_file(path)
-    if spec is None:
-        for problem in problems[:-1]:
-            report(str(problem))
-        raise CliError(str(problems[-1]) if problems else f"{path}: not a valid spec")
-    return spec
+    return load_checked(path, check_file, "spec")
 
 
 OutputOption = Annotated[

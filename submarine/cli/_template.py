@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from submarine.cli._errors import CliError, report
+from submarine.cli._errors import CliError
 from submarine.cli._experiment import (
-    STATE,
     IntervalOption,
     OutputOption,
     TimeoutOption,
     _client,
     _wait,
+    load_checked,
+    naming_the_missing,
 )
 from submarine.cli._output import OutputFormat, dump, emit, resolve_format, show
 from submarine.cli._specfile import check_template_file
-from submarine.client import NotFoundError
 from submarine.models import ExperimentSpec, ExperimentTemplate, ExperimentTemplateSpec
 
 __all__ = ["parse_params", "template_app"]
@@ -40,26 +40,14 @@ template_app = typer.Typer(
 # -- helpers -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _about(name: str) -> Iterator[None]:
+def _about(name: str) -> contextlib.AbstractContextManager[None]:
     """Turn "ExperimentTemplate not found." into a line that names it and what to do."""
-    try:
-        yield
-    except NotFoundError:
-        raise CliError(
-            f"no template {name!r} on {STATE.host}: `submarine template list` shows the "
-            "templates there are"
-        ) from None
+    return naming_the_missing("template", name, "templates")
 
 
 def _load_template(path: Path) -> ExperimentTemplateSpec:
     """A valid template from a file, or every problem (with its line) and exit 1."""
-    template, problems = check_template_file(path)
-    if template is None:
-        for problem in problems[:-1]:
-            report(str(problem))
-        raise CliError(str(problems[-1]) if problems else f"{path}: not a valid template")
-    return template
+    return load_checked(path, check_template_file, "template")
 
 
 def parse_params(given: Sequence[str]) -> dict[str, str]:
