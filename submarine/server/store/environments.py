@@ -5,7 +5,7 @@ name (unique: environments are reached by name, as on Submarine 0.8.0) and its s
 JSON, as the API stored it. Every method commits before it returns; a lock serializes the
 calls of one store, which has a connection of its own (WAL mode: the experiment store and
 this one write the same file in turns). A database that cannot be written or read raises
-:class:`~submarine.server.store.experiments.StorageError`.
+:class:`~submarine.server.store.sqlite.StorageError`.
 
 Ids are ``environment_<epoch millis>_<4-digit counter>`` as on Submarine, where the epoch
 is the server's start time (the experiment store's, so that both speak of the same start).
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any, Final
 
 from pydantic_core import from_json
 
-from submarine.server.store.experiments import StorageError
+from submarine.server.store.sqlite import Database, storage
 
 __all__ = ["EnvironmentExistsError", "EnvironmentRecord", "EnvironmentStore"]
 
@@ -94,32 +92,16 @@ class EnvironmentStore:
     def __init__(self, path: Path, *, epoch: int) -> None:
         self._epoch = epoch
         self._counter = 0
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.row_factory = sqlite3.Row
-        with self._transaction():
-            self._db.execute(_SCHEMA)
+        self._database = Database(path, _SCHEMA)
+        self._lock = self._database.lock
+        self._db = self._database.db
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                raise StorageError(str(exc)) from exc
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
 
     def close(self) -> None:
         """Close this store's connection."""
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def _next_id(self) -> str:
         self._counter += 1
@@ -149,24 +131,16 @@ class EnvironmentStore:
 
     def get(self, name: str) -> EnvironmentRecord | None:
         """The environment of this name, or None."""
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM environments WHERE name = ?", (name,)
-                ).fetchone()
-            except sqlite3.OperationalError as exc:
-                raise StorageError(str(exc)) from exc
+        with self._lock, storage():
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM environments WHERE name = ?", (name,)
+            ).fetchone()
         return _record(row) if row is not None else None
 
     def list(self) -> list[EnvironmentRecord]:
         """Every environment, in the order they were created."""
-        with self._lock:
-            try:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM environments ORDER BY seq"
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                raise StorageError(str(exc)) from exc
+        with self._lock, storage():
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM environments ORDER BY seq").fetchall()
         return [_record(row) for row in rows]
 
     def replace(self, name: str, spec: dict[str, Any], *, at: datetime) -> EnvironmentRecord | None:

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from pydantic_core import from_json
 
 from submarine.models import ExperimentStatus, parse_status
 from submarine.server.store.datadir import DIR_MODE, create_private
+from submarine.server.store.sqlite import Database, StorageError, storage
 
 __all__ = ["ExperimentRecord", "RecordBatch", "StorageError", "Store"]
 
@@ -69,10 +69,6 @@ _COLUMNS: Final = (
 )
 SCAN_BATCH: Final = 500
 """Records per batch of :meth:`Store.scan` unless told otherwise."""
-
-
-class StorageError(OSError):
-    """The database cannot be written or read (a full or read-only disk, an I/O error)."""
 
 
 def _time(value: str | None) -> datetime | None:
@@ -141,15 +137,6 @@ def _record(row: sqlite3.Row) -> ExperimentRecord:
     )
 
 
-@contextmanager
-def _storage() -> Iterator[None]:
-    """SQLite's operational errors (disk full, read-only, I/O) as :class:`StorageError`."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        raise StorageError(str(exc)) from exc
-
-
 class Store:
     """The experiments of one server, in ``SQLite`` (WAL) at the given path.
 
@@ -168,18 +155,10 @@ class Store:
         # shared-memory file the database's mode.
         create_private(path)
         self._path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        self._database = Database(path, _SCHEMA, foreign_keys=True)
+        self._lock = self._database.lock
+        self._db = self._database.db
         with self._transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
             columns = {row["name"] for row in self._db.execute("PRAGMA table_info(experiments)")}
             if "reason" not in columns:  # a data dir of an earlier version
                 self._db.execute("ALTER TABLE experiments ADD COLUMN reason TEXT")
@@ -204,21 +183,12 @@ class Store:
         with self._lock:
             return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock, _storage():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
 
     def close(self) -> None:
         """Close the database (a checkpoint folds the WAL back into the file)."""
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def next_experiment_id(self) -> str:
         """A new id: ``experiment-<this server's epoch millis>-<4-digit counter>``."""
@@ -249,7 +219,7 @@ class Store:
 
     def get(self, experiment_id: str) -> ExperimentRecord | None:
         """The experiment with this id, or None."""
-        with self._lock, _storage():
+        with self._lock, storage():
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id = ?", (experiment_id,)
             ).fetchone()
@@ -261,7 +231,7 @@ class Store:
         Raises ``ValueError`` (listing the valid ones) for an unknown status name.
         """
         query, params = self._select(status)
-        with self._lock, _storage():
+        with self._lock, storage():
             rows = self._db.execute(query, params).fetchall()
         return [_record(row) for row in rows]
 
@@ -311,7 +281,7 @@ class Store:
             return
         try:
             while True:
-                with _storage():
+                with storage():
                     found = cursor.fetchmany(batch)
                 if not found:
                     break
@@ -323,7 +293,7 @@ class Store:
         self, query: str, params: tuple[str, ...], batch: int
     ) -> Iterator[RecordBatch]:
         """The rows at once through the store's connection (when a reader cannot open)."""
-        with self._lock, _storage():
+        with self._lock, storage():
             rows = self._db.execute(query, params).fetchall()
         for start in range(0, len(rows), batch):
             yield [_record(row) for row in rows[start : start + batch]]

@@ -8,7 +8,7 @@ as JSON. Rows are listed in the order they were inserted; a patch keeps a templa
 The store has a connection of its own to the database (WAL: it and the experiments' store
 read and write side by side); every method commits before it returns, a lock serializes
 them, and a database that cannot be written or read raises
-:class:`~submarine.server.store.experiments.StorageError`.
+:class:`~submarine.server.store.sqlite.StorageError`.
 
 Example templates are offered once per data dir (:meth:`TemplateStore.seed`): the database
 records that they were, so a seeded template that is deleted stays deleted.
@@ -19,16 +19,15 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
 
 from pydantic_core import from_json
 
-from submarine.server.store.experiments import StorageError
+from submarine.server.store.sqlite import Database, storage
 
 __all__ = ["SEEDED_FACT", "DuplicateTemplateError", "TemplateStore"]
 
@@ -52,15 +51,6 @@ class DuplicateTemplateError(ValueError):
         super().__init__(f"a template named {name!r} already exists")
 
 
-@contextmanager
-def _storage() -> Iterator[None]:
-    """SQLite's operational errors (disk full, read-only, I/O) as :class:`StorageError`."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        raise StorageError(str(exc)) from exc
-
-
 def _dump(template: Mapping[str, Any]) -> str:
     return json.dumps(template, ensure_ascii=False)
 
@@ -81,36 +71,19 @@ class TemplateStore:
     """
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+        self._database = Database(path, _SCHEMA)
+        self._lock = self._database.lock
+        self._db = self._database.db
         self.server_timestamp = int(time.time() * 1000)
         """When this store opened, in epoch milliseconds."""
         self._counter = 0
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock, _storage():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
 
     def close(self) -> None:
         """Close the store's connection."""
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def next_id(self) -> int:
         """The next number of a create or patch answer's ``experimentTemplateId``."""
@@ -136,7 +109,7 @@ class TemplateStore:
 
     def get(self, name: str) -> dict[str, Any] | None:
         """The template of that name, or None."""
-        with self._lock, _storage():
+        with self._lock, storage():
             row = self._db.execute(
                 "SELECT template FROM templates WHERE name = ?", (name,)
             ).fetchone()
@@ -144,7 +117,7 @@ class TemplateStore:
 
     def list(self) -> list[dict[str, Any]]:
         """Every template, in the order they were inserted."""
-        with self._lock, _storage():
+        with self._lock, storage():
             rows = self._db.execute("SELECT template FROM templates ORDER BY seq").fetchall()
         return [dict(from_json(row["template"])) for row in rows]
 
