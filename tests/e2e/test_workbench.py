@@ -278,6 +278,8 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
         "/",
         "/workbench.js",
         "/workbench-views.js",
+        "/workbench-charts.js",
+        "/workbench-compare.js",
         "/workbench-new.js",
         "/workbench-templates.js",
         "/workbench-run.js",

@@ -37,6 +37,8 @@ PAGE = {
     "/",
     "/workbench.js",
     "/workbench-views.js",
+    "/workbench-charts.js",
+    "/workbench-compare.js",
     "/workbench-new.js",
     "/workbench-artifacts.js",
     "/workbench-templates.js",

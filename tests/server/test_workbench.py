@@ -29,6 +29,8 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
     for path, media in (
         ("/workbench.js", "text/javascript"),
         ("/workbench-views.js", "text/javascript"),
+        ("/workbench-charts.js", "text/javascript"),
+        ("/workbench-compare.js", "text/javascript"),
         ("/workbench-new.js", "text/javascript"),
         ("/workbench-templates.js", "text/javascript"),
         ("/workbench-run.js", "text/javascript"),
@@ -92,6 +94,8 @@ def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) 
         "/",
         "/workbench.js",
         "/workbench-views.js",
+        "/workbench-charts.js",
+        "/workbench-compare.js",
         "/workbench-new.js",
         "/workbench-templates.js",
         "/workbench-run.js",
