@@ -186,7 +186,7 @@ function chartBoard(gridId) {
 
 // Exponential moving average, debiased as TensorBoard's (the first points are not pulled
 // towards zero); weight 0 is the series itself.
-function smoothed(ys, weight) {
+function emaSmoothed(ys, weight) {
   if (!weight) return ys;
   const out = new Array(ys.length);
   let last = 0;
@@ -202,7 +202,7 @@ function smoothed(ys, weight) {
 }
 
 // A series' points as sorted columns for an x axis mode: xs, ys (and raw times).
-function columns(series, mode) {
+function seriesColumns(series, mode) {
   const points = series.points.slice();
   const start = series.start || (points.length ? Math.min(...points.slice(0, 1000).map((p) => p[2] || Infinity)) : 0);
   const xOf = mode === "wall" ? (p) => p[2] / 1000 : mode === "relative" ? (p) => (p[2] - start) / 1000 : (p) => p[0];
@@ -212,7 +212,7 @@ function columns(series, mode) {
 }
 
 // The value a sorted series has at x: its last point at or before x (none before its first).
-function valueAt(xs, ys, x) {
+function seriesValueAt(xs, ys, x) {
   let low = 0;
   let high = xs.length - 1;
   if (high < 0 || x < xs[0]) return null;
@@ -223,20 +223,20 @@ function valueAt(xs, ys, x) {
   return ys[low];
 }
 
-function fmtValue(value) {
+function fmtMetric(value) {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   const size = Math.abs(value);
   return size !== 0 && (size >= 1e6 || size < 1e-3) ? value.toExponential(3) : String(+value.toPrecision(5));
 }
 
-function fmtX(x, mode) {
+function fmtChartX(x, mode) {
   if (x === null || !Number.isFinite(x)) return "–";
   if (mode === "wall") return new Date(x * 1000).toLocaleString();
   if (mode === "relative") return `${+x.toFixed(1)} s`;
   return `step ${+x.toPrecision(10)}`;
 }
 
-function cssVar(name, fallback) {
+function chartCssVar(name, fallback) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
 
@@ -262,11 +262,11 @@ function keyChart(key) {
   let zoomed = false;
 
   const hover = (x) => {
-    at.textContent = x === null ? "" : fmtX(x, settings.x);
+    at.textContent = x === null ? "" : fmtChartX(x, settings.x);
     cols.forEach((col, i) => {
       const cell = rows.children[i] && rows.children[i].querySelector('[data-col="value"]');
       if (!cell) return;
-      cell.textContent = x === null ? "" : fmtValue(valueAt(col.xs, settings.smoothing ? col.smooth : col.ys, x));
+      cell.textContent = x === null ? "" : fmtMetric(seriesValueAt(col.xs, settings.smoothing ? col.smooth : col.ys, x));
     });
   };
 
@@ -281,9 +281,9 @@ function keyChart(key) {
       swatch.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
       return h("tr", { "data-series": s.label },
         h("th", { scope: "row" }, swatch, s.label, s.thinned ? h("span", { class: "muted", text: ` (${s.count} points, thinned)` }) : ` (${s.count})`),
-        h("td", { "data-col": "value" }), h("td", { "data-col": "last", text: fmtValue(last) }),
-        h("td", { "data-col": "min", text: fmtValue(ys.length ? low : null) }),
-        h("td", { "data-col": "max", text: fmtValue(ys.length ? high : null) }));
+        h("td", { "data-col": "value" }), h("td", { "data-col": "last", text: fmtMetric(last) }),
+        h("td", { "data-col": "min", text: fmtMetric(ys.length ? low : null) }),
+        h("td", { "data-col": "max", text: fmtMetric(ys.length ? high : null) }));
     }));
   };
 
@@ -298,9 +298,9 @@ function keyChart(key) {
 
   const data = () => {
     cols = series.map((s) => {
-      const col = columns(s, settings.x);
+      const col = seriesColumns(s, settings.x);
       if (settings.log) col.ys = col.ys.map((y) => (y > 0 ? y : null));
-      col.smooth = smoothed(col.ys, settings.smoothing);
+      col.smooth = emaSmoothed(col.ys, settings.smoothing);
       return col;
     });
     const tables = [];
@@ -321,8 +321,8 @@ function keyChart(key) {
 
   const build = (joined) => {
     if (u) u.destroy();
-    const muted = cssVar("--muted", "#59636e");
-    const line = cssVar("--line", "#d1d9e0");
+    const muted = chartCssVar("--muted", "#59636e");
+    const line = chartCssVar("--line", "#d1d9e0");
     const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
     const lines = [{}];
     series.forEach((s, i) => {

@@ -95,7 +95,7 @@ function compareView(main, ids) {
     metricRows.replaceChildren(...metricKeys.map((key) => h("tr", { "data-key": key }, h("th", { scope: "row", text: key }),
       ids.map((id) => {
         const last = lastValues(readers.get(id).metrics.get(key));
-        const text = last.length === 1 ? fmtValue(last[0][1]) : last.map(([w, v]) => `${fmtValue(v)} (${w})`).join(" · ");
+        const text = last.length === 1 ? fmtMetric(last[0][1]) : last.map(([w, v]) => `${fmtMetric(v)} (${w})`).join(" · ");
         return h("td", { text: text || "–" });
       }))));
     const keep = (select, options) => {
@@ -143,13 +143,13 @@ function compareView(main, ids) {
       node.textContent = content;
       return node;
     };
-    for (const y of [y0, (y0 + y1) / 2, y1]) chart.append(text(pad.left - 6, sy(y) + 4, "end", fmtValue(y)));
-    const ticks = numeric ? [x0, (x0 + x1) / 2, x1].map((x) => [x, fmtValue(x)]) : places.map((p, i) => [i, p]);
+    for (const y of [y0, (y0 + y1) / 2, y1]) chart.append(text(pad.left - 6, sy(y) + 4, "end", fmtMetric(y)));
+    const ticks = numeric ? [x0, (x0 + x1) / 2, x1].map((x) => [x, fmtMetric(x)]) : places.map((p, i) => [i, p]);
     for (const [x, content] of ticks) chart.append(text(sx(x), height - 10, "middle", content));
     for (const d of dots) {
       const dot = svg("circle", { cx: sx(xOf(d)), cy: sy(d.y), r: 6, fill: PALETTE[d.i % PALETTE.length], "data-id": d.id });
       const title = svg("title", {});
-      title.textContent = `${label(d.id)}: ${param} ${d.text}, ${metric} ${fmtValue(d.y)}`;
+      title.textContent = `${label(d.id)}: ${param} ${d.text}, ${metric} ${fmtMetric(d.y)}`;
       dot.append(title);
       chart.append(dot);
     }
