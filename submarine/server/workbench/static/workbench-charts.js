@@ -340,7 +340,7 @@ function keyChart(key) {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: true } },
       scales: { x: { time: settings.x === "wall" }, y: { distr: settings.log ? 3 : 1 } },
-      axes: [{ ...axis, label: settings.x === "relative" ? "seconds" : undefined }, { ...axis, size: 60 }],
+      axes: [{ ...axis, label: settings.x === "relative" ? "seconds" : undefined }, { ...axis, size: (self, values) => 18 + 7 * Math.max(3, ...(values || []).map((v) => String(v).length)) }],
       series: lines,
       hooks: {
         setCursor: [(chart) => {

@@ -133,6 +133,8 @@ function compareView(main, ids) {
     let [y0, y1] = [Math.min(...dots.map((d) => d.y)), Math.max(...dots.map((d) => d.y))];
     if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
     if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    const [xPad, yPad] = [(x1 - x0) * 0.06, (y1 - y0) * 0.08]; // no dot on an axis
+    [x0, x1, y0, y1] = [x0 - xPad, x1 + xPad, y0 - yPad, y1 + yPad];
     const sx = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
     const sy = (y) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${metric} against ${param}: ${dots.length} experiments` });
@@ -143,8 +145,8 @@ function compareView(main, ids) {
       node.textContent = content;
       return node;
     };
-    for (const y of [y0, (y0 + y1) / 2, y1]) chart.append(text(pad.left - 6, sy(y) + 4, "end", fmtMetric(y)));
-    const ticks = numeric ? [x0, (x0 + x1) / 2, x1].map((x) => [x, fmtMetric(x)]) : places.map((p, i) => [i, p]);
+    for (const y of [y0 + yPad, (y0 + y1) / 2, y1 - yPad]) chart.append(text(pad.left - 6, sy(y) + 4, "end", fmtMetric(y)));
+    const ticks = numeric ? [x0 + xPad, (x0 + x1) / 2, x1 - xPad].map((x) => [x, fmtMetric(x)]) : places.map((p, i) => [i, p]);
     for (const [x, content] of ticks) chart.append(text(sx(x), height - 10, "middle", content));
     for (const d of dots) {
       const dot = svg("circle", { cx: sx(xOf(d)), cy: sy(d.y), r: 6, fill: PALETTE[d.i % PALETTE.length], "data-id": d.id });
