@@ -182,8 +182,10 @@ def test_compare_two_experiments_then_delete_one(
     page.click("#compare")
     chart = page.locator('#compare-charts figure[data-key="loss"]')
     expect(chart.locator(".stats tbody tr")).to_have_count(2)
-    expect(chart.locator(".stats")).to_contain_text(re.compile(r"compare-low \(\S+\) worker-0 \(8\)"))
-    expect(chart.locator(".stats")).to_contain_text(re.compile(r"compare-high \(\S+\) worker-0 \(8\)"))
+    for name in ("compare-low", "compare-high"):  # each named by name, short id and worker
+        expect(chart.locator(".stats")).to_contain_text(
+            re.compile(rf"{name} \(\S+\) worker-0 \(8\)")
+        )
     shot(page, tmp_path, "compare")
 
     page.goto(f"{workbench.url}/#/")

@@ -212,6 +212,18 @@ def test_a_key_of_a_million_points_is_drawn_thinned(page: Page, charts: RunningS
     expect(_cell(chart, "worker-0", "max")).to_have_text("5")
     expect(_cell(chart, "worker-0", "min")).to_have_text("-1")
     assert chart.evaluate("box => box.uplot.data[0].at(-1)") == 999_999
+    # Zoomed in, the window is read again from the server, thinned to the same number of
+    # buckets: the chart shows the points there, not the few that stood for them.
+    chart.evaluate("box => box.uplot.setScale('x', {min: 654000, max: 655000})")
+    expect(chart).to_have_attribute("data-sharpened", "654000..655000")
+    shown = chart.evaluate(
+        "box => box.uplot.data[0].filter((x, i) => x >= 654000 && x <= 655000"
+        " && box.uplot.data[1][i] !== null)"
+    )
+    assert shown == list(range(654_000, 655_001))  # 1001 points: fewer than 2 a bucket, all of them
+    chart.get_by_role("button", name="Reset zoom").click()
+    expect(chart).to_have_attribute("data-zoomed", "false")
+    assert int(chart.get_attribute("data-points") or 0) <= 4000
 
 
 def test_compare_keeps_two_runs_of_one_name_apart_with_their_tables(

@@ -4,8 +4,6 @@ no chart can draw, are left out."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 from playwright.sync_api import Page, expect

@@ -6,7 +6,7 @@
 // a refresh that reads what is new and draws what changed.
 function trackingSection(id) {
   const params = h("tbody");
-  const board = chartBoard("charts");
+  const board = chartBoard("charts", async (key, start, end) => tracked.readRange(key, start, end));
   const noMetrics = h("p", { class: "muted", id: "no-metrics", text: "No metrics recorded yet." });
   const tracked = trackingReader(id);
   const refresh = async () => {
@@ -97,6 +97,20 @@ function trackingReader(id) {
     added = 0;
   };
 
+  // A key's points between two steps, thinned again: what a zoomed chart shows. Answers
+  // per worker the points [[step, value, ms]].
+  reader.readRange = async (key, start, end) => {
+    const query = new URLSearchParams({ id, key, buckets: String(BUCKETS), start: String(start), end: String(end) });
+    const answer = await api("GET", `/api/metric/page?${query}`);
+    const out = new Map();
+    for (const series of answer.series || []) {
+      out.set(series.workerIndex || "worker-0", (series.points || [])
+        .filter(([, value]) => Number.isFinite(value) && Math.abs(value) !== Number.MAX_VALUE)
+        .map(([step, value, ms]) => [step, value, ms]));
+    }
+    return out;
+  };
+
   // Reads what is new; answers the keys whose series changed (PARAMS for the params).
   reader.read = async () => {
     const changed = new Set();
@@ -124,7 +138,7 @@ function trackingReader(id) {
 // Charts of several keys sharing their controls: smoothing, the x axis, a log scale.
 // update(byKey) draws each key given: a list of series { id, label, points: [[x, y, ms]],
 // start (ms, the x of relative time 0), count, thinned }.
-function chartBoard(gridId) {
+function chartBoard(gridId, refine = null) {
   const grid = h("div", { class: "grid", id: gridId });
   const settings = { smoothing: 0, x: "step", log: false };
   const charts = new Map();
@@ -173,7 +187,7 @@ function chartBoard(gridId) {
     update(byKey) {
       for (const [key, series] of byKey) {
         if (!charts.has(key)) {
-          const chart = keyChart(key);
+          const chart = keyChart(key, refine);
           charts.set(key, chart);
           grid.append(chart.box);
         }
@@ -242,7 +256,7 @@ function chartCssVar(name, fallback) {
 
 // One key's chart: a uPlot canvas (drag to zoom, double-click or "Reset zoom" to see it
 // all), the values under the cursor and each series' last, min and max in a table.
-function keyChart(key) {
+function keyChart(key, refine = null) {
   const plot = h("div", { class: "plot", role: "img" });
   const reset = h("button", { type: "button", class: "reset-zoom", hidden: true }, "Reset zoom");
   const at = h("span", { class: "muted hover-x", text: "" });
@@ -260,6 +274,32 @@ function keyChart(key) {
   let cols = []; // per series: { xs, ys, smooth }
   let extent = [0, 1];
   let zoomed = false;
+  let detail = null; // { start, end, points: Map(series id -> points) } read for a zoom
+  let asked = 0;
+
+  // Zoomed into a thinned series by step: its points in the window, read thinned again.
+  const sharpen = () => {
+    const ticket = ++asked;
+    if (!zoomed || !refine || settings.x !== "step" || !series.some((s) => s.thinned)) {
+      if (detail && !zoomed) { detail = null; this_draw(); }
+      return;
+    }
+    const [start, end] = [Math.floor(u.scales.x.min), Math.ceil(u.scales.x.max)];
+    if (detail && detail.start === start && detail.end === end) return;
+    setTimeout(async () => {
+      if (ticket !== asked) return;
+      try {
+        const points = await refine(key, start, end);
+        if (ticket !== asked) return;
+        detail = { start, end, points };
+        this_draw();
+        box.dataset.sharpened = `${start}..${end}`;
+      } catch (exc) {
+        toast(exc.message);
+      }
+    }, 250);
+  };
+  let this_draw = () => {};
 
   const hover = (x) => {
     at.textContent = x === null ? "" : fmtChartX(x, settings.x);
@@ -298,7 +338,11 @@ function keyChart(key) {
 
   const data = () => {
     cols = series.map((s) => {
-      const col = seriesColumns(s, settings.x);
+      const finer = detail && settings.x === "step" && detail.points.get(s.id);
+      const shown = finer
+        ? { ...s, points: s.points.filter((p) => p[0] < detail.start || p[0] > detail.end).concat(finer) }
+        : s;
+      const col = seriesColumns(shown, settings.x);
       if (settings.log) col.ys = col.ys.map((y) => (y > 0 ? y : null));
       col.smooth = emaSmoothed(col.ys, settings.smoothing);
       return col;
@@ -347,7 +391,11 @@ function keyChart(key) {
           const left = chart.cursor.left;
           hover(left === undefined || left < 0 ? null : chart.posToVal(left, "x"));
         }],
-        setScale: [(chart, scale) => { if (scale === "x") markZoom(); }],
+        setScale: [(chart, scale) => {
+          if (scale !== "x") return;
+          markZoom();
+          sharpen();
+        }],
       },
     }, joined, plot);
     box.uplot = u; // for a test, or a look from the console
@@ -355,6 +403,12 @@ function keyChart(key) {
   };
 
   reset.addEventListener("click", () => u && u.setScale("x", { min: extent[0], max: extent[1] }));
+
+  this_draw = () => {
+    const joined = data();
+    u.setData(joined, false);
+    markZoom();
+  };
 
   return {
     box,
