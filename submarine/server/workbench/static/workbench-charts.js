@@ -387,9 +387,11 @@ function keyChart(key, refine = null) {
       axes: [{ ...axis, label: settings.x === "relative" ? "seconds" : undefined }, { ...axis, size: (self, values) => 18 + 7 * Math.max(3, ...(values || []).map((v) => String(v).length)) }],
       series: lines,
       hooks: {
+        // The x of the point nearest the cursor (uPlot's snap), as the dots on the lines.
         setCursor: [(chart) => {
-          const left = chart.cursor.left;
-          hover(left === undefined || left < 0 ? null : chart.posToVal(left, "x"));
+          const { left, idx } = chart.cursor;
+          if (left === undefined || left < 0) return hover(null);
+          return hover(idx === null || idx === undefined ? chart.posToVal(left, "x") : chart.data[0][idx]);
         }],
         setScale: [(chart, scale) => {
           if (scale !== "x") return;
