@@ -45,6 +45,7 @@ SAMPLE_ID = "experiment-1700000000000-0001"
 PAGE = {"/", "/workbench.js", "/workbench-views.js", "/workbench-new.js", "/workbench.css"}
 PAGE |= {"/favicon.svg", "/workbench-artifacts.js", "/workbench-templates.js", "/workbench-run.js"}
 PAGE |= {"/workbench-charts.js", "/workbench-compare.js"}
+PAGE |= {"/vendor/uPlot.iife.min.js", "/vendor/uPlot.min.css"}
 OPEN = {"/api/v1/experiment/ping"}
 CLIENT = """
 import http.client, json, sys

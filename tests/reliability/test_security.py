@@ -45,6 +45,8 @@ PAGE = {
     "/workbench-run.js",
     "/workbench.css",
     "/favicon.svg",
+    "/vendor/uPlot.iife.min.js",
+    "/vendor/uPlot.min.css",
 }
 """The workbench page's files: they hold no data, and the page must load to ask for a token."""
 TRACKING_ADD = {"/api/metric/add", "/api/param/add"}
