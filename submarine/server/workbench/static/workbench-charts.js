@@ -137,7 +137,7 @@ function trackingReader(id) {
 
 // Charts of several keys sharing their controls: smoothing, the x axis, a log scale.
 // update(byKey) draws each key given: a list of series { id, label, points: [[x, y, ms]],
-// start (ms, the x of relative time 0), count, thinned }.
+// start (ms, the x of relative time 0), count, thinned, and optionally color and dash }.
 function chartBoard(gridId, refine = null) {
   const grid = h("div", { class: "grid", id: gridId });
   const settings = { smoothing: 0, x: "step", log: false };
@@ -318,7 +318,8 @@ function keyChart(key, refine = null) {
       for (const y of ys) { if (y < low) low = y; if (y > high) high = y; }
       const last = cols[i].ys.length ? cols[i].ys[cols[i].ys.length - 1] : null;
       const swatch = h("span", { class: "swatch" });
-      swatch.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
+      swatch.style.setProperty("--swatch", s.color || PALETTE[i % PALETTE.length]);
+      if (s.dash) swatch.classList.add("dashed");
       return h("tr", { "data-series": s.label },
         h("th", { scope: "row" }, swatch, s.label, s.thinned ? h("span", { class: "muted", text: ` (${s.count} points, thinned)` }) : ` (${s.count})`),
         h("td", { "data-col": "value" }), h("td", { "data-col": "last", text: fmtMetric(last) }),
@@ -370,12 +371,13 @@ function keyChart(key, refine = null) {
     const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
     const lines = [{}];
     series.forEach((s, i) => {
-      const color = PALETTE[i % PALETTE.length];
+      const color = s.color || PALETTE[i % PALETTE.length];
+      const dash = s.dash ? { dash: s.dash } : {};
       if (settings.smoothing) {
-        lines.push({ label: `${s.label} (raw)`, stroke: `${color}40`, width: 1, spanGaps: true, points: { show: false } });
-        lines.push({ label: s.label, stroke: color, width: 2, spanGaps: true, points: { show: false } });
+        lines.push({ label: `${s.label} (raw)`, stroke: `${color}40`, width: 1, spanGaps: true, points: { show: false }, ...dash });
+        lines.push({ label: s.label, stroke: color, width: 2, spanGaps: true, points: { show: false }, ...dash });
       } else {
-        lines.push({ label: s.label, stroke: color, width: 1.5, spanGaps: true });
+        lines.push({ label: s.label, stroke: color, width: 1.5, spanGaps: true, ...dash });
       }
     });
     u = new uPlot({

@@ -171,9 +171,11 @@ function compareView(main, ids) {
       const reader = readers.get(id);
       for (const [key, workers] of reader.metrics) {
         if (!byKey.has(key)) byKey.set(key, []);
-        for (const [worker, series] of workers) {
-          byKey.get(key).push({ id: `${id} ${worker}`, label: `${label(id)} ${worker}`, start: reader.start, ...series });
-        }
+        // An experiment's colour (as in the table of runs); its workers after the first dashed.
+        [...workers].forEach(([worker, series], w) => {
+          byKey.get(key).push({ id: `${id} ${worker}`, label: `${label(id)} ${worker}`, start: reader.start, ...series,
+            color: PALETTE[ids.indexOf(id) % PALETTE.length], dash: w ? [6, 3 + 2 * w] : null });
+        });
       }
     });
     noMetrics.hidden = byKey.size > 0;
