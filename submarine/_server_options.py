@@ -225,6 +225,20 @@ class Settings:
         "SECONDS",
         read_positive_float,
     )
+    stop_experiments: bool = _option(
+        False,
+        "--stop-experiments",
+        'when the server stops, stop its running experiments too (they fail: "the server '
+        'stopped"); by default they run on and the next start on this data dir adopts them',
+    )
+    backfill_window: float = _option(
+        600.0,
+        "--backfill-window",
+        "seconds a queued experiment may be overtaken by newer ones that fit the free "
+        "capacity; after that nothing queued after it starts first (default: 600)",
+        "SECONDS",
+        read_positive_float,
+    )
     max_body_bytes: int = 1 << 20
     """Request bodies larger than this are refused with 413."""
     allow_origins: tuple[str, ...] = _option(
@@ -363,6 +377,8 @@ class Settings:
                 "tracking_max_records and tracking_max_bytes must be positive, got "
                 f"{self.tracking_max_records} and {self.tracking_max_bytes}"
             )
+        if not self.backfill_window > 0:
+            raise SettingsError(f"backfill_window must be positive, got {self.backfill_window}")
         if self.artifact_max_bytes < 1:
             raise SettingsError(
                 f"artifact_max_bytes must be positive, got {self.artifact_max_bytes}"

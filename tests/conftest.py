@@ -10,7 +10,9 @@
 
 A :class:`RunningServer` has ``url``, ``data_dir``, ``workdir`` (the cwd replicas run in),
 ``process``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL), ``restart()`` (same data
-dir, a new port) and ``log()`` (the stderr text so far, of every start).
+dir, a new port unless the arguments name one) and ``log()`` (the stderr text so far, of
+every start). A stopped server leaves its running experiments running (for its next start
+to adopt): the factory stops what its servers left when the test ends.
 
 The ``slow`` marker is the lane of tests that start processes (a server, replicas, a
 browser, a command line): ``make unit-fast`` runs everything else. A test that uses one of
@@ -222,6 +224,7 @@ class ServerFactory:
             with_group_gone(server)
             if server.running:
                 problems.append(f"server {server.url} is still running")
+            stop_leftovers(server.data_dir)
         assert not problems, "\n".join(problems)
 
 
@@ -229,6 +232,24 @@ def with_group_gone(server: RunningServer) -> None:
     """Kill whatever is left in the server's own process group (after a kill -9)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(server.process.pid, signal.SIGKILL)
+
+
+def stop_leftovers(data_dir: Path) -> None:
+    """Stop the replicas that a stopped server left running (they outlive the server, for
+    its next start to adopt), as its state files record them."""
+    import asyncio
+
+    from submarine.server.run.layout import JobLayout
+    from submarine.server.run.local import family_of
+
+    layout = JobLayout(data_dir)
+    if not layout.root.is_dir():
+        return
+    for directory in layout.root.iterdir():
+        state = layout.read_state(directory.name)
+        if state.groups:
+            family = family_of(layout, directory.name, state.pgids)
+            asyncio.run(family.terminate(0.5))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ __all__ = [
     "BLOCKING_CMD",
     "DEADLINE",
     "DEFAULT_RESOURCES",
+    "PAGE_FILES",
     "gated_cmd",
     "make_spec",
     "unique_name",
@@ -36,6 +37,27 @@ minute, not at pytest's timeout."""
 
 DEFAULT_RESOURCES = "cpu=100m,memory=64M"
 """What each role asks for unless told: small enough for twenty at once on two cores."""
+
+PAGE_FILES: dict[str, str] = {
+    "/": "text/html",
+    "/workbench.js": "text/javascript",
+    "/workbench-views.js": "text/javascript",
+    "/workbench-charts.js": "text/javascript",
+    "/workbench-compare.js": "text/javascript",
+    "/workbench-new.js": "text/javascript",
+    "/workbench-templates.js": "text/javascript",
+    "/workbench-run.js": "text/javascript",
+    "/workbench-artifacts.js": "text/javascript",
+    "/workbench-environments.js": "text/javascript",
+    "/workbench.css": "text/css",
+    "/favicon.svg": "image/svg+xml",
+    # The charting library, built from npm into the package (frontend/vendor.py).
+    "/vendor/uPlot.iife.min.js": "text/javascript",
+    "/vendor/uPlot.min.css": "text/css",
+}
+"""The workbench page's files and their media types: they hold no data and are open without
+a token (the page must load to ask for one). The one list the page's tests read; a new page
+file is added here."""
 
 T = TypeVar("T")
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ from submarine.cli._output import OutputFormat, emit, null_stream, show
 from submarine.cli._specfile import check_file
 from submarine.cli.config.config import ConfigError, configured_host
 from submarine.client import ExperimentClient, NotFoundError
-from submarine.models import ExperimentSpec, ExperimentStatus, parse_status
+from submarine.models import (
+    Experiment,
+    ExperimentList,
+    ExperimentSpec,
+    ExperimentStatus,
+    parse_status,
+)
 
 __all__ = ["STATE", "State", "client_host", "experiment_app"]
 
@@ -116,6 +123,20 @@ SpecOption = Annotated[
 IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The experiment id.", show_default=False)
 ]
+NameOrIdArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID", help="The experiment id, or the name of one experiment.", show_default=False
+    ),
+]
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        help="YAML with every field the server sent (nulls and resourceMap too).",
+    ),
+]
+_ID = re.compile(r"experiment[-_][0-9]+[-_][0-9]+")
 IntervalOption = Annotated[
     float,
     typer.Option(
@@ -213,19 +234,55 @@ def list_(
             show_default=False,
         ),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="TEXT",
+            help="Only experiments whose name holds TEXT (any case).",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = None,
+    full: FullOption = False,
 ) -> None:
     """List the experiments on the server."""
     wanted = _parse_status(status) if status is not None else None
     with _client() as client:
-        emit(client.list_experiments(wanted), output)
+        experiments = client.list_experiments(wanted)
+    if name is not None:
+        experiments = ExperimentList.of(e for e in experiments if name.lower() in _name_of(e))
+    emit(experiments, output, full=full)
+
+
+def _name_of(experiment: Experiment) -> str:
+    spec = experiment.spec
+    return ((spec.meta.name if spec is not None else None) or experiment.name or "").lower()
+
+
+def _named(client: ExperimentClient, text: str) -> Experiment | None:
+    """The one experiment named ``text`` when ``text`` is no experiment id; several of that
+    name are an error naming each."""
+    if _ID.fullmatch(text):
+        return None
+    matches = [e for e in client.list_experiments() if _name_of(e) == text.lower()]
+    if len(matches) > 1:
+        listed = ", ".join(f"{e.experiment_id} ({e.status_name})" for e in matches)
+        raise CliError(f"{len(matches)} experiments are named {text!r}: {listed}; give one id")
+    if matches:
+        report(f"{text!r} is the name of {matches[0].experiment_id}")
+        return matches[0]
+    return None
 
 
 @experiment_app.command("get")
-def get(experiment_id: IdArgument, output: OutputOption = None) -> None:
-    """Show one experiment."""
+def get(
+    experiment_id: NameOrIdArgument, output: OutputOption = None, full: FullOption = False
+) -> None:
+    """Show one experiment, by id (or by name, when one experiment has it)."""
     with _client() as client, _about(experiment_id):
-        emit(client.get_experiment(experiment_id), output)
+        found = _named(client, experiment_id) or client.get_experiment(experiment_id)
+    emit(found, output, full=full)
 
 
 @experiment_app.command("patch")

@@ -3,9 +3,12 @@
 The lines come from the client's :meth:`~submarine.client.ExperimentClient.stream_logs`,
 interleaved across pods and printed to standard output as ``[worker-0] ...``. On a
 terminal (standard error is one) a live line is redrawn below them: a spinner, the
-status, the time waited, the replicas, how many lines came and the latest one. Elsewhere
-a progress line is written when the status is first seen, when it changes, and at the
-end.
+status, the time the run has taken, the replicas, how many lines came and the latest one.
+Elsewhere a progress line is written when the status is first seen, when it changes, and
+at the end. The time is the run's own, from the server's times (since it ran, else since it
+was accepted; until it finished), not the command's. An experiment that ends otherwise than
+Succeeded is followed by the reason the server gives (the failing pod and its exit code or
+signal), when it gives one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -26,13 +30,15 @@ from submarine.cli._errors import CliError, ExitCode
 from submarine.cli._output import short_pod_name, show
 from submarine.cli._tables import error_console, status_style
 from submarine.client import NotFoundError, WaitTimeoutError
-from submarine.models import ExperimentStatus
+from submarine.models import TERMINAL_STATUSES, ExperimentStatus
 
 if TYPE_CHECKING:
     from submarine.client import ExperimentClient, LogStream
     from submarine.models import Experiment
 
 __all__ = ["Progress", "exit_code_of", "format_elapsed", "watch"]
+
+_ENDS = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
 def format_elapsed(seconds: float) -> str:
@@ -54,6 +60,20 @@ class Progress:
     latest: tuple[str, str] | None = None
     started: float = field(default_factory=time.monotonic)
     stream: LogStream | None = None
+    since: datetime | None = None
+    """When the run began, as the server says (its running time, else its accepted time)."""
+    until: datetime | None = None
+    """When it finished, as the server says."""
+    reason: str | None = None
+    """Why it waits (or failed), as the server said when last asked."""
+
+    def learn(self, experiment: Experiment) -> None:
+        """Take the run's own times from the experiment as the server answered it."""
+        begun = experiment.running_time or experiment.accepted_time
+        self.since = begun if isinstance(begun, datetime) else self.since
+        ended = experiment.finished_time
+        self.until = ended if isinstance(ended, datetime) else None
+        self.reason = experiment.reason
 
     def current_status(self) -> str:
         """The status the log stream saw last, else the one known at the start."""
@@ -67,15 +87,22 @@ class Progress:
             self.latest = (pod, line.strip())
 
     def parts(self) -> list[str]:
-        """The pieces of a progress line: status, time, replicas."""
-        parts = [self.current_status() or "waiting", format_elapsed(self.elapsed())]
+        """The pieces of a progress line: status, time, replicas, and why it waits."""
+        status = self.current_status()
+        parts = [status or "waiting", format_elapsed(self.elapsed())]
         if self.replicas:
             parts.append(f"{self.replicas} replica{'s' if self.replicas != 1 else ''}")
+        if status == ExperimentStatus.ACCEPTED.value and self.reason:
+            parts.append(self.reason)  # why it waits: its place in the queue, what it needs
         return parts
 
     def elapsed(self) -> float:
-        """Seconds since the watch began."""
-        return time.monotonic() - self.started
+        """How long the run has been going (until it finished), by the server's times;
+        since the watch began when the server gives none."""
+        if self.since is None:
+            return time.monotonic() - self.started
+        end = self.until or datetime.now(timezone.utc)
+        return (end - self.since).total_seconds()
 
 
 class _LiveLine:
@@ -145,13 +172,16 @@ def watch(
     err = console or error_console()
     first = client.get_experiment(experiment_id)
     progress = Progress(experiment_id, status=first.status_name)
+    progress.learn(first)
     if first.spec is not None:
         progress.replicas = first.spec.total_replicas
     reported = ""
 
-    def report_status() -> None:
+    def report_status(*, ended: bool = False) -> None:
         nonlocal reported
         status = progress.current_status()
+        if not ended and status in _ENDS:
+            return  # said at the end, with the run's final times
         if status != reported and not err.is_terminal:
             err.print(f"{experiment_id}: " + " · ".join(progress.parts()), markup=False)
         reported = status
@@ -185,9 +215,12 @@ def watch(
     final = _final(client, first)
     progress.stream = None
     progress.status = final.status_name
-    report_status()
+    progress.learn(final)
+    report_status(ended=True)
     if err.is_terminal:
         _print_end(err, progress)
+    if final.reason and final.status_name != ExperimentStatus.SUCCEEDED.value:
+        err.print(f"{experiment_id}: {final.reason}", markup=False, highlight=False)
     return final
 
 

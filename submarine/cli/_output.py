@@ -114,10 +114,30 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def readable(data: Any) -> Any:
+    """``data`` without what only repeats or says nothing, for YAML read by people: nulls
+    (in mappings) and a role's ``resourceMap``, which repeats its ``resources``."""
+    if isinstance(data, dict):
+        return {
+            key: readable(value)
+            for key, value in data.items()
+            if value is not None and not (key == "resourceMap" and "resources" in data)
+        }
+    if isinstance(data, list):
+        return [readable(item) for item in data]
+    return data
+
+
 def emit(
-    items: Experiment | ExperimentLog | Sequence[Experiment], fmt: OutputFormat | None
+    items: Experiment | ExperimentLog | Sequence[Experiment],
+    fmt: OutputFormat | None,
+    *,
+    full: bool = False,
 ) -> None:
-    """Print an experiment, a list of them or a log in the chosen (or default) format."""
+    """Print an experiment, a list of them or a log in the chosen (or default) format.
+
+    YAML leaves out nulls and the roles' ``resourceMap`` unless ``full``; JSON is always
+    what the server sent."""
     fmt = resolve_format(fmt)
     if fmt is OutputFormat.TABLE:
         from submarine.cli._tables import experiment_table, experiments_table, print_table
@@ -133,6 +153,8 @@ def emit(
         data: Any = [item.to_dict() for item in items]
     else:
         data = items.to_dict()
+    if fmt is OutputFormat.YAML and not full:
+        data = readable(data)
     sys.stdout.write(dump(data, fmt))
     sys.stdout.flush()
 

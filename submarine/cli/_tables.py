@@ -121,6 +121,32 @@ def _name(experiment: Experiment) -> str:
     return experiment.name or "-"
 
 
+def _as_time(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def duration(experiment: Experiment, now: datetime | None = None) -> str:
+    """How long the experiment has run: from Running to its finish, or to now while it
+    runs; ``-`` before it ran (a queued experiment has no duration)."""
+    started = _as_time(experiment.running_time)
+    if started is None:
+        return "-"
+    ended = _as_time(experiment.finished_time)
+    if ended is None:
+        ended = now or datetime.now(started.tzinfo)
+    seconds = max(0, int((ended - started).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 def _cells(*values: Any) -> list[Any]:
     """Table cells: strings are shown as they are, never read as Rich markup."""
     return [Text(value) if isinstance(value, str) else value for value in values]
@@ -134,8 +160,9 @@ def _status(experiment: Experiment) -> Any:
 def experiments_table(experiments: Sequence[Experiment]) -> Table:
     """One row an experiment: id, name, framework, roles, status and times."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED"):
-        table.add_column(column, no_wrap=column in ("ID", "STATUS"))
+    columns = ("ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED", "DURATION")
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("ID", "STATUS", "DURATION"))
     for exp in experiments:
         table.add_row(
             *_cells(
@@ -146,6 +173,7 @@ def experiments_table(experiments: Sequence[Experiment]) -> Table:
                 _status(exp),
                 _time(exp.accepted_time),
                 _time(exp.finished_time),
+                duration(exp),
             )
         )
     return table
@@ -162,6 +190,7 @@ def experiment_table(experiment: Experiment) -> Table:
         ("Name", _name(experiment)),
         ("Framework", _framework(experiment)),
         ("Status", _status(experiment)),
+        *([("Reason", experiment.reason)] if experiment.reason else []),
         ("Accepted", _time(experiment.accepted_time)),
         ("Created", _time(experiment.created_time)),
         ("Running", _time(experiment.running_time)),

@@ -8,9 +8,12 @@ drawn in :mod:`submarine.client.errors`.
 Code written for ``apache-submarine`` 0.8.0 finds its names here too: the spec models
 (``from submarine.client import GitCodeSpec``, the same classes as in
 :mod:`submarine.models`), ``ApiException`` and ``OpenApiException``
-(:mod:`submarine.client.exceptions`, bases of the errors a server's answer raises), and the
+(:mod:`submarine.client.exceptions`, bases of the errors a server's answer raises), the
 modules ``submarine.client.api.experiment_client``, ``submarine.client.api.environment_client``
-and ``submarine.client.models.<model>``.
+and ``submarine.client.models.<model>``, and 0.8.0's generated template classes
+(``ExperimentTemplateApi``, ``ExperimentTemplatesApi``, ``ExperimentApi``, made with an
+``ApiClient`` of a ``Configuration``; see :mod:`submarine.client.api`), whose answers are a
+:class:`JsonResponse` with a typed ``result``.
 
 Names load on first use (PEP 562), so ``from submarine.client import ExperimentClient``
 does not import the async client. :class:`Timeout` is the value of the
@@ -25,10 +28,15 @@ from typing import TYPE_CHECKING
 from submarine._exports import lazy_exports
 
 if TYPE_CHECKING:
-    from submarine.client._compat import AsyncResult
+    from submarine.client._compat import AsyncResult, JsonResponse
     from submarine.client._stream import AsyncLogStream, LogStream
+    from submarine.client.api.experiment_api import ExperimentApi
+    from submarine.client.api.experiment_template_api import ExperimentTemplateApi
+    from submarine.client.api.experiment_templates_api import ExperimentTemplatesApi
+    from submarine.client.api_client import ApiClient
     from submarine.client.async_ import AsyncExperimentClient
     from submarine.client.config import Timeout
+    from submarine.client.configuration import Configuration
     from submarine.client.environments import AsyncEnvironmentClient, EnvironmentClient
     from submarine.client.errors import (
         APIConnectionError,
@@ -57,6 +65,9 @@ if TYPE_CHECKING:
         ExperimentMeta,
         ExperimentSpec,
         ExperimentTaskSpec,
+        ExperimentTemplateParamSpec,
+        ExperimentTemplateSpec,
+        ExperimentTemplateSubmit,
         GitCodeSpec,
         KernelSpec,
     )
@@ -68,6 +79,7 @@ _LAZY: dict[str, str] = {
     "APIConnectionError": _ERRORS,
     "APIStatusError": _ERRORS,
     "APITimeoutError": _ERRORS,
+    "ApiClient": "submarine.client.api_client",
     "ApiException": "submarine.client.exceptions",
     "AsyncEnvironmentClient": _ENVIRONMENTS,
     "AsyncExperimentClient": "submarine.client.async_",
@@ -76,17 +88,25 @@ _LAZY: dict[str, str] = {
     "AuthenticationError": _ERRORS,
     "BadRequestError": _ERRORS,
     "CodeSpec": _MODELS,
+    "Configuration": "submarine.client.configuration",
     "ConflictError": _ERRORS,
     "DeadlineExceededError": _ERRORS,
     "EnvironmentClient": _ENVIRONMENTS,
     "EnvironmentSpec": _MODELS,
+    "ExperimentApi": "submarine.client.api.experiment_api",
     "ExperimentClient": "submarine.client.sync",
     "ExperimentFailedError": _ERRORS,
     "ExperimentMeta": _MODELS,
     "ExperimentSpec": _MODELS,
     "ExperimentTaskSpec": _MODELS,
+    "ExperimentTemplateApi": "submarine.client.api.experiment_template_api",
+    "ExperimentTemplateParamSpec": _MODELS,
+    "ExperimentTemplateSpec": _MODELS,
+    "ExperimentTemplateSubmit": _MODELS,
+    "ExperimentTemplatesApi": "submarine.client.api.experiment_templates_api",
     "GitCodeSpec": _MODELS,
     "InvalidResponseError": _ERRORS,
+    "JsonResponse": "submarine.client._compat",
     "KernelSpec": _MODELS,
     "LogStream": "submarine.client._stream",
     "NotFoundError": _ERRORS,
@@ -105,6 +125,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiClient",
     "ApiException",
     "AsyncEnvironmentClient",
     "AsyncExperimentClient",
@@ -113,17 +134,25 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CodeSpec",
+    "Configuration",
     "ConflictError",
     "DeadlineExceededError",
     "EnvironmentClient",
     "EnvironmentSpec",
+    "ExperimentApi",
     "ExperimentClient",
     "ExperimentFailedError",
     "ExperimentMeta",
     "ExperimentSpec",
     "ExperimentTaskSpec",
+    "ExperimentTemplateApi",
+    "ExperimentTemplateParamSpec",
+    "ExperimentTemplateSpec",
+    "ExperimentTemplateSubmit",
+    "ExperimentTemplatesApi",
     "GitCodeSpec",
     "InvalidResponseError",
+    "JsonResponse",
     "KernelSpec",
     "LogStream",
     "NotFoundError",

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from submarine._archive import ArchiveError, extract_tar, path_problem
 from submarine.client._steps import Call
-from submarine.models.artifact import Artifact, artifact_path
+from submarine.models.artifact import Artifact, ServiceInfo, artifact_path
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +62,15 @@ def _list_call(core: ClientCore, experiment_id: str) -> Call[list[Artifact]]:
         return _artifacts(experiment_id, decode_envelope(list[str], response))
 
     return Call("GET", f"{core.api}/artifacts/{quote(experiment_id, safe='')}", read)
+
+
+def _info_call(core: ClientCore, service: str) -> Call[ServiceInfo]:
+    from submarine.client._decode import decode_envelope
+
+    def read(response: httpx.Response) -> ServiceInfo:
+        return decode_envelope(ServiceInfo, response).result or ServiceInfo()
+
+    return Call("GET", f"{core.api}/{service}", read)
 
 
 def _download_url(core: ClientCore, experiment_id: str, path: str) -> tuple[str, str]:
@@ -140,6 +149,16 @@ class ArtifactMethods:
         result: list[Artifact] = self._call(_list_call(self._core, id))
         return result
 
+    def get_tensorboard_info(self) -> ServiceInfo:
+        """Whether the server offers TensorBoard, and at which path (``/tensorboard/``)."""
+        result: ServiceInfo = self._call(_info_call(self._core, "tensorboard"))
+        return result
+
+    def get_mlflow_info(self) -> ServiceInfo:
+        """Whether the server offers MLflow, and at which path (``/mlflow/``)."""
+        result: ServiceInfo = self._call(_info_call(self._core, "mlflow"))
+        return result
+
     def download_artifact(self, id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Download a saved model's folder (``1/``), one file of it (``1/model.pt``), or
         every folder (``""``) of an experiment: a local server's extension.
@@ -194,6 +213,16 @@ class AsyncArtifactMethods:
             registered name and version.
         """
         result: list[Artifact] = await self._call(_list_call(self._core, id))
+        return result
+
+    async def get_tensorboard_info(self) -> ServiceInfo:
+        """Whether the server offers TensorBoard, and at which path (``/tensorboard/``)."""
+        result: ServiceInfo = await self._call(_info_call(self._core, "tensorboard"))
+        return result
+
+    async def get_mlflow_info(self) -> ServiceInfo:
+        """Whether the server offers MLflow, and at which path (``/mlflow/``)."""
+        result: ServiceInfo = await self._call(_info_call(self._core, "mlflow"))
         return result
 
     async def download_artifact(self, id: str, path: str, dest: str | os.PathLike[str]) -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -36,11 +36,19 @@ _MAKING = threading.Lock()
 
 @dataclass(frozen=True)
 class JsonResponse(Generic[T_co]):
-    """What ``AsyncResult.get()`` gives: 0.8.0's answer object, whose ``result`` is the
-    typed answer of the plain call."""
+    """0.8.0's answer object, as ``AsyncResult.get()`` and the generated API classes
+    (``ExperimentTemplateApi``...) give it: ``result`` is the typed answer of the plain
+    call, and ``code``, ``success`` and ``attributes`` are what 0.8.0's envelope says of
+    every successful answer (an error answer raises instead)."""
 
     result: T_co
     """The answer: what the plain call (``get_experiment``, ...) returns."""
+    code: int = 200
+    """The envelope's code of a successful answer."""
+    success: bool = True
+    """The envelope's ``success`` of a successful answer."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """The envelope's attributes (Submarine sends none)."""
 
 
 class AsyncResult(Generic[T]):

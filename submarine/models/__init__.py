@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from submarine.models._base import InputModel, PayloadModel, WireModel
     from submarine.models._errors import Problem, problems_of
     from submarine.models._files import SpecFileError, load_document, parse_document
-    from submarine.models.artifact import Artifact
+    from submarine.models.artifact import Artifact, ServiceInfo
     from submarine.models.environment import (
         Environment,
         EnvironmentDefinition,
@@ -100,6 +100,7 @@ _LAZY: dict[str, str] = {
     "ExperimentTemplateId": "submarine.models.template",
     "ExperimentTemplate": "submarine.models.template",
     "Artifact": "submarine.models.artifact",
+    "ServiceInfo": "submarine.models.artifact",
     "CodeSpec": "submarine.models.spec",
     "CodeSpecPayload": "submarine.models.payloads",
     "Environment": "submarine.models.environment",
@@ -186,6 +187,7 @@ __all__ = [
     "ReplicaSpec",
     "ResourceError",
     "Resources",
+    "ServiceInfo",
     "SpecFileError",
     "TemplateFillError",
     "WireModel",

@@ -11,7 +11,7 @@ from typing import Any
 
 from submarine.models._base import PayloadModel
 
-__all__ = ["Artifact", "artifact_path"]
+__all__ = ["Artifact", "ServiceInfo", "artifact_path"]
 
 
 def artifact_path(uri: str, experiment_id: str) -> str:
@@ -55,3 +55,17 @@ class Artifact(PayloadModel):
     def is_folder(self) -> bool:
         """Whether it is a folder (downloaded as a folder)."""
         return self.path.endswith("/")
+
+
+class ServiceInfo(PayloadModel):
+    """Whether a server offers TensorBoard (or MLflow), and where: the answer of
+    ``GET /api/v1/experiment/tensorboard`` and ``/mlflow``.
+
+    >>> ServiceInfo.model_validate({"available": True, "url": "/tensorboard/"}).url
+    '/tensorboard/'
+    """
+
+    available: bool | None = None
+    """True when the service can be used now."""
+    url: str | None = None
+    """Where it is, relative to the server's origin (``/tensorboard/``)."""

@@ -90,6 +90,10 @@ class Experiment(PayloadModel):
     spec: ExperimentSpecPayload | None = None
     """The spec as stored, with meta.experimentId filled in (submit it again through
     ``ExperimentSpec.model_validate(experiment.spec)`` or ``create_experiment``)."""
+    reason: str | None = None
+    """Why it waits (its place in the queue and what it needs) or why it failed (the
+    failing pod and its exit code or signal), in one line; sent by the local server only
+    (Submarine 0.8.0 has no such field), null when there is nothing to say."""
 
     @property
     def is_terminal(self) -> bool:

@@ -22,13 +22,13 @@ everything a server says. The mapping rules are :mod:`submarine.models.templatin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from submarine.models._base import InputModel, PayloadModel, custom_error
+from submarine.models._base import InputModel, PayloadModel, WireModel, custom_error
 from submarine.models.payloads import ExperimentSpecPayload
 from submarine.models.spec import ExperimentSpec
 from submarine.models.templating import (
@@ -163,12 +163,41 @@ class ExperimentTemplateParamSpec(InputModel):
 _PARAMETERS_ALIASES: Final = ("experimentTemplateParamSpec", "experiment_template_param_spec")
 
 
+def _as_document(value: Any) -> Any:
+    """A model given where a document goes (an :class:`ExperimentSpec` as a template's
+    spec, a parameter object in a list) is read as its dict."""
+    return value.to_dict() if isinstance(value, WireModel) else value
+
+
+SpecDocument = Annotated[dict[str, Any], BeforeValidator(_as_document)]
+"""A template's experiment spec: a dict, or an :class:`ExperimentSpec` read as its dict."""
+
+
 class ExperimentTemplateSpec(InputModel):
     """A template: a name, its parameters and an experiment spec with ``{{placeholders}}``.
 
     Judged as a whole before it is sent (see the module). Parameters may also be given
-    under 0.8.0's second name, ``experimentTemplateParamSpec``.
+    under 0.8.0's second name, ``experimentTemplateParamSpec`` (keyword
+    ``experiment_template_param_spec``), and the spec as a typed :class:`ExperimentSpec`
+    (it is kept as its dict; a placeholder where the typed spec checks the value, such as
+    the experiment's name, needs the dict).
     """
+
+    if TYPE_CHECKING:
+        # What the constructor takes: the fields, a typed spec, and 0.8.0's second name
+        # of the parameters (None for a list is no list, as 0.8.0's models default it).
+        def __init__(
+            self,
+            *,
+            name: str,
+            author: str | None = None,
+            description: str | None = None,
+            parameters: Sequence[ExperimentTemplateParamSpec | Mapping[str, Any]] | None = None,
+            experiment_spec: ExperimentSpec | Mapping[str, Any],
+            experiment_template_param_spec: (
+                Sequence[ExperimentTemplateParamSpec | Mapping[str, Any]] | None
+            ) = None,
+        ) -> None: ...
 
     _ignored_keys: ClassVar[frozenset[str]] = frozenset({"$schema"})
     _missing_hints: ClassVar[Mapping[str, str]] = {
@@ -185,13 +214,16 @@ class ExperimentTemplateSpec(InputModel):
     """What it runs."""
     parameters: list[ExperimentTemplateParamSpec] = Field(default_factory=list)
     """The parameters its placeholders and paths use."""
-    experiment_spec: dict[str, Any]
+    experiment_spec: SpecDocument
     """The experiment spec, with ``{{placeholders}}`` in string values."""
 
     @model_validator(mode="before")
     @classmethod
     def _parameters_alias(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "parameters" not in data:
+        if not isinstance(data, Mapping):
+            return data
+        data = _without_null_parameters(data)
+        if "parameters" not in data:
             for alias in _PARAMETERS_ALIASES:
                 if alias in data:
                     rest = {k: v for k, v in data.items() if k != alias}
@@ -215,7 +247,8 @@ class ExperimentTemplateSpec(InputModel):
     def _problems(
         cls, instance: ExperimentTemplateSpec | None, data: Mapping[Any, Any]
     ) -> list[InitErrorDetails]:
-        spec = data.get("experimentSpec", data.get("experiment_spec"))
+        data = _without_null_parameters(data)
+        spec = _as_document(data.get("experimentSpec", data.get("experiment_spec")))
         raw = data.get("parameters")
         for alias in _PARAMETERS_ALIASES:
             raw = data.get(alias) if raw is None else raw
@@ -232,7 +265,8 @@ class ExperimentTemplateSpec(InputModel):
         ]
         if not isinstance(spec, Mapping):
             return problems
-        params = [p for p in raw if isinstance(p, Mapping)] if isinstance(raw, list) else []
+        items = [_as_document(p) for p in raw] if isinstance(raw, list | tuple) else []
+        params = [p for p in items if isinstance(p, Mapping)]
         return problems + template_problems(spec, params)
 
     def _normalise(self) -> None:
@@ -265,6 +299,15 @@ class ExperimentTemplateSpec(InputModel):
         if wrong:
             raise TemplateFillError(f"template {self.name!r}: " + "; ".join(wrong))
         return ExperimentSpec.model_validate(filling.spec)
+
+
+def _without_null_parameters(data: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """``data`` without a null list of parameters under any of their names (0.8.0's
+    models default both to None)."""
+    names = ("parameters", *_PARAMETERS_ALIASES)
+    if not any(name in data and data[name] is None for name in names):
+        return data
+    return {k: v for k, v in data.items() if not (k in names and v is None)}
 
 
 def _steps(path: str) -> tuple[str | int, ...]:

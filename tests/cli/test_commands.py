@@ -6,6 +6,7 @@ import io
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from submarine.cli import _app
-from submarine.cli._live import exit_code_of, watch
+from submarine.cli._live import exit_code_of, format_elapsed, watch
 from submarine.client import ExperimentClient
 from submarine.models import Experiment
 from tests.support import gated_cmd, make_spec, wait_until
@@ -77,10 +78,13 @@ def test_create_get_list_and_formats(server_url: str, tmp_path: Path) -> None:
     code, out, _ = invoke(server_url, "experiment", "list", "-o", "table")
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED"]
+    assert header.split() == [
+        "ID", "NAME", "FRAMEWORK", "ROLES", "STATUS", "ACCEPTED", "FINISHED", "DURATION"
+    ]  # fmt: skip
     row = next(r for r in rows if r.startswith(experiment_id))
     assert row.split()[1:5] == ["formats", "TensorFlow", "Worker", "1"]
     assert "Succeeded" in row
+    assert re.fullmatch(r"[0-9]+:[0-5][0-9]", row.split()[-1])  # it ran: a duration
 
     code, out, _ = invoke(server_url, "experiment", "list", "--status", "SUCCEEDED", "-o", "json")
     assert code == 0
@@ -119,6 +123,18 @@ def test_wait_exit_codes_failed_timeout_deleted(server_url: str, tmp_path: Path)
     code, _, err = invoke(server_url, "experiment", "wait", failing, "--interval", "0.2")
     assert code == 1
     assert f"{failing}: Failed" in err
+    reason = f"replica {failing}-worker-0 exited with code 3"
+    assert err.splitlines()[-1] == f"{failing}: {reason}"  # why, where people look
+    code, out, _ = invoke(server_url, "experiment", "get", failing, "-o", "table")
+    assert code == 0
+    assert re.search(rf"^Status\s+Failed\nReason\s+{re.escape(reason)}$", out, re.MULTILINE)
+    # The time is the run's own (running to finished), however long the wait took.
+    with ExperimentClient(server_url) as client:
+        done = client.get_experiment(failing)
+    assert isinstance(done.running_time, datetime)
+    assert isinstance(done.finished_time, datetime)
+    took = format_elapsed((done.finished_time - done.running_time).total_seconds())
+    assert f"{failing}: Failed · {took} · 1 replica" in err.splitlines()
 
     sleeping = create(server_url, spec_file(tmp_path, "sleeps", "sleeps"))
     code, out, err = invoke(
@@ -279,3 +295,47 @@ def test_the_live_line_on_a_terminal(server_url: str, tmp_path: Path) -> None:
     assert re.search(r"Succeeded · \d+:\d\d · 1 replica\b", drawn)
     last = drawn.rstrip().splitlines()[-1]
     assert re.search(rf"● {experiment_id}: Succeeded after \d+:\d\d · 1 replica$", last)
+
+
+def test_yaml_leaves_out_nulls_unless_full_and_list_filters_by_name(
+    server_url: str, tmp_path: Path
+) -> None:
+    experiment_id = create(server_url, spec_file(tmp_path, "Readable-One", "succeeds"))
+    create(server_url, spec_file(tmp_path, "other", "succeeds"))
+
+    code, out, _ = invoke(server_url, "experiment", "get", experiment_id, "-o", "yaml")
+    assert code == 0
+    assert ": null" not in out
+    assert "resourceMap" not in out
+    assert yaml.safe_load(out)["spec"]["spec"]["Worker"]["resources"] == "cpu=100m,memory=64M"
+    code, out, _ = invoke(server_url, "experiment", "get", experiment_id, "-o", "yaml", "--full")
+    assert code == 0
+    full = yaml.safe_load(out)
+    assert full["spec"]["spec"]["Worker"]["resourceMap"] == {"cpu": "100m", "memory": "64M"}
+    assert "finishedTime" in full
+    assert ": null" in out  # every field the server sent, nulls too
+
+    code, out, _ = invoke(server_url, "experiment", "list", "--name", "readable", "-o", "json")
+    assert code == 0
+    assert [e["experimentId"] for e in json.loads(out)] == [experiment_id]
+
+
+def test_get_by_name_shows_the_one_experiment_or_names_each(
+    server_url: str, tmp_path: Path
+) -> None:
+    first = create(server_url, spec_file(tmp_path, "by-name-once", "succeeds"))
+    code, out, err = invoke(server_url, "experiment", "get", "by-name-once", "-o", "json")
+    assert code == 0
+    assert json.loads(out)["experimentId"] == first
+    assert f"'by-name-once' is the name of {first}" in err
+
+    twins = [create(server_url, spec_file(tmp_path, "by-name-twice", "succeeds")) for _ in "ab"]
+    code, out, err = invoke(server_url, "experiment", "get", "by-name-twice")
+    assert code == 1
+    assert out == ""
+    assert "2 experiments are named 'by-name-twice'" in err
+    assert all(twin in err for twin in twins)
+
+    code, _, err = invoke(server_url, "experiment", "get", "no-such-name")
+    assert code == 1
+    assert "no experiment 'no-such-name'" in err

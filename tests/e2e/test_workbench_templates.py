@@ -118,6 +118,14 @@ def test_the_list_and_one_template(page: Page, workbench: RunningServer, tmp_pat
     expect(spec).to_contain_text('"name": "{{experiment_name}}"')
     shot(page, tmp_path, "template", full=True)
 
+    plain = _template("tpl-plain")
+    del plain["description"]
+    _create_template(workbench, plain)
+    page.goto(f"{workbench.url}/#/template/tpl-plain")
+    expect(page.get_by_role("heading", name="tpl-plain", level=1)).to_be_visible()
+    expect(page.locator("#template-description")).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text("null")  # nothing shown for no description
+
 
 def test_a_new_template_shows_its_problems_at_their_fields(
     page: Page, workbench: RunningServer, tmp_path: Path

@@ -153,6 +153,41 @@ def test_both_names_of_the_parameters_are_refused() -> None:
     assert "give the parameters once" in found["experimentTemplateParamSpec"]
 
 
+def test_parameter_objects_are_judged_as_their_dicts() -> None:
+    # 0.8.0's style: each parameter built by keywords, not written as a dict.
+    typed = [ExperimentTemplateParamSpec(**p) for p in TEMPLATE["parameters"]]
+    model = ExperimentTemplateSpec(name="typed", parameters=typed, experiment_spec=SPEC)
+    written = template(name="typed", author=None, description=None)
+    assert model.to_dict() == ExperimentTemplateSpec.model_validate(written).to_dict()
+    with pytest.raises(ValidationError) as caught:
+        ExperimentTemplateSpec(name="typed", parameters=typed[:2], experiment_spec=SPEC)
+    assert [p.path for p in problems_of(caught.value)] == ["experimentSpec.meta.name"]
+
+
+def test_the_080_keywords_build_a_template() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["meta"]["name"] = "typed-run"
+    typed_spec = ExperimentSpec.model_validate(spec)
+    typed = [ExperimentTemplateParamSpec(**p) for p in TEMPLATE["parameters"][:2]]
+    model = ExperimentTemplateSpec(
+        name="typed",
+        author="author",
+        description="built by keywords",
+        parameters=None,
+        experiment_template_param_spec=typed,
+        experiment_spec=typed_spec,
+    )
+    assert [p.name for p in model.parameters] == ["learning_rate", "batch_size"]
+    assert model.experiment_spec == typed_spec.to_dict()
+    assert model.fill({"learning_rate": "0.2"}).meta.cmd == (typed_spec.meta.cmd or "").replace(
+        "{{learning_rate}}", "0.2"
+    ).replace("{{batch_size}}", "150")
+    # A typed spec is judged with the parameters as a dict is.
+    with pytest.raises(ValidationError) as caught:
+        ExperimentTemplateSpec(name="typed", experiment_spec=typed_spec)
+    assert {p.path for p in problems_of(caught.value)} == {"experimentSpec.meta.cmd"}
+
+
 def test_unknown_keys_are_refused_with_a_suggestion() -> None:
     found = problems(template(parameter=[]))
     assert "did you mean 'parameters'?" in found["parameter"]

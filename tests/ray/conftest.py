@@ -26,12 +26,18 @@ def ray_cluster() -> Iterator[RayCluster]:
 
 @pytest.fixture
 def ray_server(ray_cluster: RayCluster, server_factory: ServerFactory) -> RunningServer:
-    """A local server whose experiments run on ``ray_cluster``, one replica per node."""
-    return server_factory.start(
+    """A local server whose experiments run on ``ray_cluster``, one replica per node; its
+    stop stops its experiments (the cluster is shared by the module's tests)."""
+    return server_factory.start(*ray_args(ray_cluster), "--stop-experiments")
+
+
+def ray_args(cluster: RayCluster) -> tuple[str, ...]:
+    """The options of a local server that runs its experiments on ``cluster``."""
+    return (
         "--backend",
         "ray",
         "--ray-address",
-        ray_cluster.address,
+        cluster.address,
         "--ray-placement",
         "STRICT_SPREAD",
         "--grace-period",

@@ -1,6 +1,6 @@
 """The Ray backend against a real Ray cluster of three nodes on this machine: distributed
 examples spread over distinct nodes, gang placement that waits for resources, a node lost
-mid-run, delete and restart leaving nothing on the cluster.
+mid-run, delete leaving nothing on the cluster, runs that a restart of the server adopts.
 
 Replicas that must stay up block until the test creates a file; every wait polls a state
 with a generous deadline (a cluster on two busy cores is slow)."""
@@ -19,8 +19,9 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, ServerFactory
 from tests.ray.cluster import RayCluster
+from tests.ray.conftest import ray_args
 from tests.support import make_spec, wait_until
 
 pytestmark = pytest.mark.slow
@@ -240,18 +241,74 @@ print("released", flush=True)
 """
 
 
-def test_a_restarted_server_fails_what_ran_and_leaves_nothing(
-    ray_server: RunningServer, ray_cluster: RayCluster, tmp_path: Path
+TICKING = """
+import os, time
+step = 0
+while not os.path.exists({gate!r}):
+    print("tick", step, flush=True)
+    step += 1
+    time.sleep(0.1)
+print("released", flush=True)
+"""
+
+
+def ticks(lines: list[str]) -> list[int]:
+    return [int(line.split()[1]) for line in lines if line.startswith("tick ")]
+
+
+def test_a_stopped_server_leaves_the_run_and_the_next_start_adopts_it(
+    ray_cluster: RayCluster, server_factory: ServerFactory, tmp_path: Path
 ) -> None:
-    gate = tmp_path / "never"
-    spec = make_spec(cmd=f"python -c {shlex.quote(GATED.format(gate=str(gate)))}")
-    experiment_id = create(ray_server, spec)
-    wait_for_lines(ray_server, experiment_id, r"^waiting on (\w+)$", 1)
+    server = server_factory.start(*ray_args(ray_cluster))
+    gate = tmp_path / "gate"
+    spec = make_spec(cmd=f"python -c {shlex.quote(TICKING.format(gate=str(gate)))}")
+    experiment_id = create(server, spec)
+    wait_for_status(server, experiment_id, "Running")
+    wait_for_lines(server, experiment_id, r"^tick 3$", 1)
 
-    ray_server.kill()
-    ray_server.restart()
+    server.stop()  # a clean stop: the actor and its replica run on
 
-    assert status(ray_server, experiment_id) == "Failed"
+    assert f"leaves 1 experiment(s) running: {experiment_id}" in server.log()
+    left = ray_cluster.leftovers()
+    assert [n for n in left["actors"] if experiment_id in n] == [f"{experiment_id}-worker-0"]
+    assert processes_of(experiment_id)
+    server.restart()
+    assert status(server, experiment_id) == "Running"
+    gate.touch()
+    assert wait_for_status(server, experiment_id, "Succeeded", "Failed") == "Succeeded"
+    (lines,) = pod_logs(server, experiment_id).values()
+    # What the replica printed while the server was down was kept by its actor.
+    assert ticks(lines) == list(range(max(ticks(lines)) + 1)), lines
+    assert "released" in lines
+    server.stop()
+    assert_nothing_left(ray_cluster, experiment_id)
+
+
+def test_a_replica_that_fails_while_the_server_is_down_fails_its_run_after_a_restart(
+    ray_cluster: RayCluster, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    server = server_factory.start(*ray_args(ray_cluster))
+    gate = tmp_path / "gate"
+    failing = GATED.format(gate=str(gate)) + "raise SystemExit(3)\n"
+    spec = make_spec(cmd=f"python -c {shlex.quote(failing)}", roles={"Ps": 1, "Worker": 1})
+    experiment_id = create(server, spec)
+    wait_for_lines(server, experiment_id, r"^waiting on (\w+)$", 2)
+
+    server.kill()  # a crash: the detached actors run on
+    gate.touch()
+    wait_until(
+        lambda: not processes_of(experiment_id),
+        what="the replicas to exit while the server is down",
+        timeout=DEADLINE,
+        interval=0.2,
+    )
+    server.restart()
+
+    assert wait_for_status(server, experiment_id, "Succeeded", "Failed") == "Failed"
+    answer = httpx.get(f"{server.url}/api/v1/experiment/{experiment_id}", timeout=30).json()
+    assert answer["result"]["reason"] in {
+        f"replica {experiment_id}-{pod}-0 exited with code 3" for pod in ("ps", "worker")
+    }
     assert_nothing_left(ray_cluster, experiment_id)
 
 

@@ -35,17 +35,14 @@ from submarine.server.app import create_app
 from submarine.server.settings import Settings
 from tests.as_nobody import NOBODY, needs_nobody, nobody_command, start_as_nobody
 from tests.conftest import ServerFactory
-from tests.support import make_spec, wait_until
+from tests.support import PAGE_FILES, make_spec, wait_until
 
 from .conftest import Figures, descendants, python_cmd, stored_names
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded, pytest.mark.slow]
 
 SAMPLE_ID = "experiment-1700000000000-0001"
-PAGE = {"/", "/workbench.js", "/workbench-views.js", "/workbench-new.js", "/workbench.css"}
-PAGE |= {"/favicon.svg", "/workbench-artifacts.js", "/workbench-templates.js", "/workbench-run.js"}
-PAGE |= {"/workbench-charts.js", "/workbench-compare.js"}
-PAGE |= {"/vendor/uPlot.iife.min.js", "/vendor/uPlot.min.css"}
+PAGE = set(PAGE_FILES)
 OPEN = {"/api/v1/experiment/ping"}
 CLIENT = """
 import http.client, json, sys

@@ -23,7 +23,7 @@ from submarine.server.api.experiments import OPEN_PATHS
 from submarine.server.app import create_app
 from submarine.server.settings import Settings
 from tests.conftest import RunningServer, ServerFactory
-from tests.support import make_spec
+from tests.support import PAGE_FILES, make_spec
 
 from .conftest import Figures
 
@@ -33,21 +33,7 @@ TOKEN = "s3cret-token-for-tests"
 USER, PASSWORD = "alice", "wonderland-pw"
 SAMPLE_ID = "experiment-1700000000000-0001"
 EXPECTED_OPEN = {"/api/v1/experiment/ping", "/api/auth/token"}
-PAGE = {
-    "/",
-    "/workbench.js",
-    "/workbench-views.js",
-    "/workbench-charts.js",
-    "/workbench-compare.js",
-    "/workbench-new.js",
-    "/workbench-artifacts.js",
-    "/workbench-templates.js",
-    "/workbench-run.js",
-    "/workbench.css",
-    "/favicon.svg",
-    "/vendor/uPlot.iife.min.js",
-    "/vendor/uPlot.min.css",
-}
+PAGE = set(PAGE_FILES)
 """The workbench page's files: they hold no data, and the page must load to ask for a token."""
 TRACKING_ADD = {"/api/metric/add", "/api/param/add"}
 """Replicas add metrics with a per-experiment credential, which these routes check themselves

@@ -57,9 +57,11 @@ class RecordingStore(Store):
         self.history[experiment_id] = ["Accepted"]
         return experiment_id
 
-    def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
+    def set_status(
+        self, experiment_id: str, status: str, *, at: datetime, reason: str | None = None
+    ) -> None:
         assert at.tzinfo is not None
-        super().set_status(experiment_id, status, at=at)
+        super().set_status(experiment_id, status, at=at, reason=reason)
         self.history.setdefault(experiment_id, []).append(status)
 
     def record(self, experiment_id: str) -> ExperimentRecord:
@@ -189,7 +191,8 @@ async def harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
     """A started runner over the real store; closed on exit.
 
     Capacity is generous unless overridden (the tests run on small machines), the grace
-    period short.
+    period short, and closing the runner stops its experiments (``stop_experiments``: no
+    test leaves replicas behind unless it says so).
     """
     defaults: dict[str, Any] = {
         "data_dir": tmp_path / "data",
@@ -198,6 +201,7 @@ async def harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
         "memory_bytes": 1 << 40,
         "gpus": 0,
         "grace_period": 0.5,
+        "stop_experiments": True,
     }
     settings = Settings(**{**defaults, **overrides})
     store = RecordingStore(settings.database)

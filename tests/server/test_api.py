@@ -17,7 +17,7 @@ import pytest
 
 from submarine.server.api.experiments import LIST_BATCH
 from submarine.server.api.rest import envelope
-from submarine.server.api.wire import EXPERIMENT_FIELDS, experiment_payload
+from submarine.server.api.wire import ADDED_FIELDS, EXPERIMENT_FIELDS, experiment_payload
 from submarine.server.store.experiments import ExperimentRecord, Store
 from tests.support import make_spec, unique_name
 
@@ -73,7 +73,8 @@ def test_create_answers_the_accepted_experiment_as_stored(client: httpx.Client) 
     assert ID_RE.match(experiment_id)
     assert str(uuid.UUID(result["uid"])) == result["uid"]
     assert result["status"] == "Accepted"
-    assert list(result) == list(EXPERIMENT_FIELDS)
+    # 0.8.0's fields in its order, then this server's additions (0.8.0's clients ignore them).
+    assert list(result) == [*EXPERIMENT_FIELDS, *ADDED_FIELDS]
     assert TIME_RE.match(result["acceptedTime"])
     # As on Submarine 0.8.0: created at insert, so never null.
     assert result["createdTime"] == result["acceptedTime"]
@@ -505,9 +506,11 @@ def test_a_list_is_written_off_the_event_loop_thread(
     writers: set[int] = set()
     original = wire.experiment_payload
 
-    def spy(record: ExperimentRecord, *, deleted: bool = False) -> dict[str, Any]:
+    def spy(
+        record: ExperimentRecord, *, deleted: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
         writers.add(threading.get_ident())
-        return original(record, deleted=deleted)
+        return original(record, deleted=deleted, reason=reason)
 
     monkeypatch.setattr(wire, "experiment_payload", spy)
     response = asyncio.run(_get_in_process(settings, API))

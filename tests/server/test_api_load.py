@@ -62,8 +62,12 @@ def test_what_was_answered_survives_a_kill_9(server_factory: Any) -> None:
         assert deleted["experimentId"] not in after
         assert after[queued["experimentId"]]["spec"]["meta"]["cmd"] == "python -c pass"
         assert after[queued["experimentId"]]["uid"] == queued["uid"]
-        # the runner recovers: the one left running failed, the queued one runs now
-        assert wait_status(client, blocker["experimentId"], {"Failed"})["status"] == "Failed"
+        # the one left running is adopted, and still holds the cpu the queued one needs
+        assert after[blocker["experimentId"]]["status"] == "Running"
+        assert after[queued["experimentId"]]["reason"] == (
+            "waiting in the queue: needs 1 cpus, 0 free"
+        )
+        ok(client.delete(f"{API}/{blocker['experimentId']}"))
         done = wait_status(client, queued["experimentId"], {"Succeeded", "Failed"})
         assert done["status"] == "Succeeded"
 

@@ -23,6 +23,8 @@ import pytest
 
 from submarine import AsyncExperimentClient, ExperimentClient
 from submarine.client import NotFoundError
+from submarine.client.api.experiment_api import ExperimentApi
+from submarine.client.utils.api_utils import get_api_client
 from submarine.models import Artifact
 from tests.support import make_spec
 
@@ -190,6 +192,10 @@ def test_the_clients_list_and_download_folders_files_and_everything(
         assert all(a.is_folder for a in listed)
         first = listed[0]
         assert (first.model_type, first.registered_model_name) == ("pytorch", "my-model")
+        # 0.8.0's generated call answers the same list, as URIs.
+        paths = ExperimentApi(get_api_client(server.url)).get_artifact_paths(experiment_id)
+        assert paths.result == [a.uri for a in listed]
+        assert paths.result[0] == f"submarine-local://experiment/{experiment_id}/1/"
         assert first.registered_model_version is not None
         assert first.output == [{"dims": [1, 2]}]
         description = json.loads((root / "1" / "description.json").read_text())
@@ -240,6 +246,9 @@ async def test_the_async_client_lists_and_downloads_too(server: Any, tmp_path: P
         assert (folder / "model.pt").read_bytes() == (root / "2" / "model.pt").read_bytes()
         file = await client.download_artifact(experiment_id, "1/model.pt", tmp_path / "m")
         assert file.read_bytes() == (root / "1" / "model.pt").read_bytes()
+        board = await client.get_tensorboard_info()
+        assert (board.available, board.url) == (True, "/tensorboard/")
+        assert (await client.get_mlflow_info()).available is False
 
 
 def test_deleting_an_experiment_deletes_its_artifacts(server: Any, tmp_path: Path) -> None:
@@ -344,3 +353,15 @@ def test_outside_a_replica_save_model_says_what_it_needs() -> None:
     assert "SaveModelError: save_model uploads the model to the local server" in result.stderr
     assert "SUBMARINE_TRACKING_URI" in result.stderr
     assert "Run the script as an experiment of the local server" in result.stderr
+
+
+def test_tensorboard_and_mlflow_info_as_0_8_0_answers_them(server: Any) -> None:
+    """The typed calls and 0.8.0's generated ones: TensorBoard is served here (the
+    ``tensorboard`` extra is installed with ``[all]``), MLflow never."""
+    with ExperimentClient(server.url) as client:
+        board, mlflow = client.get_tensorboard_info(), client.get_mlflow_info()
+    assert (board.available, board.url) == (True, "/tensorboard/")
+    assert (mlflow.available, mlflow.url) == (False, "/mlflow/")
+    api = ExperimentApi(get_api_client(server.url))
+    assert api.get_tensorboard_info().result == board
+    assert api.get_m_lflow_info().result["url"] == "/mlflow/"  # read as 0.8.0's dict

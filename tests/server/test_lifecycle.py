@@ -17,6 +17,8 @@ import pytest
 
 from submarine.models import ExperimentSpec
 from submarine.server.api.wire import stored_spec
+from submarine.server.run.job import marks_of
+from submarine.server.run.layout import JobLayout
 from tests.support import make_spec
 
 from .runner_support import RecordingStore, alive, grandchildren, harness, probe
@@ -70,7 +72,9 @@ def _probe_pids(data_dir: Path, experiment_id: str) -> list[int]:
     return pids
 
 
-async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: Path) -> None:
+async def test_after_a_crash_the_running_one_is_adopted_and_queued_ones_wait_for_it(
+    tmp_path: Path,
+) -> None:
     settings: dict[str, Any] = {
         "data_dir": str(tmp_path / "data"),
         "workdir": str(tmp_path),
@@ -115,24 +119,41 @@ async def test_after_a_crash_leftovers_are_killed_and_queued_ones_run(tmp_path: 
     assert all(alive(pid) for pid in leftovers)  # the crash left them running
 
     async with harness(tmp_path, cpus=1.0, grace_period=0.3) as h:
-        assert h.status(running) == "Failed"
+        assert h.status(running) == "Running"
+        assert all(alive(pid) for pid in leftovers)  # adopted, not stopped
+        assert h.runner.queue_reason(queued) == "needs 1 cpus, 0 free"  # it holds its cpu
+        await h.delete(running)
         assert [pid for pid in leftovers if alive(pid)] == []
-        for _, lines in h.pod_logs(running):
-            assert lines[-1] == (
-                "[submarine] the server stopped without a clean shutdown (crash or kill) while "
-                "this experiment ran; 4 leftover process(es) were stopped; "
-                "the experiment failed"
-            )
-        record = h.store.record(running)
-        assert record.finished_time is not None
-        assert record.running_time is not None
         # The queued one was never started before the crash; it runs now.
         assert await h.until_status(queued) == "Succeeded"
         assert h.store.history[queued] == ["Created", "Running", "Succeeded"]
 
 
-async def test_recovery_spares_a_recycled_pid(tmp_path: Path) -> None:
-    """A recorded group whose pid now belongs to another process is left alone."""
+def _fake_state(directory: Path, eid: str, pid: int, created: float) -> None:
+    """A state file that names ``pid``, started at ``created``, as the replica's process
+    group and its supervisor."""
+    (directory / "logs").mkdir(parents=True)
+    pod = f"{eid}-master-0"
+    facts = {
+        "pgid": pid,
+        "created": created,
+        "supervisor": pid,
+        "supervisor_created": created,
+        "token": "t",
+    }
+    state = {
+        "pods": [pod],
+        "groups": {pod: [pid, created]},
+        "replicas": {pod: {"role": "Master", "index": 0, "gpus": [], "facts": facts}},
+        "request": [0, 0, 0],
+    }
+    (directory / "state.json").write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("recorded", ["another start time", "its own start time"])
+async def test_a_reused_pid_is_never_adopted(tmp_path: Path, recorded: str) -> None:
+    """A recorded pid that names another process now (whatever its start time: a state
+    file could name any live process) is neither adopted nor stopped."""
     store = RecordingStore(tmp_path / "data" / "submarine.db")
     eid = store.add(make_spec("PyTorch", {"Master": {}}, cmd="true"))
     store.close()
@@ -141,27 +162,61 @@ async def test_recovery_spares_a_recycled_pid(tmp_path: Path) -> None:
         start_new_session=True,
         stdout=subprocess.DEVNULL,
     )
+    born = psutil.Process(stranger.pid).create_time()
+    created = born - 60 if recorded == "another start time" else born
+    _fake_state(tmp_path / "data" / "experiments" / eid, eid, stranger.pid, created)
+    store = RecordingStore(tmp_path / "data" / "submarine.db")
+    store.set_status(eid, "Running", at=datetime.now(timezone.utc))
+    store.close()
+    try:
+        async with harness(tmp_path) as h:
+            assert await h.until_status(eid) == "Failed"
+            reason = (
+                f"replica {eid}-master-0 was lost while the server was down: its supervisor "
+                f"(pid {stranger.pid}) is gone and recorded no exit code"
+            )
+            assert h.store.record(eid).reason == reason
+            assert h.lines(eid, "master-0")[-1] == f"[submarine] {reason}; the experiment failed"
+            assert alive(stranger.pid)
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+async def test_a_state_of_an_earlier_version_fails_the_run_and_stops_its_processes(
+    tmp_path: Path,
+) -> None:
+    """Replicas recorded without their supervisor cannot be adopted: what is left of them
+    is stopped, and the experiment fails saying so."""
+    store = RecordingStore(tmp_path / "data" / "submarine.db")
+    eid = store.add(make_spec("PyTorch", {"Master": {}}, cmd="true"))
+    store.close()
+    orphan = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("replica_probe.py")), "--sleep"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **dict(marks_of(JobLayout(tmp_path / "data"), eid))},
+    )
     directory = tmp_path / "data" / "experiments" / eid
     (directory / "logs").mkdir(parents=True)
-    # What a crashed runner recorded: this pid, with the creation time of *its* process.
-    born = psutil.Process(stranger.pid).create_time()
-    group = [stranger.pid, born - 60]
-    state = {"pods": [f"{eid}-master-0"], "groups": {f"{eid}-master-0": group}}
+    born = psutil.Process(orphan.pid).create_time()
+    state = {"pods": [f"{eid}-master-0"], "groups": {f"{eid}-master-0": [orphan.pid, born]}}
     (directory / "state.json").write_text(json.dumps(state))
     store = RecordingStore(tmp_path / "data" / "submarine.db")
     store.set_status(eid, "Running", at=datetime.now(timezone.utc))
     store.close()
     try:
         async with harness(tmp_path) as h:
-            assert h.status(eid) == "Failed"
-            assert alive(stranger.pid)
-            assert h.lines(eid, "master-0")[-1] == (
-                "[submarine] the server stopped without a clean shutdown (crash or kill) while "
-                "this experiment ran; the experiment failed"
+            assert await h.until_status(eid) == "Failed"
+            assert h.store.record(eid).reason == (
+                f"replica {eid}-master-0 cannot be found again: nothing recorded tells its "
+                "supervisor"
             )
+            orphan.wait(30)  # stopped, and reaped here
     finally:
-        stranger.kill()
-        stranger.wait()
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
 
 
 async def test_a_patched_queued_experiment_starts_with_the_new_spec(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Restarts of the real server process: kill -9 and a clean stop, seen over HTTP."""
+"""Restarts of the real server process: kill -9 and a clean stop, seen over HTTP (what the
+next start adopts: :mod:`tests.server.test_restarts`)."""
 
 from __future__ import annotations
 
@@ -81,9 +82,7 @@ def pod_logs(client: httpx.Client, experiment_id: str) -> dict[str, list[str]]:
     return {pod["podName"]: pod["podLog"] for pod in log["logContent"]}
 
 
-def test_kill_9_and_restart_fails_the_running_experiment_and_kills_leftovers(
-    server_factory: Any,
-) -> None:
+def test_kill_9_and_restart_adopts_the_running_experiment(server_factory: Any) -> None:
     server = server_factory.start("--grace-period", "0.3")
     with httpx.Client(base_url=server.url, timeout=30) as client:
         experiment_id, pids = start_stubborn_experiment(client)
@@ -93,32 +92,38 @@ def test_kill_9_and_restart_fails_the_running_experiment_and_kills_leftovers(
     server.restart()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         experiment = result(client.get(f"{API}/{experiment_id}"))
-        assert experiment["status"] == "Failed"
-        assert experiment["finishedTime"] is not None
-        assert [pid for pid in pids if alive(pid)] == []
-        logs = pod_logs(client, experiment_id)
-        assert len(logs) == 3
-        for lines in logs.values():
-            assert lines[-1].startswith(
-                "[submarine] the server stopped without a clean shutdown (crash or kill)"
-            )
-        # A new experiment runs on the restarted server.
+        assert experiment["status"] == "Running"
+        assert experiment["finishedTime"] is None
+        assert all(alive(pid) for pid in pids)
+        # A new experiment runs on the restarted server, beside the adopted one.
         spec = make_spec("TensorFlow", {"Worker": {}}, cmd="true")
         new_id = result(client.post(API, json=spec))["experimentId"]
         assert new_id != experiment_id
         follow(client, new_id, finished)
         assert result(client.get(f"{API}/{new_id}"))["status"] == "Succeeded"
+        # The adopted one is stopped as any other, stubborn replicas and grandchild too.
+        assert result(client.delete(f"{API}/{experiment_id}"))["status"] == "Deleted"
+        assert [pid for pid in pids if alive(pid)] == []
 
 
-def test_a_clean_stop_fails_running_experiments_with_the_reason(server_factory: Any) -> None:
+def test_a_clean_stop_leaves_the_run_and_stop_experiments_stops_it(
+    server_factory: Any,
+) -> None:
     server = server_factory.start("--grace-period", "0.3")
     with httpx.Client(base_url=server.url, timeout=30) as client:
         experiment_id, pids = start_stubborn_experiment(client)
-    server.stop()  # SIGTERM: a clean shutdown
+    server.stop()  # SIGTERM: a clean shutdown, which leaves the run running
+    assert all(alive(pid) for pid in pids)
+
+    server.restart("--grace-period", "0.3", "--stop-experiments")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert result(client.get(f"{API}/{experiment_id}"))["status"] == "Running"
+    server.stop()  # this time the runs stop with the server
     assert [pid for pid in pids if alive(pid)] == []
 
     server.restart()
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert result(client.get(f"{API}/{experiment_id}"))["status"] == "Failed"
+        experiment = result(client.get(f"{API}/{experiment_id}"))
+        assert (experiment["status"], experiment["reason"]) == ("Failed", "the server stopped")
         for lines in pod_logs(client, experiment_id).values():
             assert lines[-1] == "[submarine] stopped: the server stopped; the experiment failed"

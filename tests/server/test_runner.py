@@ -312,7 +312,9 @@ async def test_deleting_a_queued_experiment_drops_it(tmp_path: Path) -> None:
         assert not (h.settings.data_dir / "experiments" / second).exists()
 
 
-async def test_close_fails_running_experiments_and_leaves_no_process(tmp_path: Path) -> None:
+async def test_close_with_stop_experiments_fails_running_ones_and_leaves_no_process(
+    tmp_path: Path,
+) -> None:
     stubborn = probe("--dump", "--ignore-term", "--grandchild", "--sleep")
     async with harness(tmp_path, grace_period=0.3, cpus=1) as h:
         running = h.submit(

@@ -1,9 +1,11 @@
-"""Capacity: what the machine has, what experiments ask, FIFO queueing, gpu assignment."""
+"""Capacity: what the machine has, what experiments ask, the queue (oldest first, backfilled,
+no one overtaken past the window), gpu assignment."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -149,10 +151,12 @@ async def test_a_queued_experiment_that_cannot_fit_fails_with_the_reason(tmp_pat
         eid = h.store.add(make_spec("PyTorch", {"Master": {"resources": "cpu=3"}}, cmd=probe()))
         h.runner.submit(eid)
         assert await h.until_status(eid) == "Failed"
-        assert h.lines(eid, "master-0") == [
-            "[submarine] cannot run here: it needs cpu=3 but this machine has 1 cpus "
-            "(override it with the cpus setting); the experiment failed"
-        ]
+        reason = (
+            "cannot run here: it needs cpu=3 but this machine has 1 cpus "
+            "(override it with the cpus setting)"
+        )
+        assert h.lines(eid, "master-0") == [f"[submarine] {reason}; the experiment failed"]
+        assert h.store.record(eid).reason == reason
 
 
 async def test_replicas_asking_for_gpus_get_their_own_devices(
@@ -211,14 +215,20 @@ async def test_a_queued_experiment_says_what_it_waits_for(tmp_path: Path) -> Non
                 cmd=probe(),
             )
         )
-        small = h.submit(make_spec("PyTorch", {"Master": {"resources": "cpu=100m"}}, cmd=probe()))
         big_reason = (
             "needs 3 cpus, 2.5 free; needs 3G of memory, 1G free; "
             "needs 3 replicas, 2 free (at most 3 run at once)"
         )
         assert h.runner.queue_reason(big) == big_reason
-        assert h.runner.queue_reason(small) == "1 experiment ahead"
+        assert h.runner.waiting_reason(big) == f"waiting in the queue: {big_reason}"
+        # One that needs more than what is left waits behind it, its place said too.
+        small = h.submit(make_spec("PyTorch", {"Master": {"resources": "cpu=3"}}, cmd=probe()))
+        assert h.runner.queue_reason(small) == "needs 3 cpus, 2.5 free; 1 experiment ahead"
         assert h.runner.queue_reason("experiment-1-0001") is None
+        assert h.runner.waiting_reasons() == {
+            big: f"waiting in the queue: {big_reason}",
+            small: "waiting in the queue: needs 3 cpus, 2.5 free; 1 experiment ahead",
+        }
         # Said once in each pod's log, when it first had to wait.
         for _, lines in h.pod_logs(big):
             assert lines == [f"[submarine] waiting in the queue: {big_reason}"]
@@ -226,6 +236,7 @@ async def test_a_queued_experiment_says_what_it_waits_for(tmp_path: Path) -> Non
         for experiment_id in (running, big, small):
             assert await h.until_status(experiment_id) == "Succeeded"
         assert [h.runner.queue_reason(e) for e in (running, big, small)] == [None] * 3
+        assert h.runner.waiting_reasons() == {}
         for _, lines in h.pod_logs(big):
             assert lines[0] == f"[submarine] waiting in the queue: {big_reason}"
             assert lines.count(lines[0]) == 1
@@ -244,3 +255,73 @@ async def test_more_replicas_than_the_cap_can_never_run(tmp_path: Path) -> None:
         assert await h.until_status(experiment_id) == "Failed"
         for _, lines in h.pod_logs(experiment_id):
             assert lines == [f"[submarine] cannot run here: it {problem}; the experiment failed"]
+
+
+def _blocking(release: Path, cpus: str, name: str) -> dict[str, Any]:
+    return make_spec(
+        "PyTorch",
+        {"Master": {"resources": f"cpu={cpus}"}},
+        cmd=probe("--wait-file", str(release)),
+        name=name,
+    )
+
+
+async def test_a_small_experiment_starts_ahead_of_a_large_one_when_it_fits(
+    tmp_path: Path,
+) -> None:
+    releases = {name: tmp_path / f"release-{name}" for name in ("running", "large", "small")}
+    async with harness(tmp_path, cpus=2) as h:
+        running = h.submit(_blocking(releases["running"], "1", "running"))
+        await h.until_status(running, "Running")
+        large = h.submit(_blocking(releases["large"], "2", "large"))
+        small = h.submit(_blocking(releases["small"], "1", "small"))
+        # The large one does not fit (1 cpu free); the small one does, and starts now.
+        assert h.runner.queue_reason(small) is None
+        await h.until_status(small, "Running")
+        assert h.status(large) == "Accepted"
+        assert h.runner.queue_reason(large) == "needs 2 cpus, 0 free"
+        for name in ("running", "small"):
+            releases[name].touch()
+        await h.until_status(large, "Running")
+        releases["large"].touch()
+        assert [await h.until_status(e) for e in (running, small, large)] == ["Succeeded"] * 3
+        started = {e: h.store.record(e).running_time for e in (small, large)}
+        assert started[small] is not None
+        assert started[large] is not None
+        assert started[small] <= started[large]
+
+
+_LATE = "seconds: nothing queued after it starts first"
+
+
+async def test_one_that_waited_past_the_window_is_no_longer_overtaken(tmp_path: Path) -> None:
+    releases = {name: tmp_path / f"release-{name}" for name in ("running", "large", "small")}
+    async with harness(tmp_path, cpus=2, backfill_window=0.05) as h:
+        running = h.submit(_blocking(releases["running"], "1", "running"))
+        await h.until_status(running, "Running")
+        large = h.submit(_blocking(releases["large"], "2", "large"))
+        overdue = f"needs 2 cpus, 1 free; waited over 0.05 {_LATE}"
+        await h.until(
+            large,
+            lambda: h.runner.queue_reason(large) == overdue,
+            "the large one to wait past the window",
+        )
+        small = h.submit(_blocking(releases["small"], "1", "small"))
+        # It fits, but the large one has waited long enough: it starts first.
+        assert h.status(small) == "Accepted"
+        assert h.runner.queue_reason(small) == (
+            f"{large} waited over 0.05 seconds and starts first; 1 experiment ahead"
+        )
+        releases["running"].touch()
+        await h.until_status(large, "Running")
+        assert h.status(small) == "Accepted"
+        assert h.runner.queue_reason(small) == f"needs 1 cpus, 0 free; waited over 0.05 {_LATE}"
+        releases["large"].touch()
+        await h.until_status(small, "Running")
+        releases["small"].touch()
+        assert [await h.until_status(e) for e in (running, large, small)] == ["Succeeded"] * 3
+        large_done = h.store.record(large).finished_time
+        small_started = h.store.record(small).running_time
+        assert large_done is not None
+        assert small_started is not None
+        assert large_done <= small_started

@@ -62,6 +62,9 @@ class FakeLauncher:
         self.replicas: dict[str, FakeReplica] = {}
         self.releases = 0
         self.fail_start: dict[str, LaunchError] = {}
+        self.adopted: list[tuple[str, dict[str, Any]]] = []
+        self.lost: dict[str, str] = {}
+        self.adoption = asyncio.Event()
 
     async def prepare(self, waiting: Callable[[str | None], None]) -> list[str]:
         for reason in self.waits:
@@ -83,6 +86,14 @@ class FakeLauncher:
         self.replicas[pod.name] = FakeReplica(pod.name)
         return self.replicas[pod.name]
 
+    async def adopt(self, pod: Pod, facts: Facts) -> FakeReplica:
+        self.adopted.append((pod.name, dict(facts)))
+        self.adoption.set()
+        if pod.name in self.lost:
+            raise ReplicaLostError(self.lost[pod.name])
+        self.replicas[pod.name] = FakeReplica(pod.name)
+        return self.replicas[pod.name]
+
     def placement(self) -> str:
         return " on nowhere"
 
@@ -96,7 +107,14 @@ class FakeLauncher:
 class Run:
     """A job over a fake launcher, and the statuses it reported."""
 
-    def __init__(self, tmp_path: Path, spec: dict[str, Any], launcher: FakeLauncher) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        spec: dict[str, Any],
+        launcher: FakeLauncher,
+        *,
+        adopting: bool = False,
+    ) -> None:
         model = ExperimentSpec.model_validate(spec)
         layout = JobLayout(tmp_path)
         self.pods = [
@@ -112,6 +130,7 @@ class Run:
         launcher.pods = self.pods
         self.launcher = launcher
         self.statuses: list[str] = []
+        self.reasons: list[str | None] = []
         self.changed = asyncio.Event()
         self.job = Job(
             EID,
@@ -121,12 +140,14 @@ class Run:
             launcher=launcher,
             layout=layout,
             report=self._report,
+            adopting=adopting,
         )
         self.task = asyncio.get_running_loop().create_task(self.job.run())
 
-    def _report(self, experiment_id: str, status: str) -> None:
+    def _report(self, experiment_id: str, status: str, reason: str | None = None) -> None:
         assert experiment_id == EID
         self.statuses.append(status)
+        self.reasons.append(reason)
         self.changed.set()
 
     async def until_status(self, status: str) -> None:
@@ -235,3 +256,90 @@ async def test_a_replica_that_cannot_start_is_the_culprit_and_stops_the_started(
     assert run.lines(worker0) == [f"[submarine] stopped: {reason}; the experiment failed"]
     assert run.lines(worker1) == [f"[submarine] {reason}; the experiment failed"]
     assert run.lines(chief) == [f"[submarine] {reason}; the experiment failed"]
+
+
+async def test_a_failure_is_reported_with_the_failing_pod_and_its_exit_code(
+    tmp_path: Path,
+) -> None:
+    run = Run(tmp_path, tf_spec(), FakeLauncher())
+    await run.until_status("Running")
+    worker1 = run.pods[1].name
+    run.launcher.replicas[worker1].ended.set_result(-9)
+    await run.task
+    assert run.statuses == ["Created", "Running", "Failed"]
+    assert run.reasons == [None, None, f"replica {worker1} was killed by signal SIGKILL"]
+
+
+async def test_a_job_left_running_reports_nothing_and_releases_nothing(tmp_path: Path) -> None:
+    run = Run(tmp_path, tf_spec(), FakeLauncher())
+    await run.until_status("Running")
+    run.job.leave()
+    await run.task
+    assert run.job.left
+    assert run.statuses == ["Created", "Running"]
+    assert run.launcher.releases == 0
+    assert not any(r.ended.done() for r in run.launcher.replicas.values())
+    assert all(run.lines(pod.name) == [] for pod in run.pods)
+
+
+async def test_a_job_left_before_its_replicas_run_stops_them_and_stays_accepted(
+    tmp_path: Path,
+) -> None:
+    launcher = FakeLauncher(waits=["no room"])
+    launcher.hold = True
+    run = Run(tmp_path, tf_spec(), launcher)
+    await asyncio.wait_for(launcher.holding.wait(), 30)
+    run.job.leave()
+    await run.task
+    assert not run.job.left
+    assert run.statuses == []
+    assert launcher.releases >= 1
+
+
+async def test_an_adopting_job_finds_each_replica_from_its_recorded_facts(
+    tmp_path: Path,
+) -> None:
+    first = Run(tmp_path, tf_spec(), FakeLauncher())
+    await first.until_status("Running")
+    first.job.leave()
+    await first.task
+
+    again = Run(tmp_path, tf_spec(), FakeLauncher(), adopting=True)
+    worker0, worker1, chief = (pod.name for pod in again.pods)
+    # The facts each replica's handle gave when it started, read back from the state file.
+    while True:
+        again.launcher.adoption.clear()
+        if len(again.launcher.replicas) == 3:
+            break
+        await asyncio.wait_for(again.launcher.adoption.wait(), 30)
+    assert again.launcher.adopted == [(name, {"name": name}) for name in (worker0, worker1, chief)]
+    again.launcher.replicas[worker1].ended.set_result(0)  # ended while the server was down
+    again.launcher.replicas[chief].ended.set_result(0)  # the Chief decides
+    await again.task
+    assert again.statuses == ["Succeeded"]
+    assert again.launcher.started == []
+    assert again.lines(worker0) == ["[submarine] stopped: the experiment succeeded"]
+
+
+async def test_an_adopting_job_fails_with_the_reason_of_a_replica_that_was_lost(
+    tmp_path: Path,
+) -> None:
+    first = Run(tmp_path, tf_spec(), FakeLauncher())
+    await first.until_status("Running")
+    first.job.leave()
+    await first.task
+
+    launcher = FakeLauncher()
+    worker1 = first.pods[1].name
+    lost = f"replica {worker1} was lost while the server was down: its supervisor is gone"
+    launcher.lost[worker1] = lost
+    again = Run(tmp_path, tf_spec(), launcher, adopting=True)
+    await again.task
+    assert again.statuses == ["Failed"]
+    assert again.reasons == [lost]
+    assert [name for name, _ in launcher.adopted] == [first.pods[0].name, worker1]
+    assert again.lines(worker1) == [f"[submarine] {lost}; the experiment failed"]
+    assert again.lines(first.pods[0].name) == [
+        f"[submarine] stopped: {lost}; the experiment failed"
+    ]
+    assert launcher.releases >= 1

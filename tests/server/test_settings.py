@@ -83,6 +83,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--body-timeout", "4", "--max-replicas", "7", "--backend", "ray",
         "--ray-address", "127.0.0.1:6379", "--ray-placement", "pack",
         "--tracking-max-records", "1000", "--tracking-max-bytes", "64M",
+        "--stop-experiments", "--backfill-window", "90",
         "--artifact-max-bytes", "3G",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
@@ -119,6 +120,8 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         ray_placement="PACK",
         tracking_max_records=1000,
         tracking_max_bytes=64 << 20,
+        stop_experiments=True,
+        backfill_window=90.0,
         artifact_max_bytes=3 << 30,
     )
     assert run(["server", "--token", "token-from-the-flag"]) == 0
@@ -167,6 +170,7 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--body-timeout", "-1"], "--body-timeout '-1' is not a positive number"),
         (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
         (["--max-replicas", "0"], "--max-replicas '0' is not a whole number of 1 or more"),
+        (["--backfill-window", "0"], "--backfill-window '0' is not a positive number"),
         (["--tracking-max-records", "0"], "--tracking-max-records '0' is not a whole number"),
         (["--tracking-max-bytes", "lots"], "--tracking-max-bytes 'lots' is not a size: write"),
         (["--tracking-max-bytes", "0"], "tracking_max_records and tracking_max_bytes must be"),

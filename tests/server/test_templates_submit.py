@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from submarine.server.api.wire import EXPERIMENT_FIELDS
+from submarine.server.api.wire import ADDED_FIELDS, EXPERIMENT_FIELDS
 
 from .api_support import API, ID_RE, fail, ok, wait_status
 from .template_support import (
@@ -51,7 +51,7 @@ def test_submit_creates_the_experiment_0_8_0_makes_of_its_own_template(
     shown = preview(client, template["name"], TEST_TEMPLATE_1_SUBMIT["params"])
     response = client.post(f"{SUBMIT}/{template['name']}", json=TEST_TEMPLATE_1_SUBMIT)
     experiment = ok(response)
-    assert list(experiment) == list(EXPERIMENT_FIELDS)
+    assert list(experiment) == [*EXPERIMENT_FIELDS, *ADDED_FIELDS]
     assert ID_RE.match(experiment["experimentId"])
     assert experiment["status"] == "Accepted"
     spec = experiment["spec"]

@@ -10,7 +10,7 @@ import pytest
 
 from submarine.server.tracking.routes import Tracking, tracking_for
 from submarine.tracking import worker_index
-from tests.support import make_spec
+from tests.support import PAGE_FILES, make_spec
 
 from .api_support import API, create, fail, ok
 
@@ -26,20 +26,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
     assert "connect-src 'self'" in policy
     assert page.headers["x-content-type-options"] == "nosniff"
     assert '<script src="/workbench.js" defer></script>' in page.text
-    for path, media in (
-        ("/workbench.js", "text/javascript"),
-        ("/workbench-views.js", "text/javascript"),
-        ("/workbench-charts.js", "text/javascript"),
-        ("/workbench-compare.js", "text/javascript"),
-        ("/workbench-new.js", "text/javascript"),
-        ("/workbench-templates.js", "text/javascript"),
-        ("/workbench-run.js", "text/javascript"),
-        ("/workbench-artifacts.js", "text/javascript"),
-        ("/workbench.css", "text/css"),
-        ("/favicon.svg", "image/svg+xml"),
-        ("/vendor/uPlot.iife.min.js", "text/javascript"),  # built from npm: no network needed
-        ("/vendor/uPlot.min.css", "text/css"),
-    ):
+    for path, media in PAGE_FILES.items():
         answer = httpx.get(f"{server.url}{path}")
         assert answer.status_code == 200, path
         assert answer.headers["content-type"].startswith(media)
@@ -92,19 +79,7 @@ def test_validate_says_when_the_machine_can_never_run_it(server: Any) -> None:
 def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) -> None:
     server = server_factory.start("--token", TOKEN)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    for path in (
-        "/",
-        "/workbench.js",
-        "/workbench-views.js",
-        "/workbench-charts.js",
-        "/workbench-compare.js",
-        "/workbench-new.js",
-        "/workbench-templates.js",
-        "/workbench-run.js",
-        "/workbench-artifacts.js",
-        "/workbench.css",
-        "/favicon.svg",
-    ):
+    for path in PAGE_FILES:
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
     with httpx.Client(base_url=server.url) as anonymous:
         fail(anonymous.post(f"{API}/validate", json=make_spec()), 401)

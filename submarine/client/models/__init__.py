@@ -2,9 +2,12 @@
 
 ``from submarine.client.models.experiment_spec import ExperimentSpec`` gives
 :class:`submarine.models.ExperimentSpec`, and so on for ``code_spec``, ``environment_spec``,
-``experiment_meta``, ``experiment_task_spec``, ``git_code_spec`` and ``kernel_spec``: the
-same classes, built with 0.8.0's snake_case keywords (``ExperimentMeta(env_vars=...)``) and
-validated before anything is sent. Names load on first use.
+``experiment_meta``, ``experiment_task_spec``, ``git_code_spec``, ``kernel_spec`` and the
+templates' ``experiment_template_spec``, ``experiment_template_param_spec`` and
+``experiment_template_submit``: the same classes, built with 0.8.0's snake_case keywords
+(``ExperimentMeta(env_vars=...)``) and validated before anything is sent.
+``json_response`` gives the answer object of the generated API classes
+(:class:`submarine.client.JsonResponse`). Names load on first use.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ if TYPE_CHECKING:
     from submarine.client.models.experiment_meta import ExperimentMeta
     from submarine.client.models.experiment_spec import ExperimentSpec
     from submarine.client.models.experiment_task_spec import ExperimentTaskSpec
+    from submarine.client.models.experiment_template_param_spec import (
+        ExperimentTemplateParamSpec,
+    )
+    from submarine.client.models.experiment_template_spec import ExperimentTemplateSpec
+    from submarine.client.models.experiment_template_submit import ExperimentTemplateSubmit
     from submarine.client.models.git_code_spec import GitCodeSpec
+    from submarine.client.models.json_response import JsonResponse
     from submarine.client.models.kernel_spec import KernelSpec
 
 _LAZY: dict[str, str] = {
@@ -28,7 +37,11 @@ _LAZY: dict[str, str] = {
     "ExperimentMeta": "submarine.client.models.experiment_meta",
     "ExperimentSpec": "submarine.client.models.experiment_spec",
     "ExperimentTaskSpec": "submarine.client.models.experiment_task_spec",
+    "ExperimentTemplateParamSpec": "submarine.client.models.experiment_template_param_spec",
+    "ExperimentTemplateSpec": "submarine.client.models.experiment_template_spec",
+    "ExperimentTemplateSubmit": "submarine.client.models.experiment_template_submit",
     "GitCodeSpec": "submarine.client.models.git_code_spec",
+    "JsonResponse": "submarine.client.models.json_response",
     "KernelSpec": "submarine.client.models.kernel_spec",
 }
 
@@ -38,7 +51,11 @@ __all__ = [
     "ExperimentMeta",
     "ExperimentSpec",
     "ExperimentTaskSpec",
+    "ExperimentTemplateParamSpec",
+    "ExperimentTemplateSpec",
+    "ExperimentTemplateSubmit",
     "GitCodeSpec",
+    "JsonResponse",
     "KernelSpec",
 ]
 

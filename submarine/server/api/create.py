@@ -16,10 +16,10 @@ from typing import Any
 from submarine.models import ExperimentSpec, ExperimentStatus
 from submarine.server.api.rest import ApiError
 from submarine.server.api.services import Services
-from submarine.server.api.wire import SpecError, read_spec, stored_spec
+from submarine.server.api.wire import SpecError, experiment_payload, read_spec, stored_spec
 from submarine.server.store.experiments import ExperimentRecord
 
-__all__ = ["create_experiment", "runnable_spec"]
+__all__ = ["answer", "create_experiment", "runnable_spec"]
 
 
 def runnable_spec(document: Any, services: Services) -> ExperimentSpec:
@@ -61,3 +61,12 @@ def create_experiment(spec: ExperimentSpec, services: Services) -> ExperimentRec
     store.insert(record)
     runner.submit(experiment_id)
     return record
+
+
+def answer(record: ExperimentRecord, services: Services) -> dict[str, Any]:
+    """The Experiment answer of a stored experiment, with why it waits if it does (which
+    only the runner knows)."""
+    waiting = None
+    if record.status == ExperimentStatus.ACCEPTED.value:
+        waiting = services["runner"].waiting_reason(record.experiment_id)
+    return experiment_payload(record, reason=waiting)

@@ -23,6 +23,9 @@ Differences from the real server, all on purpose:
 * A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
   Content-Length): the same JSON, written batch by batch in a worker thread from the stored
   records, so a big list neither blocks the event loop nor is held whole in memory.
+* An Experiment answer has one more field than 0.8.0's, ``reason`` (0.8.0's clients ignore
+  it): why the experiment waits (its place in the queue and what it needs) or failed (the
+  failing pod and its exit code or signal), else null.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
   ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
@@ -32,7 +35,7 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,7 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from submarine.models import TERMINAL_STATUSES, ExperimentSpec, ExperimentStatus, parse_status
-from submarine.server.api.create import create_experiment, runnable_spec
+from submarine.server.api.create import answer, create_experiment, runnable_spec
 from submarine.server.api.logs import (
     STREAM_PIECE,
     chunk_pieces,
@@ -128,6 +131,10 @@ class _Endpoint(ServiceEndpoint):
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
 
+    def _payload(self, request: Request, record: ExperimentRecord) -> dict[str, Any]:
+        """The Experiment answer, with why it waits if it does."""
+        return answer(record, self._services(request))
+
     async def _read_spec(self, request: Request) -> ExperimentSpec:
         """The validated spec of a create or patch body, that this server can run."""
         services = self._services(request)
@@ -149,13 +156,13 @@ class Experiments(_Endpoint):
     async def get(self, request: Request) -> Response:
         """Experiments, of one status if ``?status=`` is given."""
         batches = self._store(request).scan(self._status_filter(request), batch=LIST_BATCH)
-        return await list_response(batches)
+        return await list_response(batches, self._runner(request).waiting_reasons())
 
     async def post(self, request: Request) -> Response:
         """Validate, store as Accepted (created at once, as on 0.8.0), queue."""
         spec = await self._read_spec(request)
         record = create_experiment(spec, self._services(request))
-        return envelope(result=experiment_payload(record))
+        return envelope(result=self._payload(request, record))
 
 
 class Experiment(_Endpoint):
@@ -173,7 +180,7 @@ class Experiment(_Endpoint):
 
     async def get(self, request: Request) -> Response:
         """The experiment."""
-        return envelope(result=experiment_payload(self._record(request)))
+        return envelope(result=self._payload(request, self._record(request)))
 
     async def patch(self, request: Request) -> Response:
         """Replace the whole spec (validated like create)."""
@@ -187,7 +194,7 @@ class Experiment(_Endpoint):
         updated = store.get(record.experiment_id)
         if updated is None:  # deleted meanwhile
             raise ApiError(404, NOT_FOUND)
-        return envelope(result=experiment_payload(updated))
+        return envelope(result=self._payload(request, updated))
 
     async def delete(self, request: Request) -> Response:
         """Stop its processes, forget it, answer it Deleted (every time null, as on 0.8.0)."""

@@ -53,12 +53,11 @@ from submarine.models.templating import (
     with_resource_map,
     with_resource_parameters,
 )
-from submarine.server.api.create import create_experiment, runnable_spec
+from submarine.server.api.create import answer, create_experiment, runnable_spec
 from submarine.server.api.rest import ApiError, envelope, read_document
 from submarine.server.api.services import ServiceEndpoint, Services, route
 from submarine.server.api.wire import (
     NAMESPACE,
-    experiment_payload,
     keep_credentials,
     spec_payload,
     stored_spec,
@@ -272,7 +271,7 @@ async def submit_template(request: Request, services: Services) -> Response:
     the body's params, created as any other (the path's name wins over the body's)."""
     spec = await _filled(request, services, request.path_params["id"])
     record = create_experiment(spec, services)
-    return envelope(result=experiment_payload(record))
+    return envelope(result=answer(record, services))
 
 
 # -- routes ----------------------------------------------------------------------------------

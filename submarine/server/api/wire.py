@@ -32,6 +32,7 @@ from submarine.server.scrub import strip_credentials
 from submarine.server.store.experiments import ExperimentRecord, RecordBatch
 
 __all__ = [
+    "ADDED_FIELDS",
     "CODE_FIELDS",
     "ENVIRONMENT_FIELDS",
     "EXPERIMENT_FIELDS",
@@ -64,6 +65,9 @@ EXPERIMENT_FIELDS: Final = (
     "spec",
 )
 """The fields of an Experiment answer, in 0.8.0's order."""
+ADDED_FIELDS: Final = ("reason",)
+"""The fields this server adds to an Experiment answer, after 0.8.0's (whose clients ignore
+them): ``reason``, one line saying why the experiment waits or failed (else null)."""
 SPEC_FIELDS: Final = ("meta", "environment", "spec", "experimentHandlerSpec", "code")
 """The fields of ExperimentSpec."""
 META_FIELDS: Final = ("experimentId", "name", "namespace", "framework", "cmd", "envVars", "tags")
@@ -143,12 +147,16 @@ def spec_payload(spec: Any) -> Any:
     return written
 
 
-def experiment_payload(record: ExperimentRecord, *, deleted: bool = False) -> dict[str, Any]:
-    """The Experiment answer of a stored experiment (0.8.0's fields, times and nulls).
+def experiment_payload(
+    record: ExperimentRecord, *, deleted: bool = False, reason: str | None = None
+) -> dict[str, Any]:
+    """The Experiment answer of a stored experiment (0.8.0's fields, times and nulls), and
+    the :data:`ADDED_FIELDS`.
 
     ``createdTime`` is never null: it is stored at insert, and an experiment stored without
-    one shows its accepted time. A delete answer (``deleted``) has every time null, as on
-    0.8.0.
+    one shows its accepted time. ``reason`` is ``reason`` when given (why it waits, which
+    only the runner knows), else the stored one (why it failed). A delete answer
+    (``deleted``) has every time and the reason null, as on 0.8.0.
     """
     times: tuple[str | None, ...] = (None, None, None, None)
     if not deleted:
@@ -157,13 +165,15 @@ def experiment_payload(record: ExperimentRecord, *, deleted: bool = False) -> di
             _time(t)
             for t in (record.accepted_time, created, record.running_time, record.finished_time)
         )
-    return dict(
+    payload = dict(
         zip(
             EXPERIMENT_FIELDS,
             (record.experiment_id, record.uid, record.status, *times, spec_payload(record.spec)),
             strict=True,
         )
     )
+    payload["reason"] = None if deleted else (reason or record.reason)
+    return payload
 
 
 def log_payload(experiment_id: str, pods: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
@@ -279,10 +289,15 @@ class ListAnswer:
 
     Args:
         batches: the stored experiments, batch by batch (as :meth:`Store.scan` gives them).
+        reasons: why experiments wait, by id, as the runner said it when the list was asked
+            for (see :func:`experiment_payload`).
     """
 
-    def __init__(self, batches: Iterator[RecordBatch]) -> None:
+    def __init__(
+        self, batches: Iterator[RecordBatch], reasons: Mapping[str, str] | None = None
+    ) -> None:
         self._batches = batches
+        self._reasons = reasons or {}
         self._batch: RecordBatch | None = None
         head, _, tail = dump_bytes(envelope_body(result=[])).partition(b"[]")
         self._head = head + b"["
@@ -294,7 +309,13 @@ class ListAnswer:
         if self._batch is None:
             self._batch = next(self._batches, [])
         following = next(self._batches, None)
-        body = b",".join([dump_bytes(experiment_payload(r)) for r in self._batch])
+        reasons = self._reasons
+        body = b",".join(
+            [
+                dump_bytes(experiment_payload(r, reason=reasons.get(r.experiment_id)))
+                for r in self._batch
+            ]
+        )
         text = self._head + body
         self._head = b","
         if following is None:
@@ -311,10 +332,13 @@ class ListAnswer:
             close()
 
 
-async def list_response(batches: Iterator[RecordBatch]) -> Response:
+async def list_response(
+    batches: Iterator[RecordBatch], reasons: Mapping[str, str] | None = None
+) -> Response:
     """A list answer: whole when it fits in one batch, else streamed (chunked) batch by
-    batch; every piece is written in a worker thread, so the event loop keeps serving."""
-    answer = ListAnswer(batches)
+    batch; every piece is written in a worker thread, so the event loop keeps serving.
+    ``reasons``: why experiments wait, by id (see :class:`ListAnswer`)."""
+    answer = ListAnswer(batches, reasons)
     try:
         first = await run_in_threadpool(answer.read)
     except BaseException:

@@ -10,6 +10,7 @@ extra). The REST API, the store and the client are the same with either.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from submarine.models import ExperimentSpec
@@ -22,8 +23,9 @@ __all__ = ["Backend", "load_backend"]
 class Backend(Protocol):
     """A place other than this machine's processes where replicas run (a cluster)."""
 
-    async def start(self) -> None:
-        """Connect, and remove whatever a previous run of this server left on the cluster."""
+    async def start(self, keep: Collection[str] = ()) -> None:
+        """Connect, and remove whatever a previous run of this server left on the cluster
+        but what belongs to the experiments in ``keep`` (they are adopted)."""
 
     def make_launcher(self, experiment_id: str, spec: ExperimentSpec, pods: list[Pod]) -> Launcher:
         """How the experiment's replicas are launched, watched and stopped on the cluster

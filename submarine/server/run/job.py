@@ -15,10 +15,18 @@ The scheduler makes a :class:`Job` when the experiment may start; :meth:`Job.run
 3. applies the training operators' success policy as replicas exit; a replica that exits
    non-zero, or is lost, fails the experiment at once;
 4. releases everything that is left (SIGTERM, SIGKILL after the grace period), then says in
-   each pod's log why it ended, and reports Succeeded or Failed. A job that is abandoned
-   (its experiment is being deleted) stops the same way and reports nothing.
+   each pod's log why it ended, and reports Succeeded or Failed (with the reason: the
+   failing pod and how it ended). A job that is abandoned (its experiment is being deleted)
+   stops the same way and reports nothing.
 
 No replica restarts: the first replica to fail fails the experiment.
+
+Every started replica is recorded in the experiment's state file with the facts its
+launcher needs to find it again. When the server stops, a running job is *left*
+(:meth:`Job.leave`): its replicas run on and nothing is reported; the next start of the
+server makes the job again to *adopt* them (``adopting``): each pod's replica is found
+again from its facts (one that is gone without an exit code fails the experiment), and the
+success policy goes on from step 3 with the exit codes of those that ended meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from submarine.models import ExperimentSpec, ExperimentStatus, ExperimentTaskSpec
 from submarine.server.run import podlogs
@@ -37,10 +45,10 @@ from submarine.server.run.capacity import Request
 from submarine.server.run.distributed import framework_env, replica_roles, success_policy_met
 from submarine.server.run.expand import expand_all
 from submarine.server.run.launcher import Launcher, LaunchError, Pod, ReplicaLostError
-from submarine.server.run.layout import JobLayout
+from submarine.server.run.layout import JobLayout, ReplicaRecord
 from submarine.server.run.processes import exit_text
 
-__all__ = ["Job", "marks_of"]
+__all__ = ["Job", "Report", "marks_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +66,13 @@ def marks_of(layout: JobLayout, experiment_id: str) -> tuple[tuple[str, str], ..
         ("JOB_ID", experiment_id),
         ("SUBMARINE_TENSORBOARD_LOG_DIR", str(layout.tensorboard_dir(experiment_id))),
     )
+
+
+class Report(Protocol):
+    """Told of every status change of a job's experiment."""
+
+    def __call__(self, experiment_id: str, status: str, reason: str | None = None) -> None:
+        """The experiment has ``status`` now; ``reason`` says why it failed."""
 
 
 @dataclass
@@ -82,8 +97,11 @@ class Job:
         pods: its replicas, in the framework's role order.
         launcher: how its replicas are launched, watched and stopped on its backend.
         layout: where its files go.
-        report: called with (experiment id, status) on every status change.
+        report: told of every status change (with the reason of a failure).
         replica_env: more environment for every replica, by experiment id (tracking).
+        adopting: whether the job takes over replicas that an earlier start of the server
+            launched (they are found again from the state file) instead of launching them.
+        on_wait: called whenever :attr:`waiting` changes.
     """
 
     def __init__(
@@ -95,8 +113,10 @@ class Job:
         *,
         launcher: Launcher,
         layout: JobLayout,
-        report: Callable[[str, str], None],
+        report: Report,
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
+        adopting: bool = False,
+        on_wait: Callable[[], None] | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
@@ -109,9 +129,14 @@ class Job:
         self._layout = layout
         self._report = report
         self._replica_env = replica_env
+        self._adopting = adopting
+        self._on_wait = on_wait
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._abandoned = False
+        self._leaving = False
+        self.left = False
+        """Whether the job was left with its replicas running (see :meth:`leave`)."""
 
     def stop(self, reason: str) -> None:
         """Stop the replicas and fail the experiment with ``reason`` (returns at once)."""
@@ -123,23 +148,32 @@ class Job:
         self._abandoned = True
         self._stop.set()
 
+    def leave(self) -> None:
+        """End the job but not its replicas (the server stops): once they all run, they run
+        on and nothing more is reported (:attr:`left`); before that, what was started is
+        stopped and the experiment stays Accepted, to start again with the server."""
+        self._leaving = True
+        self._stop.set()
+
     async def run(self) -> None:
         """Run the experiment to its end; never raises for the experiment's sake (an error of
         the server fails the experiment with the reason)."""
         try:
-            await self._execute()
+            await (self._adopt() if self._adopting else self._execute())
         except Exception as exc:  # a bug or an I/O error: fail the experiment, keep serving
             logger.exception("running experiment %s failed", self.experiment_id)
             await self._finish(_Outcome(_FAILED, reason=f"internal error of the server: {exc}"))
         finally:
-            with contextlib.suppress(Exception):  # released already, unless _finish failed
-                await self._launcher.release()
+            if not self.left:
+                with contextlib.suppress(Exception):  # released already, unless _finish failed
+                    await self._launcher.release()
 
     # -- the steps ----------------------------------------------------------------
 
     async def _execute(self) -> None:
         self._layout.prepare(self.experiment_id)
-        self._layout.write_state(self.experiment_id, [pod.name for pod in self.pods], {})
+        request = (self.request.cpu_millis, self.request.memory_bytes, self.request.gpus)
+        self._layout.write_run(self.experiment_id, [pod.name for pod in self.pods], request)
         try:
             addresses = await self._unless_stopped(self._launcher.prepare(self._note_waiting))
         except LaunchError as exc:
@@ -161,13 +195,32 @@ class Job:
             outcome = await self._supervise()
         await self._finish(outcome)
 
+    async def _adopt(self) -> None:
+        """Find every replica again, then go on supervising them."""
+        replicas = self._layout.read_state(self.experiment_id).replicas
+        for pod in self.pods:
+            record = replicas.get(pod.name)
+            try:
+                pod.handle = await self._launcher.adopt(pod, record.facts if record else {})
+            except ReplicaLostError as exc:
+                await self._finish(_Outcome(_FAILED, pod, exc.reason))
+                return
+        logger.info(
+            "experiment %s: adopted its %d replicas, left running by the server's last start",
+            self.experiment_id,
+            len(self.pods),
+        )
+        await self._finish(await self._supervise())
+
     def _note_waiting(self, reason: str | None) -> None:
         """Say, when it changes, why the backend cannot place the experiment yet."""
         if reason is not None and reason != self.waiting:
             logger.info("experiment %s waits: %s", self.experiment_id, reason)
             for pod in self.pods:
                 podlogs.append_reason(pod.log, f"waiting for {self._launcher.name}: {reason}")
-        self.waiting = reason
+        changed, self.waiting = reason != self.waiting, reason
+        if changed and self._on_wait is not None:
+            self._on_wait()
 
     async def _unless_stopped(self, work: Awaitable[_T]) -> _T:
         """The result of ``work``, unless the job is stopped first: then ``work`` is
@@ -206,6 +259,8 @@ class Job:
                 pod.handle = await self._launcher.start(pod, argv, env, command=command)
             except LaunchError as exc:
                 return _Outcome(_FAILED, exc.culprit, exc.reason)
+            record = ReplicaRecord(pod.role, pod.index, tuple(pod.gpus), pod.handle.facts)
+            self._layout.record_replica(self.experiment_id, pod.name, record)
         return None
 
     def _cluster(self, addresses: Sequence[str]) -> dict[str, list[str]]:
@@ -262,14 +317,17 @@ class Job:
                 if success_policy_met(self.spec.framework, roles, done_ok) or not waits:
                     return _Outcome(_SUCCEEDED)
                 if stop in done:
+                    self.left = self._leaving
                     return self._stopped_outcome()
         finally:
             stop.cancel()
             for waiting in waits:
                 waiting.cancel()
+            if waits:  # a handle may hand over what it holds before it lets go
+                await asyncio.gather(*waits, return_exceptions=True)
 
     def _stopped_outcome(self) -> _Outcome:
-        if self._abandoned:
+        if self._abandoned or self._leaving:
             return _Outcome(None)
         return _Outcome(_FAILED, reason=self._stop_reason)
 
@@ -277,6 +335,8 @@ class Job:
         """Release everything, say in each pod's log why it ended, report the final status.
         The reasons are written once the replicas are gone, so each is the last line of
         its log."""
+        if self.left:
+            return  # the replicas run on, for the next start of the server to adopt
         running = [p for p in self.pods if p.handle is not None and p.returncode is None]
         await self._launcher.release()
         if outcome.status is None or self._abandoned:
@@ -296,6 +356,7 @@ class Job:
             podlogs.end_line(pod.log)
         if outcome.status == _FAILED:
             logger.warning("experiment %s failed: %s", self.experiment_id, outcome.reason)
+            self._report(self.experiment_id, outcome.status, outcome.reason)
         else:
             logger.info("experiment %s succeeded", self.experiment_id)
-        self._report(self.experiment_id, outcome.status)
+            self._report(self.experiment_id, outcome.status)

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Facts", "LaunchError", "Launcher", "Pod", "ReplicaHandle", "ReplicaLostError"]
+from submarine.server.run.layout import Facts
 
-Facts = Mapping[str, str | int | float]
-"""What identifies a running replica to its backend, enough to find it again later."""
+__all__ = ["Facts", "LaunchError", "Launcher", "Pod", "ReplicaHandle", "ReplicaLostError"]
 
 
 class LaunchError(Exception):
@@ -86,8 +85,11 @@ class Launcher(Protocol):
     """One experiment's replicas on one backend: launched, watched and stopped one at a time.
 
     The job calls :meth:`prepare` once, then :meth:`start` for each pod in order, then waits
-    on the handles, and always ends with :meth:`release`. It may cancel :meth:`prepare` (the
-    experiment was stopped): :meth:`release` stops what it made so far.
+    on the handles, and ends with :meth:`release`. It may cancel :meth:`prepare` (the
+    experiment was stopped): :meth:`release` stops what it made so far. A job that a new
+    start of the server adopts calls :meth:`adopt` for each pod instead of :meth:`prepare`
+    and :meth:`start`. A job that is left running when the server stops never calls
+    :meth:`release`: its replicas run on, for the next start to adopt.
     """
 
     @property
@@ -109,6 +111,16 @@ class Launcher(Protocol):
         backend gives every replica; its output goes to ``pod.log``.
 
         Raises :class:`LaunchError` naming ``pod`` when it cannot start.
+        """
+
+    async def adopt(self, pod: Pod, facts: Facts) -> ReplicaHandle:
+        """Find again a replica that a previous start of the server launched, from the
+        facts its handle gave then (empty: none were recorded): a handle whose
+        :meth:`~ReplicaHandle.wait` gives its exit code, at once if it ended meanwhile.
+
+        Raises :class:`ReplicaLostError` when the replica is gone and its exit code cannot
+        be known, or when the facts name nothing of this experiment's (a process that got
+        a recorded pid since is never taken for the replica).
         """
 
     def placement(self) -> str:

@@ -2,13 +2,16 @@
 
 :class:`LocalLauncher` clones the code (``code.syncMode: git``) into the experiment's
 ``code/`` directory, gives every replica a free port on 127.0.0.1, and starts each command
-(:func:`~submarine.server.run.processes.spawn`) with the server's environment less its
-secrets (no ``SUBMARINE_*`` variable, nothing holding the server's token or password:
-:func:`~submarine.server.run.processes.child_environ`), then what the job gives, then
-CODE_PATH and CUDA_VISIBLE_DEVICES. Every process group it starts (git's too) is recorded in
-the experiment's state file at once, so the next start of a crashed server stops them.
-Releasing stops the whole family (:func:`family_of`): the groups, and any process that
-carries the experiment's marks, such as a daemon that left its group.
+under a supervisor of its own (:mod:`~submarine.server.run.supervised`) with the server's
+environment less its secrets (no ``SUBMARINE_*`` variable, nothing holding the server's
+token or password: :func:`~submarine.server.run.processes.child_environ`), then what the
+job gives, then CODE_PATH and CUDA_VISIBLE_DEVICES. Every process group it starts (git's
+too) is recorded in the experiment's state file at once. Releasing stops the whole family
+(:func:`family_of`): the groups, and any process that carries the experiment's marks, such
+as a daemon that left its group.
+
+Replicas outlive the server: the next start on the same data dir finds them again
+(:meth:`LocalLauncher.adopt`) and learns their exit codes from their supervisors.
 
 A command whose program is ``python`` or ``python3`` runs with the server's own interpreter
 (``sys.executable``): replicas run in the server's environment, whatever
@@ -20,30 +23,32 @@ made) after the clone: :mod:`~submarine.server.run.pyenv`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from secrets import token_hex
 from typing import Final
 
 from submarine.models import ExperimentSpec
 from submarine.server.run import gitsync, podlogs
 from submarine.server.run.distributed import LOCALHOST
 from submarine.server.run.job import marks_of
-from submarine.server.run.launcher import Facts, LaunchError, Pod, ReplicaLostError
+from submarine.server.run.launcher import Facts, LaunchError, Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.processes import (
     ProcessFamily,
     child_environ,
     creation_time,
     free_ports,
-    spawn,
+    is_member,
+    same_process,
 )
 from submarine.server.run.pyenv import EnvironmentBuilder, InstallError, Kernel, PythonEnv
+from submarine.server.run.supervised import LocalReplica, find_again, launch
 
-__all__ = ["LocalLauncher", "LocalReplica", "family_of"]
+__all__ = ["LocalLauncher", "family_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,57 +64,6 @@ def family_of(
     its marks (:func:`~submarine.server.run.job.marks_of`), such as a daemon that left its
     group."""
     return ProcessFamily(tuple(groups), marks_of(layout, experiment_id))
-
-
-class LocalReplica:
-    """A replica that runs as a process group on this machine.
-
-    Args:
-        pgid: its process group (the pid of the group's leader, the command).
-        created: when the leader started (a recycled pid is not taken for it).
-        exit_code: waits for the leader's exit code (a child of this server: its
-            ``wait``); None when nothing here can learn it.
-        kill: kills the leader now, if it is a child of this server.
-    """
-
-    def __init__(
-        self,
-        pgid: int,
-        created: float,
-        *,
-        exit_code: Callable[[], Awaitable[int]] | None = None,
-        kill: Callable[[], None] | None = None,
-    ) -> None:
-        self.pgid = pgid
-        self.created = created
-        self._exit_code = exit_code
-        self._kill = kill
-
-    @classmethod
-    def of_child(cls, process: asyncio.subprocess.Process) -> LocalReplica:
-        """The replica whose leader this server just started."""
-        return cls(
-            process.pid, creation_time(process.pid), exit_code=process.wait, kill=process.kill
-        )
-
-    @property
-    def facts(self) -> Facts:
-        """The process group and its leader's creation time."""
-        return {"pgid": self.pgid, "created": self.created}
-
-    async def wait(self) -> int:
-        """The leader's exit code once it exits."""
-        if self._exit_code is None:
-            raise ReplicaLostError(f"process group {self.pgid}: its exit code cannot be known here")
-        return await self._exit_code()
-
-    async def reap(self) -> None:
-        """Kill the leader if it is still there, and wait until it is gone."""
-        if self._kill is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._kill()
-        if self._exit_code is not None:
-            await self._exit_code()
 
 
 class LocalLauncher:
@@ -158,6 +112,7 @@ class LocalLauncher:
         self._secrets = tuple(secrets)
         self._groups: dict[str, tuple[int, float]] = {}
         self._replicas: list[LocalReplica] = []
+        self._adopting = False
 
     async def prepare(self, waiting: Callable[[str | None], None]) -> list[str]:
         """Clone the code, if any; a free port on 127.0.0.1 for each pod."""
@@ -213,12 +168,44 @@ class LocalLauncher:
             environ["CODE_PATH"] = str(self._code_path)
         if pod.gpus:
             environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in pod.gpus)
+        token = token_hex(8)
+        exit_path = self._layout.exit_path(self._experiment_id, pod.name)
         try:
-            process = await spawn(argv, env=environ, cwd=self._cwd, log=pod.log)
+            supervisor, pid = await asyncio.to_thread(
+                launch,
+                argv,
+                env=environ,
+                cwd=self._cwd,
+                log=pod.log,
+                exit_path=exit_path,
+                token=token,
+            )
         except OSError as exc:
             raise LaunchError(_spawn_problem(pod, argv[0], command, exc), pod) from None
-        replica = LocalReplica.of_child(process)
-        self._record(pod.name, process.pid, replica.created)
+        replica = LocalReplica.started(pod.name, supervisor, pid, exit_path, token)
+        self._record(pod.name, pid, replica.created)
+        self._replicas.append(replica)
+        return replica
+
+    async def adopt(self, pod: Pod, facts: Facts) -> LocalReplica:
+        """Find again a replica that an earlier start of the server launched (see
+        :func:`~submarine.server.run.supervised.find_again`); the first call also takes
+        over the process groups recorded for the experiment, but for any whose pid now
+        names a process that does not carry the experiment's marks."""
+        if not self._adopting:
+            self._adopting = True
+            state = self._layout.read_state(self._experiment_id)
+            marks = marks_of(self._layout, self._experiment_id)
+
+            def ours(pgid: int, created: float) -> bool:
+                return is_member(pgid, created, marks) or not same_process(pgid, created)
+
+            kept = await asyncio.to_thread(
+                lambda: {name: (p, c) for name, p, c in state.groups if ours(p, c)}
+            )
+            self._groups.update(kept)
+        exit_path = self._layout.exit_path(self._experiment_id, pod.name)
+        replica = await find_again(pod.name, facts, exit_path)
         self._replicas.append(replica)
         return replica
 
@@ -228,7 +215,7 @@ class LocalLauncher:
 
     async def release(self) -> None:
         """Stop every process group and marked process of the experiment (grace, then kill)
-        and reap the replicas' leaders."""
+        and wait until the replicas' supervisors are gone."""
         await self._terminate()
         replicas, self._replicas = self._replicas, []
         for replica in replicas:

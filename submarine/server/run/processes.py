@@ -1,4 +1,4 @@
-"""Replica processes: start each in a session of its own, find them all again, stop them.
+"""Replica processes: find them all again, wait for them, stop them.
 
 Every replica runs in a process group of its own (a new session), so stopping one signals
 the whole group: SIGTERM, then SIGKILL after a grace period. A descendant that left its
@@ -7,7 +7,9 @@ replica passes on to its children (the *marks* of a :class:`ProcessFamily`).
 
 Finding the processes means looking at every process of the machine (tens to hundreds of
 milliseconds with a thousand processes), so :meth:`ProcessFamily.terminate` does it in a
-worker thread, never on the event loop.
+worker thread, never on the event loop. :func:`wait_exit` waits for any process, a child of
+the server or not, and :func:`same_process` and :func:`is_member` tell a process from another
+that got its pid since.
 
 >>> exit_text(3), exit_text(-9)
 ('exited with code 3', 'was killed by signal SIGKILL')
@@ -24,7 +26,6 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 import psutil
@@ -36,7 +37,9 @@ __all__ = [
     "creation_time",
     "exit_text",
     "free_ports",
-    "spawn",
+    "is_member",
+    "same_process",
+    "wait_exit",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ POLL: Final = 0.05
 """Seconds between looks at processes that are being stopped."""
 KILL_WAIT: Final = 10.0
 """Seconds to wait for killed processes to disappear before giving up (and logging it)."""
+EXIT_POLL: Final = 0.1
+"""Seconds between looks at a process that is waited for, where no pidfd tells its end."""
 TIME_SLACK: Final = 0.05
 """Tolerance when comparing process creation times (the kernel counts in ticks)."""
 PRIVATE_PREFIX: Final = "SUBMARINE_"
@@ -112,27 +117,85 @@ def creation_time(pid: int) -> float:
         return time.time() - 1.0
 
 
-async def spawn(
-    argv: list[str], *, env: Mapping[str, str], cwd: Path, log: Path
-) -> asyncio.subprocess.Process:
-    """Start ``argv`` in a session (and process group) of its own, stdin empty, stdout and
-    stderr appended straight to ``log`` (created with mode 0600; the server never pipes a
-    replica's output).
-
-    Raises ``OSError`` when the program cannot be started (not found, not executable).
-    """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    with open(fd, "ab") as out:
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
+def same_process(pid: int, created: float) -> bool:
+    """Whether process ``pid`` is alive and is the one that started at ``created`` (a pid the
+    system gave to another process since, or a zombie, is not)."""
+    try:
+        process = psutil.Process(pid)
+        return (
+            abs(process.create_time() - created) <= TIME_SLACK
+            and process.status() != psutil.STATUS_ZOMBIE
         )
+    except psutil.Error:
+        return False
+
+
+def is_member(pgid: int, created: float, marks: Iterable[tuple[str, str]]) -> bool:
+    """Whether process ``pgid`` is alive, started at ``created``, leads its own process group
+    and carries every one of ``marks`` in its environment: the leader of a replica's group,
+    not another process that got its pid (or its creation time) since."""
+    if not same_process(pgid, created):
+        return False
+    try:
+        if os.getpgid(pgid) != pgid:
+            return False
+        environ = psutil.Process(pgid).environ()
+    except (OSError, psutil.Error):
+        return False
+    return all(environ.get(key) == value for key, value in marks)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when process ``pid`` ends (Linux 5.3 and
+    later), or None where there is none."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:
+        return None
+
+
+async def wait_exit(pid: int, created: float, *, child: bool = False) -> None:
+    """Return once process ``pid``, which started at ``created``, has ended; a ``child`` of
+    this process is reaped then.
+
+    Any process can be waited for, not only a child of this one: where the system offers a
+    pidfd the wait costs nothing until the process ends, else the process is looked at
+    every :data:`EXIT_POLL` seconds.
+    """
+
+    def ended() -> bool:
+        if child:
+            try:
+                return os.waitpid(pid, os.WNOHANG)[0] == pid
+            except ChildProcessError:  # reaped already
+                return True
+        return not same_process(pid, created)
+
+    descriptor = _pidfd(pid)
+    try:
+        # Looked at after the pidfd is opened: if the process is still the one started at
+        # ``created`` now, the pidfd is that process's.
+        if descriptor is not None and not ended():
+            loop = asyncio.get_running_loop()
+            gone: asyncio.Future[None] = loop.create_future()
+
+            def readable() -> None:
+                if not gone.done():
+                    gone.set_result(None)
+
+            loop.add_reader(descriptor, readable)
+            try:
+                await gone
+            finally:
+                loop.remove_reader(descriptor)
+        while not ended():
+            await asyncio.sleep(EXIT_POLL)
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 @dataclass

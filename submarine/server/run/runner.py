@@ -2,21 +2,26 @@
 
 :class:`Runner` is what the HTTP layer talks to. Behind it:
 
-* :mod:`~submarine.server.run.scheduler` queues experiments first in, first out against the
-  machine's capacity and writes every status change to the store;
+* :mod:`~submarine.server.run.scheduler` queues experiments against the machine's capacity,
+  backfilling it (:mod:`~submarine.server.run.backfill`), and writes every status change to
+  the store;
 * :mod:`~submarine.server.run.job` runs one experiment, whatever its backend: starts its
   replicas with their framework's environment, applies the success policy, stops what is
   left, says why in the pod logs;
 * :mod:`~submarine.server.run.local` launches the replicas as local process groups (and
-  clones the code first); :mod:`~submarine.server.run.processes` starts, finds and signals
-  processes;
+  clones the code first), each under a supervisor that outlives the server
+  (:mod:`~submarine.server.run.supervised`); :mod:`~submarine.server.run.processes` finds,
+  waits for and signals processes;
 * :mod:`~submarine.server.run.layout` says where an experiment's files live
   (``data_dir/experiments/<experiment id>/``) and keeps the state file that lets the next
-  start stop what a crashed server left behind;
+  start find the replicas again;
 * :mod:`~submarine.server.run.podlogs` reads pod logs, whole or by cursor;
 * :mod:`~submarine.server.run.backend` chooses where replicas run: local processes (the
   default), or a Ray cluster (``--backend ray``, :mod:`submarine.server.run.raybackend`), where
-  experiments are not queued here but wait, Accepted, until Ray places them.
+  experiments wait, Accepted, until Ray places them.
+
+Stopping the server leaves running experiments running (unless ``stop-experiments``); the
+next start on the same data dir adopts them.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, Protocol
 
-from submarine.models import ExperimentSpec, ExperimentStatus
+from pydantic import ValidationError
+
+from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
 from submarine.server.run.backend import Backend, load_backend
 from submarine.server.run.capacity import Capacity, detect_capacity
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import family_of
 from submarine.server.run.podlogs import ChunkPlan, LogChunk
+from submarine.server.run.protocols import RunnerRecord, RunnerStore, RunningJob
 from submarine.server.run.pyenv import EnvironmentBuilder, EnvironmentLookup
-from submarine.server.run.scheduler import Changes, RunnerRecord, RunnerStore, Scheduler
-from submarine.server.run.watch import Watch
+from submarine.server.run.scheduler import Scheduler
+from submarine.server.run.watch import Changes, Watch
 
 __all__ = ["ChunkPlan", "LogChunk", "Runner", "RunnerRecord", "RunnerSettings", "RunnerStore"]
 
@@ -87,6 +95,14 @@ class RunnerSettings(Protocol):
     def secrets(self) -> tuple[str, ...]:
         """The server's own secrets, which no replica may inherit."""
 
+    @property
+    def stop_experiments(self) -> bool:
+        """Whether stopping the server stops its experiments (else they run on)."""
+
+    @property
+    def backfill_window(self) -> float:
+        """Seconds after which a queued experiment is no longer overtaken."""
+
 
 class Runner:
     """Supervises the replica processes of the local server's experiments.
@@ -94,7 +110,9 @@ class Runner:
     One instance per server, used from its asyncio loop (``pod_files``, ``read_chunk`` and
     ``plan_chunk`` may also be called from worker threads). It owns an experiment from the
     moment the store holds it as Accepted and :meth:`submit` is called, and writes every
-    status change to the store: Accepted -> Created -> Running -> Succeeded or Failed.
+    status change to the store: Accepted -> Created -> Running -> Succeeded or Failed (with
+    the reason). Experiments that run when it closes are left running, unless the settings
+    say ``stop_experiments``, and the next start adopts them.
 
     >>> runner = Runner(store, settings)          # doctest: +SKIP
     >>> await runner.start()                      # doctest: +SKIP
@@ -118,6 +136,8 @@ class Runner:
     ) -> None:
         self._store = store
         self._grace = settings.grace_period
+        self._stop_experiments = settings.stop_experiments
+        self._data_dir = Path(settings.data_dir)
         self._layout = JobLayout(Path(settings.data_dir))
         self._capacity = detect_capacity(settings.cpus, settings.memory_bytes, settings.gpus)
         self._changes = Changes()
@@ -132,6 +152,7 @@ class Runner:
             changes=self._changes,
             max_replicas=settings.max_replicas,
             secrets=settings.secrets,
+            window=settings.backfill_window,
             replica_env=replica_env,
             make_launcher=self._backend.make_launcher if self._backend is not None else None,
             gated=self._backend is None,
@@ -145,19 +166,27 @@ class Runner:
         return self._capacity
 
     async def start(self) -> None:
-        """Recover from the previous run, then start queued experiments.
+        """Adopt what the last start left running, then start queued experiments.
 
-        Experiments a crash left Created or Running get their leftover processes stopped
-        and are marked Failed, with the reason in their pod logs; Accepted ones are queued
-        again, in accepted order, from a clean directory. A cluster backend connects first and
-        removes what the previous run left on the cluster.
+        Experiments left Created or Running are adopted: their replicas are found again
+        and supervised as before (one that is gone without an exit code fails its
+        experiment with the reason; one whose stored spec no longer validates has its
+        replicas stopped and fails). Accepted ones are queued again, in accepted order,
+        from a clean directory. A cluster backend connects first and removes what the
+        last start left on the cluster but the adopted experiments' replicas.
         """
         self._layout.root.mkdir(parents=True, exist_ok=True)
+        interrupted = [r for status in _INTERRUPTED for r in self._store.list(status)]
         if self._backend is not None:
-            await self._backend.start()
-        for status in _INTERRUPTED:
-            for record in self._store.list(status):
-                await self._recover(record)
+            await self._backend.start(keep={r.experiment_id for r in interrupted})
+        for record in sorted(interrupted, key=lambda r: r.accepted_time):
+            try:
+                spec = ExperimentSpec.model_validate(record.spec)
+            except ValidationError as exc:
+                problems = "; ".join(str(p) for p in problems_of(exc))
+                await self._recover(record, f"its stored spec is invalid: {problems}")
+                continue
+            self._scheduler.adopt(record, spec)
         for record in self._store.list(_ACCEPTED):
             await self._terminate_recorded(record.experiment_id)
             self._layout.discard(record.experiment_id)
@@ -172,6 +201,27 @@ class Runner:
         machine has is failed with this reason when it reaches the head of the queue.
         """
         return self._scheduler.problem(spec)
+
+    def waiting_reason(self, experiment_id: str) -> str | None:
+        """Why an Accepted experiment waits, in one line (``waiting in the queue: needs 4
+        cpus, 1.5 free; 2 experiments ahead``, or what keeps its backend from placing it);
+        None when it does not wait."""
+        reason = self._scheduler.queue_reason(experiment_id)
+        if reason is not None:
+            return f"waiting in the queue: {reason}"
+        job = self._scheduler.running(experiment_id)
+        if job is not None and job.waiting is not None and self._backend is not None:
+            return f"waiting for the cluster: {job.waiting}"
+        return None
+
+    def waiting_reasons(self) -> dict[str, str]:
+        """:meth:`waiting_reason` of every experiment that waits, by id (at once)."""
+        found = {
+            i: f"waiting in the queue: {r}" for i, r in self._scheduler.queue_reasons().items()
+        }
+        for experiment_id in self._scheduler.unplaced():
+            found.setdefault(experiment_id, self.waiting_reason(experiment_id) or "")
+        return found
 
     def queue_reason(self, experiment_id: str) -> str | None:
         """What a queued (Accepted) experiment waits for, like ``needs 4 cpus, 1.5 free;
@@ -204,7 +254,7 @@ class Runner:
         takes effect only if the experiment is run again.
         """
         self._changes.bump(experiment_id)
-        self._scheduler.schedule()
+        self._scheduler.spec_changed(experiment_id)
 
     async def stop(self, experiment_id: str) -> None:
         """Stop the experiment for good: take it off the queue, stop its processes (SIGTERM,
@@ -300,28 +350,49 @@ class Runner:
         await self._watch.wait(what, changed, timeout)
 
     async def close(self) -> None:
-        """Clean stop: stop every running replica and mark its experiment Failed ("the server
-        stopped"), leaving no process; queued experiments stay Accepted for the next start."""
+        """Clean stop. Running experiments are left running, for the next start on the
+        same data dir to adopt (logged, with how to stop them), or, with
+        ``stop_experiments``, stopped and marked Failed ("the server stopped"), leaving no
+        process; queued experiments stay Accepted for the next start."""
         await self._watch.close()
-        await self._scheduler.close("the server stopped")
+        if self._stop_experiments:
+            await self._scheduler.close("the server stopped")
+        else:
+            left = await self._scheduler.close("the server stopped", leave=True)
+            if left:
+                logger.warning("%s", self._left_running(left))
         if self._backend is not None:
             await self._backend.close()
 
+    def _left_running(self, jobs: list[RunningJob]) -> str:
+        """What the server says of the experiments it leaves running, and how to stop them."""
+        ids = ", ".join(job.experiment_id for job in jobs)
+        groups = [
+            f"-{handle.facts['pgid']}"
+            for job in jobs
+            for pod in job.pods
+            if (handle := pod.handle) is not None and "pgid" in handle.facts
+        ]
+        kill = f"; or kill their process groups: kill -TERM -- {' '.join(groups)}" if groups else ""
+        return (
+            f"the server stops and leaves {len(jobs)} experiment(s) running: {ids}. The next "
+            f"start of the server on {self._data_dir} adopts them. To stop them, start it "
+            "again and delete them, or start it with --stop-experiments and stop it" + kill
+        )
+
     # -- recovery -----------------------------------------------------------------
 
-    async def _recover(self, record: RunnerRecord) -> None:
-        """Fail an experiment a crash interrupted, after stopping what is left of it."""
+    async def _recover(self, record: RunnerRecord, why: str) -> None:
+        """Fail an experiment the last start left running that cannot be adopted, after
+        stopping what is left of it."""
         experiment_id = record.experiment_id
         stopped = await self._terminate_recorded(experiment_id)
         leftovers = f"; {stopped} leftover process(es) were stopped" if stopped else ""
-        reason = (
-            "the server stopped without a clean shutdown (crash or kill) while this experiment "
-            f"ran{leftovers}; the experiment failed"
-        )
+        reason = f"it cannot be adopted after a restart of the server: {why}{leftovers}"
         for _, path in self._scheduler.pod_files(experiment_id, record):
-            podlogs.append_reason(path, reason)
+            podlogs.append_reason(path, f"{reason}; the experiment failed")
         logger.warning("experiment %s: %s", experiment_id, reason)
-        self._scheduler.set_status(experiment_id, ExperimentStatus.FAILED.value)
+        self._scheduler.set_status(experiment_id, ExperimentStatus.FAILED.value, reason)
 
     async def _terminate_recorded(self, experiment_id: str) -> int:
         """Stop the processes recorded on disk for an experiment; how many were alive."""

@@ -1,41 +1,46 @@
-"""Which experiment runs when: a first-in, first-out queue against the machine's capacity,
-and every status change written to the store (and announced to whoever waits for one).
+"""Which experiment runs when: a queue that backfills the machine's capacity, and every
+status change written to the store (and announced to whoever waits for one).
 
-Experiments start strictly in the order they were accepted: the head of the queue starts
-when the sum of the requests of the running ones and its own fits the capacity
-(:mod:`submarine.server.run.capacity`), and their replicas and its own are no more than the
-replica cap (the ``max-replicas`` setting); those behind it wait, even small ones. An
-experiment that has to wait says why once in its pods' logs (``waiting in the queue:
-needs 4 cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` says it
-at any time. An experiment that can never fit, or whose stored spec no longer validates,
-fails at the head with the reason in its pods' logs. GPUs are handed out by index, each to
-one replica at a time.
+An experiment fits when the requests of the running ones and its own fit the capacity
+(:mod:`submarine.server.run.capacity`) and the replica cap (``max-replicas``); queued ones
+start oldest first, backfilled up to the window (:mod:`submarine.server.run.backfill`).
+One that has to wait says why once in its pods' logs (``waiting in the queue: needs 4
+cpus, 1.5 free; 2 experiments ahead``), and :meth:`Scheduler.queue_reason` at any time; one
+that can never fit, or whose stored spec no longer validates, fails with the reason. GPUs
+are handed out by index, each to one replica at a time. A backend that places replicas
+itself (a Ray cluster) is handed every experiment at once; one it has not placed after the
+window holds back the newer ones: not handed over, or taken back until it is placed.
 
-Statuses go Accepted -> Created -> Running -> Succeeded or Failed (:mod:`submarine.server.run.job`
-reports the last three).
+Statuses go Accepted -> Created -> Running -> Succeeded or Failed (the last three from
+:mod:`submarine.server.run.job`, a failure with its reason). Running experiments are left
+running when the server stops (:meth:`Scheduler.close`); the next start adopts them
+(:meth:`Scheduler.adopt`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final
 
 from pydantic import ValidationError
 
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
+from submarine.server.run.backfill import BackfillQueue, Waiting
 from submarine.server.run.capacity import Capacity, Request, request_of
-from submarine.server.run.distributed import pod_name, replica_roles, stored_pod_names
+from submarine.server.run.distributed import stored_pod_names
 from submarine.server.run.job import Job
 from submarine.server.run.launcher import Launcher, Pod
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import LocalLauncher
+from submarine.server.run.pods import pods_of, recorded_pods, recorded_request
 from submarine.server.run.processes import child_environ
+from submarine.server.run.protocols import LauncherFactory, RunnerRecord, RunnerStore, RunningJob
 from submarine.server.run.pyenv import (
     EnvironmentBuilder,
     EnvironmentLookup,
@@ -43,89 +48,20 @@ from submarine.server.run.pyenv import (
     conda_problem,
     kernel_of,
 )
+from submarine.server.run.watch import Changes
 
-__all__ = ["Changes", "LauncherFactory", "RunnerRecord", "RunnerStore", "RunningJob", "Scheduler"]
+__all__ = ["Scheduler"]
 
 logger = logging.getLogger(__name__)
 
 _ACCEPTED: Final = ExperimentStatus.ACCEPTED.value
+_CREATED: Final = ExperimentStatus.CREATED.value
+_RUNNING: Final = ExperimentStatus.RUNNING.value
 _FAILED: Final = ExperimentStatus.FAILED.value
 
 
-class RunnerRecord(Protocol):
-    """What the runner reads of a stored experiment."""
-
-    experiment_id: str
-    status: str
-    spec: dict[str, Any]
-
-
-class RunnerStore(Protocol):
-    """The part of the store the runner uses."""
-
-    def get(self, experiment_id: str) -> RunnerRecord | None:
-        """The stored experiment, or None."""
-
-    def list(self, status: str | None = None) -> Sequence[RunnerRecord]:
-        """Stored experiments, of one status, in accepted order."""
-
-    def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
-        """Record a status change and its time."""
-
-
-class RunningJob(Protocol):
-    """One experiment's run as the scheduler sees it, whatever backend runs its replicas
-    (a :class:`~submarine.server.run.job.Job`, its launcher local processes or a cluster's)."""
-
-    experiment_id: str
-    request: Request
-    pods: list[Pod]
-    waiting: str | None
-    """Why the backend has not placed the experiment yet (None once placed)."""
-
-    def stop(self, reason: str) -> None:
-        """Stop the replicas and fail the experiment with ``reason`` (returns at once)."""
-
-    def abandon(self) -> None:
-        """Stop the replicas and report nothing more (the experiment is being deleted)."""
-
-    async def run(self) -> None:
-        """Run the experiment to its end, reporting its statuses."""
-
-
-LauncherFactory = Callable[[str, ExperimentSpec, list[Pod]], Launcher]
-"""Makes the launcher of an experiment's replicas from its id, spec and pods (a backend's)."""
-
-
-class Changes:
-    """A counter per experiment, bumped on every change (status, spec, stop), that waiters
-    compare before and after a wait; one event wakes them all."""
-
-    def __init__(self) -> None:
-        self._versions: dict[str, int] = {}
-        self._changed = asyncio.Event()
-
-    def version(self, experiment_id: str) -> int:
-        """How many changes the experiment has seen."""
-        return self._versions.get(experiment_id, 0)
-
-    def bump(self, experiment_id: str) -> None:
-        """Count a change of the experiment and wake every waiter."""
-        self._versions[experiment_id] = self.version(experiment_id) + 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for a change of any experiment."""
-        changed = self._changed
-        try:
-            await asyncio.wait_for(changed.wait(), timeout)
-        except asyncio.TimeoutError:
-            return
-
-
 class Scheduler:
-    """Runs queued experiments first in, first out, while they fit the machine.
+    """Runs queued experiments while they fit the machine, backfilling it (see the module).
 
     Args:
         store: where experiments and their statuses are stored.
@@ -136,12 +72,13 @@ class Scheduler:
         changes: told of every status change.
         max_replicas: replica processes run at once over all experiments.
         secrets: the server's own secrets, kept from replicas.
+        window: seconds after which a queued experiment is no longer overtaken.
         make_launcher: makes the launcher of an experiment's replicas on a backend other
             than local processes (default: a
             :class:`~submarine.server.run.local.LocalLauncher`); every experiment runs as one
             :class:`~submarine.server.run.job.Job`, whatever launches its replicas.
         gated: whether experiments wait for ``capacity`` here; a backend that places
-            replicas itself (a Ray cluster) starts every experiment at once and keeps it
+            replicas itself (a Ray cluster) is handed every experiment at once and keeps it
             Accepted until it is placed. Ungated, no GPU indices are handed out.
         environments: where the environments that experiments name are found; an
             experiment whose environment lists packages runs in a virtual environment
@@ -160,6 +97,7 @@ class Scheduler:
         changes: Changes,
         max_replicas: int,
         secrets: Sequence[str] = (),
+        window: float = 600.0,
         replica_env: Callable[[str], Mapping[str, str]] | None = None,
         make_launcher: LauncherFactory | None = None,
         gated: bool = True,
@@ -179,9 +117,15 @@ class Scheduler:
         self._grace = grace
         self._changes = changes
         self._replica_env = replica_env
-        self._queue: deque[str] = deque()
+        self._queue = BackfillQueue(window)
+        self._doomed: dict[str, str] = {}
+        """Queued experiments that can never start, and why (they fail when scheduled)."""
         self._jobs: dict[str, RunningJob] = {}
+        self._since: dict[str, float] = {}
+        """When each running job's experiment was accepted (seconds since the epoch)."""
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._taken_back: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
         self._noted: set[str] = set()
         self._open = False
 
@@ -189,16 +133,48 @@ class Scheduler:
         """Start scheduling (what was queued before starts now, if it fits)."""
         self._open = True
         self.schedule()
-        for experiment_id in list(self._queue):
+        for experiment_id in self._queue.ids():
             self._note_waiting(experiment_id)
 
     def submit(self, experiment_id: str) -> None:
-        """Queue a stored Accepted experiment at the end (once) and start what fits; one
-        that has to wait gets a line saying why in its pods' logs."""
+        """Queue a stored Accepted experiment (once) and start what fits; one that has to
+        wait gets a line saying why in its pods' logs."""
         if experiment_id not in self._queue and experiment_id not in self._jobs:
-            self._queue.append(experiment_id)
+            self._enqueue(experiment_id)
         self.schedule()
         self._note_waiting(experiment_id)
+
+    def spec_changed(self, experiment_id: str) -> None:
+        """Take note of a queued experiment's new spec (what it asks for may have changed)."""
+        if experiment_id in self._queue:
+            self._queue.remove(experiment_id)
+            self._enqueue(experiment_id)
+        self.schedule()
+
+    def _enqueue(self, experiment_id: str) -> None:
+        """Read the stored experiment and queue it, or note why it can never start."""
+        record = self._store.get(experiment_id)
+        if record is None or record.status != _ACCEPTED:
+            return
+        try:
+            spec = ExperimentSpec.model_validate(record.spec)
+        except ValidationError as exc:
+            problems = "; ".join(str(p) for p in problems_of(exc))
+            self._doomed[experiment_id] = f"the stored spec is invalid: {problems}"
+            return
+        problem = self.problem(spec)
+        if problem is not None:
+            self._doomed[experiment_id] = f"cannot run here: it {problem}"
+            return
+        requests = request_of(spec)
+        self._queue.add(
+            Waiting(
+                experiment_id,
+                Request.total(r for _, _, r in requests),
+                len(requests),
+                record.accepted_time.timestamp(),
+            )
+        )
 
     def problem(self, spec: ExperimentSpec) -> str | None:
         """Why ``spec`` can never run here (its need and the capacity, or its replicas and
@@ -220,49 +196,68 @@ class Scheduler:
     def queue_reason(self, experiment_id: str) -> str | None:
         """What a queued experiment waits for, like ``needs 4 cpus, 1.5 free; 2 experiments
         ahead``; None for one that is not queued."""
-        if experiment_id not in self._queue:
+        item = self._queue.get(experiment_id)
+        if item is None:
             return None
-        position = self._queue.index(experiment_id)
-        record = self._store.get(experiment_id)
-        reasons = []
-        try:
-            spec = ExperimentSpec.model_validate(record.spec) if record is not None else None
-        except ValidationError:
-            spec = None
-        if spec is not None:
-            reasons.extend(self._shortfalls(spec))
-        if position:
-            reasons.append(f"{position} experiment{'s' if position > 1 else ''} ahead")
-        if not self._open:
-            reasons.append("the server is starting")
-        return "; ".join(reasons) or "it starts now"
+        now = time.time()
+        return self._reason(item, self._queue.position(experiment_id), self._held_by(now), now)
 
-    def _shortfalls(self, spec: ExperimentSpec) -> list[str]:
-        """What ``spec`` needs that the running experiments leave too little of (nothing:
-        it fits)."""
-        found = []
-        if self._gated:
-            request = Request.total(r for _, _, r in request_of(spec))
-            found = self._capacity.shortfalls(request, self._in_use())
-        return found + self._replica_shortfall(spec)
+    def queue_reasons(self) -> dict[str, str]:
+        """What every queued experiment waits for (see :meth:`queue_reason`), by id."""
+        now = time.time()
+        held = self._held_by(now)
+        return {
+            item.experiment_id: self._reason(item, position, held, now)
+            for position, item in enumerate(self._queue.items())
+        }
 
-    def _replica_shortfall(self, spec: ExperimentSpec) -> list[str]:
-        """Whether ``spec``'s replicas exceed what the replica cap leaves."""
-        found = []
-        replicas = len(request_of(spec))
+    def _reason(self, item: Waiting, position: int, held: str | None, now: float) -> str:
+        return self._queue.reason(
+            item, self._shortfalls(item), position, held, now, starting=not self._open
+        )
+
+    def _shortfalls(self, item: Waiting) -> list[str]:
+        """What a queued experiment needs that the running ones leave too little of
+        (nothing: it fits): capacity (here only when gated) and the replica cap."""
+        found = self._capacity.shortfalls(item.request, self._in_use()) if self._gated else []
         free_replicas = self._max_replicas - self._replicas_in_use()
-        if replicas > free_replicas:
+        if item.replicas > free_replicas:
             found.append(
-                f"needs {replicas} replicas, {max(0, free_replicas)} free "
+                f"needs {item.replicas} replicas, {max(0, free_replicas)} free "
                 f"(at most {self._max_replicas} run at once)"
             )
         return found
+
+    def _fits(self, item: Waiting) -> bool:
+        return not self._shortfalls(item)
 
     def _in_use(self) -> Request:
         return Request.total(job.request for job in self._jobs.values())
 
     def _replicas_in_use(self) -> int:
         return sum(len(job.pods) for job in self._jobs.values())
+
+    def _held_by(self, now: float) -> str | None:
+        """The experiment that holds the queue back now, having waited over the window: a
+        queued one that does not fit, or one a backend has not placed yet."""
+        blocker = self._queue.blocker(self._fits, now)
+        return blocker.experiment_id if blocker is not None else self._unplaced_overdue(now)
+
+    def _unplaced(self) -> list[tuple[float, str]]:
+        """(accepted, id) of the started experiments a backend has not placed yet, oldest
+        first."""
+        waiting = [(self._since.get(i, 0.0), i) for i, j in self._jobs.items() if j.waiting]
+        return sorted(waiting)
+
+    def unplaced(self) -> list[str]:
+        """The started experiments that their backend has not placed yet, oldest first."""
+        return [experiment_id for _, experiment_id in self._unplaced()]
+
+    def _unplaced_overdue(self, now: float) -> str | None:
+        for since, experiment_id in self._unplaced():
+            if now - since >= self._queue.window:
+                return experiment_id
+        return None
 
     def _note_waiting(self, experiment_id: str) -> None:
         """Say once, in the server's log and the pods' logs, why a queued experiment waits."""
@@ -278,8 +273,9 @@ class Scheduler:
 
     def withdraw(self, experiment_id: str) -> None:
         """Take an experiment off the queue (nothing happens if it is not queued)."""
-        if experiment_id in self._queue:
-            self._queue.remove(experiment_id)
+        self._queue.remove(experiment_id)
+        self._doomed.pop(experiment_id, None)
+        self._taken_back.discard(experiment_id)
         self._noted.discard(experiment_id)
 
     def running(self, experiment_id: str) -> RunningJob | None:
@@ -292,23 +288,30 @@ class Scheduler:
         if task is not None:
             await asyncio.shield(task)
 
-    async def close(self, reason: str) -> None:
-        """Start nothing more; stop every running job with ``reason`` and wait for them.
-        Queued experiments stay Accepted."""
+    async def close(self, reason: str, *, leave: bool = False) -> list[RunningJob]:
+        """Start nothing more and end every running job: leave it running (``leave``), or
+        stop it and fail its experiment with ``reason``; wait for them. Queued experiments
+        stay Accepted. The jobs left with their replicas running."""
         self._open = False
-        for job in list(self._jobs.values()):
-            job.stop(reason)
+        if self._timer is not None:
+            self._timer.cancel()
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            if leave:
+                job.leave()
+            else:
+                job.stop(reason)
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        return [job for job in jobs if job.left]
 
-    def set_status(self, experiment_id: str, status: str) -> None:
-        """Write a status change (now) to the store, unless the experiment is gone, and
-        announce it."""
+    def set_status(self, experiment_id: str, status: str, reason: str | None = None) -> None:
+        """Write a status change (now, with the reason of a failure) to the store, unless
+        the experiment is gone, and announce it."""
         if self._store.get(experiment_id) is not None:
-            self._store.set_status(
-                experiment_id, status, at=datetime.now(timezone.utc).astimezone()
-            )
+            at = datetime.now(timezone.utc).astimezone()
+            self._store.set_status(experiment_id, status, at=at, reason=reason)
         self._changes.bump(experiment_id)
 
     def pod_files(
@@ -331,45 +334,85 @@ class Scheduler:
         for _, path in self.pod_files(experiment_id, record):
             podlogs.append_reason(path, f"{reason}; the experiment failed")
         logger.warning("experiment %s failed: %s", experiment_id, reason)
-        self.set_status(experiment_id, _FAILED)
+        self.set_status(experiment_id, _FAILED, reason)
 
     # -- starting -----------------------------------------------------------------
 
     def schedule(self) -> None:
-        """Start queued experiments, strictly in order, while the head fits."""
+        """Fail what can never start; start every queued experiment that fits, oldest
+        first, up to one that waited over the window; ungated, take back what a backend
+        has not placed and is newer than one it has not placed for over the window."""
         if not self._open:
             return
-        while self._queue:
-            experiment_id = self._queue[0]
-            record = self._store.get(experiment_id)
-            if record is None or record.status != _ACCEPTED or experiment_id in self._jobs:
-                self._queue.popleft()
-                self._noted.discard(experiment_id)
-                continue
-            try:
-                spec = ExperimentSpec.model_validate(record.spec)
-            except ValidationError as exc:
-                self._queue.popleft()
-                self._noted.discard(experiment_id)
-                problems = "; ".join(str(p) for p in problems_of(exc))
-                self.fail_unstarted(experiment_id, f"the stored spec is invalid: {problems}")
-                continue
-            request = Request.total(r for _, _, r in request_of(spec))
-            problem = self.problem(spec)
-            if problem is not None:
-                self._queue.popleft()
-                self._noted.discard(experiment_id)
-                self.fail_unstarted(experiment_id, f"cannot run here: it {problem}")
-                continue
-            if self._shortfalls(spec):  # it does not fit yet
-                return
-            self._queue.popleft()
+        for experiment_id, reason in list(self._doomed.items()):
+            del self._doomed[experiment_id]
             self._noted.discard(experiment_id)
-            kernel, why = self._kernel(spec)
-            if why is not None:
-                self.fail_unstarted(experiment_id, f"cannot start: {why}")
-                continue
-            self._start(self._new_job(experiment_id, spec, request, kernel))
+            self.fail_unstarted(experiment_id, reason)
+        now = time.time()
+        overdue = self._unplaced_overdue(now)
+        if overdue is not None:
+            self._take_back_after(self._since[overdue])
+        else:
+            for item in self._queue.startable(self._fits, now):
+                self.withdraw(item.experiment_id)
+                self._start_queued(item)
+        self._arm_timer(now)
+
+    def _start_queued(self, item: Waiting) -> None:
+        experiment_id = item.experiment_id
+        record = self._store.get(experiment_id)
+        if record is None or record.status != _ACCEPTED or experiment_id in self._jobs:
+            return
+        try:
+            spec = ExperimentSpec.model_validate(record.spec)
+        except ValidationError as exc:  # validated when queued; a patch re-queues it
+            problems = "; ".join(str(p) for p in problems_of(exc))
+            self.fail_unstarted(experiment_id, f"the stored spec is invalid: {problems}")
+            return
+        kernel, why = self._kernel(spec)
+        if why is not None:
+            self.fail_unstarted(experiment_id, f"cannot start: {why}")
+            return
+        self._since[experiment_id] = item.accepted
+        used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
+        free = [g for g in range(self._capacity.gpus) if g not in used] if self._gated else []
+        pods = pods_of(self._layout, experiment_id, spec, free)
+        self._start(self._job(experiment_id, spec, item.request, pods, kernel=kernel))
+
+    def _take_back_after(self, since: float) -> None:
+        """Take back the experiments a backend has not placed that were accepted after
+        ``since``: they are queued again once their jobs have let go."""
+        for accepted, experiment_id in self._unplaced():
+            if accepted > since and experiment_id not in self._taken_back:
+                logger.info(
+                    "experiment %s goes back to the queue: an older one waits", experiment_id
+                )
+                self._taken_back.add(experiment_id)
+                self._jobs[experiment_id].leave()
+
+    def _arm_timer(self, now: float) -> None:
+        """Ungated, look again when the oldest experiment not placed reaches the window."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        due = [since + self._queue.window for since, _ in self._unplaced()]
+        due = [moment for moment in due if moment > now]
+        if due:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(min(due) - now, self.schedule)
+
+    def adopt(self, record: RunnerRecord, spec: ExperimentSpec) -> None:
+        """Take over an experiment that the server's last start left Created or Running:
+        its job finds its replicas again (from the state file) and goes on supervising
+        them, counted against the capacity as before."""
+        experiment_id = record.experiment_id
+        state = self._layout.read_state(experiment_id)
+        pods = recorded_pods(self._layout, experiment_id, spec, state)
+        request = recorded_request(spec, state)
+        if record.status == _CREATED:  # Running is reported right after Created
+            self.set_status(experiment_id, _RUNNING)
+        self._since[experiment_id] = record.accepted_time.timestamp()
+        self._start(self._job(experiment_id, spec, request, pods, adopting=True))
 
     def _kernel(self, spec: ExperimentSpec) -> tuple[Kernel | None, str | None]:
         """The packages of the experiment's named environment (None: nothing to install),
@@ -402,25 +445,30 @@ class Scheduler:
         )
 
     async def _run(self, job: RunningJob) -> None:
+        experiment_id = job.experiment_id
         try:
             await job.run()
         finally:
-            self._jobs.pop(job.experiment_id, None)
-            self._tasks.pop(job.experiment_id, None)
-            self._changes.bump(job.experiment_id)
+            self._jobs.pop(experiment_id, None)
+            self._tasks.pop(experiment_id, None)
+            self._since.pop(experiment_id, None)
+            if experiment_id in self._taken_back:
+                self._taken_back.discard(experiment_id)
+                if self._open:
+                    self._enqueue(experiment_id)
+            self._changes.bump(experiment_id)
             self.schedule()
 
-    def _new_job(
-        self, experiment_id: str, spec: ExperimentSpec, request: Request, kernel: Kernel | None
+    def _job(
+        self,
+        experiment_id: str,
+        spec: ExperimentSpec,
+        request: Request,
+        pods: list[Pod],
+        *,
+        kernel: Kernel | None = None,
+        adopting: bool = False,
     ) -> RunningJob:
-        used = {g for job in self._jobs.values() for pod in job.pods for g in pod.gpus}
-        free = [g for g in range(self._capacity.gpus) if g not in used] if self._gated else []
-        pods = []
-        for role, index, pod_request in sorted(request_of(spec), key=_role_order(spec)):
-            name = pod_name(experiment_id, role, index)
-            gpus, free = free[: pod_request.gpus], free[pod_request.gpus :]
-            log = self._layout.log_path(experiment_id, name)
-            pods.append(Pod(name, role, index, log, gpus))
         launcher: Launcher
         if self._make_launcher is not None:
             launcher = self._make_launcher(experiment_id, spec, pods)
@@ -445,10 +493,6 @@ class Scheduler:
             layout=self._layout,
             report=self.set_status,
             replica_env=self._replica_env,
+            adopting=adopting,
+            on_wait=self.schedule,
         )
-
-
-def _role_order(spec: ExperimentSpec) -> Callable[[tuple[str, int, Request]], tuple[int, int]]:
-    """Sort key of ``request_of`` items: the framework's role order, then the index."""
-    rank = {role: i for i, (role, _) in enumerate(replica_roles(spec))}
-    return lambda item: (rank.get(item[0], len(rank)), item[1])

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-__all__ = ["INTERVAL", "ChangeSignal", "Watch"]
+__all__ = ["INTERVAL", "ChangeSignal", "Changes", "Watch"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,33 @@ class ChangeSignal(Protocol):
 
     def wait(self, timeout: float) -> Awaitable[None]:
         """Return after a change, or after ``timeout`` seconds."""
+
+
+class Changes:
+    """A counter per experiment, bumped on every change (status, spec, stop), that waiters
+    compare before and after a wait; one event wakes them all."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+        self._changed = asyncio.Event()
+
+    def version(self, experiment_id: str) -> int:
+        """How many changes the experiment has seen."""
+        return self._versions.get(experiment_id, 0)
+
+    def bump(self, experiment_id: str) -> None:
+        """Count a change of the experiment and wake every waiter."""
+        self._versions[experiment_id] = self.version(experiment_id) + 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a change of any experiment."""
+        changed = self._changed
+        try:
+            await asyncio.wait_for(changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """SQLite persistence of the local server's experiments; knows nothing of HTTP.
 
-One table of experiments (the stored spec as JSON) and one of server facts (the id epoch).
+One table of experiments (the stored spec as JSON, and the reason of a failure) and one of
+server facts (the id epoch).
 Rows are read by column name into :class:`ExperimentRecord`; what the API writes of them
 is :mod:`submarine.server.api.wire`'s job. Names need not be unique (as on Submarine 0.8.0):
 experiments are told apart by id only.
@@ -56,14 +57,15 @@ CREATE TABLE IF NOT EXISTS experiments (
     accepted_time TEXT NOT NULL,
     created_time TEXT,
     running_time TEXT,
-    finished_time TEXT
+    finished_time TEXT,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS experiments_name ON experiments (name, status);
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
-    "finished_time"
+    "finished_time, reason"
 )
 SCAN_BATCH: Final = 500
 """Records per batch of :meth:`Store.scan` unless told otherwise."""
@@ -114,6 +116,8 @@ class ExperimentRecord:
     """When all its processes were up."""
     finished_time: datetime | None = None
     """When it succeeded, failed or was deleted."""
+    reason: str | None = None
+    """Why it failed (the failing pod and how it ended), set with its status."""
 
 
 RecordBatch: TypeAlias = list[ExperimentRecord]
@@ -133,6 +137,7 @@ def _record(row: sqlite3.Row) -> ExperimentRecord:
         created_time=_time(row["created_time"]),
         running_time=_time(row["running_time"]),
         finished_time=_time(row["finished_time"]),
+        reason=row["reason"],
     )
 
 
@@ -175,6 +180,9 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(experiments)")}
+            if "reason" not in columns:  # a data dir of an earlier version
+                self._db.execute("ALTER TABLE experiments ADD COLUMN reason TEXT")
             row = self._db.execute("SELECT value FROM facts WHERE key = 'epoch'").fetchone()
             last = int(row["value"]) if row is not None else 0
             self._epoch = max(int(time.time() * 1000), last + 1)
@@ -223,7 +231,7 @@ class Store:
         created = record.created_time or record.accepted_time
         with self._transaction():
             self._db.execute(
-                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.experiment_id,
                     record.uid,
@@ -234,6 +242,7 @@ class Store:
                     _text(created),
                     _text(record.running_time),
                     _text(record.finished_time),
+                    record.reason,
                 ),
             )
         record.created_time = created
@@ -319,20 +328,24 @@ class Store:
         for start in range(0, len(rows), batch):
             yield [_record(row) for row in rows[start : start + batch]]
 
-    def set_status(self, experiment_id: str, status: str, *, at: datetime) -> None:
-        """Record a status change: Created, Running and the terminal ones also set their time."""
+    def set_status(
+        self, experiment_id: str, status: str, *, at: datetime, reason: str | None = None
+    ) -> None:
+        """Record a status change and its reason (None: none, the one before is dropped):
+        Created, Running and the terminal ones also set their time."""
         value = parse_status(status).value
         column = _TIME_COLUMNS.get(value)
         with self._transaction():
             if column is None:
                 self._db.execute(
-                    "UPDATE experiments SET status = ? WHERE experiment_id = ?",
-                    (value, experiment_id),
+                    "UPDATE experiments SET status = ?, reason = ? WHERE experiment_id = ?",
+                    (value, reason, experiment_id),
                 )
             else:
                 self._db.execute(
-                    f"UPDATE experiments SET status = ?, {column} = ? WHERE experiment_id = ?",
-                    (value, _text(at), experiment_id),
+                    f"UPDATE experiments SET status = ?, reason = ?, {column} = ? "
+                    "WHERE experiment_id = ?",
+                    (value, reason, _text(at), experiment_id),
                 )
 
     def replace_spec(self, experiment_id: str, spec: dict[str, Any]) -> None:

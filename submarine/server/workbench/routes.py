@@ -2,8 +2,9 @@
 
 ``GET /`` serves one hand-written page (HTML, CSS, JavaScript and an SVG icon from
 ``static/``; nothing is fetched from anywhere else). The page speaks only this server's API,
-same-origin, with JSON bodies: the experiment API, the log-stream extension, the metric and
-param reads of :mod:`submarine.server.tracking.routes`, and one endpoint of its own:
+same-origin, with JSON (or YAML) bodies: the experiment, template and environment APIs, the
+log-stream extension, the metric and param reads of :mod:`submarine.server.tracking.routes`,
+and one endpoint of its own:
 
 ``POST /api/v1/experiment/validate`` with a spec (JSON or YAML) answers, without creating
 anything, ``{"valid": bool, "problems": [{"path": "spec.Worker.resources", "loc": [...],
@@ -42,6 +43,7 @@ _FILES: Final = {
     "/workbench-templates.js": ("workbench-templates.js", "text/javascript; charset=utf-8"),
     "/workbench-run.js": ("workbench-run.js", "text/javascript; charset=utf-8"),
     "/workbench-artifacts.js": ("workbench-artifacts.js", "text/javascript; charset=utf-8"),
+    "/workbench-environments.js": ("workbench-environments.js", "text/javascript; charset=utf-8"),
     "/workbench.css": ("workbench.css", "text/css; charset=utf-8"),
     # The charting library, built from npm into static/vendor/ (frontend/vendor.py).
     "/vendor/uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),

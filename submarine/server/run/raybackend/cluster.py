@@ -2,8 +2,9 @@
 
 The server is a Ray driver in a namespace of its own (``submarine-`` and a hash of its data
 dir), so two servers sharing a cluster never see each other's actors. The actors and
-placement groups it makes belong to it: Ray removes them when the server's process ends,
-and the next start of the same server removes any that are still there.
+placement groups it makes are detached: they outlive the server, so that its experiments
+run on while it is down. The next start of the same server adopts those of the experiments
+it left running and removes any others.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import signal
+import threading
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +32,7 @@ __all__ = ["RayBackend", "namespace_of"]
 logger = logging.getLogger(__name__)
 
 _PREFIX: Final = "submarine-"
+_KEPT_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 _RAY: Final[Any] = ray
 """Ray, for its calls that carry no type annotations."""
 
@@ -69,9 +73,13 @@ class RayBackend:
         self._grace = float(settings.grace_period)
         self._layout = layout
 
-    async def start(self) -> None:
+    async def start(self, keep: Collection[str] = ()) -> None:
         """Connect to the cluster and remove what a previous run of this server left there
-        (blocks the loop while Ray connects: the server is not serving yet)."""
+        but the actors and placement groups of the experiments in ``keep`` (blocks the loop
+        while Ray connects: the server is not serving yet)."""
+        # Ray makes SIGTERM exit the process at once; the server's own stop (which leaves
+        # the experiments running, and says so) is kept.
+        handlers = {signum: signal.getsignal(signum) for signum in _KEPT_SIGNALS}
         try:
             ray.init(
                 address=self._address,
@@ -85,7 +93,12 @@ class RayBackend:
                 f"cannot connect to the Ray cluster at {self._address!r}: {exc} (start one "
                 "with 'ray start --head', or give its head's host:port with --ray-address)"
             ) from None
-        removed = self._clean_leftovers()
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for signum, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(signum, handler)
+        removed = self._clean_leftovers(set(keep))
         resources = _RAY.cluster_resources()
         logger.info(
             "running experiments on the Ray cluster at %s (namespace %s, %d nodes, %s)%s",
@@ -96,9 +109,11 @@ class RayBackend:
             f"; removed {removed} leftover actor(s) and placement group(s)" if removed else "",
         )
 
-    def _clean_leftovers(self) -> int:
+    def _clean_leftovers(self, keep: set[str]) -> int:
         removed = 0
         for name in ray.util.list_named_actors():
+            if any(name.startswith(f"{experiment_id}-") for experiment_id in keep):
+                continue
             with contextlib.suppress(Exception):
                 ray.kill(ray.get_actor(name, namespace=self.namespace), no_restart=True)
                 removed += 1
@@ -106,6 +121,8 @@ class RayBackend:
         for info in ray.util.placement_group_table().values():
             name = str(info.get("name", ""))
             if not name.startswith(prefix) or info.get("state") == "REMOVED":
+                continue
+            if name.removeprefix(prefix) in keep:
                 continue
             with contextlib.suppress(Exception):
                 ray.util.remove_placement_group(ray.util.get_placement_group(name))
@@ -144,5 +161,5 @@ class RayBackend:
         return [node for node in _RAY.nodes() if node.get("Alive")]
 
     async def close(self) -> None:
-        """Disconnect from the cluster (Ray removes whatever of ours is left)."""
+        """Disconnect from the cluster (what runs on is left there, detached)."""
         ray.shutdown()

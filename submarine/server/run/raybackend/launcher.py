@@ -14,6 +14,11 @@ The job policy (:class:`~submarine.server.run.job.Job`) runs the experiment; a
    exits; a replica whose actor dies, or whose node leaves the cluster, is lost;
 3. :meth:`RayLauncher.release` stops every replica's process group (its last output goes to
    its pod log), kills the actors and removes the placement group.
+
+The placement group and the actors are *detached*: they outlive the server, which is a Ray
+driver. A server that stops leaves them running (the actor keeps the output it has not
+handed over); the next start finds each actor again by its name in the server's namespace
+(:meth:`RayLauncher.adopt`) and goes on appending its output to the pod log.
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ _LOOK_AGAIN: Final = 3.0
 """Seconds between later looks (the reason may change as nodes come and go)."""
 _RELEASE_SLACK: Final = 30.0
 """Seconds, past the grace period, a replica's actor has to stop its processes."""
+_LET_GO: Final = 5.0
+"""Seconds a replica's actor has to give back the output of a call the server stops waiting
+for."""
 _RAY: Final[Any] = ray
 """Ray, for its calls that carry no type annotations."""
 
@@ -101,19 +109,42 @@ class RayReplica:
         }
 
     async def wait(self) -> int:
-        """Append the command's output to the pod log until it exits; its exit code."""
+        """Append the command's output to the pod log until it exits; its exit code.
+
+        Cancelled (the server stops), it has the actor give back the output of the call it
+        waits on, so that none is lost: the actor keeps the rest for the next start.
+        """
         fd = os.open(self._pod.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        pending: asyncio.Future[tuple[bytes, int | None]] | None = None
         try:
             while True:
-                data, code = await self._actor.output.remote()
+                pending = asyncio.ensure_future(self._output())
+                data, code = await asyncio.shield(pending)
+                pending = None
                 if data:
                     os.write(fd, data)
                 if code is not None:
                     return int(code)
         except ray.exceptions.RayError as exc:
             raise ReplicaLostError(await self._lost(exc)) from None
+        except asyncio.CancelledError:
+            if pending is not None:
+                await self._let_go(pending, fd)
+            raise
         finally:
             os.close(fd)
+
+    async def _output(self) -> tuple[bytes, int | None]:
+        data, code = await self._actor.output.remote()
+        return data, code
+
+    async def _let_go(self, pending: asyncio.Future[tuple[bytes, int | None]], fd: int) -> None:
+        """Have the actor answer the output call now, and write what it gives back."""
+        with contextlib.suppress(Exception):
+            self._actor.hold.remote()
+            data, _ = await asyncio.wait_for(pending, _LET_GO)
+            if data:
+                os.write(fd, data)
 
     async def _lost(self, exc: Exception) -> str:
         """Why the replica's actor is gone, naming its node."""
@@ -171,7 +202,13 @@ class RayLauncher:
         name = self._cluster.group_name(self._experiment_id)
         strategy = self._cluster.strategy
         making = asyncio.ensure_future(
-            asyncio.to_thread(_RAY.util.placement_group, bundles, strategy=strategy, name=name)
+            asyncio.to_thread(
+                _RAY.util.placement_group,
+                bundles,
+                strategy=strategy,
+                name=name,
+                lifetime="detached",  # the replicas outlive the server
+            )
         )
         try:
             self._group = await asyncio.shield(making)
@@ -187,6 +224,7 @@ class RayLauncher:
                 num_gpus=bundle.get("GPU", 0.0),
                 memory=bundle.get("memory"),
                 max_restarts=0,
+                lifetime="detached",
                 scheduling_strategy=PlacementGroupSchedulingStrategy(
                     placement_group=self._group, placement_group_bundle_index=index
                 ),
@@ -254,6 +292,29 @@ class RayLauncher:
         if problem is not None:
             raise LaunchError(f"cannot start replica {pod.name}: {problem}", pod)
         return RayReplica(pod, actor, node, self._cluster)
+
+    async def adopt(self, pod: Pod, facts: Facts) -> RayReplica:
+        """Find again the actor of a replica that an earlier start of the server launched,
+        by its name in the server's namespace (and the experiment's placement group)."""
+        if self._group is None:
+            name = self._cluster.group_name(self._experiment_id)
+            with contextlib.suppress(Exception):
+                self._group = await asyncio.to_thread(_RAY.util.get_placement_group, name)
+        actor_name = str(facts.get("actor", pod.name))
+        gone = f"replica {pod.name} was lost while the server was down: its Ray actor"
+        try:
+            actor = await asyncio.to_thread(
+                _RAY.get_actor, actor_name, namespace=self._cluster.namespace
+            )
+        except ValueError:
+            raise ReplicaLostError(f"{gone} {actor_name} is gone") from None
+        self._actors[pod.name] = actor
+        try:
+            node, host, _ = await actor.address.remote()
+        except ray.exceptions.RayError as exc:
+            raise ReplicaLostError(f"{gone} {actor_name} died: {exc}") from None
+        self._nodes[pod.name] = (str(node), str(host))
+        return RayReplica(pod, actor, self._nodes[pod.name], self._cluster)
 
     def placement(self) -> str:
         """The Ray nodes the replicas run on."""

@@ -9,7 +9,9 @@ after the pod in the server's namespace. In order, the server calls
 3. :meth:`Replica.start`: start the command in a process group of its own (in the code,
    if synced), stdout and stderr piped back;
 4. :meth:`Replica.output`, again and again: the next bytes of output (waits for some), and
-   the exit code once the command has ended and everything was read;
+   the exit code once the command has ended and everything was read (:meth:`Replica.hold`
+   has a waiting call answer at once, empty-handed, when the server stops listening: the
+   actor outlives the server, keeps the output, and the next start calls again);
 5. :meth:`Replica.stop`: stop the process group (SIGTERM, SIGKILL after the grace period)
    and any process carrying the experiment's marks, and delete the node's scratch files.
 
@@ -76,6 +78,7 @@ class Replica:
         self._arrived: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
+        self._held = False
 
     def address(self) -> tuple[str, str, int]:
         """(Ray node id, node address, a port free on it for this replica)."""
@@ -164,6 +167,11 @@ class Replica:
         await self._arrived.wait()
         if self._stopping:
             return b"", None  # the output left goes to the answer of stop
+        if self._held:
+            self._held = False
+            if not self._buffer and not self._reader.done():
+                self._arrived.clear()
+            return b"", None  # the caller stops listening: the output waits for the next
         self._arrived.clear()
         data = bytes(self._buffer)
         self._buffer.clear()
@@ -172,6 +180,13 @@ class Replica:
         if self._reader.done():
             self._arrived.set()  # the exit code comes with the next call
         return data, None
+
+    def hold(self) -> None:
+        """Have a waiting :meth:`output` call return at once, empty-handed (the server stops
+        listening; the output is kept for its next start)."""
+        self._held = True
+        if self._arrived is not None:
+            self._arrived.set()
 
     async def stop(self, grace: float) -> tuple[bytes, int | None]:
         """Stop every process of the replica (grace, then kill); the output not yet taken

@@ -174,7 +174,7 @@ function templateView(main, name) {
     main.append(
       h("p", { class: "crumbs" }, h("a", { href: "#/templates", text: "Templates" })),
       h("h1", { text: spec.name }),
-      spec.description ? h("p", { id: "template-description", text: spec.description }) : null,
+      spec.description ? h("p", { id: "template-description", text: spec.description }) : "",
       h("dl", { class: "facts" }, [
         ["Author", spec.author], ["Framework", meta.framework], ["Parameters", String(parameters.length)],
         ["Roles", Object.keys(experimentSpec.spec || {}).join(", ")],

@@ -1,6 +1,7 @@
 // The Submarine workbench: helpers, the API, signing in and routing (views in
-// workbench-views.js, workbench-new.js, workbench-templates.js and workbench-run.js). Plain JavaScript, no dependencies; every
-// request goes to this server (same origin).
+// workbench-views.js, workbench-new.js, workbench-templates.js, workbench-run.js and
+// workbench-environments.js). Plain JavaScript, no dependencies; every request goes to this
+// server (same origin).
 "use strict";
 
 const API = "/api/v1/experiment";
@@ -206,6 +207,8 @@ function route() {
   document.getElementById("nav-list").toggleAttribute("aria-current", path === "/");
   document.getElementById("nav-new").toggleAttribute("aria-current", path === "/new" || path === "/new/template");
   document.getElementById("nav-templates").toggleAttribute("aria-current", inTemplates);
+  const inEnvironments = path === "/environments" || path.startsWith("/environment/") || path.startsWith("/environments/");
+  document.getElementById("nav-environments").toggleAttribute("aria-current", inEnvironments);
   document.querySelectorAll("nav a[aria-current]").forEach((a) => a.setAttribute("aria-current", "page"));
   let match;
   if (path === "/new") view = newExperimentView(main, params.get("mode"));
@@ -213,6 +216,9 @@ function route() {
   else if (path === "/templates") view = templatesView(main);
   else if (path === "/templates/new") view = newTemplateView(main);
   else if ((match = path.match(/^\/template\/([^/]+)$/))) view = templateView(main, decodeName(match[1]));
+  else if (path === "/environments") view = environmentsView(main);
+  else if (path === "/environments/new") view = newEnvironmentView(main);
+  else if ((match = path.match(/^\/environment\/([^/]+)$/))) view = environmentView(main, decodeName(match[1]));
   else if ((match = path.match(/^\/experiment\/([\w-]+)$/))) view = experimentView(main, match[1]);
   else if (path === "/compare") view = compareView(main, (params.get("ids") || "").split(",").filter(Boolean));
   else view = listView(main);
