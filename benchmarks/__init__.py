@@ -36,6 +36,7 @@ AREAS: dict[str, Callable[[Context], None]] = {
     "logs": _area("bench_logs"),
     "tracking": _area("bench_tracking"),
     "ray": _area("bench_ray"),
+    "workbench": _area("bench_workbench"),
 }
 """Every area, in the order a full run takes them."""
 
@@ -53,5 +54,6 @@ GOAL_AREAS: dict[str, str] = {
     "10": "scale",
     "11": "tracking",
     "12": "ray",
+    "13": "workbench",
 }
 """Which area measures each goal of the issue (10 is measured by scale and logs)."""

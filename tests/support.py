@@ -42,6 +42,8 @@ PAGE_FILES: dict[str, str] = {
     "/": "text/html",
     "/workbench.js": "text/javascript",
     "/workbench-views.js": "text/javascript",
+    "/workbench-charts.js": "text/javascript",
+    "/workbench-compare.js": "text/javascript",
     "/workbench-new.js": "text/javascript",
     "/workbench-templates.js": "text/javascript",
     "/workbench-run.js": "text/javascript",
@@ -49,6 +51,9 @@ PAGE_FILES: dict[str, str] = {
     "/workbench-environments.js": "text/javascript",
     "/workbench.css": "text/css",
     "/favicon.svg": "image/svg+xml",
+    # The charting library, built from npm into the package (frontend/vendor.py).
+    "/vendor/uPlot.iife.min.js": "text/javascript",
+    "/vendor/uPlot.min.css": "text/css",
 }
 """The workbench page's files and their media types: they hold no data and are open without
 a token (the page must load to ask for one). The one list the page's tests read; a new page

@@ -26,7 +26,10 @@ Differences from 0.8.0: ``timestamp`` is milliseconds since the epoch (0.8.0 wri
 Extension (local server only, ``tracking-page`` in ping's extensions): the paged read
 ``GET /api/metric/page?id=..&cursor=..&limit=..`` (and ``/api/param/page``; ``key`` and
 ``workerIndex`` filter) answers only the records after a cursor, per key and worker, in a
-page of bounded size (:mod:`.reads`); the page and the clients read metrics so.
+page of bounded size (:mod:`.reads`); the page and the clients read metrics so. With
+``buckets=N`` (and optionally ``start`` and ``end`` steps) a metric read answers every
+record after the cursor at once, each series thinned to the first, last, lowest and highest
+of each of N buckets (:mod:`.buckets`): what a chart of a million points needs.
 
 Each experiment may hold at most a quota of records and bytes (``--tracking-max-records``,
 ``--tracking-max-bytes``); a batch past it is refused with a 413 that says so, and nothing of
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -56,6 +60,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from submarine.models.trackwire import TOKEN_ENV, URI_ENV, RecordError, is_text, read_batch
 from submarine.server.api.logs import log_response
 from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, number_param, read_document
+from submarine.server.tracking.buckets import MAX_BUCKETS, read_buckets
 from submarine.server.tracking.reads import DEFAULT_PAGE, MAX_PAGE, read_page, selective_pieces
 from submarine.server.tracking.store import QuotaError, TrackingQuota, TrackingStore
 
@@ -180,6 +185,20 @@ def _experiment_param(value: Any) -> str:
     return value
 
 
+def _step_param(request: Request, name: str) -> float | None:
+    """A step bound of a thinned read: 400 unless it is a finite number."""
+    text = request.query_params.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name}={text[:40]!r} is not valid: give a step (a finite number)")
+    return value
+
+
 def tracking_routes(
     tracking: Tracking, max_body_bytes: int, quota: TrackingQuota | None = None
 ) -> list[Route]:
@@ -280,6 +299,9 @@ def tracking_routes(
                 number_param(request, "limit", DEFAULT_PAGE, low=1, high=MAX_PAGE, whole=True)
             )
 
+            if self.kind == "metric" and query.get("buckets") is not None:
+                return await self._thinned(request, experiment_id)
+
             def page() -> bytes:
                 return read_page(
                     tracking.store,
@@ -293,6 +315,30 @@ def tracking_routes(
 
             try:
                 body = await run_in_threadpool(page)
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from None
+            return Response(body, media_type="application/json")
+
+        async def _thinned(self, request: Request, experiment_id: str) -> Response:
+            """Every record after ``cursor``, thinned to ``buckets`` per series."""
+            query = request.query_params
+            buckets = number_param(request, "buckets", 1000, low=1, high=MAX_BUCKETS, whole=True)
+            start, end = _step_param(request, "start"), _step_param(request, "end")
+
+            def thinned() -> bytes:
+                return read_buckets(
+                    tracking.store,
+                    experiment_id,
+                    cursor=query.get("cursor"),
+                    buckets=int(buckets),
+                    key=_text_param(query.get("key")),
+                    worker=_text_param(query.get("workerIndex")),
+                    start=start,
+                    end=end,
+                )
+
+            try:
+                body = await run_in_threadpool(thinned)
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from None
             return Response(body, media_type="application/json")

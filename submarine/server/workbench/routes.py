@@ -37,12 +37,17 @@ _FILES: Final = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/workbench.js": ("workbench.js", "text/javascript; charset=utf-8"),
     "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
+    "/workbench-charts.js": ("workbench-charts.js", "text/javascript; charset=utf-8"),
+    "/workbench-compare.js": ("workbench-compare.js", "text/javascript; charset=utf-8"),
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
     "/workbench-templates.js": ("workbench-templates.js", "text/javascript; charset=utf-8"),
     "/workbench-run.js": ("workbench-run.js", "text/javascript; charset=utf-8"),
     "/workbench-artifacts.js": ("workbench-artifacts.js", "text/javascript; charset=utf-8"),
     "/workbench-environments.js": ("workbench-environments.js", "text/javascript; charset=utf-8"),
     "/workbench.css": ("workbench.css", "text/css; charset=utf-8"),
+    # The charting library, built from npm into static/vendor/ (frontend/vendor.py).
+    "/vendor/uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    "/vendor/uPlot.min.css": ("vendor/uPlot.min.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 PAGE_PATHS: Final = frozenset(_FILES)
@@ -100,7 +105,11 @@ class Validate(ApiEndpoint):
 
 async def _page_file(request: Request) -> Response:
     name, media = _FILES[request.url.path]
-    body = (STATIC / name).read_bytes()
+    try:
+        body = (STATIC / name).read_bytes()
+    except FileNotFoundError:  # an editable checkout where the charts were never built
+        message = f"{name} is not built: run `make` (or `python frontend/vendor.py`)\n"
+        return Response(message, 404, media_type="text/plain", headers=_SECURITY_HEADERS)
     return Response(body, media_type=media, headers=_SECURITY_HEADERS)
 
 
