@@ -283,6 +283,7 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
         "/workbench-run.js",
         "/workbench.css",
         "/favicon.svg",
+        "/workbench-logs.js",
     ):
         text = httpx.get(f"{workbench.url}{path}").text
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")

@@ -43,6 +43,7 @@ PAGE = {
     "/workbench-run.js",
     "/workbench.css",
     "/favicon.svg",
+    "/workbench-logs.js",
 }
 """The workbench page's files: they hold no data, and the page must load to ask for a token."""
 TRACKING_ADD = {"/api/metric/add", "/api/param/add"}

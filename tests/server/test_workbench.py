@@ -35,6 +35,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
         ("/workbench-artifacts.js", "text/javascript"),
         ("/workbench.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
+        ("/workbench-logs.js", "text/javascript"),
     ):
         answer = httpx.get(f"{server.url}{path}")
         assert answer.status_code == 200, path
@@ -98,6 +99,7 @@ def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) 
         "/workbench-artifacts.js",
         "/workbench.css",
         "/favicon.svg",
+        "/workbench-logs.js",
     ):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
     with httpx.Client(base_url=server.url) as anonymous:

@@ -36,6 +36,7 @@ _FILES: Final = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/workbench.js": ("workbench.js", "text/javascript; charset=utf-8"),
     "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
+    "/workbench-logs.js": ("workbench-logs.js", "text/javascript; charset=utf-8"),
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
     "/workbench-templates.js": ("workbench-templates.js", "text/javascript; charset=utf-8"),
     "/workbench-run.js": ("workbench-run.js", "text/javascript; charset=utf-8"),

@@ -169,17 +169,14 @@ function experimentView(main, id) {
         specTabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.format === format)));
         showSpec();
       } }, format.toUpperCase())));
-  const pods = h("tbody");
-  const logTabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Pods" });
-  const logBox = h("pre", { class: "log", id: "log", tabindex: "0", "aria-live": "off" });
+  const logs = logViewer(id, () => experiment);
   const params = h("tbody");
   const charts = h("div", { class: "grid", id: "charts" });
   const noMetrics = h("p", { class: "muted", id: "no-metrics", text: "No metrics recorded yet." });
   main.append(header, facts,
     h("h2", { text: "Metrics" }), noMetrics, charts,
-    h("h2", { text: "Logs" }), logTabs, logBox,
-    h("h2", { text: "Pods" }), h("div", { class: "table-wrap" }, h("table", { id: "pods" },
-      h("thead", {}, h("tr", {}, ["Pod", "Role", "Status", "Lines"].map((t) => h("th", { scope: "col", text: t })))), pods)),
+    h("h2", { text: "Logs" }), logs.view,
+    h("h2", { text: "Pods" }), logs.pods,
     h("h2", { text: "Params" }), h("div", { class: "table-wrap" }, h("table", { id: "params" },
       h("thead", {}, h("tr", {}, ["Key", "Value", "Worker"].map((t) => h("th", { scope: "col", text: t })))), params)),
     h("h2", { text: "Spec" }), specTabs, specBox);
@@ -200,70 +197,6 @@ function experimentView(main, id) {
       ["Finished", fmtTime(experiment.finishedTime)], ["Duration", duration(experiment)],
     ].map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v || "–" }))));
     showSpec();
-  };
-
-  // Logs, followed through the log-stream extension (a cursor and a long poll).
-  const lines = new Map();
-  let shownPod = null;
-  const podStatus = (name) => {
-    const text = (lines.get(name) || []).slice(-3).join("\n");
-    if (/exited with 0|exit code 0|succeeded/i.test(text) && experiment && TERMINAL.has(experiment.status)) return "Succeeded";
-    return experiment ? experiment.status : "";
-  };
-  const showPods = () => {
-    for (const name of lines.keys()) {
-      let row = pods.querySelector(`tr[data-pod="${name}"]`);
-      if (!row) {
-        const role = (name.match(/-([a-z]+)-(\d+)$/) || [])[1] || "";
-        row = h("tr", { "data-pod": name }, h("td", { class: "id", text: name }), h("td", { text: role }),
-          h("td", { "data-col": "status" }), h("td", { "data-col": "lines" }));
-        pods.append(row);
-        logTabs.append(h("button", { type: "button", role: "tab", "data-pod": name, "aria-selected": "false",
-          onclick: () => selectPod(name) }, name.slice(id.length + 1) || name));
-      }
-      row.querySelector('[data-col="status"]').replaceChildren(badge(podStatus(name)));
-      row.querySelector('[data-col="lines"]').textContent = String(lines.get(name).length);
-    }
-    if (!shownPod && lines.size) selectPod([...lines.keys()][0]);
-  };
-  const selectPod = (name) => {
-    shownPod = name;
-    logTabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.pod === name)));
-    logBox.textContent = (lines.get(name) || []).join("\n");
-    logBox.scrollTop = logBox.scrollHeight;
-  };
-  const appendLines = (name, added) => {
-    if (!lines.has(name)) lines.set(name, []);
-    lines.get(name).push(...added);
-    if (name === shownPod && added.length) {
-      const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 4;
-      logBox.append((logBox.textContent ? "\n" : "") + added.join("\n"));
-      if (atEnd) logBox.scrollTop = logBox.scrollHeight;
-    }
-  };
-
-  let stopped = false;
-  const follow = async () => {
-    let cursor = "";
-    while (!stopped) {
-      let chunk;
-      try {
-        const query = new URLSearchParams({ wait: "10" });
-        if (cursor) query.set("cursor", cursor);
-        chunk = await api("GET", `${API}/${encodeURIComponent(id)}/log-stream?${query}`);
-      } catch (exc) {
-        if (stopped) return;
-        if (exc.status === 404) return;
-        toast(exc.message);
-        await new Promise((r) => setTimeout(r, 2000));
-        continue;
-      }
-      if (stopped) return;
-      for (const pod of chunk.pods) appendLines(pod.podName, pod.lines);
-      cursor = chunk.cursor || cursor;
-      showPods();
-      if (TERMINAL.has(chunk.status) && !chunk.more) return;
-    }
   };
 
   // Metrics and params, read a page at a time: each look asks only for what is new.
@@ -299,14 +232,14 @@ function experimentView(main, id) {
       throw exc;
     }
     showExperiment();
-    showPods();
+    logs.refresh();
     await refreshMetrics();
     if (TERMINAL.has(experiment.status)) finishedReads += 1;
     return finishedReads < 2;
   }, 1500);
-  follow();
+  logs.start();
   return () => {
-    stopped = true;
+    logs.stop();
     stopPolling();
   };
 }
