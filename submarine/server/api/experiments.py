@@ -23,6 +23,9 @@ Differences from the real server, all on purpose:
 * A list of more than :data:`LIST_BATCH` experiments is streamed (chunked, no
   Content-Length): the same JSON, written batch by batch in a worker thread from the stored
   records, so a big list neither blocks the event loop nor is held whole in memory.
+* ``GET /api/v1/experiment`` answers with an ``ETag``; a request whose ``If-None-Match``
+  names it gets ``304 Not Modified`` and no body while no experiment changed (a client
+  that sends no ``If-None-Match``, as 0.8.0's do not, sees no difference).
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
   ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
@@ -74,6 +77,7 @@ __all__ = [
     "LIST_BATCH",
     "OPEN_PATHS",
     "experiment_routes",
+    "list_etag",
 ]
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
@@ -99,6 +103,18 @@ BASE: Final = "/api/v1/experiment"
 """Where Submarine's experiment API lives."""
 _GET_ONLY: Final = frozenset({"ping", "logs"})
 """Names under :data:`BASE` that are routes of their own, read-only (no template submit)."""
+
+
+def list_etag(version: str, status: str | None) -> str:
+    """The entity tag of a list answer: the store's version (it moves with every write)
+    and the status filter. Weak: the same records are the same answer, byte for byte or not."""
+    return f'W/"experiments-{version}-{status or "all"}"'
+
+
+def _etags(header: str) -> set[str]:
+    """The tags an ``If-None-Match`` header names (weak comparison: ``W/`` is ignored)."""
+    tags = {tag.strip() for tag in header.split(",") if tag.strip()}
+    return tags | {f"W/{tag}" for tag in tags if not tag.startswith("W/")}
 
 
 def _check_id(experiment_id: str) -> str:
@@ -147,9 +163,17 @@ class Experiments(_Endpoint):
     """``/api/v1/experiment``: list and create."""
 
     async def get(self, request: Request) -> Response:
-        """Experiments, of one status if ``?status=`` is given."""
-        batches = self._store(request).scan(self._status_filter(request), batch=LIST_BATCH)
-        return await list_response(batches)
+        """Experiments, of one status if ``?status=`` is given; ``304`` when the request's
+        ``If-None-Match`` names the list as it is (see :func:`list_etag`)."""
+        store = self._store(request)
+        wanted = self._status_filter(request)
+        etag = list_etag(await run_in_threadpool(lambda: store.version), wanted)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        response = await list_response(store.scan(wanted, batch=LIST_BATCH))
+        response.headers.update(headers)
+        return response
 
     async def post(self, request: Request) -> Response:
         """Validate, store as Accepted (created at once, as on 0.8.0), queue."""

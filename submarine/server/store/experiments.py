@@ -61,6 +61,16 @@ CREATE TABLE IF NOT EXISTS experiments (
 CREATE INDEX IF NOT EXISTS experiments_name ON experiments (name, status);
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_VERSION_TRIGGERS: Final = (
+    "INSERT OR IGNORE INTO facts (key, value) VALUES ('experiments_version', '0')",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS experiments_version_{event.lower()} AFTER {event} "
+        "ON experiments BEGIN UPDATE facts SET value = CAST(value AS INTEGER) + 1 "
+        "WHERE key = 'experiments_version'; END"
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+"""A count of the experiments' changes, kept by the database itself (see ``Store.version``)."""
 _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
     "finished_time"
@@ -175,6 +185,8 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            for statement in _VERSION_TRIGGERS:
+                self._db.execute(statement)
             row = self._db.execute("SELECT value FROM facts WHERE key = 'epoch'").fetchone()
             last = int(row["value"]) if row is not None else 0
             self._epoch = max(int(time.time() * 1000), last + 1)
@@ -189,6 +201,17 @@ class Store:
     def epoch(self) -> int:
         """This start's epoch, in milliseconds: the time part of the ids made in it."""
         return self._epoch
+
+    @property
+    def version(self) -> str:
+        """A token that changes whenever an experiment is inserted, changed or deleted, by
+        any connection (triggers count the changes in the database): equal tokens mean an
+        unchanged table. Lists compare them to answer ``304 Not Modified``."""
+        with self._lock, _storage():
+            row = self._db.execute(
+                "SELECT value FROM facts WHERE key = 'experiments_version'"
+            ).fetchone()
+        return f"{self._epoch}.{row['value'] if row is not None else 0}"
 
     @property
     def journal_mode(self) -> str:
