@@ -284,6 +284,7 @@ def test_the_page_is_self_contained(workbench: RunningServer) -> None:
         "/workbench.css",
         "/favicon.svg",
         "/workbench-logs.js",
+        "/workbench-list.js",
     ):
         text = httpx.get(f"{workbench.url}{path}").text
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")

@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.bounded, pytest.mark.slow]
 SAMPLE_ID = "experiment-1700000000000-0001"
 PAGE = {"/", "/workbench.js", "/workbench-views.js", "/workbench-new.js", "/workbench.css"}
 PAGE |= {"/favicon.svg", "/workbench-artifacts.js", "/workbench-templates.js", "/workbench-run.js"}
-PAGE |= {"/workbench-logs.js"}
+PAGE |= {"/workbench-logs.js", "/workbench-list.js"}
 OPEN = {"/api/v1/experiment/ping"}
 CLIENT = """
 import http.client, json, sys

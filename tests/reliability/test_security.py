@@ -44,6 +44,7 @@ PAGE = {
     "/workbench.css",
     "/favicon.svg",
     "/workbench-logs.js",
+    "/workbench-list.js",
 }
 """The workbench page's files: they hold no data, and the page must load to ask for a token."""
 TRACKING_ADD = {"/api/metric/add", "/api/param/add"}

@@ -36,6 +36,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server: Any) -> 
         ("/workbench.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
         ("/workbench-logs.js", "text/javascript"),
+        ("/workbench-list.js", "text/javascript"),
     ):
         answer = httpx.get(f"{server.url}{path}")
         assert answer.status_code == 200, path
@@ -100,6 +101,7 @@ def test_with_a_token_the_page_is_open_and_the_data_is_not(server_factory: Any) 
         "/workbench.css",
         "/favicon.svg",
         "/workbench-logs.js",
+        "/workbench-list.js",
     ):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
     with httpx.Client(base_url=server.url) as anonymous:

@@ -1,143 +1,6 @@
-// The workbench's views of experiments: the list, one experiment, charts, comparing.
+// The workbench's views of experiments: one experiment, charts, comparing (the list is in
+// workbench-list.js).
 "use strict";
-
-// -- the experiment list ---------------------------------------------------------------------
-
-function listView(main) {
-  document.title = "Experiments · Submarine workbench";
-  const selected = new Set();
-  const rows = new Map();
-  const status = h("select", { id: "filter-status", "aria-label": "Status" },
-    h("option", { value: "", text: "All statuses" }),
-    STATUSES.map((s) => h("option", { value: s, text: s })));
-  const name = h("input", { id: "filter-name", type: "search", placeholder: "Filter by name", "aria-label": "Name" });
-  const compare = h("button", { id: "compare", type: "button", disabled: true, onclick: () => {
-    location.hash = `#/compare?ids=${[...selected].join(",")}`;
-  } }, "Compare selected");
-  const count = h("span", { class: "muted", id: "count" });
-  const body = h("tbody");
-  const starters = h("ul", { class: "starters", id: "starters" });
-  const empty = h("div", { id: "empty", hidden: true },
-    h("p", { class: "muted", text: "No experiments yet. Create one with “New experiment”, or start from a template:" }),
-    starters);
-  main.append(
-    h("h1", { text: "Experiments" }),
-    h("div", { class: "toolbar" },
-      h("label", {}, "Status", status), h("label", {}, "Name", name), compare, count),
-    h("div", { class: "table-wrap" }, h("table", { id: "experiments" },
-      h("caption", { class: "skip", text: "Experiments" }),
-      h("thead", {}, h("tr", {},
-        h("th", { scope: "col" }, h("span", { class: "skip", text: "Compare" })),
-        ["Id", "Name", "Framework", "Status", "Accepted", "Running", "Finished", "Duration", ""].map(
-          (title, i) => h("th", { scope: "col", class: i >= 4 && i <= 6 ? "hide-narrow" : null, text: title })))),
-      body)),
-    empty);
-  let experiments = [];
-
-  const refreshCompare = () => {
-    compare.disabled = selected.size < 2;
-  };
-
-  const render = () => {
-    const wantedStatus = status.value;
-    const wantedName = name.value.trim().toLowerCase();
-    const shown = experiments.filter((e) =>
-      (!wantedStatus || e.status === wantedStatus) &&
-      (!wantedName || ((e.spec && e.spec.meta && e.spec.meta.name) || "").includes(wantedName)));
-    const seen = new Set();
-    shown.forEach((experiment, index) => {
-      const id = experiment.experimentId;
-      seen.add(id);
-      let row = rows.get(id);
-      if (!row) {
-        row = makeRow(experiment);
-        rows.set(id, row);
-      }
-      updateRow(row, experiment);
-      if (body.children[index] !== row) body.insertBefore(row, body.children[index] || null);
-    });
-    for (const [id, row] of rows) {
-      if (!seen.has(id)) {
-        row.remove();
-        rows.delete(id);
-      }
-    }
-    count.textContent = `${shown.length} of ${experiments.length}`;
-    empty.hidden = experiments.length > 0;
-    if (!experiments.length && !offered) offerTemplates();
-  };
-
-  // With no experiment yet, each template is one click from a filled-in form.
-  let offered = false;
-  const offerTemplates = async () => {
-    offered = true;
-    let templates = [];
-    try {
-      templates = (await api("GET", TEMPLATE_API)) || [];
-    } catch (_) {
-      templates = [];
-    }
-    starters.replaceChildren(...templates.map((t) => t.experimentTemplateSpec).filter(Boolean).map((spec) =>
-      h("li", {}, h("a", { href: templateHref(spec.name, true), text: `Run ${spec.name}` }),
-        spec.description ? h("span", { class: "muted", text: ` – ${spec.description}` }) : null)));
-    if (!templates.length) starters.append(h("li", {}, h("a", { href: "#/templates/new", text: "Create a template" })));
-  };
-
-  const makeRow = (experiment) => {
-    const id = experiment.experimentId;
-    const meta = (experiment.spec && experiment.spec.meta) || {};
-    const check = h("input", { type: "checkbox", "aria-label": `Select ${meta.name || id} to compare`,
-      onchange: () => {
-        if (check.checked) selected.add(id); else selected.delete(id);
-        refreshCompare();
-      } });
-    const remove = h("button", { type: "button", class: "danger", "aria-label": `Delete ${meta.name || id}`,
-      onclick: () => removeExperiment(id, meta.name || id) }, "Delete");
-    const row = h("tr", { "data-id": id },
-      h("td", {}, check),
-      h("td", { class: "id" }, h("a", { href: `#/experiment/${id}`, text: id })),
-      h("td", { "data-col": "name", text: meta.name || "" }),
-      h("td", { text: meta.framework || "" }),
-      h("td", { "data-col": "status" }),
-      h("td", { "data-col": "accepted", class: "hide-narrow" }),
-      h("td", { "data-col": "running", class: "hide-narrow" }),
-      h("td", { "data-col": "finished", class: "hide-narrow" }),
-      h("td", { "data-col": "duration" }),
-      h("td", {}, remove));
-    return row;
-  };
-
-  const updateRow = (row, experiment) => {
-    const cell = (col) => row.querySelector(`[data-col="${col}"]`);
-    if (cell("status").textContent !== experiment.status) cell("status").replaceChildren(badge(experiment.status));
-    cell("accepted").textContent = fmtTime(experiment.acceptedTime);
-    cell("running").textContent = fmtTime(experiment.runningTime);
-    cell("finished").textContent = fmtTime(experiment.finishedTime);
-    cell("duration").textContent = duration(experiment);
-  };
-
-  const removeExperiment = async (id, label) => {
-    if (!(await confirmDelete(label))) return;
-    try {
-      await api("DELETE", `${API}/${encodeURIComponent(id)}`);
-      experiments = experiments.filter((e) => e.experimentId !== id);
-      selected.delete(id);
-      refreshCompare();
-      render();
-      toast(`Deleted ${label}`);
-    } catch (exc) {
-      toast(exc.message);
-    }
-  };
-
-  status.addEventListener("change", render);
-  name.addEventListener("input", render);
-  return poller(async () => {
-    experiments = (await api("GET", API)) || [];
-    experiments.sort((a, b) => (a.acceptedTime < b.acceptedTime ? 1 : a.acceptedTime > b.acceptedTime ? -1 : 0));
-    render();
-  }, 2000);
-}
 
 // Asks before deleting; an experiment unless told what else (title and sentence).
 function confirmDelete(label, what = null) {
@@ -170,10 +33,11 @@ function experimentView(main, id) {
         showSpec();
       } }, format.toUpperCase())));
   const logs = logViewer(id, () => experiment);
+  const actions = runActions(id, () => experiment);
   const params = h("tbody");
   const charts = h("div", { class: "grid", id: "charts" });
   const noMetrics = h("p", { class: "muted", id: "no-metrics", text: "No metrics recorded yet." });
-  main.append(header, facts,
+  main.append(header, actions.node, facts,
     h("h2", { text: "Metrics" }), noMetrics, charts,
     h("h2", { text: "Logs" }), logs.view,
     h("h2", { text: "Pods" }), logs.pods,
@@ -233,6 +97,7 @@ function experimentView(main, id) {
     }
     showExperiment();
     logs.refresh();
+    actions.refresh();
     await refreshMetrics();
     if (TERMINAL.has(experiment.status)) finishedReads += 1;
     return finishedReads < 2;
