@@ -66,9 +66,11 @@ def watch(server: Server, seconds: float) -> dict[str, Any]:
         # A 304 ends without loadingFinished: its size is what its response said.
         cdp.on(
             "Network.responseReceived",
-            lambda e: sizes["list"].append(e["response"].get("encodedDataLength", 0))
-            if e["response"]["status"] == 304 and e["response"]["url"].endswith(LIST_PATH)
-            else None,
+            lambda e: (
+                sizes["list"].append(e["response"].get("encodedDataLength", 0))
+                if e["response"]["status"] == 304 and e["response"]["url"].endswith(LIST_PATH)
+                else None
+            ),
         )
         page.goto(f"{server.url}/#/")
         page.locator("#experiments tbody tr").first.wait_for(timeout=120_000)
