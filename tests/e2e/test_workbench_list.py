@@ -195,7 +195,7 @@ def test_the_list_of_2000_is_paged_sorted_filtered_and_read_only_when_changed(
         "digits-resnet50-learning-rate-sweep-1999"
     )
     expect(page.locator("#experiments tr[data-id] .tag", has_text="sweep")).to_have_count(5)
-    shot(page, tmp_path, "list")
+    shot(page, tmp_path, "list-2000")
     # An unchanged list is not sent again: the next looks are answered 304.
     page.wait_for_event(
         "response", lambda r: r.url.endswith(API) and r.status == 304, timeout=WAIT_MS

@@ -180,7 +180,7 @@ function logViewer(id, experimentOf) {
     if (current >= 0 && marks[current]) marks[current].classList.remove("current");
     current = (current + step + marks.length) % marks.length;
     marks[current].classList.add("current");
-    const top = marks[current].offsetTop - logBox.offsetTop;
+    const top = marks[current].getBoundingClientRect().top - logBox.getBoundingClientRect().top + logBox.scrollTop;
     logBox.scrollTop = Math.max(0, top - logBox.clientHeight / 2);
     showMatches();
   };
