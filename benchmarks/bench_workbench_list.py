@@ -19,10 +19,13 @@ import argparse
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import psutil
 
 from benchmarks.servers import Server, fill_store
@@ -36,8 +39,22 @@ def _cpu(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def watch(server: Server, seconds: float) -> dict[str, Any]:
-    """Open the list in Chromium, then measure a window of ``seconds``."""
+def churn(server: Server, stop: threading.Event) -> None:
+    """Patch one experiment every second (its spec, as the form's Update does) until told
+    to stop: a list that changes between every two polls."""
+    listed = httpx.get(f"{server.url}{LIST_PATH}", timeout=60).json()["result"]
+    target = listed[-1]
+    spec = target["spec"]
+    count = 0
+    while not stop.wait(1.0):
+        count += 1
+        spec["meta"]["cmd"] = f"true {count}"
+        httpx.patch(f"{server.url}{LIST_PATH}/{target['experimentId']}", json=spec, timeout=60)
+
+
+def watch(server: Server, seconds: float, changing: bool = False) -> dict[str, Any]:
+    """Open the list in Chromium, then measure a window of ``seconds`` (while one
+    experiment changes every second, when ``changing``)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
@@ -57,7 +74,7 @@ def watch(server: Server, seconds: float) -> dict[str, Any]:
 
         def finished(event: dict[str, Any]) -> None:
             url = urls.get(event["requestId"], "")
-            if url.endswith(LIST_PATH):
+            if urlsplit(url).path == LIST_PATH:
                 sizes["list"].append(event["encodedDataLength"])
             elif url.endswith("/api/v1/resources"):
                 sizes["resources"].append(event["encodedDataLength"])
@@ -68,7 +85,8 @@ def watch(server: Server, seconds: float) -> dict[str, Any]:
             "Network.responseReceived",
             lambda e: (
                 sizes["list"].append(e["response"].get("encodedDataLength", 0))
-                if e["response"]["status"] == 304 and e["response"]["url"].endswith(LIST_PATH)
+                if e["response"]["status"] == 304
+                and urlsplit(e["response"]["url"]).path == LIST_PATH
                 else None
             ),
         )
@@ -82,9 +100,16 @@ def watch(server: Server, seconds: float) -> dict[str, Any]:
             metrics = cdp.send("Performance.getMetrics")["metrics"]
             return float(next(m["value"] for m in metrics if m["name"] == "TaskDuration"))
 
+        stop = threading.Event()
+        changer = threading.Thread(target=churn, args=(server, stop), daemon=True)
+        if changing:
+            changer.start()
         page_before, server_before = task(), _cpu(server.pid)
         page.wait_for_timeout(seconds * 1000)
         page_after, server_after = task(), _cpu(server.pid)
+        stop.set()
+        if changing:
+            changer.join()
         browser.close()
     polls = max(1, len(sizes["list"]))
     return {
@@ -122,12 +147,17 @@ def main() -> None:
             try:
                 time.sleep(1.0)  # let the server settle before the window
                 results[label] = watch(server, options.seconds)
+                results[f"{label}, one experiment changing every second"] = watch(
+                    server, options.seconds, changing=True
+                )
             finally:
                 server.stop()
         for label, figures in results.items():
             print(label, {k: round(v, 2) for k, v in figures.items()})
-        ratio = results["after"]["bytes_per_poll"] / results["before"]["bytes_per_poll"]
-        print(f"bytes per poll, after / before: {ratio:.4f}")
+        for suffix in ("", ", one experiment changing every second"):
+            after = results[f"after{suffix}"]["bytes_per_poll"]
+            ratio = after / results[f"before{suffix}"]["bytes_per_poll"]
+            print(f"bytes per poll{suffix}, after / before: {ratio:.4f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -70,11 +70,45 @@ def test_an_unchanged_list_is_a_304_and_a_change_a_new_tag(server_factory: Any) 
     assert gone.status_code == 200
     assert [e["experimentId"] for e in gone.json()["result"]] == [second]
 
+    # ?since= answers only what changed after the version of a tag.
+    version = settled.split("experiments-", 1)[1].rsplit("-", 1)[0]
+    delta = httpx.get(f"{server.url}{API}", params={"since": version}).json()["result"]
+    assert delta == {
+        "version": gone.headers["etag"].split("experiments-", 1)[1].rsplit("-", 1)[0],
+        "full": False,
+        "changed": [],
+        "removed": [first],
+    }
+    third = _create(server, resources="cpu=100m,memory=64M")
+    delta = httpx.get(f"{server.url}{API}", params={"since": version}).json()["result"]
+    assert delta["removed"] == [first]
+    assert [e["experimentId"] for e in delta["changed"]] == [third]
+    assert delta["changed"][0]["spec"]["meta"]["experimentId"] == third
+    unchanged = httpx.get(
+        f"{server.url}{API}",
+        params={"since": delta["version"]},
+        headers={"If-None-Match": f'W/"experiments-{delta["version"]}-all"'},
+    )
+    assert unchanged.status_code == 304
+    bad = httpx.get(f"{server.url}{API}", params={"since": "yesterday"})
+    assert bad.status_code == 400
+    assert "since 'yesterday' is not valid" in bad.json()["message"]
+    both = httpx.get(f"{server.url}{API}", params={"since": version, "status": "Failed"})
+    assert both.status_code == 400
+    wait_until(
+        lambda: _status(server, third) == "Succeeded", what="the third experiment", timeout=120
+    )
+
     # A restart on the same data is a new tag (a page never keeps a list of another start).
     last = gone.headers["etag"]
     server.restart()
     after = httpx.get(f"{server.url}{API}", headers={"If-None-Match": last})
     assert after.status_code == 200
+    # A version of another start: every experiment, marked full.
+    old = httpx.get(f"{server.url}{API}", params={"since": version}).json()["result"]
+    assert old["full"] is True
+    assert {e["experimentId"] for e in old["changed"]} == {second, third}
+    assert old["removed"] == []
 
 
 def test_the_resources_route_says_capacity_use_and_queue(server_factory: Any) -> None:

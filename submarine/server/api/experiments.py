@@ -25,7 +25,10 @@ Differences from the real server, all on purpose:
   records, so a big list neither blocks the event loop nor is held whole in memory.
 * ``GET /api/v1/experiment`` answers with an ``ETag``; a request whose ``If-None-Match``
   names it gets ``304 Not Modified`` and no body while no experiment changed (a client
-  that sends no ``If-None-Match``, as 0.8.0's do not, sees no difference).
+  that sends no ``If-None-Match``, as 0.8.0's do not, sees no difference). With
+  ``?since=<version>`` (the version in that tag, ``<epoch>.<n>``) the answer is what
+  changed after it: ``{"version", "full", "changed": [experiments], "removed": [ids]}``;
+  ``full`` (every experiment in ``changed``) when the version is of another start.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
   ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
@@ -35,7 +38,7 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -68,7 +71,7 @@ from submarine.server.api.wire import (
     stored_spec,
 )
 from submarine.server.run.podlogs import ChunkPlan
-from submarine.server.store.experiments import ExperimentRecord
+from submarine.server.store.experiments import ExperimentRecord, Store
 
 __all__ = [
     "BASE",
@@ -109,6 +112,21 @@ def list_etag(version: str, status: str | None) -> str:
     """The entity tag of a list answer: the store's version (it moves with every write)
     and the status filter. Weak: the same records are the same answer, byte for byte or not."""
     return f'W/"experiments-{version}-{status or "all"}"'
+
+
+def _changes(store: Store, since: str) -> dict[str, Any]:
+    """The answer of ``?since=``: what changed after the version ``since``."""
+    match = re.fullmatch(r"(\d{1,20})\.(\d{1,20})", since.strip())
+    if match is None:
+        raise ApiError(400, f"since {since!r} is not valid: give the <epoch>.<n> of a list's ETag")
+    full = int(match.group(1)) != store.epoch
+    changed, removed, now = store.changes_since(0 if full else int(match.group(2)))
+    return {
+        "version": f"{store.epoch}.{now}",
+        "full": full,
+        "changed": [experiment_payload(record) for record in changed],
+        "removed": [] if full else removed,
+    }
 
 
 def _etags(header: str) -> set[str]:
@@ -167,10 +185,16 @@ class Experiments(_Endpoint):
         ``If-None-Match`` names the list as it is (see :func:`list_etag`)."""
         store = self._store(request)
         wanted = self._status_filter(request)
+        since = request.query_params.get("since")
+        if since is not None and wanted is not None:
+            raise ApiError(400, "since cannot be combined with status: filter the changes")
         etag = list_etag(await run_in_threadpool(lambda: store.version), wanted)
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if etag in _etags(request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers=headers)
+        if since is not None:
+            answer = await run_in_threadpool(_changes, store, since)
+            return envelope(result=answer, headers=headers)
         response = await list_response(store.scan(wanted, batch=LIST_BATCH))
         response.headers.update(headers)
         return response

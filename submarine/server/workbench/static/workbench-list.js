@@ -267,12 +267,14 @@ function listView(main) {
   name.addEventListener("input", () => { page = 0; apply(); });
   tag.addEventListener("change", () => { page = 0; apply(); });
 
-  // Each look sends the ETag of the last answer: an unchanged list costs a 304 and no work
-  // here but the ticking durations of the rows shown.
+  // The first look reads every experiment; each later one asks for what changed since the
+  // version in the last answer's ETag (?since=), sending that ETag: an unchanged list costs
+  // a 304 and no work here but the ticking durations of the rows shown.
   const poll = () => {
     etag = null;
+    let version = null;
     return poller(async () => {
-      const read = await apiIfChanged(API, etag);
+      const read = await apiIfChanged(version ? `${API}?since=${encodeURIComponent(version)}` : API, etag);
       if (!read.changed) {
         for (const [id, row] of rows) {
           const experiment = experiments.find((e) => e.experimentId === id);
@@ -281,7 +283,18 @@ function listView(main) {
         return;
       }
       etag = read.etag;
-      experiments = read.result || [];
+      if (!version || Array.isArray(read.result)) {
+        experiments = read.result || [];
+        const tagged = (etag || "").match(/experiments-(\d+\.\d+)-/);
+        version = tagged ? tagged[1] : null;
+      } else {
+        const changes = read.result;
+        const byId = new Map(changes.full ? [] : experiments.map((e) => [e.experimentId, e]));
+        for (const id of changes.removed) byId.delete(id);
+        for (const experiment of changes.changed) byId.set(experiment.experimentId, experiment);
+        experiments = [...byId.values()];
+        version = changes.version;
+      }
       refreshTags();
       apply();
     }, 2000);
