@@ -92,7 +92,7 @@ def test_colours_progress_search_download_and_all_pods(
     page.press("#log-search", "Enter")
     expect(page.locator("#log-matches")).to_have_text("2 of 2 matches")
     expect(log.locator("mark.log-match.current")).to_have_text("NEEDLE")
-    shot(page, tmp_path, "logs")
+    shot(page, tmp_path, "logs", full=True)
     page.fill("#log-search", "")
     expect(log.locator("mark.log-match")).to_have_count(0)
 
