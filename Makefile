@@ -59,7 +59,8 @@ $(MARIADBD):
 ## make screenshots: the README's pictures of the workbench (docs/), taken by its browser tests.
 screenshots: $(STAMP) $(CHROMIUM)
 	SUBMARINE_SCREENSHOTS=docs $(VENV)/bin/pytest tests/e2e/test_workbench.py tests/e2e/test_workbench_templates.py \
-		tests/e2e/test_workbench_environments.py tests/e2e/test_workbench_charts.py -q
+		tests/e2e/test_workbench_environments.py tests/e2e/test_workbench_charts.py \
+		tests/e2e/test_workbench_list.py tests/e2e/test_workbench_logs.py tests/e2e/test_workbench_form.py -q
 
 ## make test-reliability: the full fault, fuzz and load suite.
 test-reliability: $(STAMP)

@@ -42,6 +42,8 @@ PAGE_FILES: dict[str, str] = {
     "/": "text/html",
     "/workbench.js": "text/javascript",
     "/workbench-views.js": "text/javascript",
+    "/workbench-logs.js": "text/javascript",
+    "/workbench-list.js": "text/javascript",
     "/workbench-charts.js": "text/javascript",
     "/workbench-compare.js": "text/javascript",
     "/workbench-new.js": "text/javascript",

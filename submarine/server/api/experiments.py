@@ -26,6 +26,12 @@ Differences from the real server, all on purpose:
 * An Experiment answer has one more field than 0.8.0's, ``reason`` (0.8.0's clients ignore
   it): why the experiment waits (its place in the queue and what it needs) or failed (the
   failing pod and its exit code or signal), else null.
+* ``GET /api/v1/experiment`` answers with an ``ETag``; a request whose ``If-None-Match``
+  names it gets ``304 Not Modified`` and no body while no experiment changed (a client
+  that sends no ``If-None-Match``, as 0.8.0's do not, sees no difference). With
+  ``?since=<version>`` (the version in that tag, ``<epoch>.<n>``) the answer is what
+  changed after it: ``{"version", "full", "changed": [experiments], "removed": [ids]}``;
+  ``full`` (every experiment in ``changed``) when the version is of another start.
 * Extension (local server only): ``GET /api/v1/experiment/{id}/log-stream`` returns new
   log lines since a cursor, at most :data:`MAX_CHUNK` bytes of them, long-polling up to
   ``wait`` seconds; ping advertises it in ``attributes.extensions``. The files are read
@@ -35,6 +41,7 @@ Differences from the real server, all on purpose:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -68,7 +75,7 @@ from submarine.server.api.wire import (
     stored_spec,
 )
 from submarine.server.run.podlogs import ChunkPlan
-from submarine.server.store.experiments import ExperimentRecord
+from submarine.server.store.experiments import ExperimentRecord, Store
 
 __all__ = [
     "BASE",
@@ -77,6 +84,7 @@ __all__ = [
     "LIST_BATCH",
     "OPEN_PATHS",
     "experiment_routes",
+    "list_etag",
 ]
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
@@ -102,6 +110,37 @@ BASE: Final = "/api/v1/experiment"
 """Where Submarine's experiment API lives."""
 _GET_ONLY: Final = frozenset({"ping", "logs"})
 """Names under :data:`BASE` that are routes of their own, read-only (no template submit)."""
+
+
+def list_etag(version: str, status: str | None) -> str:
+    """The entity tag of a list answer: the store's version (it moves with every write)
+    and the status filter. Weak: the same records are the same answer, byte for byte or not."""
+    return f'W/"experiments-{version}-{status or "all"}"'
+
+
+def _changes(store: Store, since: str, reasons: Mapping[str, str]) -> dict[str, Any]:
+    """The answer of ``?since=``: what changed after the version ``since`` (``reasons``:
+    why experiments wait, by id)."""
+    match = re.fullmatch(r"(\d{1,20})\.(\d{1,20})", since.strip())
+    if match is None:
+        raise ApiError(400, f"since {since!r} is not valid: give the <epoch>.<n> of a list's ETag")
+    full = int(match.group(1)) != store.epoch
+    changed, removed, now = store.changes_since(0 if full else int(match.group(2)))
+    return {
+        "version": f"{store.epoch}.{now}",
+        "full": full,
+        "changed": [
+            experiment_payload(record, reason=reasons.get(record.experiment_id))
+            for record in changed
+        ],
+        "removed": [] if full else removed,
+    }
+
+
+def _etags(header: str) -> set[str]:
+    """The tags an ``If-None-Match`` header names (weak comparison: ``W/`` is ignored)."""
+    tags = {tag.strip() for tag in header.split(",") if tag.strip()}
+    return tags | {f"W/{tag}" for tag in tags if not tag.startswith("W/")}
 
 
 def _check_id(experiment_id: str) -> str:
@@ -154,9 +193,26 @@ class Experiments(_Endpoint):
     """``/api/v1/experiment``: list and create."""
 
     async def get(self, request: Request) -> Response:
-        """Experiments, of one status if ``?status=`` is given."""
-        batches = self._store(request).scan(self._status_filter(request), batch=LIST_BATCH)
-        return await list_response(batches, self._runner(request).waiting_reasons())
+        """Experiments, of one status if ``?status=`` is given; ``304`` when the request's
+        ``If-None-Match`` names the list as it is (see :func:`list_etag`)."""
+        store = self._store(request)
+        wanted = self._status_filter(request)
+        since = request.query_params.get("since")
+        if since is not None and wanted is not None:
+            raise ApiError(400, "since cannot be combined with status: filter the changes")
+        etag = list_etag(await run_in_threadpool(lambda: store.version), wanted)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        if since is not None:
+            reasons = self._runner(request).waiting_reasons()
+            answer = await run_in_threadpool(_changes, store, since, reasons)
+            return envelope(result=answer, headers=headers)
+        response = await list_response(
+            store.scan(wanted, batch=LIST_BATCH), self._runner(request).waiting_reasons()
+        )
+        response.headers.update(headers)
+        return response
 
     async def post(self, request: Request) -> Response:
         """Validate, store as Accepted (created at once, as on 0.8.0), queue."""

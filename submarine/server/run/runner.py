@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from submarine.models import ExperimentSpec, ExperimentStatus, problems_of
 from submarine.server.run import podlogs
 from submarine.server.run.backend import Backend, load_backend
-from submarine.server.run.capacity import Capacity, detect_capacity
+from submarine.server.run.capacity import Capacity, Request, detect_capacity
 from submarine.server.run.layout import JobLayout
 from submarine.server.run.local import family_of
 from submarine.server.run.podlogs import ChunkPlan, LogChunk
@@ -192,6 +192,11 @@ class Runner:
             self._layout.discard(record.experiment_id)
             self._scheduler.submit(record.experiment_id)
         self._scheduler.open()
+
+    def usage(self) -> tuple[Request, int, int]:
+        """What the running experiments ask for in all (cpus, memory, gpus), how many run
+        and how many wait in the queue."""
+        return self._scheduler.usage()
 
     def capacity_problem(self, spec: ExperimentSpec) -> str | None:
         """Why ``spec`` can never run on this machine (its need and the capacity, or more

@@ -231,6 +231,10 @@ class Scheduler:
     def _fits(self, item: Waiting) -> bool:
         return not self._shortfalls(item)
 
+    def usage(self) -> tuple[Request, int, int]:
+        """What the running experiments ask for in all, how many run and how many wait."""
+        return self._in_use(), len(self._jobs), len(self._queue)
+
     def _in_use(self) -> Request:
         return Request.total(job.request for job in self._jobs.values())
 

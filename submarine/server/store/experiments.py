@@ -63,6 +63,29 @@ CREATE TABLE IF NOT EXISTS experiments (
 CREATE INDEX IF NOT EXISTS experiments_name ON experiments (name, status);
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_BUMP: Final = (
+    "UPDATE facts SET value = CAST(value AS INTEGER) + 1 WHERE key = 'experiments_version'; "
+)
+_NOW: Final = "(SELECT CAST(value AS INTEGER) FROM facts WHERE key = 'experiments_version')"
+_CHANGE_LOG: Final = (
+    "CREATE TABLE IF NOT EXISTS experiments_removed "
+    "(experiment_id TEXT PRIMARY KEY, changed INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS experiments_changed ON experiments (changed)",
+    "INSERT OR IGNORE INTO facts (key, value) VALUES ('experiments_version', '0')",
+    "CREATE TRIGGER IF NOT EXISTS experiments_changed_insert AFTER INSERT ON experiments BEGIN "
+    f"{_BUMP}UPDATE experiments SET changed = {_NOW} WHERE seq = NEW.seq; "
+    "DELETE FROM experiments_removed WHERE experiment_id = NEW.experiment_id; END",
+    "CREATE TRIGGER IF NOT EXISTS experiments_changed_update AFTER UPDATE OF "
+    "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
+    f"finished_time, reason ON experiments BEGIN {_BUMP}"
+    f"UPDATE experiments SET changed = {_NOW} WHERE seq = NEW.seq; END",
+    "CREATE TRIGGER IF NOT EXISTS experiments_changed_delete AFTER DELETE ON experiments BEGIN "
+    f"{_BUMP}INSERT OR REPLACE INTO experiments_removed (experiment_id, changed) "
+    f"VALUES (OLD.experiment_id, {_NOW}); END",
+)
+"""The experiments' changes, counted by the database itself: each insert, update and delete
+moves the count and stamps the row (``changed``) or a tombstone (``experiments_removed``)
+with it (see ``Store.version`` and ``Store.changes_since``)."""
 _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
     "finished_time, reason"
@@ -162,6 +185,12 @@ class Store:
             columns = {row["name"] for row in self._db.execute("PRAGMA table_info(experiments)")}
             if "reason" not in columns:  # a data dir of an earlier version
                 self._db.execute("ALTER TABLE experiments ADD COLUMN reason TEXT")
+            if "changed" not in columns:
+                self._db.execute(
+                    "ALTER TABLE experiments ADD COLUMN changed INTEGER NOT NULL DEFAULT 0"
+                )
+            for statement in _CHANGE_LOG:
+                self._db.execute(statement)
             row = self._db.execute("SELECT value FROM facts WHERE key = 'epoch'").fetchone()
             last = int(row["value"]) if row is not None else 0
             self._epoch = max(int(time.time() * 1000), last + 1)
@@ -176,6 +205,35 @@ class Store:
     def epoch(self) -> int:
         """This start's epoch, in milliseconds: the time part of the ids made in it."""
         return self._epoch
+
+    @property
+    def version(self) -> str:
+        """A token that changes whenever an experiment is inserted, changed or deleted, by
+        any connection (triggers count the changes in the database): equal tokens mean an
+        unchanged table. Lists compare them to answer ``304 Not Modified``."""
+        with self._lock, storage():
+            row = self._db.execute(
+                "SELECT value FROM facts WHERE key = 'experiments_version'"
+            ).fetchone()
+        return f"{self._epoch}.{row['value'] if row is not None else 0}"
+
+    def changes_since(self, since: int) -> tuple[list[ExperimentRecord], list[str], int]:
+        """The experiments inserted or changed after change number ``since`` (in accepted
+        order), the ids of those deleted after it, and the change number now: one snapshot.
+        (``version`` is ``"<epoch>.<change number>"``.)"""
+        with self._lock, storage():
+            self._db.execute("BEGIN")
+            try:
+                now = self._db.execute(f"SELECT {_NOW}").fetchone()[0]
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM experiments WHERE changed > ? ORDER BY seq", (since,)
+                ).fetchall()
+                removed = self._db.execute(
+                    "SELECT experiment_id FROM experiments_removed WHERE changed > ?", (since,)
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        return [_record(row) for row in rows], [row[0] for row in removed], int(now or 0)
 
     @property
     def journal_mode(self) -> str:

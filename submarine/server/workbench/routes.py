@@ -12,6 +12,10 @@ anything, ``{"valid": bool, "problems": [{"path": "spec.Worker.resources", "loc"
 this server adds (its replica limit, the machine's capacity). The page shows each problem at
 its field before it sends a create.
 
+``GET /api/v1/resources`` answers what the machine has and what running experiments ask
+for: ``{"capacity": {"cpus", "memoryBytes", "gpus"}, "used": {...}, "running": n,
+"queued": n}`` (the page's resources strip).
+
 The page and its files need no token (they hold no data); every API call they make does.
 """
 
@@ -29,7 +33,7 @@ from submarine.models import ExperimentSpec, problems_of
 from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, read_document
 from submarine.server.api.wire import SpecError, read_spec
 
-__all__ = ["PAGE_PATHS", "VALIDATE_PATH", "workbench_routes"]
+__all__ = ["PAGE_PATHS", "RESOURCES_PATH", "VALIDATE_PATH", "workbench_routes"]
 
 STATIC: Final = Path(__file__).with_name("static")
 """Where the page's files are."""
@@ -37,6 +41,8 @@ _FILES: Final = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/workbench.js": ("workbench.js", "text/javascript; charset=utf-8"),
     "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
+    "/workbench-logs.js": ("workbench-logs.js", "text/javascript; charset=utf-8"),
+    "/workbench-list.js": ("workbench-list.js", "text/javascript; charset=utf-8"),
     "/workbench-charts.js": ("workbench-charts.js", "text/javascript; charset=utf-8"),
     "/workbench-compare.js": ("workbench-compare.js", "text/javascript; charset=utf-8"),
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),
@@ -54,6 +60,8 @@ PAGE_PATHS: Final = frozenset(_FILES)
 """The page's own paths (they need no token)."""
 VALIDATE_PATH: Final = "/api/v1/experiment/validate"
 """Where a spec is checked without being created."""
+RESOURCES_PATH: Final = "/api/v1/resources"
+"""Where the machine's resources, those in use and the queue are read."""
 _SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -103,6 +111,35 @@ class Validate(ApiEndpoint):
         return envelope(result={"valid": not problems, "problems": problems})
 
 
+class Resources(ApiEndpoint):
+    """``GET /api/v1/resources``: the machine's capacity, what is in use, the queue."""
+
+    async def get(self, request: Request) -> Response:
+        """Capacity and use (cpus as cores, memory in bytes, gpus), running and queued."""
+        state = request.scope.get("state") or {}
+        if "runner" not in state:
+            raise ApiError(503, "the server is starting or stopping: try again")
+        runner = state["runner"]
+        capacity = runner.capacity
+        used, running, queued = runner.usage()
+        return envelope(
+            result={
+                "capacity": {
+                    "cpus": capacity.cpu_millis / 1000,
+                    "memoryBytes": capacity.memory_bytes,
+                    "gpus": capacity.gpus,
+                },
+                "used": {
+                    "cpus": used.cpu_millis / 1000,
+                    "memoryBytes": used.memory_bytes,
+                    "gpus": used.gpus,
+                },
+                "running": running,
+                "queued": queued,
+            }
+        )
+
+
 async def _page_file(request: Request) -> Response:
     name, media = _FILES[request.url.path]
     try:
@@ -118,4 +155,5 @@ def workbench_routes() -> list[Route]:
     routes: ``/api/v1/experiment/{id}`` would take ``validate`` for an id)."""
     routes = [Route(path, _page_file, methods=["GET"]) for path in _FILES]
     routes.append(Route(VALIDATE_PATH, Validate, methods=["POST"]))
+    routes.append(Route(RESOURCES_PATH, Resources, methods=["GET"]))
     return routes

@@ -1,11 +1,13 @@
 // The Submarine workbench: helpers, the API, signing in and routing (views in
-// workbench-views.js, workbench-new.js, workbench-templates.js, workbench-run.js and
+// workbench-list.js, workbench-views.js, workbench-logs.js, workbench-charts.js,
+// workbench-compare.js, workbench-new.js, workbench-templates.js, workbench-run.js and
 // workbench-environments.js). Plain JavaScript, no dependencies; every request goes to this
 // server (same origin).
 "use strict";
 
 const API = "/api/v1/experiment";
 const TEMPLATE_API = "/api/v1/template";
+const RESOURCES_API = "/api/v1/resources";
 const TOKEN_KEY = "submarine-workbench-token";
 const TERMINAL = new Set(["Succeeded", "Failed", "Deleted"]);
 const STATUSES = ["Accepted", "Created", "Running", "Succeeded", "Failed"];
@@ -67,8 +69,9 @@ function fmtTime(text) {
   return isNaN(date) ? text : date.toLocaleString();
 }
 
+// How long an experiment ran: nothing before it runs (a queued one has no duration).
 function duration(experiment) {
-  const start = experiment.runningTime || experiment.createdTime || experiment.acceptedTime;
+  const start = experiment.runningTime;
   if (!start) return "–";
   const end = experiment.finishedTime ? new Date(experiment.finishedTime) : new Date();
   if (!experiment.finishedTime && TERMINAL.has(experiment.status)) return "–";
@@ -149,6 +152,31 @@ async function api(method, path, body, contentType = "application/json") {
   return data.result;
 }
 
+// A conditional read of a list: with the ETag of the last answer, the server answers 304
+// (no body) while nothing changed. Answers { changed, etag, result }.
+async function apiIfChanged(path, etag) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (etag) headers["If-None-Match"] = etag;
+  const response = await fetch(path, { method: "GET", headers, credentials: "same-origin", cache: "no-store" });
+  if (response.status === 304) return { changed: false, etag, result: null };
+  if (response.status === 401) {
+    await login();
+    return apiIfChanged(path, etag);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    data = null;
+  }
+  if (!response.ok || !data || data.success !== true) {
+    throw new ApiError(response.status, (data && data.message) || `GET ${path}: HTTP ${response.status}`, data);
+  }
+  return { changed: true, etag: response.headers.get("ETag"), result: data.result };
+}
+
 let loginWaiters = null;
 
 function login() {
@@ -211,7 +239,7 @@ function route() {
   document.getElementById("nav-environments").toggleAttribute("aria-current", inEnvironments);
   document.querySelectorAll("nav a[aria-current]").forEach((a) => a.setAttribute("aria-current", "page"));
   let match;
-  if (path === "/new") view = newExperimentView(main, params.get("mode"));
+  if (path === "/new") view = newExperimentView(main, params.get("mode"), params);
   else if (path === "/new/template") view = fromTemplateView(main, params.get("name"));
   else if (path === "/templates") view = templatesView(main);
   else if (path === "/templates/new") view = newTemplateView(main);
