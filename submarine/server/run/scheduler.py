@@ -12,9 +12,8 @@ itself (a Ray cluster) is handed every experiment at once; one it has not placed
 window holds back the newer ones: not handed over, or taken back until it is placed.
 
 Statuses go Accepted -> Created -> Running -> Succeeded or Failed (the last three from
-:mod:`submarine.server.run.job`, a failure with its reason). Running experiments are left
-running when the server stops (:meth:`Scheduler.close`); the next start adopts them
-(:meth:`Scheduler.adopt`).
+:mod:`.job`, a failure with its reason). Running experiments are left running when the
+server stops (:meth:`Scheduler.close`); the next start adopts them (:meth:`Scheduler.adopt`).
 """
 
 from __future__ import annotations
@@ -196,11 +195,7 @@ class Scheduler:
     def queue_reason(self, experiment_id: str) -> str | None:
         """What a queued experiment waits for, like ``needs 4 cpus, 1.5 free; 2 experiments
         ahead``; None for one that is not queued."""
-        item = self._queue.get(experiment_id)
-        if item is None:
-            return None
-        now = time.time()
-        return self._reason(item, self._queue.position(experiment_id), self._held_by(now), now)
+        return self.queue_reasons().get(experiment_id)
 
     def queue_reasons(self) -> dict[str, str]:
         """What every queued experiment waits for (see :meth:`queue_reason`), by id."""
