@@ -31,6 +31,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,10 @@ def stop_leftovers(data_dir: Path) -> None:
         state = layout.read_state(directory.name)
         if state.groups:
             family = family_of(layout, directory.name, state.pgids)
-            asyncio.run(family.terminate(0.5))
+            # In a thread of its own: the test's thread may run an event loop (Playwright's).
+            stopper = threading.Thread(target=asyncio.run, args=(family.terminate(0.5),))
+            stopper.start()
+            stopper.join()
 
 
 @pytest.fixture
