@@ -80,6 +80,8 @@ def test_an_unchanged_list_is_a_304_and_a_change_a_new_tag(server_factory: Any) 
         "removed": [first],
     }
     third = _create(server, resources="cpu=100m,memory=64M")
+    # Settled first: each of its status changes is a change of the list.
+    wait_until(lambda: _status(server, third) == "Succeeded", what="the third experiment")
     delta = httpx.get(f"{server.url}{API}", params={"since": version}).json()["result"]
     assert delta["removed"] == [first]
     assert [e["experimentId"] for e in delta["changed"]] == [third]
