@@ -212,6 +212,10 @@ function listView(main) {
       cell("tags").replaceChildren(tagChips(tagsOf(experiment)));
     }
     if (cell("status").textContent !== experiment.status) cell("status").replaceChildren(badge(experiment.status));
+    // Why it waits or failed: on hover, and read by screen readers with the status.
+    if (experiment.reason) cell("status").title = experiment.reason;
+    else cell("status").removeAttribute("title");
+    cell("status").setAttribute("aria-description", experiment.reason || "");
     cell("framework").textContent = metaOf(experiment).framework || "";
     cell("accepted").textContent = fmtTime(experiment.acceptedTime);
     cell("duration").textContent = duration(experiment);

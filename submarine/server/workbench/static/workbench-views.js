@@ -52,7 +52,9 @@ function experimentView(main, id) {
 
   const showExperiment = () => {
     const meta = experiment.spec.meta || {};
-    header.replaceChildren(h("h1", {}, `${meta.name || id} `, badge(experiment.status)));
+    const title = h("h1", {}, `${meta.name || id} `, badge(experiment.status));
+    if (experiment.reason) header.replaceChildren(title, h("p", { class: "muted reason", id: "reason", text: experiment.reason }));
+    else header.replaceChildren(title);
     facts.replaceChildren(...[
       ["Id", id], ["Framework", meta.framework], ["Command", meta.cmd],
       ["Accepted", fmtTime(experiment.acceptedTime)], ["Running", fmtTime(experiment.runningTime)],

@@ -125,6 +125,22 @@ class ApiError extends Error {
   }
 }
 
+// A request that says when the server cannot be reached (stopped, restarting, the network):
+// a banner stays up until an answer comes again; the caller gets an ApiError of status 0,
+// which pollers do not toast (they keep trying).
+async function reach(path, init) {
+  const banner = document.getElementById("unreachable");
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (_) {
+    if (banner) banner.hidden = false;
+    throw new ApiError(0, "the server is unreachable", null);
+  }
+  if (banner) banner.hidden = response.status === 502 || response.status === 503 || response.status === 504 ? false : true;
+  return response;
+}
+
 async function api(method, path, body, contentType = "application/json") {
   const headers = { Accept: "application/json" };
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -134,7 +150,7 @@ async function api(method, path, body, contentType = "application/json") {
     headers["Content-Type"] = contentType;
     init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  const response = await reach(path, init);
   let data = null;
   try {
     data = await response.json();
@@ -159,7 +175,7 @@ async function apiIfChanged(path, etag) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   if (etag) headers["If-None-Match"] = etag;
-  const response = await fetch(path, { method: "GET", headers, credentials: "same-origin", cache: "no-store" });
+  const response = await reach(path, { method: "GET", headers, credentials: "same-origin", cache: "no-store" });
   if (response.status === 304) return { changed: false, etag, result: null };
   if (response.status === 401) {
     await login();
@@ -278,7 +294,7 @@ function poller(task, interval) {
     try {
       again = (await task()) !== false;
     } catch (exc) {
-      if (!stopped) toast(exc.message);
+      if (!stopped && exc.status !== 0) toast(exc.message);
     }
     if (again && !stopped) timer = setTimeout(tick, interval);
   };
