@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from benchmarks.context import Context
-from benchmarks.harness import Pair, Row, Stats, rotate
+from benchmarks.harness import Pair, Row, Stats, format_value, rotate
 from benchmarks.mlflowside import MLFLOW_ENV, MlflowServer, ensure_mlflow, mlflow_version
 from benchmarks.servers import Server, Worker
 
@@ -169,7 +169,7 @@ def _measure(
             )
         )
     returned = ", ".join(
-        f"{name} {_stats(got[name], 'call_seconds').median * 1e6:,.0f} µs"
+        f"{name} {format_value(_stats(got[name], 'call_seconds').median, 's')}"
         for name in ("ours", *modes)
     )
     ctx.note(f"mlflow: per call, until the call returned (before the flush): {returned}")
@@ -196,12 +196,12 @@ def _measure(
         )
     plain = _stats(got["plain"]).median
     overheads = ", ".join(
-        f"{name} {(_stats(got[name]).median - plain) / steps * 1e6:,.0f} µs"
+        f"{name} {format_value((_stats(got[name]).median - plain) / steps, 's')}"
         for name in ("ours", *modes)
     )
     ctx.note(
-        f"mlflow: the loop's step alone takes {plain / steps * 1e6:.0f} µs; logging added, "
-        f"per step: {overheads}"
+        f"mlflow: the loop's step alone takes {format_value(plain / steps, 's')}; logging "
+        f"added, per step: {overheads}"
     )
 
     ctx.log(f"mlflow: reading {values:,} values back")
