@@ -68,15 +68,22 @@ test-reliability: $(STAMP)
 
 ## make test-frameworks: save_model with real PyTorch (the CPU build) and TensorFlow (CPU), in
 ## an environment of their own (FRAMEWORKS_VENV, about 2 GB): models saved by replicas of a
-## local server, listed, downloaded and loaded again.
+## local server, listed, downloaded and loaded again, and Submarine 0.8.0's quickstart and
+## nn-pytorch example scripts (tests/frameworks/upstream/) run to Succeeded.
 FRAMEWORKS_VENV ?= .venv-frameworks
 FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
 TORCH_CPU ?= torch==2.13.0+cpu
+# Keras 2 for TensorFlow >= 2.16 (whose tf.keras is Keras 3), the release of the installed
+# TensorFlow's; without its dependencies, which name `tensorflow` and not `tensorflow-cpu`.
+# 0.8.0's quickstart needs it: Keras 3 cannot fit under MultiWorkerMirroredStrategy.
+FRAMEWORKS_TF_RELEASE = $$($(FRAMEWORKS_VENV)/bin/python -c \
+	'import importlib.metadata as m; print(*m.version("tensorflow-cpu").split(".")[:2], sep=".")')
 
-$(FRAMEWORKS_STAMP): pyproject.toml
+$(FRAMEWORKS_STAMP): pyproject.toml Makefile
 	test -x $(FRAMEWORKS_VENV)/bin/python || $(PYTHON) -m venv $(FRAMEWORKS_VENV)
 	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet -e '.[server,dev,tensorboard]' '$(TORCH_CPU)' tensorflow-cpu
+	$(FRAMEWORKS_VENV)/bin/python -m pip install --quiet --no-deps "tf-keras==$(FRAMEWORKS_TF_RELEASE).*"
 	touch $(FRAMEWORKS_STAMP)
 
 test-frameworks: $(FRAMEWORKS_STAMP)

@@ -35,6 +35,7 @@ AREAS: dict[str, Callable[[Context], None]] = {
     "scale": _area("bench_scale"),
     "logs": _area("bench_logs"),
     "tracking": _area("bench_tracking"),
+    "mlflow": _area("bench_mlflow"),
     "ray": _area("bench_ray"),
     "workbench": _area("bench_workbench"),
 }
@@ -53,6 +54,7 @@ GOAL_AREAS: dict[str, str] = {
     "9": "logs",
     "10": "scale",
     "11": "tracking",
+    "11m": "mlflow",
     "12": "ray",
     "13": "workbench",
 }

@@ -305,10 +305,12 @@ class Series:
 
 
 def format_value(value: float, unit: Unit) -> str:
-    """A figure: ``412 µs``, ``1.23 ms``, ``5.10k/s``, ``48.0 MiB``, ``0.93x``."""
+    """A figure: ``412 µs``, ``1.23 ms``, ``5.10k/s``, ``48.0 MiB``, ``0.93x``, ``0.00031x``."""
     if math.isinf(value) or math.isnan(value):
         return str(value)
     if unit == "x":
+        if 0 < abs(value) < 0.01:  # two significant digits, not 0.00x
+            return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}x"
         return f"{value:.2f}x"
     if unit == "s":
         for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):

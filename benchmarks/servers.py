@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -224,20 +225,36 @@ class Worker:
     """A client process from ``worker.py``: ``call`` sends a command and returns the answer."""
 
     def __init__(
-        self, impl: str, url: str, *, python: Path | str | None = None, cwd: Path | None = None
+        self,
+        impl: str,
+        url: str,
+        *,
+        python: Path | str | None = None,
+        cwd: Path | None = None,
+        script: Path = WORKER,
+        args: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        log: Path | None = None,
     ) -> None:
+        """Start ``script`` (``worker.py`` by default) with ``impl``, ``url`` and ``args``
+        (by default the repository root, except for upstream), ``env`` over this process's
+        environment, and its stderr into ``log`` (else a pipe, read when it fails)."""
         self.impl = impl
-        args = [str(python or sys.executable), "-I", str(WORKER), impl, url]
-        if impl != "upstream":
-            args.append(str(REPO))
+        command = [str(python or sys.executable), "-I", str(script), impl, url]
+        if args is not None:
+            command.extend(args)
+        elif impl != "upstream":
+            command.append(str(REPO))
+        self._log_path = log
+        self._log: IO[bytes] | None = open(log, "wb") if log else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            args,
+            command,
             cwd=cwd or Path(tempfile.gettempdir()),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._log or subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            env={**os.environ, **(env or {}), "PYTHONDONTWRITEBYTECODE": "1"},
         )
         self._ready: dict[str, Any] | None = None
 
@@ -255,15 +272,18 @@ class Worker:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
-            assert self.process.stderr is not None
             self.process.wait(timeout=10)
-            raise RuntimeError(
-                f"the {self.impl} worker stopped: {self.process.stderr.read()[-2000:]}"
-            )
+            raise RuntimeError(f"the {self.impl} worker stopped: {self._stderr()[-2000:]}")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
             raise RuntimeError(f"the {self.impl} worker failed: {answer['error']}")
         return answer
+
+    def _stderr(self) -> str:
+        if self._log_path is not None:
+            return self._log_path.read_text(encoding="utf-8", errors="replace")
+        assert self.process.stderr is not None
+        return self.process.stderr.read()
 
     def call(self, **command: Any) -> dict[str, Any]:
         """Send one command and wait for its answer (``RuntimeError`` when it failed)."""
@@ -291,6 +311,8 @@ class Worker:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+        if self._log is not None:
+            self._log.close()
 
     def __enter__(self) -> Self:
         return self
