@@ -14,8 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all,ray]'
 	touch $(STAMP)
 
+# The workbench's charting library (uPlot from npm, at the version frontend/package-lock.json
+# pins), built into the package's static files; the wheel's build hook does the same, and so
+# did the editable install above, unless the files were removed since.
+VENDOR := submarine/server/workbench/static/vendor/uPlot.iife.min.js
+$(VENDOR): frontend/package-lock.json
+	$(PYTHON) frontend/vendor.py
+
 ## make demo: start a local server, run the distributed parameter-server example, show it train.
-demo: $(STAMP)
+demo: $(STAMP) $(VENDOR)
 	$(PY) examples/demo.py
 
 ## make test: lint, type-check and the whole test suite (what CI runs).
@@ -30,7 +37,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy submarine
 
 # --durations: the slowest tests, so that where the time goes stays visible.
-unit: $(STAMP) $(CHROMIUM) $(MARIADBD)
+unit: $(STAMP) $(VENDOR) $(CHROMIUM) $(MARIADBD)
 	$(VENV)/bin/pytest -m "(not reliability or bounded) and not frameworks" --durations=25
 
 ## make unit-fast: the tests that start no process (no server, replica, browser or command
