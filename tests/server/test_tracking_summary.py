@@ -158,6 +158,20 @@ def test_the_route_answers_values_304_while_unchanged_and_needs_the_token(
         assert changed.headers["etag"] != tag
         assert ok(changed)["experiments"][first]["metrics"]["loss"]["value"] == 0.1
 
+        # Bounded: the first MAX_KEYS keys of an experiment, a param cut, and it says so.
+        many = [
+            {"id": second, "key": f"k{n:03d}", "value": n, "workerIndex": "worker-0", "step": 1}
+            for n in range(summary.MAX_KEYS + 1)
+        ]
+        assert ok(http.post("/api/metric/add", json=many)) is True
+        long = [{"id": second, "key": "note", "value": "y" * 5000, "workerIndex": "worker-0"}]
+        assert ok(http.post("/api/param/add", json=long)) is True
+        bounded = ok(http.get("/api/metric/summary", params={"ids": second}))
+        held = bounded["experiments"][second]
+        assert sorted(held["metrics"]) == [f"k{n:03d}" for n in range(summary.MAX_KEYS)]
+        assert held["params"]["note"] == "y" * summary.MAX_VALUE_CHARS
+        assert bounded["truncated"] is True
+
         ids = ",".join(f"experiment-1-{n}" for n in range(summary.MAX_IDS + 1))
         message = fail(http.get("/api/metric/summary", params={"ids": ids}), 400)
         assert f"at most {summary.MAX_IDS}" in message
