@@ -44,6 +44,7 @@ PAGE_FILES: dict[str, str] = {
     "/workbench-views.js": "text/javascript",
     "/workbench-logs.js": "text/javascript",
     "/workbench-list.js": "text/javascript",
+    "/workbench-columns.js": "text/javascript",
     "/workbench-charts.js": "text/javascript",
     "/workbench-compare.js": "text/javascript",
     "/workbench-new.js": "text/javascript",

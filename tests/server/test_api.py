@@ -59,7 +59,9 @@ def test_ping_answers_pong_and_advertises_the_log_stream(client: httpx.Client) -
         "success": True,
         "message": None,
         "result": "Pong",
-        "attributes": {"extensions": ["log-stream", "tracking-page", "template-preview"]},
+        "attributes": {
+            "extensions": ["log-stream", "tracking-page", "tracking-summary", "template-preview"]
+        },
     }
 
 

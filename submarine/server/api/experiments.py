@@ -89,9 +89,10 @@ __all__ = [
 
 ID_PATTERN: Final = re.compile(r"experiment[-_][0-9]{1,20}[-_][0-9]{1,10}")
 """Experiment ids this server accepts in paths (both Submarine spellings)."""
-EXTENSIONS: Final = ("log-stream", "tracking-page", "template-preview")
+EXTENSIONS: Final = ("log-stream", "tracking-page", "tracking-summary", "template-preview")
 """Extensions of the Submarine API this server offers, advertised by ping (``tracking-page``
-is the paged metric and param read of :mod:`submarine.server.tracking`, ``template-preview``
+is the paged metric and param read of :mod:`submarine.server.tracking`, ``tracking-summary``
+its latest values of every experiment, ``template-preview``
 the dry run of a template submit of :mod:`.templates`)."""
 NOT_FOUND: Final = "Not found experiment."
 """Message of an unknown or malformed experiment id (as the real server words it)."""

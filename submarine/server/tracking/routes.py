@@ -31,6 +31,12 @@ page of bounded size (:mod:`.reads`); the page and the clients read metrics so. 
 record after the cursor at once, each series thinned to the first, last, lowest and highest
 of each of N buckets (:mod:`.buckets`): what a chart of a million points needs.
 
+Extension (``tracking-summary`` in ping's extensions): ``GET /api/metric/summary`` (also at
+``/api/param/summary``; ``?ids=a,b`` for some experiments only) answers each experiment's
+latest value of each metric key (at its highest step over all workers) and of each param,
+bounded in size (:mod:`.summary`), with an ETag: ``If-None-Match`` gets a ``304`` while no
+record was added and no experiment forgotten.
+
 Each experiment may hold at most a quota of records and bytes (``--tracking-max-records``,
 ``--tracking-max-bytes``); a batch past it is refused with a 413 that says so, and nothing of
 it is stored.
@@ -63,10 +69,12 @@ from submarine.server.api.rest import ApiEndpoint, ApiError, envelope, number_pa
 from submarine.server.tracking.buckets import MAX_BUCKETS, read_buckets
 from submarine.server.tracking.reads import DEFAULT_PAGE, MAX_PAGE, read_page, selective_pieces
 from submarine.server.tracking.store import QuotaError, TrackingQuota, TrackingStore
+from submarine.server.tracking.summary import MAX_IDS
 
 __all__ = [
     "ADD_PATHS",
     "PAGE_EXTENSION",
+    "SUMMARY_EXTENSION",
     "AddressLearner",
     "Tracking",
     "tracking_for",
@@ -77,6 +85,8 @@ ADD_PATHS: Final = frozenset({"/api/metric/add", "/api/param/add"})
 """Paths a replica's tracking credential may call (they check credentials themselves)."""
 PAGE_EXTENSION: Final = "tracking-page"
 """The name under which ping advertises the paged reads."""
+SUMMARY_EXTENSION: Final = "tracking-summary"
+"""The name under which ping advertises the summary read."""
 ANY_EXPERIMENT: Final = "*"
 """What :meth:`Tracking.admitted` answers for a bearer that may add to every experiment."""
 _MAX_ID_CHARS: Final = 200
@@ -197,6 +207,33 @@ def _step_param(request: Request, name: str) -> float | None:
     if not math.isfinite(value):
         raise ApiError(400, f"{name}={text[:40]!r} is not valid: give a step (a finite number)")
     return value
+
+
+def _summary_ids(request: Request) -> list[str] | None:
+    """The experiments a summary read asks for (``?ids=a,b``), or None for every one."""
+    text = request.query_params.get("ids")
+    if text is None:
+        return None
+    ids = sorted({part.strip() for part in text.split(",") if part.strip()})
+    if len(ids) > MAX_IDS:
+        raise ApiError(
+            400, f"ids names {len(ids)} experiments: ask for at most {MAX_IDS} at a time"
+        )
+    if not all(is_text(part) for part in ids):
+        raise ApiError(400, "ids: give experiment ids separated by commas")
+    return ids
+
+
+def _summary_etag(version: int, ids: list[str] | None) -> str:
+    """The summary's entity tag: the change count, and which experiments were asked for."""
+    asked = "all" if ids is None else hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return f'W/"tracking-{version}-{asked}"'
+
+
+def _names_tag(header: str, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison)."""
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
 def tracking_routes(
@@ -346,6 +383,20 @@ def tracking_routes(
     class PageParam(Page):
         kind = "param"
 
+    class Summary(ApiEndpoint):
+        async def get(self, request: Request) -> Response:
+            """Each experiment's latest metric and param values; 304 while unchanged."""
+            ids = _summary_ids(request)
+            version = await run_in_threadpool(tracking.store.version)
+            etag = _summary_etag(version, ids)
+            headers = {"ETag": etag, "Cache-Control": "no-cache"}
+            if _names_tag(request.headers.get("if-none-match", ""), etag):
+                return Response(status_code=304, headers=headers)
+            result = await run_in_threadpool(tracking.store.summary, ids)
+            # The tag of what was read (a batch may have come since the version was asked).
+            headers["ETag"] = _summary_etag(int(result["version"]), ids)
+            return envelope(result=result, headers=headers)
+
     return [
         Route("/api/metric/add", Add, methods=["POST"]),
         Route("/api/param/add", AddParam, methods=["POST"]),
@@ -355,6 +406,8 @@ def tracking_routes(
         Route("/api/param/list", ListParam, methods=["GET"]),
         Route("/api/metric/page", Page, methods=["GET"]),
         Route("/api/param/page", PageParam, methods=["GET"]),
+        Route("/api/metric/summary", Summary, methods=["GET"]),
+        Route("/api/param/summary", Summary, methods=["GET"]),
     ]
 
 

@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from submarine.models.trackwire import ColumnBatch, metric_wire, param_wire
+from submarine.server.tracking.summary import (
+    ensure_summary,
+    fold_rows,
+    forget_summary,
+    read_summary,
+    summary_version,
+)
 
 __all__ = ["QuotaError", "TrackingQuota", "TrackingStore", "stored_rows"]
 
@@ -118,8 +125,19 @@ class TrackingStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            ensure_summary(db, self._every_batch(db))
             self._db = db
         return self._db
+
+    @staticmethod
+    def _every_batch(db: sqlite3.Connection) -> Iterator[tuple[str, str, Iterator[Any]]]:
+        """Every stored batch, one at a time, in the order it came: (kind, id, rows)."""
+        for kind, table in _TABLES.items():
+            sql = f"SELECT seq, experiment_id, rows FROM {table} WHERE seq > ? ORDER BY seq LIMIT 1"
+            seq = -1
+            while (found := db.execute(sql, (seq,)).fetchone()) is not None:
+                seq = int(found[0])
+                yield kind, str(found[1]), iter(stored_rows(str(found[2])))
 
     def _usage(self, db: sqlite3.Connection, experiment_id: str) -> tuple[int, int]:
         """(records, bytes) the experiment holds; counted from its batches the first time
@@ -164,6 +182,7 @@ class TrackingStore:
         Raises:
             QuotaError: the batch would take the experiment past ``quota`` (nothing stored).
         """
+        parsed = rows.iter_rows() if isinstance(rows, ColumnBatch) else rows
         if isinstance(rows, ColumnBatch):
             text = _stored(rows)
             count = _count(text) if count is None else count
@@ -185,6 +204,7 @@ class TrackingStore:
                     "VALUES (?, ?, ?)",
                     (experiment_id, records + count, size + len(text)),
                 )
+                fold_rows(db, kind, experiment_id, parsed)
 
     def usage(self, experiment_id: str) -> tuple[int, int]:
         """(records, bytes) an experiment holds, metrics and params together."""
@@ -229,6 +249,18 @@ class TrackingStore:
             with db:
                 for table in (*_TABLES.values(), "tracking_usage"):
                     db.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
+                forget_summary(db, experiment_id)
+
+    def version(self) -> int:
+        """A count that moves with every stored batch and forgotten experiment."""
+        with self._lock:
+            return summary_version(self._conn())
+
+    def summary(self, ids: Sequence[str] | None = None) -> dict[str, Any]:
+        """Each experiment's latest metric and param values (of ``ids`` only if given),
+        bounded (see :mod:`.summary`). Blocking: run it in a worker thread."""
+        with self._lock:
+            return read_summary(self._conn(), ids)
 
     def close(self) -> None:
         """Close the connection (it reopens on next use)."""

@@ -43,6 +43,7 @@ _FILES: Final = {
     "/workbench-views.js": ("workbench-views.js", "text/javascript; charset=utf-8"),
     "/workbench-logs.js": ("workbench-logs.js", "text/javascript; charset=utf-8"),
     "/workbench-list.js": ("workbench-list.js", "text/javascript; charset=utf-8"),
+    "/workbench-columns.js": ("workbench-columns.js", "text/javascript; charset=utf-8"),
     "/workbench-charts.js": ("workbench-charts.js", "text/javascript; charset=utf-8"),
     "/workbench-compare.js": ("workbench-compare.js", "text/javascript; charset=utf-8"),
     "/workbench-new.js": ("workbench-new.js", "text/javascript; charset=utf-8"),

@@ -64,29 +64,43 @@ function listView(main) {
     starters);
   let sortKey = "accepted";
   let sortDescending = true;
+  const tracking = listTracking((filtered) => {
+    if (filtered) page = 0;
+    apply();
+  });
   const header = (key, title, cls) => {
     if (!key) return h("th", { scope: "col", class: cls, text: title });
     const button = h("button", { type: "button", class: "sort", "data-sort": key, onclick: () => {
-      sortDescending = sortKey === key ? !sortDescending : key === "accepted" || key === "duration";
+      sortDescending = sortKey === key ? !sortDescending : key === "accepted" || key === "duration" || key.startsWith("metric:");
       sortKey = key;
       apply();
     } }, title);
     return h("th", { scope: "col", class: cls, "data-sort": key }, button);
   };
   const strip = resourcesStrip();
+  // The header: the fixed columns, then the chosen metric and param columns.
+  const headRow = h("tr");
+  const renderHead = () => {
+    const chosen = tracking.columns();
+    if (headRow.dataset.cols === chosen.join("\u0000") && headRow.children.length) return;
+    headRow.dataset.cols = chosen.join("\u0000");
+    headRow.replaceChildren(
+      h("th", { scope: "col", class: "check" }, all),
+      header("name", "Name"), header("status", "Status"), header("framework", "Framework", "hide-narrow"),
+      header("accepted", "Accepted", "hide-narrow"), header("duration", "Duration", "hide-phone"),
+      ...chosen.map((column) => header(column, tracking.label(column), "tracked")),
+      header(null, "Actions", "actions-col"));
+  };
   main.append(
     h("h1", { text: "Experiments" }),
     strip.node,
     h("div", { class: "toolbar" },
       h("label", {}, "Status", status), h("label", {}, "Name", name), h("label", {}, "Tag", tag),
-      compare, bulkDelete, count),
+      tracking.nodes, compare, bulkDelete, count),
+    tracking.problem,
     h("div", { class: "table-wrap list-wrap" }, h("table", { id: "experiments" },
       h("caption", { class: "skip", text: "Experiments" }),
-      h("thead", {}, h("tr", {},
-        h("th", { scope: "col", class: "check" }, all),
-        header("name", "Name"), header("status", "Status"), header("framework", "Framework", "hide-narrow"),
-        header("accepted", "Accepted", "hide-narrow"), header("duration", "Duration", "hide-phone"),
-        header(null, "Actions", "actions-col"))),
+      h("thead", {}, headRow),
       body)),
     pager,
     empty);
@@ -110,15 +124,18 @@ function listView(main) {
     const wantedStatus = status.value;
     const wantedName = name.value.trim().toLowerCase();
     const wantedTag = tag.value;
+    renderHead();
+    if (!SORTS[sortKey] && !tracking.columns().includes(sortKey)) sortKey = "accepted";
     shown = experiments.filter((e) =>
       (!wantedStatus || e.status === wantedStatus) &&
       (!wantedName || nameOf(e).toLowerCase().includes(wantedName) || e.experimentId.includes(wantedName)) &&
-      (!wantedTag || tagsOf(e).includes(wantedTag)));
-    const key = SORTS[sortKey];
+      (!wantedTag || tagsOf(e).includes(wantedTag)) && tracking.keep(e));
+    const key = SORTS[sortKey] || ((e) => tracking.sortValue(e, sortKey));
     const keys = new Map(shown.map((e) => [e, key(e)]));
     shown.sort((a, b) => {
       const [x, y] = [keys.get(a), keys.get(b)];
-      const order = x < y ? -1 : x > y ? 1 : 0;
+      if (x === undefined || y === undefined) return (x === undefined) - (y === undefined); // none last
+      const order = typeof x !== typeof y ? (typeof x < typeof y ? -1 : 1) : x < y ? -1 : x > y ? 1 : 0;
       return sortDescending ? -order : order;
     });
     main.querySelectorAll("th[data-sort]").forEach((th) => {
@@ -220,6 +237,17 @@ function listView(main) {
     cell("accepted").textContent = fmtTime(experiment.acceptedTime);
     cell("duration").textContent = duration(experiment);
     row.querySelector("input.select").checked = selected.has(experiment.experimentId);
+    const chosen = tracking.columns();
+    if (row.dataset.cols !== chosen.join("\u0000")) {
+      row.dataset.cols = chosen.join("\u0000");
+      row.querySelectorAll("td[data-column]").forEach((td) => td.remove());
+      const actions = row.querySelector("td.actions-col");
+      for (const column of chosen) row.insertBefore(h("td", { "data-column": column, class: "tracked" }), actions);
+    }
+    row.querySelectorAll("td[data-column]").forEach((td) => {
+      const text = tracking.text(experiment, td.dataset.column);
+      if (td.textContent !== text) td.textContent = text;
+    });
   };
 
   const rerun = async (id) => {
@@ -306,6 +334,7 @@ function listView(main) {
   let stopPolling = poll();
   return () => {
     stopPolling();
+    tracking.stop();
     strip.stop();
   };
 }

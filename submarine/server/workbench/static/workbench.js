@@ -1,5 +1,5 @@
 // The Submarine workbench: helpers, the API, signing in and routing (views in
-// workbench-list.js, workbench-views.js, workbench-logs.js, workbench-charts.js,
+// workbench-list.js and workbench-columns.js, workbench-views.js, workbench-logs.js, workbench-charts.js,
 // workbench-compare.js, workbench-new.js, workbench-templates.js, workbench-run.js and
 // workbench-environments.js). Plain JavaScript, no dependencies; every request goes to this
 // server (same origin).
