@@ -97,10 +97,6 @@ class BackfillQueue:
         """Take an experiment off the queue (nothing happens if it is not queued)."""
         self._items.pop(experiment_id, None)
 
-    def position(self, experiment_id: str) -> int:
-        """How many queued experiments were accepted before it."""
-        return self.ids().index(experiment_id)
-
     def overdue(self, item: Waiting, now: float) -> bool:
         """Whether ``item`` has waited longer than the window."""
         return now - item.accepted >= self.window
