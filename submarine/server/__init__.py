@@ -120,6 +120,10 @@ async def _serve(settings: Settings) -> None:
         port=settings.port,
         lifespan="on",
         access_log=False,
+        # Nothing stands in front of this server: a client's X-Forwarded-For is no address
+        # (from loopback uvicorn would believe it, and each made-up one got a fresh login
+        # budget).
+        proxy_headers=False,
         log_config=None,  # library code: logging is configured by whoever runs us
         timeout_graceful_shutdown=3,
         # Incomplete requests time out and open connections are bounded (see protocol).

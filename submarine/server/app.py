@@ -144,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
                         "environments": environments,
                         "runner": runner,
                         "logins": FailureLimit(),
+                        "peers": own_user or OwnUser(),
                         # A deleted experiment's metrics and params go with it.
                         "on_delete": tracking.forget,
                     }

@@ -19,12 +19,13 @@ import socket
 
 import pytest
 
+from tests.as_nobody import NOBODY, needs_nobody, run_as_nobody
 from tests.conftest import ServerFactory
 from tests.support import wait_until
 
 from .conftest import Figures
 from .pingprobe import PingProbe
-from .rawhttp import Answer, connect, file_limit, read_answer, send_head
+from .rawhttp import Answer, address, connect, file_limit, read_answer, send_head
 
 pytestmark = [pytest.mark.reliability, pytest.mark.bounded, pytest.mark.slow]
 
@@ -133,3 +134,60 @@ def test_waves_of_logins_from_a_locked_out_address_cost_little(
     assert codes == [429] * 5 * BURST
     failed = server.log().count("failed login as ada")
     assert failed == BUDGET
+
+
+def test_a_forwarded_for_header_is_no_fresh_address(server_factory: ServerFactory) -> None:
+    """uvicorn believed ``X-Forwarded-For`` from loopback: each made-up address got a
+    fresh budget, so guesses were never limited. The server stands behind no proxy."""
+    server = server_factory.start("--token", TOKEN, "--username", USER, "--password", PASSWORD)
+    body = json.dumps({"username": USER, "password": "wrong"}).encode()
+    codes = []
+    for index in range(BUDGET + 5):
+        with connect(server) as sock:
+            forged = {"X-Forwarded-For": f"10.0.0.{index}", "Forwarded": f"for=10.0.1.{index}"}
+            send_head(sock, "POST", "/api/auth/token", length=len(body), headers=forged)
+            with contextlib.suppress(OSError):
+                sock.sendall(body)
+            codes.append(read_answer(sock).status)
+    assert codes == [401] * BUDGET + [429] * 5
+    log = server.log()
+    assert log.count("failed login as ada from 127.0.0.1 ") == BUDGET
+    assert "10.0." not in log
+
+
+_GUESSER = """
+import http.client, json, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+codes = []
+for _ in range(count):
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    body = json.dumps({"username": "ada", "password": "a-wrong-guess"})
+    connection.request("POST", "/api/auth/token", body, {"Content-Type": "application/json"})
+    codes.append(connection.getresponse().status)
+    connection.close()
+print(json.dumps(codes))
+"""
+"""What ``nobody`` runs: ``count`` wrong logins, each in its own connection; prints their
+statuses."""
+
+
+@needs_nobody
+def test_another_local_user_cannot_lock_the_servers_user_out(
+    server_factory: ServerFactory,
+) -> None:
+    """Every local user shares the address 127.0.0.1: its budget was one, so anyone on the
+    machine could lock the real user out. On loopback the budget is per user too."""
+    server = server_factory.start("--token", TOKEN, "--username", USER, "--password", PASSWORD)
+    host, port = address(server)
+    done = run_as_nobody(_GUESSER, host, str(port), str(BUDGET + 3))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [401] * BUDGET + [429] * 3  # nobody is locked out
+    # ... and the server's own user, from the same address, is not.
+    with connect(server) as sock:
+        body = json.dumps({"username": USER, "password": PASSWORD}).encode()
+        send_head(sock, "POST", "/api/auth/token", length=len(body))
+        sock.sendall(body)
+        accepted = read_answer(sock)
+    assert accepted.status == 200, accepted
+    assert accepted.json()["result"] == TOKEN
+    assert f"from 127.0.0.1 (uid {NOBODY})" in server.log()

@@ -91,25 +91,28 @@ class OwnUser:
             proc_connection_owner, local, remote, limiter=self._limiter
         )
 
+    async def peer_uid(self, scope: Scope) -> int | None:
+        """The uid of the process holding the loopback socket a request came from; None
+        when the request is not from loopback, or the socket is closed, held by no process
+        or cannot be looked up."""
+        client, server = scope.get("client"), scope.get("server")
+        if not (client and server and is_loopback_address(str(client[0]))):
+            return None
+        try:
+            owner = await self._owner(
+                (str(client[0]), int(client[1])), (str(server[0]), int(server[1]))
+            )
+        except (OwnerUnknownError, ValueError):
+            return None
+        if owner is None or owner.state != ESTABLISHED or owner.inode == 0:
+            return None
+        return owner.uid
+
     async def __call__(self, scope: Scope) -> bool:
         """Whether the request of ``scope`` comes from a loopback socket of :attr:`uid`."""
         known = scope.get(OWN_USER_KEY)
         if isinstance(known, bool):
             return known
-        client, server = scope.get("client"), scope.get("server")
-        passes = False
-        if client and server and is_loopback_address(str(client[0])):
-            try:
-                owner = await self._owner(
-                    (str(client[0]), int(client[1])), (str(server[0]), int(server[1]))
-                )
-            except (OwnerUnknownError, ValueError):
-                owner = None
-            passes = (
-                owner is not None
-                and owner.state == ESTABLISHED
-                and owner.inode != 0
-                and owner.uid == self.uid
-            )
+        passes = await self.peer_uid(scope) == self.uid
         scope[OWN_USER_KEY] = passes
         return passes

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from submarine.server.api.logins import FailureLimit
+from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import ApiEndpoint, ApiError
 from submarine.server.run.runner import Runner
 from submarine.server.settings import Settings
@@ -36,6 +37,8 @@ class Services(TypedDict):
     environments: EnvironmentStore
     runner: Runner
     logins: FailureLimit
+    peers: OwnUser
+    """Who holds a loopback request's socket (the login budget is per local user there)."""
     on_delete: Callable[[str], None]
     """Called (in a worker thread) with the id of an experiment once it is deleted: other
     wings forget what they keep of it (tracking its metrics and params)."""
@@ -56,6 +59,7 @@ class ServiceEndpoint(ApiEndpoint):
             "environments": state["environments"],
             "runner": state["runner"],
             "logins": state["logins"],
+            "peers": state["peers"],
             "on_delete": state["on_delete"],
         }
         return services

@@ -1,5 +1,5 @@
 """``POST /api/auth/token``: a user and password exchanged for the token, with failed
-logins limited per address (:mod:`.logins`).
+logins limited per address (:mod:`.logins`), and on loopback per local user.
 
 The credential is the body itself, so what an unauthenticated client can make the server
 read is bounded before anything is read: an attempt is held against its address's budget
@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from submarine.server.api.logins import LOGIN_WINDOW
 from submarine.server.api.logtext import log_text
+from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import ApiError, envelope, read_document
 from submarine.server.api.services import ServiceEndpoint, route
 
@@ -52,7 +53,7 @@ class Token(ServiceEndpoint):
                 "this server has no user: start it with --username and --password "
                 "(and --token) to hand out tokens",
             )
-        address = request.client.host if request.client else "unknown"
+        address = await _budget_key(request, services["peers"])
         # Held before the body is read: concurrent guesses cannot all pass the check.
         wait = logins.reserve(address)
         if wait is not None:
@@ -80,6 +81,15 @@ class Token(ServiceEndpoint):
             )
             raise ApiError(401, "Invalid username or password.")
         return envelope(result=settings.token)
+
+
+async def _budget_key(request: Request, peers: OwnUser) -> str:
+    """Whose failures an attempt counts against: its client address, and on loopback, where
+    every local user shares one address, the user holding its socket too (so that another
+    user of the machine cannot lock the server's user out)."""
+    address = request.client.host if request.client else "unknown"
+    uid = await peers.peer_uid(request.scope)
+    return address if uid is None else f"{address} (uid {uid})"
 
 
 async def _credentials(request: Request) -> tuple[str, str]:
