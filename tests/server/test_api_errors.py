@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from submarine.server.api.rest import YAML_MAX_VALUES
 from tests.support import make_spec, unique_name
 
 from .api_support import API, create, fail, in_process, ok
@@ -207,6 +208,18 @@ def test_yaml_aliases_are_refused(client: httpx.Client) -> None:
     bomb = "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"
     response = client.post(API, content=bomb, headers={"content-type": "application/yaml"})
     assert "aliases" in fail(response, 400)
+
+
+def test_a_yaml_body_of_too_many_values_is_413_before_it_is_built(client: httpx.Client) -> None:
+    many = "spec: [" + ", ".join(["1"] * YAML_MAX_VALUES) + "]\n"  # and the mapping and key
+    response = client.post(API, content=many, headers={"content-type": "application/yaml"})
+    message = fail(response, 413)
+    assert f"more than {YAML_MAX_VALUES:,} values" in message
+    assert "application/json" in message
+    # The same document as JSON is read (and judged as a spec).
+    as_json = client.post(API, json={"spec": [1] * YAML_MAX_VALUES})
+    assert as_json.status_code == 400, as_json.text
+    assert "values" not in fail(as_json, 400)
 
 
 @pytest.mark.parametrize(

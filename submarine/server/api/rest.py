@@ -43,6 +43,7 @@ __all__ = [
     "BAD_TOKEN",
     "DRAIN_SECONDS",
     "PARSE_INLINE_BYTES",
+    "YAML_MAX_VALUES",
     "ApiEndpoint",
     "ApiError",
     "TokenGuard",
@@ -69,6 +70,11 @@ YAML_TYPES: Final = frozenset({"application/yaml", "application/x-yaml", "text/y
 """Content types read as YAML."""
 DRAIN_SECONDS: Final = 5.0
 """The longest a refused body is read (and dropped) before the 413 is sent."""
+YAML_MAX_VALUES: Final = 20_000
+"""The most values (scalars, mappings, sequences) a YAML body may hold: the YAML parser
+builds some 900 bytes of nodes a value before it makes the document, so a 1 MB body of
+small entries cost 120 MB; an experiment spec or template holds a few hundred. JSON has
+no such bound (its parser makes the document directly)."""
 PARSE_INLINE_BYTES: Final = 8192
 """Bodies up to this size are parsed on the event loop; larger ones in a worker thread."""
 _GONE_LOG: Final = LineBudget(20)
@@ -227,10 +233,13 @@ def _log_gone(request: Request, received: int, declared: str | None) -> None:
     )
 
 
-def _reject_yaml_aliases(text: str) -> None:
-    """Refuse YAML anchors and aliases: they let a small body expand without bound."""
+def _check_yaml_events(text: str) -> None:
+    """Refuse YAML anchors and aliases (they let a small body expand without bound) and
+    more than :data:`YAML_MAX_VALUES` values, from the parser's events (which it keeps
+    none of) before a node is built."""
     import yaml
 
+    values = 0
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast, depth-bounded
         for event in yaml.parse(text, Loader=loader):
@@ -238,6 +247,15 @@ def _reject_yaml_aliases(text: str) -> None:
                 raise ApiError(
                     400, "YAML aliases (*name) are not accepted in request bodies: write it out"
                 )
+            if isinstance(event, yaml.NodeEvent):
+                values += 1
+                if values > YAML_MAX_VALUES:
+                    raise ApiError(
+                        413,
+                        f"the YAML body holds more than {YAML_MAX_VALUES:,} values (the most "
+                        "a YAML body may hold): send it as JSON (Content-Type: "
+                        "application/json)",
+                    )
     except yaml.YAMLError:
         return  # parse_document reports it with line and column
 
@@ -287,7 +305,7 @@ def _parse(body: bytes, is_yaml: bool, what: str) -> Any:
     if not text.strip():
         raise ApiError(400, f"the request body is empty: send {what}")
     if is_yaml:
-        _reject_yaml_aliases(text)
+        _check_yaml_events(text)
     try:
         return parse_document(text, yaml_syntax=is_yaml, source="request body")
     except SpecFileError as exc:
