@@ -25,11 +25,13 @@ SocketOwner(uid=1000, state=1, inode=77)
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import os
 import socket
 import struct
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -89,18 +91,20 @@ class SocketOwner:
     """The socket's inode; 0 when no process holds it any more."""
 
 
-def _forms(host: str) -> list[tuple[int, bytes]]:
-    """``(family, packed address)`` of each form a socket may hold ``host`` in."""
+@functools.lru_cache(maxsize=1024)
+def _forms(host: str) -> tuple[tuple[int, bytes], ...]:
+    """``(family, packed address)`` of each form a socket may hold ``host`` in (kept: the
+    same few client addresses are looked up again and again)."""
     address = ipaddress.ip_address(host.strip("[]").split("%")[0])
     if isinstance(address, ipaddress.IPv6Address):
         mapped = address.ipv4_mapped
         if mapped is None:
-            return [(socket.AF_INET6, address.packed)]
+            return ((socket.AF_INET6, address.packed),)
         address = mapped
-    return [
+    return (
         (socket.AF_INET, address.packed),
         (socket.AF_INET6, ipaddress.IPv6Address(f"::ffff:{address}").packed),
-    ]
+    )
 
 
 def _pairs(local: Address, remote: Address) -> list[tuple[Packed, Packed]]:
@@ -114,6 +118,18 @@ def _pairs(local: Address, remote: Address) -> list[tuple[Packed, Packed]]:
 
 
 # -- netlink ----------------------------------------------------------------------------------
+
+
+_LINKS = threading.local()
+
+
+def _link() -> socket.socket:
+    """This thread's sock_diag socket (made once: a lookup is a send and a receive)."""
+    link: socket.socket | None = getattr(_LINKS, "link", None)
+    if link is None or os.getpid() != getattr(_LINKS, "pid", None):
+        link = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
+        _LINKS.link, _LINKS.pid = link, os.getpid()
+    return link
 
 
 def _netlink_query(local: Packed, remote: Packed) -> SocketOwner | None:
@@ -130,10 +146,15 @@ def _netlink_query(local: Packed, remote: Packed) -> SocketOwner | None:
     )
     body = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + sockid
     message = _HEADER.pack(_HEADER.size + len(body), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0)
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as link:
+    link = _link()
+    try:
         link.send(message + body)
         # The kernel answers a lookup before send returns: nothing to wait for.
         answer = link.recv(8192, socket.MSG_DONTWAIT)
+    except OSError:
+        _LINKS.link = None  # a fresh socket next time: no answer left over to misread
+        link.close()
+        raise
     if len(answer) < _HEADER.size + 4:
         raise OSError("a short sock_diag answer")
     kind = _HEADER.unpack_from(answer)[1]

@@ -109,13 +109,14 @@ async def _serve(settings: Settings) -> None:
         quiet_accept_errors,
     )
     from submarine.server.api.logtext import install_escaping
-    from submarine.server.app import create_app
+    from submarine.server.app import create_app, early_answer_of
 
     install_escaping()  # no request can forge a line of the log, whoever configured it
     quiet_accept_errors(asyncio.get_running_loop())
     max_connections = settings.max_connections or default_max_connections()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -127,7 +128,12 @@ async def _serve(settings: Settings) -> None:
         log_config=None,  # library code: logging is configured by whoever runs us
         timeout_graceful_shutdown=3,
         # Incomplete requests time out and open connections are bounded (see protocol).
-        http=guarded_protocol(settings.header_timeout, max_connections, settings.body_timeout),
+        http=guarded_protocol(
+            settings.header_timeout,
+            max_connections,
+            settings.body_timeout,
+            early_answer=early_answer_of(app),
+        ),
     )
     written: list[Path] = []
 

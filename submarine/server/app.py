@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from submarine.server.api.connections import EarlyAnswer
 from submarine.server.api.environments import environment_routes
 from submarine.server.api.experiments import OPEN_PATHS, experiment_routes
 from submarine.server.api.guard import RequestGuard
@@ -42,7 +43,7 @@ from submarine.server.api.peers import OwnUser
 from submarine.server.api.rest import TokenGuard, http_error, server_error
 from submarine.server.api.services import Services
 from submarine.server.api.templates import stored_examples, template_routes
-from submarine.server.api.token import token_route
+from submarine.server.api.token import early_refusal, token_route
 from submarine.server.artifacts.files import ArtifactFiles
 from submarine.server.artifacts.routes import PART_PATH, UPLOAD_PATHS, artifact_routes
 from submarine.server.board.routes import PREFIX, board_routes
@@ -67,7 +68,7 @@ from submarine.server.tracking.routes import (
 from submarine.server.tracking.store import TrackingQuota
 from submarine.server.workbench.routes import PAGE_PATHS, workbench_routes
 
-__all__ = ["create_app", "with_token"]
+__all__ = ["create_app", "early_answer_of", "with_token"]
 
 _GENERATED_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _TRACKING_SECRET: Final = re.compile(r"[0-9a-f]{64}")
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
     """
     settings = with_token(settings)
     own_user = OwnUser() if settings.generated_token else None
+    logins, peers = FailureLimit(), own_user or OwnUser()
     tracking = tracking_for(
         settings.database, settings.token, settings.host, settings.port, own_user
     )
@@ -143,8 +145,8 @@ def create_app(settings: Settings) -> Starlette:
                         "templates": templates,
                         "environments": environments,
                         "runner": runner,
-                        "logins": FailureLimit(),
-                        "peers": own_user or OwnUser(),
+                        "logins": logins,
+                        "peers": peers,
                         # A deleted experiment's metrics and params go with it.
                         "on_delete": tracking.forget,
                     }
@@ -196,9 +198,19 @@ def create_app(settings: Settings) -> Starlette:
         middleware.append(
             Middleware(TokenGuard, token=settings.token, open_paths=open_paths, admit=own_user)
         )
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    app.state.early_answer = early_refusal(logins, peers)
+    return app
+
+
+def early_answer_of(app: Starlette) -> EarlyAnswer | None:
+    """What answers requests of ``app`` from their first bytes, for the connection guard
+    (:func:`~submarine.server.api.connections.guarded_protocol`): a locked-out address's
+    logins."""
+    answer: EarlyAnswer | None = getattr(app.state, "early_answer", None)
+    return answer

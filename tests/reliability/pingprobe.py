@@ -55,15 +55,16 @@ class PingProbe:
     ...     attack()
     >>> probe.report(figures, "withheld bodies")  # doctest: +SKIP
 
-    The baseline is measured when the probe is made, before the attack.
+    The baseline is measured when the probe is made, before the attack; ``pace`` is the
+    pause between two pings (shorter for short attacks, to have pings enough during them).
     """
 
-    def __init__(self, server: RunningServer, baseline: int = 40) -> None:
+    def __init__(self, server: RunningServer, baseline: int = 40, pace: float = _PACE) -> None:
         self._server = psutil.Process(server.process.pid)
         self._pings: list[tuple[float, float | None]] = []
         self._lock = threading.Lock()
         self._pinger = subprocess.Popen(
-            [sys.executable, "-c", _PINGER, f"{server.url}/api/v1/experiment/ping", str(_PACE)],
+            [sys.executable, "-c", _PINGER, f"{server.url}/api/v1/experiment/ping", str(pace)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -50,6 +50,7 @@ def test_a_changed_uvicorn_stops_the_server_naming_what_is_missing(
         "send_400_response()",
         "self.conn",
         "self.connections",
+        "self.server",
     ]
     monkeypatch.setattr(connections, "missing_internals", lambda: missing_internals(_Renamed))
     with pytest.raises(ServerStartError) as refused:

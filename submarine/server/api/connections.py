@@ -18,6 +18,11 @@ process's file descriptors before any route (or token check) sees a request. The
 * after an answer sent before the body was read, drops what is left of the body up to
   :data:`DISCARD_BYTES` (so that a client still sending reads the answer, not a reset),
   and closes the connection past that;
+* lets the app answer a request from its first bytes, below HTTP parsing and the app
+  (``early_answer``): a locked-out address's logins, which an attacker sends as fast as
+  it can, cost a few string tests instead of a request's whole way through the app, and
+  the connection is closed once the client has read the answer (its body dropped, up to
+  :data:`DISCARD_BYTES`, within the body deadline);
 * keeps at most ``max_connections`` open: past it, of the connections that wait for their
   client (no request yet, or a body still to come), the one that sent nothing for the
   longest is closed to make room; a newcomer is refused only when every other one is
@@ -41,7 +46,9 @@ import errno
 import logging
 import resource
 import time
-from typing import Any, ClassVar, Final
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, Final, TypeAlias
 
 import h11
 import uvicorn
@@ -50,6 +57,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from submarine.server.errors import ServerStartError
 
 __all__ = [
+    "EarlyAnswer",
     "default_max_connections",
     "guarded_protocol",
     "missing_internals",
@@ -68,6 +76,13 @@ DISCARD_BYTES: Final = 2 << 20
 """The most bytes of a body dropped after its request was answered without reading it."""
 
 
+EarlyAnswer: TypeAlias = Callable[
+    [bytes, tuple[str, int] | None, tuple[str, int | None] | None], bytes | None
+]
+"""Given the first bytes of a request (at least its request line, when the client sent it
+in one piece), the client's and the server's address: the whole HTTP answer to send
+without parsing the request, or None to let it take its normal way."""
+
 _EXTENDED: Final = (
     "connection_made",
     "connection_lost",
@@ -76,7 +91,7 @@ _EXTENDED: Final = (
     "send_400_response",
 )
 """The methods of uvicorn's ``H11Protocol`` the guard overrides."""
-_READ: Final = ("conn", "connections", "loop", "transport", "client")
+_READ: Final = ("conn", "connections", "loop", "transport", "client", "server")
 """The attributes of an ``H11Protocol`` the guard reads (set in ``__init__`` or
 ``connection_made``)."""
 
@@ -124,6 +139,8 @@ class _GuardedProtocol(H11Protocol):
     closed_for_room: ClassVar[int] = 0
     closing: ClassVar[int] = 0
     """Connections this guard closed whose loss uvicorn has not seen yet."""
+    early_answer: ClassVar[EarlyAnswer | None] = None
+    answered_early: ClassVar[int] = 0
 
     _deadline: asyncio.TimerHandle | None = None
     _awaiting: object = None
@@ -131,10 +148,13 @@ class _GuardedProtocol(H11Protocol):
     _discarded: int | None = None
     """Body bytes received after an answer sent before the body was read (else None)."""
     _closed_here: bool = False
+    _early: bool = False
+    """Whether the connection's request was answered from its first bytes (what follows
+    is dropped)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Take the connection (making room if needed) and start its header deadline."""
-        assert isinstance(transport, asyncio.Transport)
+        transport = typing.cast(asyncio.Transport, transport)
         cls = type(self)
         while self._open_count() >= cls.max_connections and cls.waiting:
             oldest = next(iter(cls.waiting))
@@ -174,6 +194,19 @@ class _GuardedProtocol(H11Protocol):
             if self._discarded > DISCARD_BYTES:
                 self._close("a body of more than the bound after its request was answered")
                 return
+        if self._early:
+            return
+        early = type(self).early_answer
+        if (
+            early is not None
+            and self.conn.their_state is h11.IDLE
+            and self.conn.our_state is h11.IDLE
+            and not self.conn.trailing_data[0]
+        ):
+            answer = early(data, self.client, self.server)
+            if answer is not None:
+                self._answer_early(answer)
+                return
         super().data_received(data)
         if self.transport.is_closing():
             return
@@ -205,6 +238,8 @@ class _GuardedProtocol(H11Protocol):
         """Start or stop the deadline that fits what the connection waits for: headers
         (their side idle), a body (their side sending one), or nothing (a handler has the
         request)."""
+        if self._early:
+            return  # its deadline runs until the client closes
         state = self.conn.their_state
         awaiting = state if state in (h11.IDLE, h11.SEND_BODY) else None
         if awaiting is self._awaiting:
@@ -221,6 +256,23 @@ class _GuardedProtocol(H11Protocol):
             self._deadline = self.loop.call_later(type(self).body_timeout, self._late)
         else:
             waiting.pop(self, None)
+
+    def _answer_early(self, answer: bytes) -> None:
+        """Send ``answer`` and the end of this side; drop what the client sends (bounded)
+        until it closes, or the body deadline closes the connection."""
+        type(self).answered_early += 1
+        self._early = True
+        self._discarded = 0
+        self._stop_deadline()
+        self.transport.write(answer)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        waiting = type(self).waiting
+        waiting.pop(self, None)
+        waiting[self] = None
+        self._deadline = self.loop.call_later(
+            type(self).body_timeout, self._close, "no end of a request answered early in time"
+        )
 
     def _stop_deadline(self) -> None:
         self._awaiting = None
@@ -251,7 +303,10 @@ class _GuardedProtocol(H11Protocol):
 
 
 def guarded_protocol(
-    header_timeout: float, max_connections: int, body_timeout: float = 30.0
+    header_timeout: float,
+    max_connections: int,
+    body_timeout: float = 30.0,
+    early_answer: EarlyAnswer | None = None,
 ) -> type[H11Protocol]:
     """An h11 protocol class for ``uvicorn.Config(http=...)`` with these limits (each
     server gets its own class, and so its own count of waiting connections).
@@ -260,6 +315,7 @@ def guarded_protocol(
         header_timeout: seconds a connection has to send a request's complete headers.
         max_connections: open connections at most.
         body_timeout: seconds a request has to send its complete body, from its headers.
+        early_answer: answers requests from their first bytes (see :data:`EarlyAnswer`).
 
     Raises:
         ServerStartError: the installed uvicorn lacks what the guard extends.
@@ -279,6 +335,7 @@ def guarded_protocol(
     GuardedH11Protocol.body_timeout = body_timeout
     GuardedH11Protocol.max_connections = max_connections
     GuardedH11Protocol.waiting = {}
+    GuardedH11Protocol.early_answer = early_answer
     return GuardedH11Protocol
 
 

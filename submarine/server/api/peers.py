@@ -19,6 +19,8 @@ the user runs on loopback (``ssh -L``, a notebook's proxy) makes its clients the
 
 from __future__ import annotations
 
+import enum
+import functools
 import ipaddress
 import logging
 import os
@@ -37,7 +39,7 @@ from submarine._sockets import (
     proc_connection_owner,
 )
 
-__all__ = ["OWN_USER_KEY", "OwnUser", "is_loopback_address"]
+__all__ = ["OWN_USER_KEY", "UNKNOWN", "OwnUser", "Unknown", "is_loopback_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,24 @@ OWN_USER_KEY: Final = "submarine.own_user"
 once, whichever guard asks)."""
 
 
+class Unknown(enum.Enum):
+    """The type of :data:`UNKNOWN`."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN
+"""Who holds a socket cannot be told this way here."""
+
+
+def _uid(owner: SocketOwner | None) -> int | None:
+    """The uid of a socket that is open and held by a process (a closed one reports 0)."""
+    if owner is None or owner.state != ESTABLISHED or owner.inode == 0:
+        return None
+    return owner.uid
+
+
+@functools.lru_cache(maxsize=1024)
 def is_loopback_address(host: str) -> bool:
     """Whether an ASGI client address is a loopback one (IPv4-mapped ones included).
 
@@ -91,6 +111,21 @@ class OwnUser:
             proc_connection_owner, local, remote, limiter=self._limiter
         )
 
+    def peer_uid_now(self, client: Address, server: Address) -> int | Unknown | None:
+        """:meth:`peer_uid` of a connection's two ends, by netlink alone (fit for code
+        that cannot wait); :data:`UNKNOWN` when netlink cannot tell here."""
+        if not is_loopback_address(client[0]):
+            return None
+        if not self._netlink:
+            return UNKNOWN
+        try:
+            owner = netlink_connection_owner(client, server)
+        except OSError:
+            return UNKNOWN
+        except (OwnerUnknownError, ValueError):
+            return None
+        return _uid(owner)
+
     async def peer_uid(self, scope: Scope) -> int | None:
         """The uid of the process holding the loopback socket a request came from; None
         when the request is not from loopback, or the socket is closed, held by no process
@@ -104,9 +139,7 @@ class OwnUser:
             )
         except (OwnerUnknownError, ValueError):
             return None
-        if owner is None or owner.state != ESTABLISHED or owner.inode == 0:
-            return None
-        return owner.uid
+        return _uid(owner)
 
     async def __call__(self, scope: Scope) -> bool:
         """Whether the request of ``scope`` comes from a loopback socket of :attr:`uid`."""

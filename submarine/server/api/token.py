@@ -9,22 +9,26 @@ body may hold :data:`LOGIN_BODY_BYTES` at most.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
+import time
 from collections.abc import Mapping
+from email.utils import formatdate
 from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from submarine.server.api.logins import LOGIN_WINDOW
+from submarine.server.api.connections import EarlyAnswer
+from submarine.server.api.logins import LOGIN_WINDOW, FailureLimit
 from submarine.server.api.logtext import log_text
-from submarine.server.api.peers import OwnUser
-from submarine.server.api.rest import ApiError, envelope, read_document
+from submarine.server.api.peers import UNKNOWN, OwnUser
+from submarine.server.api.rest import ApiError, dump_bytes, envelope, envelope_body, read_document
 from submarine.server.api.services import ServiceEndpoint, route
 
-__all__ = ["LOGIN_BODY_BYTES", "TOKEN_PATH", "Token", "token_route"]
+__all__ = ["LOGIN_BODY_BYTES", "TOKEN_PATH", "Token", "early_refusal", "token_route"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +61,7 @@ class Token(ServiceEndpoint):
         # Held before the body is read: concurrent guesses cannot all pass the check.
         wait = logins.reserve(address)
         if wait is not None:
-            raise ApiError(
-                429,
-                f"too many failed logins from {address}: try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+            raise _refused(address, wait)
         failed: bool | None = None
         try:
             username, password = await _credentials(request)
@@ -83,13 +83,68 @@ class Token(ServiceEndpoint):
         return envelope(result=settings.token)
 
 
-async def _budget_key(request: Request, peers: OwnUser) -> str:
+def _key(address: str, uid: int | None) -> str:
     """Whose failures an attempt counts against: its client address, and on loopback, where
     every local user shares one address, the user holding its socket too (so that another
     user of the machine cannot lock the server's user out)."""
-    address = request.client.host if request.client else "unknown"
-    uid = await peers.peer_uid(request.scope)
     return address if uid is None else f"{address} (uid {uid})"
+
+
+async def _budget_key(request: Request, peers: OwnUser) -> str:
+    address = request.client.host if request.client else "unknown"
+    return _key(address, await peers.peer_uid(request.scope))
+
+
+def _refused(address: str, wait: int) -> ApiError:
+    return ApiError(
+        429,
+        f"too many failed logins from {address}: try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def early_refusal(logins: FailureLimit, peers: OwnUser) -> EarlyAnswer:
+    """Refuses a login from a locked-out address from the first bytes of its request, the
+    same 429 as the route's, before it is parsed or reaches the app: once an address is
+    locked out, guessing on costs the server a few string tests a connection.
+
+    Requests whose request line came in pieces, and loopback ones whose user netlink
+    cannot tell, take the normal way.
+    """
+    start = f"POST {TOKEN_PATH}".encode("ascii")
+
+    def answer(
+        data: bytes, client: tuple[str, int] | None, server: tuple[str, int | None] | None
+    ) -> bytes | None:
+        if not data.startswith(start) or data[len(start) : len(start) + 1] not in (b" ", b"?"):
+            return None
+        if client is None or server is None or server[1] is None:
+            return None
+        uid = peers.peer_uid_now(client, (server[0], server[1]))
+        if uid is UNKNOWN:
+            return None
+        key = _key(client[0], uid)
+        wait = logins.retry_after(key)
+        if wait is None:
+            return None
+        error = _refused(key, wait)
+        body = dump_bytes(envelope_body(error.code, message=error.message))
+        head = (
+            f"HTTP/1.1 429 Too Many Requests\r\n"
+            f"date: {_http_date(int(time.time()))}\r\n"
+            f"retry-after: {wait}\r\n"
+            "content-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        return head.encode("latin-1") + body
+
+    return answer
 
 
 async def _credentials(request: Request) -> tuple[str, str]:
