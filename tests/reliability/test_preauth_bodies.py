@@ -156,7 +156,7 @@ def test_large_yaml_bodies_are_refused_before_the_parser_builds_them(
     body = _yaml_body(MB)
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/yaml"}
     sockets = [connect(server, timeout=120) for _ in range(2)]
-    with PingProbe(server) as probe:
+    with PingProbe(server, pace=0.005) as probe:
         senders = []
         for sock in sockets:
             send_head(sock, "POST", "/api/metric/add", length=len(body), headers=auth)
@@ -217,7 +217,7 @@ def test_unauthenticated_yaml_bodies_cost_little(
                     status = 0
                 codes.append((status, expected))
 
-    with PingProbe(token_server) as probe:
+    with PingProbe(token_server, pace=0.005) as probe:
         attackers = [threading.Thread(target=attack) for _ in range(2)]
         for attacker in attackers:
             attacker.start()
