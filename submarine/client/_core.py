@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from submarine._version import __version__
 from submarine.client._auth import TOKEN_PATH, SubmarineAuth
-from submarine.client._deadline import Budget, Sockets, capped, longest_wait, resolve_deadline
+from submarine.client._deadline import Budget, capped, longest_wait, resolve_deadline
 from submarine.client._decode import (
     decode,
     decode_envelope,
@@ -278,28 +278,21 @@ class ClientCore:
             options["mounts"] = {f"all://{netloc}": None}
         return options
 
-    def budget(self, call: Call[Any], sockets: Sockets | None = None) -> Budget:
-        """The deadline of a call starting now: the client's, plus a long poll's wait
-        (``sockets``: the blocking client's, which its watchdog may shut)."""
+    def budget(self, call: Call[Any]) -> Budget:
+        """The deadline of a call starting now: the client's, plus a long poll's wait."""
         seconds = None if self.deadline is None else self.deadline + call.long_poll
-        return Budget(seconds, sockets)
+        return Budget(seconds)
 
-    def request_options(
-        self, call: Call[Any], budget: Budget, *, trace: bool = False
-    ) -> dict[str, Any]:
+    def request_options(self, call: Call[Any], budget: Budget) -> dict[str, Any]:
         """The keyword arguments of ``httpx.Client.request`` for an attempt of a call.
 
         Its timeouts are no longer than what is left of ``budget``; past the deadline,
-        raise ``DeadlineExceededError``. With ``trace``, the budget learns the socket of a
-        connection made for it (the blocking client's watchdog shuts it at the deadline).
+        raise ``DeadlineExceededError``.
         """
         extensions: dict[str, Any] = {BUDGET: budget}
-        left = budget.attempt()
-        if left is not None:
-            if left <= 0:
-                raise budget.error(call.method, call.url)
-            if trace:
-                extensions["trace"] = budget.trace
+        left = budget.left()
+        if left is not None and left <= 0:
+            raise budget.error(call.method, call.url)
         phases = self.timeout if call.timeout is None else call.timeout
         longest = self._longest_wait if call.timeout is None else longest_wait(call.timeout)
         timeout: Any = httpx.USE_CLIENT_DEFAULT

@@ -10,8 +10,7 @@ count passes ``max_answer_bytes``: an answer too large never costs more than the
 one piece.
 
 The same stream checks the call's deadline (:class:`~submarine.client._deadline.Budget`,
-the :data:`BUDGET` extension of the request) after every piece, and hands the budget the
-answer's socket, which the blocking client's watchdog shuts when the deadline passes.
+the :data:`BUDGET` extension of the request) after every piece.
 """
 
 from __future__ import annotations
@@ -230,9 +229,7 @@ class AnswerGuard:
         request = response.request
         limit = None if request.extensions.get(UNCAPPED) else self.limit
         budget = request.extensions.get(BUDGET)
-        if isinstance(budget, Budget):
-            budget.hold(response.extensions.get("network_stream"))
-        else:
+        if not isinstance(budget, Budget):
             budget = None
         if response.is_stream_consumed:
             if limit is not None and len(response.content) > limit:

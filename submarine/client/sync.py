@@ -101,7 +101,7 @@ class ExperimentClient(TemplateMethods, ArtifactMethods, ExperimentCallsInThread
         import httpx
 
         from submarine.client._core import ClientCore
-        from submarine.client._deadline import Sockets
+        from submarine.client._network import cap_waits
 
         self._core = ClientCore(
             host,
@@ -121,9 +121,9 @@ class ExperimentClient(TemplateMethods, ArtifactMethods, ExperimentCallsInThread
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._http = httpx.Client(transport=transport, **self._core.http_options())
+        cap_waits(self._http)
         # Code written for 0.8.0's client never closes it: its connections close with it.
         weakref.finalize(self, self._http.close)
-        self._sockets = Sockets()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r})"
@@ -150,18 +150,16 @@ class ExperimentClient(TemplateMethods, ArtifactMethods, ExperimentCallsInThread
 
     def _send(self, call: Call[Any]) -> httpx.Response:
         """Send a call, again as long as the retry policy says so; the final answer, read
-        whole within the call's deadline (a watchdog shuts the socket of a read that
-        waits past it)."""
-        from submarine.client._watchdog import unwatch, watch  # loaded with the core
+        whole within the call's deadline (no wait on a socket goes past it)."""
+        from submarine.client._network import within  # loaded with the core
 
         core = self._core
-        budget = core.budget(call, self._sockets)
-        watch(budget)
-        try:
+        budget = core.budget(call)
+        with within(budget):
             attempt = 0
             while True:
                 try:
-                    response = self._http.request(**core.request_options(call, budget, trace=True))
+                    response = self._http.request(**core.request_options(call, budget))
                 except core.REQUEST_ERROR as exc:
                     self._sleep(core.pause_after_error(call, attempt, exc, budget))
                 else:
@@ -170,8 +168,6 @@ class ExperimentClient(TemplateMethods, ArtifactMethods, ExperimentCallsInThread
                         return response
                     self._sleep(pause)
                 attempt += 1
-        finally:
-            unwatch(budget)
 
     def _call(self, call: Call[T]) -> T:
         return call.read(self._send(call))

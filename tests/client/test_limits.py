@@ -7,9 +7,12 @@ The attacks themselves (a 400 MB answer, servers that drip) are in
 from __future__ import annotations
 
 import math
+import ssl
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 
+import httpcore
 import httpx
 import pytest
 
@@ -22,6 +25,7 @@ from submarine.client import (
     Timeout,
 )
 from submarine.client._deadline import Budget, capped, longest_wait
+from submarine.client._network import CappedBackend, within
 from submarine.client._steps import Call
 from submarine.client.config import DEFAULT_MAX_ANSWER_BYTES
 from tests.client.conftest import HOST, Script, envelope, experiment, ok
@@ -120,10 +124,10 @@ def test_an_attempt_waits_no_longer_than_what_is_left():
     assert longest_wait(Timeout(connect=5, read=60)) == 60
     assert longest_wait(Timeout(read=None)) == math.inf
     budget = Budget(30.0)
-    left = budget.attempt()
+    left = budget.left()
     assert left is not None
     assert 0 < left <= 30.0
-    assert Budget(None).attempt() is None
+    assert Budget(None).left() is None
 
 
 # -- the answer cap ------------------------------------------------------------------------
@@ -237,3 +241,101 @@ def test_no_retry_is_made_that_could_not_start_before_the_deadline(make, fake_ti
         client.get_experiment(EXP_ID)
     assert len(script.requests) == 1
     assert fake_time.sleeps == []
+
+
+# -- the blocking client's waits on its sockets ----------------------------------------------
+
+
+class Waits(httpcore.NetworkStream, httpcore.NetworkBackend):
+    """A connection, and the backend that makes it, noting the timeout of every wait."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[tuple[str, float | None]] = []
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self.timeouts.append(("connect", timeout))
+        return self
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(("read", timeout))
+        return b"x"
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.timeouts.append((f"write {len(buffer)}", timeout))
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        self.timeouts.append(("tls", timeout))
+        return self
+
+
+def test_each_wait_of_a_call_is_capped_at_what_is_left_of_its_deadline():
+    waits = Waits()
+    backend = CappedBackend(waits)
+    stream = backend.connect_tcp("example.org", 443, timeout=5)
+    assert waits.timeouts == [("connect", 5)]  # outside a call: as httpx asked
+    with within(Budget(2.0)):
+        stream = backend.connect_tcp("example.org", 443, timeout=5)
+        stream = stream.start_tls(ssl.create_default_context(), "example.org", timeout=5)
+        assert stream.read(10, timeout=60) == b"x"
+        stream.read(10, timeout=None)
+        stream.read(10, timeout=0.5)
+        stream.write(b"y" * (150 * KIB), timeout=60)
+    assert [name for name, _ in waits.timeouts[1:]] == [
+        "connect",
+        "tls",
+        "read",
+        "read",
+        "read",
+        "write 65536",
+        "write 65536",
+        "write 22528",
+    ]
+    capped_waits = [
+        timeout for name, timeout in waits.timeouts[1:] if name != "read" or timeout != 0.5
+    ]
+    assert all(timeout is not None and 0 < timeout <= 2.0 for timeout in capped_waits)
+    assert ("read", 0.5) in waits.timeouts  # a shorter timeout stays as it is
+    with within(Budget(None)):
+        stream.read(10, timeout=None)
+    assert waits.timeouts[-1] == ("read", None)  # no deadline: nothing capped
+
+
+@pytest.mark.parametrize(
+    ("wait", "error"),
+    [
+        (lambda stream: stream.read(10, timeout=60), httpcore.ReadTimeout),
+        (lambda stream: stream.write(b"y", timeout=60), httpcore.WriteTimeout),
+        (lambda stream: stream.start_tls(ssl.create_default_context()), httpcore.ConnectTimeout),
+    ],
+)
+def test_a_wait_past_the_deadline_is_a_timeout_at_once(wait, error):
+    waits = Waits()
+    stream = CappedBackend(waits).connect_tcp("example.org", 443)
+    budget = Budget(5.0)
+    budget.end = time.monotonic() - 1  # passed
+    with within(budget), pytest.raises(error, match="deadline passed"):
+        wait(stream)
+    assert waits.timeouts == [("connect", None)]  # nothing waited
+
+
+def test_the_client_pools_and_its_proxies_pools_have_the_capped_backend(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with ExperimentClient("https://submarine.example", token="t") as client:
+        pools = [client._http._transport._pool]
+        pools += [t._pool for t in client._http._mounts.values() if t is not None]
+        assert len(pools) >= 2  # the client's own, and the proxy's
+        assert all(isinstance(pool._network_backend, CappedBackend) for pool in pools)
+        assert any(isinstance(pool, httpcore.HTTPProxy) for pool in pools)
+
+
+def test_a_transport_given_to_the_client_has_its_waits_capped_too():
+    transport = httpx.HTTPTransport()
+    backend = transport._pool._network_backend
+    with ExperimentClient(HOST, transport=transport):
+        capped_backend = transport._pool._network_backend
+        assert isinstance(capped_backend, CappedBackend)
+        assert capped_backend._backend is backend
+    with ExperimentClient(HOST, transport=transport):  # once only
+        assert transport._pool._network_backend is capped_backend

@@ -10,7 +10,8 @@ Issue 20, "client limits":
   got its byte in time): every call now has an overall ``deadline`` (by default three
   read timeouts plus the connect timeout) that ends it with ``DeadlineExceededError``,
   retries included, whether the server drips the body, the headers, or the headers on a
-  pooled connection that answered well before.
+  pooled connection that answered well before, while other calls of the same client are
+  under way in other threads or not.
 
 Each server is a tiny socket server in the test (a healthy server sends neither). No test
 asserts how long anything took: the deadline tests assert the error and that the call
@@ -268,6 +269,103 @@ def test_a_dripping_server_cannot_hold_a_call_past_its_deadline(
     assert drip.dripped >= 1  # it was dripping, not silent: no read timeout could end it
     figures.set(
         f"drip ({what}), timeout=5, deadline=2: call ended after ({kind}, s)", round(elapsed, 2)
+    )
+
+
+class PooledDrip:
+    """Answers the first ``calls`` requests (pings) at once, but only when all of them
+    came, so that each one has a connection of its own, kept open: the client pools
+    them all. Each later request waits until ``calls`` of them came (so that they are all
+    under way at once), then its headers drip one byte a second. Notes the client's end
+    of each connection, to tell which later requests came on a pooled one."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+        self.warm = threading.Barrier(calls)
+        self.together = threading.Barrier(calls)
+        self.pooled: set[tuple[str, int]] = set()
+        """The client's ends of the connections that answered well."""
+        self.dripping: list[tuple[str, int]] = []
+        """The client's end of the connection of each request answered by a drip."""
+        self.dripped = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request, sock: socket.socket, stopped: threading.Event) -> bool:
+        peer = sock.getpeername()
+        if request.index < self.calls:
+            self.warm.wait(OUTER_BOUND)
+            with self._lock:
+                self.pooled.add(peer)
+            envelope_answer("Pong", sock)
+            return True
+        with self._lock:
+            self.dripping.append(peer)
+        self.together.wait(OUTER_BOUND)
+        for byte in head(200, content_type="application/json", content_length=100_000):
+            if stopped.wait(1.0):
+                break
+            sock.sendall(bytes([byte]))
+            with self._lock:
+                self.dripped += 1
+        return False
+
+
+@pytest.mark.bounded
+def test_concurrent_calls_dripped_on_pooled_connections_end_at_their_deadline(
+    figures: Figures,
+) -> None:
+    calls = 4
+    drip = PooledDrip(calls)
+
+    def in_threads(client: ExperimentClient, work: Callable[[ExperimentClient], Any]) -> list[Any]:
+        """Run ``work`` from ``calls`` threads at once; what each returned or raised."""
+        outcomes: list[Any] = [None] * calls
+
+        def one(index: int) -> None:
+            try:
+                outcomes[index] = work(client)
+            except BaseException as exc:
+                outcomes[index] = exc
+
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(OUTER_BOUND)
+        return outcomes
+
+    pinged: list[Any] = []
+    errors: list[Any] = []
+    took: list[float] = []
+
+    def run() -> None:
+        with ExperimentClient(stub.url, timeout=5, deadline=2, max_retries=0) as client:
+            pinged.extend(in_threads(client, lambda c: c.ping()))
+            started = time.monotonic()
+            errors.extend(
+                in_threads(client, lambda c: c.get_experiment("experiment-1647192232698-0001"))
+            )
+            took.append(time.monotonic() - started)
+
+    with StubServer(drip) as stub:
+        error, _ = returns_within(OUTER_BOUND, run)
+    assert error is None, error
+    assert pinged == [True] * calls  # a connection each, answered and kept in the pool
+    assert len(drip.pooled) == calls
+    for exc in errors:
+        assert isinstance(exc, DeadlineExceededError), exc
+        assert exc.deadline == 2
+    on_pooled = sum(peer in drip.pooled for peer in drip.dripping)
+    assert on_pooled >= 1  # pooled connections, while the other calls were under way
+    assert drip.dripped >= 1  # it was dripping, not silent: no read timeout could end it
+    figures.set(
+        f"drip of the headers on pooled connections, {calls} calls at once from threads "
+        "(timeout=5, deadline=2): all ended after (sync, s)",
+        round(took[0], 2),
+    )
+    figures.set(
+        f"drip of the headers on pooled connections: calls on a pooled connection (of {calls})",
+        on_pooled,
     )
 
 
