@@ -24,6 +24,7 @@ SocketOwner(uid=1000, state=1, inode=77)
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import ipaddress
@@ -120,16 +121,31 @@ def _pairs(local: Address, remote: Address) -> list[tuple[Packed, Packed]]:
 # -- netlink ----------------------------------------------------------------------------------
 
 
-_LINKS = threading.local()
+class _Link:
+    """The process's sock_diag socket, made once and shared under a lock (a lookup is a
+    send and a receive), made again in a forked child, closed at exit."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._pid = 0
+        atexit.register(self.drop)
+
+    def get(self) -> socket.socket:
+        """The socket (call with :attr:`lock` held)."""
+        if self._socket is None or self._pid != os.getpid():
+            self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
+            self._pid = os.getpid()
+        return self._socket
+
+    def drop(self) -> None:
+        """Close the socket: a fresh one next time, with no answer left over to misread."""
+        if self._socket is not None and self._pid == os.getpid():
+            self._socket.close()
+        self._socket = None
 
 
-def _link() -> socket.socket:
-    """This thread's sock_diag socket (made once: a lookup is a send and a receive)."""
-    link: socket.socket | None = getattr(_LINKS, "link", None)
-    if link is None or os.getpid() != getattr(_LINKS, "pid", None):
-        link = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
-        _LINKS.link, _LINKS.pid = link, os.getpid()
-    return link
+_LINK = _Link()
 
 
 def _netlink_query(local: Packed, remote: Packed) -> SocketOwner | None:
@@ -146,15 +162,15 @@ def _netlink_query(local: Packed, remote: Packed) -> SocketOwner | None:
     )
     body = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + sockid
     message = _HEADER.pack(_HEADER.size + len(body), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0)
-    link = _link()
-    try:
-        link.send(message + body)
-        # The kernel answers a lookup before send returns: nothing to wait for.
-        answer = link.recv(8192, socket.MSG_DONTWAIT)
-    except OSError:
-        _LINKS.link = None  # a fresh socket next time: no answer left over to misread
-        link.close()
-        raise
+    with _LINK.lock:
+        try:
+            link = _LINK.get()
+            link.send(message + body)
+            # The kernel answers a lookup before send returns: nothing to wait for.
+            answer = link.recv(8192, socket.MSG_DONTWAIT)
+        except OSError:
+            _LINK.drop()
+            raise
     if len(answer) < _HEADER.size + 4:
         raise OSError("a short sock_diag answer")
     kind = _HEADER.unpack_from(answer)[1]
