@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
@@ -70,11 +71,19 @@ async def _exchange(port: int, *pieces: bytes) -> bytes:
     return answer
 
 
-def _run(test: Callable[[], Any]) -> None:
-    asyncio.run(test())
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Callable[[], Any]], None]:
+    """Runs a test's coroutine on asyncio's loop or on uvloop's (the server's, when
+    installed): the guard sees either kind of transport."""
+    if request.param == "asyncio":
+        return lambda test: asyncio.run(test())
+    uvloop = pytest.importorskip("uvloop")
+    return lambda test: uvloop.run(test())
 
 
-def test_an_early_answer_is_sent_without_the_app_and_the_body_is_dropped() -> None:
+def test_an_early_answer_is_sent_without_the_app_and_the_body_is_dropped(
+    run: Callable[[Callable[[], Any]], None],
+) -> None:
     app = _App()
 
     async def test() -> None:
@@ -88,11 +97,13 @@ def test_an_early_answer_is_sent_without_the_app_and_the_body_is_dropped() -> No
             )
             assert b"\r\napp\r\n" in other
 
-    _run(test)
+    run(test)
     assert app.paths == ["/y"]
 
 
-def test_a_body_past_the_bound_after_an_early_answer_closes_the_connection() -> None:
+def test_a_body_past_the_bound_after_an_early_answer_closes_the_connection(
+    run: Callable[[Callable[[], Any]], None],
+) -> None:
     async def test() -> None:
         async with _serving(_App(), _refuse_x) as port:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -114,10 +125,12 @@ def test_a_body_past_the_bound_after_an_early_answer_closes_the_connection() -> 
                 writer.close()
             raise AssertionError("the server took more than the bound and the kernel's buffers")
 
-    _run(test)
+    run(test)
 
 
-def test_requests_after_one_the_app_answered_are_looked_at_too() -> None:
+def test_requests_after_one_the_app_answered_are_looked_at_too(
+    run: Callable[[Callable[[], Any]], None],
+) -> None:
     app = _App()
 
     async def test() -> None:
@@ -131,7 +144,7 @@ def test_requests_after_one_the_app_answered_are_looked_at_too() -> None:
             assert first.startswith(b"HTTP/1.1 200")
             assert second == CANNED
 
-    _run(test)
+    run(test)
     assert app.paths == ["/y"]
 
 
