@@ -156,7 +156,7 @@ def test_a_forwarded_for_header_is_no_fresh_address(server_factory: ServerFactor
     assert codes == [401] * BUDGET + [429] * 5
     log = server.log()
     assert log.count("failed login as ada from 127.0.0.1 ") == BUDGET
-    assert "10.0." not in log
+    assert re.search(r"10\.0\.[01]\.\d", log) is None  # no forged address anywhere
 
 
 _GUESSER = """
