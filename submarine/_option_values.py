@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_MAX_REPLICAS",
     "DEFAULT_TRACKING_BYTES",
     "DEFAULT_TRACKING_RECORDS",
+    "EVENT_LOOPS",
     "MIN_TOKEN_LENGTH",
     "PLACEMENTS",
     "TOKEN_ENV",
@@ -50,6 +51,8 @@ MIN_TOKEN_LENGTH: Final = 16
 """The fewest characters a token may have."""
 BACKENDS: Final = ("local", "ray")
 """Where replicas run: ``local`` processes of this machine, or a ``ray`` cluster."""
+EVENT_LOOPS: Final = ("auto", "uvloop", "asyncio")
+"""The server's event loop: ``uvloop`` when installed (``auto``), or the one named."""
 PLACEMENTS: Final = ("SPREAD", "PACK", "STRICT_SPREAD")
 """How a Ray placement group lays an experiment's replicas over the cluster's nodes."""
 

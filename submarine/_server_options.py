@@ -31,6 +31,7 @@ from submarine._option_values import (
     DEFAULT_MAX_REPLICAS,
     DEFAULT_TRACKING_BYTES,
     DEFAULT_TRACKING_RECORDS,
+    EVENT_LOOPS,
     MIN_TOKEN_LENGTH,
     PLACEMENTS,
     TOKEN_ENV,
@@ -238,6 +239,14 @@ class Settings:
         "capacity; after that nothing queued after it starts first (default: 600)",
         "SECONDS",
         read_positive_float,
+    )
+    event_loop: str = _option(
+        "auto",
+        "--loop",
+        "the event loop: uvloop (in C; the server extra installs it on Linux and macOS), "
+        "asyncio, or auto: uvloop when it is installed (default: auto)",
+        "LOOP",
+        read_one_of("loop", EVENT_LOOPS, str.lower),
     )
     max_body_bytes: int = 1 << 20
     """Request bodies larger than this are refused with 413."""

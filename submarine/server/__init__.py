@@ -165,19 +165,27 @@ async def _serve(settings: Settings) -> None:
         raise ServerStartError(failed)
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run the server's coroutine on uvloop's event loop when it is installed (the
-    ``server`` extra brings it on Linux and macOS): accepting, reading and writing
-    connections in C, it takes some 45% less of the loop a connection than asyncio's own
-    (a flood of refused logins costs the other clients that much less); else on asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        import asyncio
+def _run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Run the server's coroutine on the event loop ``event_loop`` names (``--loop``):
+    uvloop's (accepting, reading and writing connections in C, it takes some 45% less of
+    the loop a connection than asyncio's own, so a flood of refused logins costs the other
+    clients that much less), asyncio's, or ``auto``: uvloop's when it is installed."""
+    if event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if event_loop == "uvloop":
+                main.close()
+                raise ServerStartError(
+                    "--loop uvloop: uvloop is not installed here: pip install uvloop, or "
+                    "use --loop asyncio"
+                ) from None
+        else:
+            uvloop.run(main)
+            return
+    import asyncio
 
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+    asyncio.run(main)
 
 
 def serve(settings: Settings) -> None:
@@ -221,4 +229,4 @@ def serve(settings: Settings) -> None:
     # Claimed before binding: a second server on this data dir (whatever its port) stops
     # here, before it opens the store or recovers anything (or makes its token).
     with claim(settings.data_dir):
-        _run(_serve(with_token(settings)))
+        _run(_serve(with_token(settings)), settings.event_loop)

@@ -84,7 +84,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         "--ray-address", "127.0.0.1:6379", "--ray-placement", "pack",
         "--tracking-max-records", "1000", "--tracking-max-bytes", "64M",
         "--stop-experiments", "--backfill-window", "90",
-        "--artifact-max-bytes", "3G",
+        "--artifact-max-bytes", "3G", "--loop", "asyncio",
     ]  # fmt: skip
     assert {arg for arg in argv if arg.startswith("--")} == FLAGS - {
         "--token",
@@ -123,6 +123,7 @@ def test_both_command_lines_make_the_same_settings(served: Served, tmp_path: Pat
         stop_experiments=True,
         backfill_window=90.0,
         artifact_max_bytes=3 << 30,
+        event_loop="asyncio",
     )
     assert run(["server", "--token", "token-from-the-flag"]) == 0
     assert served.settings[-1] == settings_from_args(["--token", "token-from-the-flag"])
@@ -171,6 +172,7 @@ def test_the_refusal_to_bind_names_flags_that_both_command_lines_take(
         (["--max-connections", "0"], "--max-connections '0' is not a whole number of 1 or"),
         (["--max-replicas", "0"], "--max-replicas '0' is not a whole number of 1 or more"),
         (["--backfill-window", "0"], "--backfill-window '0' is not a positive number"),
+        (["--loop", "trio"], "--loop 'trio' is not a loop: use one of auto, uvloop, asyncio"),
         (["--tracking-max-records", "0"], "--tracking-max-records '0' is not a whole number"),
         (["--tracking-max-bytes", "lots"], "--tracking-max-bytes 'lots' is not a size: write"),
         (["--tracking-max-bytes", "0"], "tracking_max_records and tracking_max_bytes must be"),
