@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from submarine.server.store.experiments import ExperimentRecord, StorageError, Store
+from submarine.server.store.experiments import (
+    KEEP_REMOVED,
+    ExperimentRecord,
+    StorageError,
+    Store,
+)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=8)))
 
@@ -247,3 +253,55 @@ def test_a_scan_reads_through_the_store_when_no_reader_can_open(
         [records[2].experiment_id],
     ]
     assert batches[0] == records[:2]
+
+
+def _change_number(store: Store) -> int:
+    return int(store.version.split(".")[1])
+
+
+def test_tombstones_of_deleted_experiments_are_bounded(store: Store, tmp_path: Path) -> None:
+    """Each delete left a tombstone for the list's change reads, for ever: a soak of 2,000
+    experiments grew the database by their tombstones. At most ``KEEP_REMOVED`` are kept; a
+    ``since`` older than the oldest kept one gets a full answer."""
+    kept = [record(store, f"kept-{i}") for i in range(2)]
+    for one in kept:
+        store.insert(one)
+    start = _change_number(store)
+    doomed = [record(store, f"doomed-{i}") for i in range(KEEP_REMOVED + 5)]
+    for one in doomed:
+        store.insert(one)
+    for one in doomed[:5]:
+        store.delete(one.experiment_id)
+    early = _change_number(store)
+    for one in doomed[5:]:
+        store.delete(one.experiment_id)
+
+    path = tmp_path / "data" / "submarine.db"
+    with contextlib.closing(other_connection(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM experiments_removed").fetchone()[0] == KEEP_REMOVED
+    # Older than the oldest tombstone kept: every experiment, and no ids of deleted ones.
+    changed, removed, now, full = store.changes_since(start)
+    assert full is True
+    assert removed == []
+    assert {r.experiment_id for r in changed} == {r.experiment_id for r in kept}
+    assert now == _change_number(store)
+    # Recent enough: exactly the ids deleted after it.
+    changed, removed, _, full = store.changes_since(early)
+    assert full is False
+    assert changed == []
+    assert sorted(removed) == sorted(r.experiment_id for r in doomed[5:])
+
+
+def test_a_new_start_forgets_the_tombstones_of_the_last(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "submarine.db"
+    first = Store(path)
+    one = record(first)
+    first.insert(one)
+    first.delete(one.experiment_id)
+    first.close()
+    again = Store(path)
+    try:
+        with contextlib.closing(other_connection(path)) as db:
+            assert db.execute("SELECT COUNT(*) FROM experiments_removed").fetchone()[0] == 0
+    finally:
+        again.close()

@@ -125,8 +125,9 @@ def _changes(store: Store, since: str, reasons: Mapping[str, str]) -> dict[str, 
     match = re.fullmatch(r"(\d{1,20})\.(\d{1,20})", since.strip())
     if match is None:
         raise ApiError(400, f"since {since!r} is not valid: give the <epoch>.<n> of a list's ETag")
-    full = int(match.group(1)) != store.epoch
-    changed, removed, now = store.changes_since(0 if full else int(match.group(2)))
+    other_start = int(match.group(1)) != store.epoch
+    changed, removed, now, pruned = store.changes_since(0 if other_start else int(match.group(2)))
+    full = other_start or pruned
     return {
         "version": f"{store.epoch}.{now}",
         "full": full,

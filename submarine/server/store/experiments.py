@@ -71,6 +71,7 @@ _CHANGE_LOG: Final = (
     "CREATE TABLE IF NOT EXISTS experiments_removed "
     "(experiment_id TEXT PRIMARY KEY, changed INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS experiments_changed ON experiments (changed)",
+    "CREATE INDEX IF NOT EXISTS experiments_removed_changed ON experiments_removed (changed)",
     "INSERT OR IGNORE INTO facts (key, value) VALUES ('experiments_version', '0')",
     "CREATE TRIGGER IF NOT EXISTS experiments_changed_insert AFTER INSERT ON experiments BEGIN "
     f"{_BUMP}UPDATE experiments SET changed = {_NOW} WHERE seq = NEW.seq; "
@@ -90,6 +91,10 @@ _COLUMNS: Final = (
     "experiment_id, uid, name, status, spec, accepted_time, created_time, running_time, "
     "finished_time, reason"
 )
+KEEP_REMOVED: Final = 256
+"""Tombstones of deleted experiments kept at most (the oldest are dropped): a ``since``
+older than the oldest kept one gets a full answer, as one of an earlier start does (a page
+polls every few seconds: more deletes than this between two of its polls are rare)."""
 SCAN_BATCH: Final = 500
 """Records per batch of :meth:`Store.scan` unless told otherwise."""
 
@@ -191,6 +196,9 @@ class Store:
                 )
             for statement in _CHANGE_LOG:
                 self._db.execute(statement)
+            # Tombstones answer a `since` of this start only: an earlier start's go.
+            self._db.execute("DELETE FROM experiments_removed")
+            self._db.execute("DELETE FROM facts WHERE key = 'removed_horizon'")
             row = self._db.execute("SELECT value FROM facts WHERE key = 'epoch'").fetchone()
             last = int(row["value"]) if row is not None else 0
             self._epoch = max(int(time.time() * 1000), last + 1)
@@ -217,14 +225,21 @@ class Store:
             ).fetchone()
         return f"{self._epoch}.{row['value'] if row is not None else 0}"
 
-    def changes_since(self, since: int) -> tuple[list[ExperimentRecord], list[str], int]:
+    def changes_since(self, since: int) -> tuple[list[ExperimentRecord], list[str], int, bool]:
         """The experiments inserted or changed after change number ``since`` (in accepted
-        order), the ids of those deleted after it, and the change number now: one snapshot.
-        (``version`` is ``"<epoch>.<change number>"``.)"""
+        order), the ids of those deleted after it, the change number now, and whether the
+        answer is full (``since`` is older than the tombstones kept: every experiment, no
+        ids of deleted ones): one snapshot. (``version`` is ``"<epoch>.<change number>"``.)"""
+        full = False
         with self._lock, storage():
             self._db.execute("BEGIN")
             try:
                 now = self._db.execute(f"SELECT {_NOW}").fetchone()[0]
+                horizon = self._db.execute(
+                    "SELECT value FROM facts WHERE key = 'removed_horizon'"
+                ).fetchone()
+                if horizon is not None and since < int(horizon[0]):
+                    since, full = 0, True
                 rows = self._db.execute(
                     f"SELECT {_COLUMNS} FROM experiments WHERE changed > ? ORDER BY seq", (since,)
                 ).fetchall()
@@ -233,7 +248,8 @@ class Store:
                 ).fetchall()
             finally:
                 self._db.execute("COMMIT")
-        return [_record(row) for row in rows], [row[0] for row in removed], int(now or 0)
+        removed_ids = [] if full else [row[0] for row in removed]
+        return [_record(row) for row in rows], removed_ids, int(now or 0), full
 
     @property
     def journal_mode(self) -> str:
@@ -386,6 +402,22 @@ class Store:
             )
 
     def delete(self, experiment_id: str) -> None:
-        """Forget the experiment (a later get returns None)."""
+        """Forget the experiment (a later get returns None); keep at most
+        :data:`KEEP_REMOVED` tombstones of deleted ones."""
         with self._transaction():
             self._db.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,))
+            oldest_kept = self._db.execute(
+                "SELECT changed FROM experiments_removed ORDER BY changed DESC LIMIT 1 OFFSET ?",
+                (KEEP_REMOVED - 1,),
+            ).fetchone()
+            if oldest_kept is not None:
+                dropped = self._db.execute(
+                    "DELETE FROM experiments_removed WHERE changed < ?", (oldest_kept[0],)
+                ).rowcount
+                if dropped:
+                    # Changes after this number are answered in full: their tombstones went.
+                    self._db.execute(
+                        "INSERT INTO facts (key, value) VALUES ('removed_horizon', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(oldest_kept[0] - 1),),
+                    )
