@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed here"
+    importlib.util.find_spec("uvloop") is None,
+    reason="uvloop is not installed here (only off Linux: on Linux the extra's test below fails)",
 )
 def test_the_server_runs_on_uvloop(server_factory: ServerFactory) -> None:
     server = server_factory.start()
